@@ -1,0 +1,223 @@
+//! hookd-store: everything hookd keeps, behind one trait.
+//!
+//! Layout:
+//! - this file: the [`Store`] trait, [`StoreError`], paging and filter types. Nothing
+//!   here names a database; handlers and the delivery engine only ever see these types.
+//! - [`sqlite`]: the embedded backend (one writer thread doing group commit, a small pool
+//!   of reader connections, WAL, migrations embedded and applied at open).
+//! - `tests/conformance.rs`: the behaviour every backend must show.
+//!
+//! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the
+//! unit of delivery work. A row is due when `status = Pending` and `next_attempt_at <= now`;
+//! claiming it moves `next_attempt_at` to the lease expiry and records the owner, so a node
+//! that dies only delays its claimed work until the lease runs out.
+
+use async_trait::async_trait;
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::model::{
+    Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
+};
+use hookd_core::Timestamp;
+use std::sync::Arc;
+
+pub mod sqlite;
+
+/// The errors a backend maps its own into. Handlers never see SQL types.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed record does not exist (or belongs to another application).
+    #[error("not found")]
+    NotFound,
+    /// A unique key is taken; the string names it (`uid`, `eventId`, `name`).
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// The database cannot be reached or is shutting down; the caller may retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else, with its cause.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A keyset page request. Items are ordered by their key (ids are time-ordered; event
+/// types by name).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageRequest {
+    /// At most this many items are returned.
+    pub limit: u32,
+    /// Exclusive cursor: only items strictly after this key in the walk direction.
+    pub after: Option<String>,
+    /// Walk from the newest (largest key) to the oldest when true.
+    pub descending: bool,
+}
+
+/// One page of results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Whether more items exist past the last one in the walk direction.
+    pub has_more: bool,
+}
+
+/// Filters for listing messages.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MessageFilter {
+    /// Only these event types (empty = all).
+    pub event_types: Vec<String>,
+    /// Only messages on this channel.
+    pub channel: Option<String>,
+    /// Only messages created strictly before this time.
+    pub before: Option<Timestamp>,
+    /// Only messages created strictly after this time.
+    pub after: Option<Timestamp>,
+    /// Whether to load payloads (lists without content are cheaper).
+    pub with_content: bool,
+}
+
+/// Filters for listing attempts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AttemptFilter {
+    pub msg_id: Option<MsgId>,
+    pub endpoint_id: Option<EndpointId>,
+    pub status: Option<DeliveryStatus>,
+    /// Only attempts whose response code is in `[lo, hi]` (e.g. 200..=299; 0..=99 = none).
+    pub status_code_range: Option<(u16, u16)>,
+    pub event_types: Vec<String>,
+    pub channel: Option<String>,
+    pub before: Option<Timestamp>,
+    pub after: Option<Timestamp>,
+}
+
+/// A due delivery handed to a node, with what it needs to send it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimedDelivery {
+    pub dest: MessageDestination,
+    pub event_type: String,
+    /// `None` if the payload was expunged.
+    pub payload: Option<Arc<str>>,
+}
+
+/// The result of working on one destination, written atomically with its attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryOutcome {
+    pub msg_id: MsgId,
+    pub endpoint_id: EndpointId,
+    pub app_id: AppId,
+    /// The attempt made; `None` when the destination was settled without a request
+    /// (endpoint disabled or deleted).
+    pub attempt: Option<Attempt>,
+    /// `Pending` (a retry is scheduled at `next_attempt_at`), `Success` or `Fail`.
+    pub status: DeliveryStatus,
+    /// Scheduled attempts made so far, including this one.
+    pub attempt_count: u32,
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// Everything hookd stores. Implementations must be safe to share across tasks; every
+/// write is durable (committed, and fsync'd per the backend's settings) before it returns.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the database answers.
+    async fn health(&self) -> StoreResult<()>;
+
+    // ---- applications ----
+    /// `Conflict("uid")` if the uid is taken.
+    async fn create_app(&self, app: &Application) -> StoreResult<()>;
+    /// Looks an application up by id, or else by uid.
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application>;
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Page<Application>>;
+    /// Replaces every mutable field of `app` (matched by id). `Conflict("uid")` if taken.
+    async fn update_app(&self, app: &Application) -> StoreResult<()>;
+    /// Deletes the app and everything under it (endpoints, messages, destinations, attempts).
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()>;
+
+    // ---- event types ----
+    /// `Conflict("name")` if it exists.
+    async fn create_event_type(&self, et: &EventType) -> StoreResult<()>;
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType>;
+    /// Ordered by name; archived types only when `include_archived`.
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>>;
+    async fn update_event_type(&self, et: &EventType) -> StoreResult<()>;
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()>;
+
+    // ---- endpoints ----
+    /// `Conflict("uid")` if the uid is taken within the app.
+    async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()>;
+    /// Looks an endpoint of `app` up by id, or else by uid.
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint>;
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>>;
+    /// Every endpoint of the app, enabled or not, for fan-out.
+    async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>>;
+    /// Replaces every mutable field (matched by app and id). `Conflict("uid")` if taken.
+    async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()>;
+    /// Sets only the disabled flag (used by the delivery engine, e.g. on `410 Gone`).
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()>;
+    /// Deletes the endpoint; its pending destinations are dropped.
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()>;
+
+    // ---- messages ----
+    /// Commits the message and its destinations atomically. A destination with a
+    /// `lease_owner` is written as already claimed by that node (its `next_attempt_at` is
+    /// the lease expiry). `Conflict("eventId")` if the app already has that event id.
+    async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()>;
+    /// Looks a message of `app` up by id, or else by event id.
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Message>;
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+    /// The delivery state of a message for each endpoint it was fanned out to.
+    async fn list_destinations(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+    ) -> StoreResult<Vec<MessageDestination>>;
+
+    // ---- attempts ----
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Attempt>>;
+    async fn get_attempt(&self, app: &AppId, msg: &MsgId, id: &AttemptId) -> StoreResult<Attempt>;
+
+    // ---- queue ----
+    /// Claims up to `limit` due destinations (`Pending`, `next_attempt_at <= now`) whose
+    /// endpoint is not in `exclude`, oldest due first: each gets `next_attempt_at =
+    /// lease_until` and `lease_owner = owner`. Claims by concurrent callers never overlap.
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
+        exclude: &[EndpointId],
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Writes an outcome: inserts its attempt (if any) and updates the destination (status,
+    /// attempt count, next attempt, lease cleared) in one transaction. An outcome for a
+    /// destination that no longer exists (endpoint or app deleted) is dropped silently.
+    async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Writes `dest` as pending again (status, trigger, `next_attempt_at`, `lease_owner` as
+    /// given), creating the row if the message was never fanned out to that endpoint. Used
+    /// by resend. Keeps the stored attempt count of an existing row.
+    async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()>;
+    /// Releases every lease (claimed destinations become due at `now`). Only for a backend
+    /// with a single node, at start-up, where any lease is a leftover of a crash.
+    async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64>;
+    /// The earliest `next_attempt_at` of any pending destination, for the poller's sleep.
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+}
