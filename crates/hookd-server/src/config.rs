@@ -1,0 +1,300 @@
+//! Typed configuration: defaults < `hookd.toml` < `HOOKD_*` environment < command-line flags.
+//!
+//! [`ServeArgs`] holds what the command line and environment say (clap reads both, flags
+//! winning); [`FileConfig`] what the file says; [`Config::resolve`] layers them over the
+//! defaults and validates everything once, at start-up. Secrets are redacted in `Debug`.
+
+use anyhow::{bail, Context};
+use hookd_core::retry::RetrySchedule;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Flags of `hookd serve`; each also reads its `HOOKD_*` environment variable.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML). Default: `./hookd.toml` when it exists.
+    #[arg(long, env = "HOOKD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8071].
+    #[arg(long, env = "HOOKD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// `sqlite://PATH` [default: sqlite://<data-dir>/hookd.db] or `postgres://...`.
+    #[arg(long, env = "HOOKD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and the generated admin token [default: ./hookd-data].
+    #[arg(long, env = "HOOKD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Admin bearer token. If unset, one is generated on first start and stored in the data dir.
+    #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Comma-separated CIDRs exempt from SSRF blocking, e.g. `127.0.0.0/8,::1/128`.
+    #[arg(long, env = "HOOKD_ALLOWED_NETWORKS")]
+    pub allowed_networks: Option<String>,
+    /// Comma-separated retry delays in seconds after the first attempt.
+    #[arg(long, env = "HOOKD_RETRY_SCHEDULE")]
+    pub retry_schedule: Option<String>,
+    /// Outbound request timeout in seconds [default: 15].
+    #[arg(long, env = "HOOKD_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<f64>,
+    /// Largest accepted API request body in bytes [default: 1048576].
+    #[arg(long, env = "HOOKD_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Also send `svix-id`, `svix-timestamp`, `svix-signature` headers [default: false].
+    #[arg(long, env = "HOOKD_SVIX_HEADERS")]
+    pub svix_headers: Option<bool>,
+}
+
+/// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub admin_token: Option<String>,
+    pub allowed_networks: Option<Vec<String>>,
+    pub retry_schedule: Option<Vec<f64>>,
+    /// Fraction of each retry delay added or removed at random [default: 0.2].
+    pub retry_jitter: Option<f64>,
+    pub request_timeout: Option<f64>,
+    /// Upper bound in seconds on a receiver's `Retry-After` [default: 3600].
+    pub max_retry_after: Option<f64>,
+    pub max_body_bytes: Option<usize>,
+    pub svix_headers: Option<bool>,
+    /// How long a claimed delivery stays claimed, in seconds [default: 60].
+    pub lease: Option<f64>,
+    /// How often the scheduler looks for due work, in milliseconds [default: 500].
+    pub poll_interval_ms: Option<u64>,
+    /// Seconds shutdown waits for in-flight deliveries [default: 20].
+    pub shutdown_grace: Option<f64>,
+}
+
+/// Where hookd keeps its data.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// The validated configuration `run` uses.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: Database,
+    pub data_dir: PathBuf,
+    /// `None` means: read or generate the token in the data directory.
+    pub admin_token: Option<String>,
+    pub allowed_networks: Vec<IpNet>,
+    pub retry: RetrySchedule,
+    pub request_timeout: Duration,
+    pub max_retry_after: Duration,
+    pub max_body_bytes: usize,
+    pub svix_headers: bool,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let db = match &self.database {
+            Database::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Database::Postgres(_) => "postgres://<redacted>".to_owned(),
+        };
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &db)
+            .field("data_dir", &self.data_dir)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("allowed_networks", &self.allowed_networks)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("svix_headers", &self.svix_headers)
+            .field("lease", &self.lease)
+            .field("poll_interval", &self.poll_interval)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Reads the file named by `args.config` (or `./hookd.toml` if present) and layers
+    /// defaults < file < args.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new("hookd.toml").exists() => Some(read_file(Path::new("hookd.toml"))?),
+            None => None,
+        };
+        Self::resolve(file.unwrap_or_default(), args)
+    }
+
+    /// Layers defaults < `file` < `args` and validates the result.
+    pub fn resolve(file: FileConfig, args: &ServeArgs) -> anyhow::Result<Self> {
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8071)));
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("hookd-data"));
+        let database = match args.database_url.clone().or(file.database_url) {
+            Some(url) => parse_database_url(&url)?,
+            None => Database::Sqlite(data_dir.join("hookd.db")),
+        };
+        let admin_token = args.admin_token.clone().or(file.admin_token);
+        if let Some(t) = &admin_token {
+            if t.len() < 16 {
+                bail!("admin token must be at least 16 characters");
+            }
+        }
+        let allowed_networks = match &args.allowed_networks {
+            Some(s) => parse_networks(s.split(','))?,
+            None => parse_networks(file.allowed_networks.iter().flatten().map(String::as_str))?,
+        };
+        let jitter = file.retry_jitter.unwrap_or(0.2);
+        if !(0.0..=1.0).contains(&jitter) {
+            bail!("retry_jitter must be between 0 and 1");
+        }
+        let retry = match (&args.retry_schedule, &file.retry_schedule) {
+            (Some(s), _) => RetrySchedule::parse(s, jitter)?,
+            (None, Some(list)) => RetrySchedule::parse(
+                &list.iter().map(f64::to_string).collect::<Vec<_>>().join(","),
+                jitter,
+            )?,
+            (None, None) => {
+                RetrySchedule::new(RetrySchedule::default().delays().to_vec(), jitter)
+            }
+        };
+        Ok(Self {
+            listen,
+            database,
+            data_dir,
+            admin_token,
+            allowed_networks,
+            retry,
+            request_timeout: secs(
+                "request_timeout",
+                args.request_timeout.or(file.request_timeout),
+                15.0,
+            )?,
+            max_retry_after: secs("max_retry_after", file.max_retry_after, 3600.0)?,
+            max_body_bytes: match args.max_body_bytes.or(file.max_body_bytes) {
+                Some(0) => bail!("max_body_bytes must be positive"),
+                Some(n) => n,
+                None => 1024 * 1024,
+            },
+            svix_headers: args.svix_headers.or(file.svix_headers).unwrap_or(false),
+            lease: secs("lease", file.lease, 60.0)?,
+            poll_interval: Duration::from_millis(file.poll_interval_ms.unwrap_or(500).max(1)),
+            shutdown_grace: secs("shutdown_grace", file.shutdown_grace, 20.0)?,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+fn parse_database_url(url: &str) -> anyhow::Result<Database> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            bail!("database url sqlite:// needs a path, e.g. sqlite://./hookd-data/hookd.db");
+        }
+        Ok(Database::Sqlite(PathBuf::from(path)))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Database::Postgres(url.to_owned()))
+    } else {
+        bail!("database url must start with sqlite:// or postgres://")
+    }
+}
+
+fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<IpNet>> {
+    parts
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .with_context(|| format!("allowed network {p:?} is not a CIDR"))
+        })
+        .collect()
+}
+
+fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration> {
+    let v = value.unwrap_or(default);
+    if !v.is_finite() || v <= 0.0 || v > 30.0 * 86400.0 {
+        bail!("{name} must be a positive number of seconds");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8071");
+        assert_eq!(c.database, Database::Sqlite(PathBuf::from("hookd-data/hookd.db")));
+        assert_eq!(c.retry.max_attempts(), 8);
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert!(c.allowed_networks.is_empty());
+    }
+
+    #[test]
+    fn flags_override_file_which_overrides_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nretry_schedule = [1, 2]\nmax_body_bytes = 10\n\
+             allowed_networks = [\"10.0.0.0/8\"]\nadmin_token = \"file-token-0123456789\"",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            allowed_networks: Some("127.0.0.0/8, ::1".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.retry.max_attempts(), 3);
+        assert_eq!(c.max_body_bytes, 10);
+        assert_eq!(c.allowed_networks.len(), 2);
+        assert!(!format!("{c:?}").contains("file-token"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        let bad = |args: ServeArgs| {
+            Config::resolve(FileConfig::default(), &args)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(ServeArgs {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        })
+        .contains("sqlite://"));
+        assert!(bad(ServeArgs {
+            allowed_networks: Some("not-a-net".into()),
+            ..Default::default()
+        })
+        .contains("not a CIDR"));
+        assert!(bad(ServeArgs {
+            retry_schedule: Some("1,soon".into()),
+            ..Default::default()
+        })
+        .contains("retry schedule"));
+        assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+    }
+}

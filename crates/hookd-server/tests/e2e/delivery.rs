@@ -1,0 +1,313 @@
+//! Delivery end to end: fan-out, filters, signatures, retries, Retry-After, 410, redirects,
+//! SSRF refusal, resend, isolation of slow endpoints, and resumption after a restart.
+
+use crate::support::{spawn_app, spawn_app_with, Answer, Receiver};
+use hookd_core::signing::{verify_v1, EndpointSecret};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn verify(secret: &str, r: &crate::support::Received) {
+    let h = |n: &str| r.headers.get(n).unwrap().to_str().unwrap().to_owned();
+    let ts: i64 = h("webhook-timestamp").parse().unwrap();
+    let now = hookd_core::Timestamp::now().as_secs();
+    let secret = EndpointSecret::parse(secret).unwrap();
+    verify_v1(&secret, &h("webhook-id"), ts, &r.body, &h("webhook-signature"), now, 300)
+        .expect("signature verifies");
+    assert_eq!(h("content-type"), "application/json");
+}
+
+#[tokio::test]
+async fn fan_out_honours_event_type_filters_and_channels() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    for (path, body) in [
+        ("/all", json!({})),
+        ("/paid", json!({"filterTypes": ["invoice.paid"]})),
+        ("/eu", json!({"channels": ["eu"]})),
+        ("/disabled", json!({"disabled": true})),
+    ] {
+        let mut body = body;
+        body["url"] = json!(rx.url(path));
+        app.create_endpoint(&a, body).await;
+    }
+    app.send(&a, json!({"eventType": "invoice.paid", "payload": {"n": 1}})).await;
+    app.send(&a, json!({"eventType": "invoice.sent", "payload": {"n": 2}, "channels": ["eu"]}))
+        .await;
+    app.send(&a, json!({"eventType": "invoice.sent", "payload": {"n": 3}, "channels": ["us"]}))
+        .await;
+
+    let all = rx.wait_for("/all", 3, WAIT).await;
+    rx.wait_for("/paid", 1, WAIT).await;
+    rx.wait_for("/eu", 1, WAIT).await;
+    // Wait until every destination of every message is settled, then count arrivals.
+    let (_, msgs) = app.get(&format!("/app/{a}/msg")).await;
+    for m in msgs["data"].as_array().unwrap() {
+        let id = m["id"].as_str().unwrap();
+        app.wait_for(&format!("/app/{a}/msg/{id}/endpoint"), WAIT, |v| {
+            v["data"].as_array().is_some_and(|d| d.iter().all(|e| e["status"] == 0))
+        })
+        .await;
+    }
+    assert_eq!(all.len(), 3);
+    assert_eq!(rx.received("/paid").len(), 1);
+    assert_eq!(rx.received("/eu").len(), 1);
+    assert!(rx.received("/disabled").is_empty());
+    let eu: serde_json::Value = serde_json::from_slice(&rx.received("/eu")[0].body).unwrap();
+    assert_eq!(eu, json!({"n": 2}));
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_and_carry_the_exact_payload_bytes() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (_, s1) = app.create_endpoint(&a, json!({"url": rx.url("/one")})).await;
+    let supplied = EndpointSecret::generate();
+    let (_, s2) = app
+        .create_endpoint(&a, json!({"url": rx.url("/two"), "secret": supplied.expose()}))
+        .await;
+    assert_eq!(s2, supplied.expose());
+
+    // Unusual spacing and key order must survive byte for byte.
+    let raw = r#"{"eventType":"user.created","payload":{ "z": 1,  "a": [1, 2.50, "é"] }}"#;
+    let resp = app
+        .client
+        .post(app.url(&format!("/app/{a}/msg")))
+        .bearer_auth(crate::support::TOKEN)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let msg: serde_json::Value = resp.json().await.unwrap();
+    let msg_id = msg["id"].as_str().unwrap();
+
+    let one = &rx.wait_for("/one", 1, WAIT).await[0];
+    let two = &rx.wait_for("/two", 1, WAIT).await[0];
+    verify(&s1, one);
+    verify(&s2, two);
+    assert_eq!(&one.body[..], br#"{ "z": 1,  "a": [1, 2.50, "é"] }"#);
+    assert_eq!(one.headers["webhook-id"], msg_id);
+    assert_eq!(two.headers["webhook-id"], msg_id);
+    assert!(one.headers.get("svix-id").is_none());
+}
+
+#[tokio::test]
+async fn svix_headers_are_sent_when_configured() {
+    let app = spawn_app_with(|c| c.svix_headers = true).await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    app.create_endpoint(&a, json!({"url": rx.url("/s")})).await;
+    app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    let r = &rx.wait_for("/s", 1, WAIT).await[0];
+    assert_eq!(r.headers["svix-id"], r.headers["webhook-id"]);
+    assert_eq!(r.headers["svix-signature"], r.headers["webhook-signature"]);
+    assert_eq!(r.headers["svix-timestamp"], r.headers["webhook-timestamp"]);
+}
+
+#[tokio::test]
+async fn failures_are_retried_on_schedule_and_every_attempt_is_recorded() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.script("/flaky", [Answer::status(500), Answer::status(503)]);
+    rx.set_default("/down", Answer::status(500));
+    let a = app.create_app().await;
+    let (ep, secret) = app.create_endpoint(&a, json!({"url": rx.url("/flaky")})).await;
+    let (down, _) = app.create_endpoint(&a, json!({"url": rx.url("/down")})).await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {"x": 1}})).await;
+
+    let got = rx.wait_for("/flaky", 3, WAIT).await;
+    let ids: Vec<_> = got.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert!(ids.iter().all(|i| i == msg.as_str()), "webhook-id stays the same across retries");
+    got.iter().for_each(|r| verify(&secret, r));
+
+    let dests = app
+        .wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
+            v["data"].as_array().is_some_and(|d| {
+                d.len() == 2 && d.iter().all(|e| e["status"] == 0 || e["status"] == 2)
+            })
+        })
+        .await;
+    let status_of = |id: &str| {
+        dests["data"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&ep), 0, "flaky endpoint ends in success");
+    assert_eq!(status_of(&down), 2, "always-failing endpoint ends in failure");
+    assert_eq!(rx.received("/down").len(), 3, "first attempt plus two retries");
+
+    let (_, attempts) = app.get(&format!("/app/{a}/attempt/endpoint/{ep}")).await;
+    let mut codes: Vec<_> = attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["responseStatusCode"].as_u64().unwrap())
+        .collect();
+    codes.sort();
+    assert_eq!(codes, [200, 500, 503]);
+    let (_, by_msg) = app.get(&format!("/app/{a}/attempt/msg/{msg}")).await;
+    assert_eq!(by_msg["data"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn retry_after_delays_the_next_attempt() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.script("/busy", [Answer::status(429).header("retry-after", "2")]);
+    let a = app.create_app().await;
+    app.create_endpoint(&a, json!({"url": rx.url("/busy")})).await;
+    app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    rx.wait_for("/busy", 1, WAIT).await;
+    let first = Instant::now();
+    rx.wait_for("/busy", 2, WAIT).await;
+    // Without Retry-After the schedule would retry after ~0.2 s.
+    assert!(first.elapsed() >= Duration::from_millis(1500), "{:?}", first.elapsed());
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_stops_retries() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.set_default("/gone", Answer::status(410));
+    let a = app.create_app().await;
+    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/gone")})).await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    app.wait_for(&format!("/app/{a}/endpoint/{ep}"), WAIT, |v| v["disabled"] == true)
+        .await;
+    app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
+        v["data"][0]["status"] == 2
+    })
+    .await;
+    assert_eq!(rx.received("/gone").len(), 1);
+    // A disabled endpoint gets no new messages.
+    let (_, dests) = {
+        let m2 = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+        app.get(&format!("/app/{a}/msg/{m2}/endpoint")).await
+    };
+    assert!(dests["data"].as_array().unwrap().is_empty(), "{dests}");
+}
+
+#[tokio::test]
+async fn redirects_are_failures_and_are_not_followed() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.set_default("/moved", Answer::status(302).header("location", rx.url("/target")));
+    let a = app.create_app().await;
+    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/moved")})).await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
+        v["data"][0]["status"] == 2
+    })
+    .await;
+    assert_eq!(rx.received("/moved").len(), 3);
+    assert!(rx.received("/target").is_empty());
+    let (_, attempts) = app.get(&format!("/app/{a}/attempt/endpoint/{ep}")).await;
+    assert!(attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["responseStatusCode"] == 302 && t["status"] == 2));
+}
+
+#[tokio::test]
+async fn private_destinations_are_refused_unless_allowed() {
+    let app = spawn_app_with(|c| c.allowed_networks.clear()).await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/local")})).await;
+    let (meta, _) = app
+        .create_endpoint(&a, json!({"url": "http://169.254.169.254/latest/meta-data"}))
+        .await;
+    let (named, _) = app
+        .create_endpoint(&a, json!({"url": format!("http://localhost:{}/named", rx.base.rsplit(':').next().unwrap())}))
+        .await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
+        v["data"].as_array().is_some_and(|d| d.len() == 3 && d.iter().all(|e| e["status"] == 2))
+    })
+    .await;
+    assert!(rx.all().is_empty(), "nothing reached the private receiver");
+    for id in [ep, meta, named] {
+        let (_, attempts) = app.get(&format!("/app/{a}/attempt/endpoint/{id}")).await;
+        let first = &attempts["data"][0];
+        assert_eq!(first["responseStatusCode"], 0);
+        let text = first["response"].as_str().unwrap();
+        assert!(text.contains("SSRF"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn resend_delivers_again_with_the_same_webhook_id() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/r")})).await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    rx.wait_for("/r", 1, WAIT).await;
+    let (s, _) = app
+        .post(&format!("/app/{a}/msg/{msg}/endpoint/{ep}/resend"), json!({}))
+        .await;
+    assert_eq!(s, 202);
+    let got = rx.wait_for("/r", 2, WAIT).await;
+    assert_eq!(got[1].headers["webhook-id"], msg.as_str());
+    let attempts = app
+        .wait_for(&format!("/app/{a}/attempt/msg/{msg}"), WAIT, |v| {
+            v["data"].as_array().is_some_and(|d| d.len() == 2)
+        })
+        .await;
+    let triggers: Vec<_> = attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["triggerType"].as_i64().unwrap())
+        .collect();
+    assert!(triggers.contains(&0) && triggers.contains(&1), "{triggers:?}");
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_delay_a_fast_one() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    rx.set_default("/slow", Answer::status(200).delay(Duration::from_secs(4)));
+    let a = app.create_app().await;
+    app.create_endpoint(&a, json!({"url": rx.url("/slow")})).await;
+    app.create_endpoint(&a, json!({"url": rx.url("/fast")})).await;
+    for i in 0..100 {
+        app.send(&a, json!({"eventType": "e", "payload": {"i": i}})).await;
+    }
+    rx.wait_for("/fast", 100, WAIT).await;
+    assert!(
+        rx.received("/slow").is_empty(),
+        "the fast endpoint got everything while the slow one was still answering"
+    );
+}
+
+#[tokio::test]
+async fn accepted_messages_survive_a_restart_and_are_delivered() {
+    let rx = Receiver::start().await;
+    rx.set_default("/later", Answer::status(503));
+    let app = spawn_app_with(|c| {
+        c.retry = hookd_core::retry::RetrySchedule::parse("1,1,1,1,1", 0.0).unwrap()
+    })
+    .await;
+    let a = app.create_app().await;
+    app.create_endpoint(&a, json!({"url": rx.url("/later")})).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(app.send(&a, json!({"eventType": "e", "payload": {"i": i}})).await);
+    }
+    rx.wait_for("/later", 20, WAIT).await;
+    let dir = app.stop().await;
+
+    // Same data directory, receiver healthy now.
+    rx.set_default("/later", Answer::status(200));
+    let app = crate::support::restart_in(dir).await;
+    for id in &ids {
+        app.wait_for(&format!("/app/{a}/msg/{id}/endpoint"), WAIT, |v| v["data"][0]["status"] == 0)
+            .await;
+    }
+}
