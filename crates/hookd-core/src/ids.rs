@@ -144,8 +144,8 @@ mod tests {
         let c = MsgId::generate_at(Timestamp::from_millis(1_700_000_000_000));
         assert!(a < b && b < c);
         assert!(a.as_str() < b.as_str() && b.as_str() < c.as_str());
-        assert!(id_body_floor(1_001) <= b.as_str()[4..].to_string());
-        assert!(id_body_floor(1_002) > b.as_str()[4..].to_string());
+        assert!(id_body_floor(1_001).as_str() <= &b.as_str()[4..]);
+        assert!(id_body_floor(1_002).as_str() > &b.as_str()[4..]);
     }
 
     #[test]

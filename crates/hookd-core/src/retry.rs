@@ -38,7 +38,7 @@ impl RetrySchedule {
         let mut delays = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let secs: f64 = part.parse().map_err(|_| ScheduleError(part.to_owned()))?;
-            if !secs.is_finite() || secs < 0.0 || secs > 365.0 * 86400.0 {
+            if !(0.0..=365.0 * 86400.0).contains(&secs) {
                 return Err(ScheduleError(part.to_owned()));
             }
             delays.push(Duration::from_secs_f64(secs));

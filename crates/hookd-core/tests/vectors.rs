@@ -7,9 +7,12 @@ use hookd_core::signing::{verify_v1, EndpointSecret};
 use std::path::PathBuf;
 
 fn vectors() -> Option<Vec<serde_json::Value>> {
-    let path = std::env::var_os("HOOKD_VECTORS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/signatures.json")
-    });
+    let path = std::env::var_os("HOOKD_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/vectors/signatures.json")
+        });
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(serde_json::from_str(&text).expect("vectors file is JSON")),
         Err(e) => {
@@ -31,7 +34,10 @@ fn standard_webhooks_v1_vectors_sign_and_verify() {
         .iter()
         .filter(|v| v["scheme"] == "standard-webhooks-v1")
         .collect();
-    assert!(!v1.is_empty(), "the vectors file has no standard-webhooks-v1 entries");
+    assert!(
+        !v1.is_empty(),
+        "the vectors file has no standard-webhooks-v1 entries"
+    );
     for v in v1 {
         let secret = EndpointSecret::parse(v["secret"].as_str().unwrap()).unwrap();
         let id = v["id"].as_str().unwrap();
@@ -39,7 +45,10 @@ fn standard_webhooks_v1_vectors_sign_and_verify() {
         let payload = v["payload"].as_str().unwrap().as_bytes();
         let expected = v["expected_header"].as_str().unwrap();
         assert_eq!(secret.sign(id, ts, payload), expected, "vector {id}");
-        assert_eq!(verify_v1(&secret, id, ts, payload, expected, ts, 300), Ok(()));
+        assert_eq!(
+            verify_v1(&secret, id, ts, payload, expected, ts, 300),
+            Ok(())
+        );
         let mut tampered = payload.to_vec();
         tampered[0] ^= 1;
         assert!(verify_v1(&secret, id, ts, &tampered, expected, ts, 300).is_err());

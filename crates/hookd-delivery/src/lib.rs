@@ -12,10 +12,24 @@
 //!   schedule the retry (`Retry-After` honoured, `410 Gone` disables the endpoint).
 //! - `client`: the pooled keep-alive hyper client (HTTP/1.1, rustls), no redirects, bounded
 //!   response reads, per-request timeout.
-//! - `ssrf`: the address policy, applied after DNS resolution; the connection goes to the
+//! - `engine`: the state every task shares, start-up and the shutdown sequence.
+//! - `cache`: endpoints cached for at most a second, invalidated on change.
+//! - `decision`: the next state after an attempt (retry schedule, `Retry-After`), pure.
+//! - `headers`: the signed `webhook-*` headers and the endpoint's custom ones.
+//! - [`ssrf`]: the address policy, applied after DNS resolution; the connection goes to the
 //!   address that was checked.
 //!
 //! This crate never touches SQL and never parses API requests.
+
+mod attempt;
+mod cache;
+mod client;
+mod decision;
+mod dispatcher;
+mod engine;
+mod headers;
+mod poller;
+pub mod ssrf;
 
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::retry::RetrySchedule;
@@ -89,47 +103,99 @@ pub struct Admission {
     /// Per requested endpoint, in order: whether it was admitted. Destinations not admitted
     /// are written unclaimed and due now; the poller picks them up when there is room.
     pub admitted: Vec<bool>,
+    /// The reservations to give back if this is dropped unsubmitted.
+    reservation: Reservation,
+}
+
+/// The admitted endpoints of an [`Admission`], with the lanes that hold their room.
+struct Reservation {
+    shared: Arc<engine::Shared>,
+    endpoints: Vec<EndpointId>,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("endpoints", &self.endpoints.len())
+            .finish()
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.endpoints.is_empty() {
+            self.shared.lanes.release(&self.endpoints);
+        }
+    }
 }
 
 /// The delivery engine's handle. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    _inner: Arc<()>,
+    shared: Arc<engine::Shared>,
 }
 
 impl Engine {
     /// Starts the poller and dispatcher on the current runtime. They stop when `shutdown`
     /// is cancelled; await [`Engine::closed`] to wait for in-flight requests to finish.
     pub fn start(
-        _store: Arc<dyn Store>,
-        _config: EngineConfig,
-        _shutdown: CancellationToken,
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+        shutdown: CancellationToken,
     ) -> anyhow::Result<Self> {
-        Ok(Self {
-            _inner: Arc::new(()),
-        })
+        let shared = engine::Shared::new(store, config, shutdown)?;
+        shared.start();
+        Ok(Self { shared })
     }
 
     /// Reserves in-memory room for deliveries to `endpoints` (one entry per destination).
     pub fn admit(&self, endpoints: &[EndpointId]) -> Admission {
+        let cfg = &self.shared.config;
+        let admitted = if self.shared.shutdown.is_cancelled() {
+            vec![false; endpoints.len()]
+        } else {
+            self.shared
+                .lanes
+                .reserve(endpoints, cfg.max_queued, cfg.max_queued_per_endpoint)
+        };
+        let reserved = endpoints
+            .iter()
+            .zip(&admitted)
+            .filter(|(_, ok)| **ok)
+            .map(|(ep, _)| ep.clone())
+            .collect();
+        let lease_ms = i64::try_from(cfg.lease.as_millis()).unwrap_or(i64::MAX);
         Admission {
-            owner: String::new(),
-            lease_until: Timestamp::now(),
-            admitted: vec![false; endpoints.len()],
+            owner: cfg.node_id.clone(),
+            lease_until: Timestamp::now().plus_millis(lease_ms),
+            admitted,
+            reservation: Reservation {
+                shared: self.shared.clone(),
+                endpoints: reserved,
+            },
         }
     }
 
     /// Hands committed, admitted deliveries to the dispatcher (only those whose
     /// `admitted` flag was true, in the same order).
-    pub fn submit(&self, _admission: Admission, _work: Vec<ClaimedDelivery>) {}
+    pub fn submit(&self, mut admission: Admission, work: Vec<ClaimedDelivery>) {
+        let reserved = std::mem::take(&mut admission.reservation.endpoints);
+        dispatcher::enqueue(&self.shared, &reserved, work);
+    }
 
     /// Asks the poller to look for due work now (after a resend, say).
-    pub fn wake(&self) {}
+    pub fn wake(&self) {
+        self.shared.poller.wake.notify_one();
+    }
 
     /// Forgets a cached endpoint after it changed or was deleted.
-    pub fn invalidate_endpoint(&self, _app: &AppId, _endpoint: &EndpointId) {}
+    pub fn invalidate_endpoint(&self, app: &AppId, endpoint: &EndpointId) {
+        self.shared.cache.invalidate(app, endpoint);
+    }
 
     /// Resolves when the engine has stopped after shutdown (in-flight work finished or
     /// the grace period ran out).
-    pub async fn closed(&self) {}
+    pub async fn closed(&self) {
+        self.shared.closed.cancelled().await;
+    }
 }

@@ -109,7 +109,10 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("database", &db)
             .field("data_dir", &self.data_dir)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("allowed_networks", &self.allowed_networks)
             .field("retry", &self.retry)
             .field("request_timeout", &self.request_timeout)
@@ -167,12 +170,14 @@ impl Config {
         let retry = match (&args.retry_schedule, &file.retry_schedule) {
             (Some(s), _) => RetrySchedule::parse(s, jitter)?,
             (None, Some(list)) => RetrySchedule::parse(
-                &list.iter().map(f64::to_string).collect::<Vec<_>>().join(","),
+                &list
+                    .iter()
+                    .map(f64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
                 jitter,
             )?,
-            (None, None) => {
-                RetrySchedule::new(RetrySchedule::default().delays().to_vec(), jitter)
-            }
+            (None, None) => RetrySchedule::new(RetrySchedule::default().delays().to_vec(), jitter),
         };
         Ok(Self {
             listen,
@@ -247,7 +252,10 @@ mod tests {
     fn defaults_apply_when_nothing_is_set() {
         let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8071");
-        assert_eq!(c.database, Database::Sqlite(PathBuf::from("hookd-data/hookd.db")));
+        assert_eq!(
+            c.database,
+            Database::Sqlite(PathBuf::from("hookd-data/hookd.db"))
+        );
         assert_eq!(c.retry.max_attempts(), 8);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert!(c.allowed_networks.is_empty());
@@ -271,6 +279,14 @@ mod tests {
         assert_eq!(c.max_body_bytes, 10);
         assert_eq!(c.allowed_networks.len(), 2);
         assert!(!format!("{c:?}").contains("file-token"));
+    }
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let file: FileConfig = toml::from_str(include_str!("../../../hookd.example.toml")).unwrap();
+        let from_file = Config::resolve(file, &ServeArgs::default()).unwrap();
+        let defaults = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
     }
 
     #[test]

@@ -3,9 +3,100 @@
 //! Layout:
 //! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags).
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per resource), auth and errors.
-//! - [`run`]: opens the store, starts the delivery engine, serves the API on a bound
-//!   listener until shutdown, then drains.
+//! - [`admin_token`]: the admin token, generated and stored on first start when not given.
+//! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
+//!   bound listener until shutdown, then drains.
 //!
 //! Data flows one way: api → store (commit) → delivery engine (claim, sign, send, record).
 
+pub mod admin_token;
 pub mod api;
+pub mod config;
+
+use anyhow::Context;
+use config::{Config, Database};
+use hookd_core::Timestamp;
+use hookd_delivery::{Engine, EngineConfig};
+use hookd_store::sqlite::SqliteStore;
+use hookd_store::Store;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs hookd until `shutdown` is cancelled: stops accepting requests, lets in-flight API
+/// requests finish, then lets in-flight deliveries finish within the grace period.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store: Arc<dyn Store> = match &config.database {
+        Database::Sqlite(path) => {
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .context("opening the database")??;
+            Arc::new(store)
+        }
+        Database::Postgres(_) => {
+            anyhow::bail!("the PostgreSQL backend is not available yet; use sqlite://PATH")
+        }
+    };
+    // One process owns a SQLite database (the store holds a lock), so every lease found
+    // at start-up is a leftover of a crash: release them so that work resumes at once.
+    let released = store
+        .release_all_leases(Timestamp::now())
+        .await
+        .context("releasing leases left by a previous run")?;
+    if released > 0 {
+        tracing::info!(
+            count = released,
+            "resuming deliveries left in flight by the previous run"
+        );
+    }
+
+    let admin_token = match &config.admin_token {
+        Some(t) => t.clone(),
+        None => admin_token::load_or_create(&config.data_dir)?,
+    };
+
+    let engine_stop = CancellationToken::new();
+    let engine = Engine::start(store.clone(), engine_config(&config), engine_stop.clone())
+        .context("starting the delivery engine")?;
+
+    let state = api::ApiState {
+        store: store.clone(),
+        engine: engine.clone(),
+        admin_token: admin_token.into(),
+        max_body_bytes: config.max_body_bytes,
+    };
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "hookd listening");
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("serving the API")?;
+
+    tracing::info!("API stopped; finishing in-flight deliveries");
+    engine_stop.cancel();
+    engine.closed().await;
+    drop(engine);
+    drop(store);
+    tracing::info!("hookd stopped");
+    Ok(())
+}
+
+fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        node_id: format!("node-{}", std::process::id()),
+        retry: config.retry.clone(),
+        request_timeout: config.request_timeout,
+        max_retry_after: config.max_retry_after,
+        allowed_networks: config.allowed_networks.clone(),
+        svix_headers: config.svix_headers,
+        lease: config.lease,
+        poll_interval: config.poll_interval,
+        shutdown_grace: config.shutdown_grace,
+        ..EngineConfig::default()
+    }
+}

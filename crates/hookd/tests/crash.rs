@@ -23,7 +23,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start_server(dir: &std::path::Path) -> Server {
@@ -32,7 +36,10 @@ async fn start_server(dir: &std::path::Path) -> Server {
         .arg("serve")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
-        .env("HOOKD_DATABASE_URL", format!("sqlite://{}", dir.join("hookd.db").display()))
+        .env(
+            "HOOKD_DATABASE_URL",
+            format!("sqlite://{}", dir.join("hookd.db").display()),
+        )
         .env("HOOKD_DATA_DIR", dir)
         .env("HOOKD_ADMIN_TOKEN", TOKEN)
         .env("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")
@@ -53,7 +60,10 @@ async fn start_server(dir: &std::path::Path) -> Server {
                 return server;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "hookd did not become healthy");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "hookd did not become healthy"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -78,7 +88,13 @@ async fn start_receiver(seen: Arc<Mutex<HashSet<String>>>) -> String {
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let r = client.post(url).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+    let r = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
@@ -90,7 +106,12 @@ async fn kill_9_mid_delivery_loses_nothing_accepted() {
     let client = reqwest::Client::new();
 
     let server = start_server(dir.path()).await;
-    let (s, app) = post(&client, format!("{}/app", server.base), json!({"name": "crash"})).await;
+    let (s, app) = post(
+        &client,
+        format!("{}/app", server.base),
+        json!({"name": "crash"}),
+    )
+    .await;
     assert_eq!(s, 201);
     let app_id = app["id"].as_str().unwrap().to_owned();
     let (s, _) = post(
@@ -115,12 +136,18 @@ async fn kill_9_mid_delivery_loses_nothing_accepted() {
     // Kill while deliveries are still arriving.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while seen.lock().unwrap().len() < 20 {
-        assert!(tokio::time::Instant::now() < deadline, "no deliveries before the kill");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no deliveries before the kill"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     drop(server); // SIGKILL
     let before = seen.lock().unwrap().len();
-    assert!(before < accepted.len(), "the kill happened mid-delivery ({before} arrived)");
+    assert!(
+        before < accepted.len(),
+        "the kill happened mid-delivery ({before} arrived)"
+    );
 
     let _server = start_server(dir.path()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -1,5 +1,35 @@
-//! The HTTP API (placeholder until implemented).
+//! The HTTP API v1, mirroring Svix's so the official SDKs work unchanged.
+//!
+//! Layout (one module per resource, plus the edge machinery):
+//! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
+//! - [`auth`]: the admin bearer token check (everything but health).
+//! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
+//! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
+//!   response over the store's keyset pages.
+//! - [`cache`]: the per-app endpoint cache of message fan-out.
+//! - [`app`], [`event_type`], [`endpoint`], [`message`], [`attempt`], [`health`]: handlers.
+//!
+//! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
+pub mod app;
+pub mod attempt;
+pub mod auth;
+pub mod cache;
+pub mod endpoint;
+pub mod endpoint_body;
+pub mod error;
+pub mod event_type;
+pub mod extract;
+pub mod health;
+pub mod message;
+pub mod pagination;
+
+#[cfg(test)]
+mod tests;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Extension, Router};
 use hookd_delivery::Engine;
 use hookd_store::Store;
 use std::sync::Arc;
@@ -16,6 +46,82 @@ pub struct ApiState {
 }
 
 /// The API's router, ready to serve.
-pub fn router(_state: ApiState) -> axum::Router {
-    axum::Router::new()
+pub fn router(state: ApiState) -> Router {
+    let authed = Router::new()
+        .route("/app", get(app::list).post(app::create))
+        .route(
+            "/app/{app_id}",
+            get(app::get)
+                .put(app::upsert)
+                .patch(app::patch)
+                .delete(app::delete),
+        )
+        .route(
+            "/event-type",
+            get(event_type::list).post(event_type::create),
+        )
+        .route(
+            "/event-type/{name}",
+            get(event_type::get)
+                .put(event_type::upsert)
+                .patch(event_type::patch)
+                .delete(event_type::delete),
+        )
+        .route(
+            "/app/{app_id}/endpoint",
+            get(endpoint::list).post(endpoint::create),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}",
+            get(endpoint::get)
+                .put(endpoint::upsert)
+                .patch(endpoint::patch)
+                .delete(endpoint::delete),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/secret",
+            get(endpoint::secret),
+        )
+        .route(
+            "/app/{app_id}/msg",
+            get(message::list).post(message::create),
+        )
+        .route("/app/{app_id}/msg/{msg_id}", get(message::get))
+        .route(
+            "/app/{app_id}/msg/{msg_id}/endpoint",
+            get(attempt::list_destinations),
+        )
+        .route(
+            "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+            post(attempt::resend),
+        )
+        .route(
+            "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+            get(attempt::get),
+        )
+        .route(
+            "/app/{app_id}/attempt/endpoint/{endpoint_id}",
+            get(attempt::list_by_endpoint),
+        )
+        .route(
+            "/app/{app_id}/attempt/msg/{msg_id}",
+            get(attempt::list_by_msg),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+
+    let v1 = Router::new()
+        .route("/health", get(health::health))
+        .route("/health/ping", get(health::ping))
+        .merge(authed);
+
+    Router::new()
+        .nest("/api/v1", v1)
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(Extension(cache::EndpointCache::default()))
+        .with_state(state)
 }

@@ -27,7 +27,10 @@ async fn oversized_bodies_get_413_and_nothing_is_stored() {
     let a = app.create_app().await;
     let big = "x".repeat(8192);
     let (s, v) = app
-        .post(&format!("/app/{a}/msg"), json!({"eventType": "e", "payload": {"big": big}}))
+        .post(
+            &format!("/app/{a}/msg"),
+            json!({"eventType": "e", "payload": {"big": big}}),
+        )
         .await;
     assert_eq!(s, 413, "{v}");
     assert_eq!(v["code"], "payload_too_large");
@@ -49,19 +52,37 @@ async fn bad_input_gets_a_stable_code_never_a_500() {
     };
     for (path, body) in [
         (format!("/app/{a}/msg"), "{not json"),
-        (format!("/app/{a}/msg"), r#"{"eventType": 5, "payload": {}}"#),
-        (format!("/app/{a}/msg"), r#"{"eventType": "e", "payload": [1]}"#),
-        (format!("/app/{a}/msg"), r#"{"eventType": "bad type!", "payload": {}}"#),
+        (
+            format!("/app/{a}/msg"),
+            r#"{"eventType": 5, "payload": {}}"#,
+        ),
+        (
+            format!("/app/{a}/msg"),
+            r#"{"eventType": "e", "payload": [1]}"#,
+        ),
+        (
+            format!("/app/{a}/msg"),
+            r#"{"eventType": "bad type!", "payload": {}}"#,
+        ),
         (format!("/app/{a}/endpoint"), r#"{"url": "not a url"}"#),
-        (format!("/app/{a}/endpoint"), r#"{"url": "ftp://example.com"}"#),
-        (format!("/app/{a}/endpoint"), r#"{"url": "https://example.com", "secret": "nope"}"#),
+        (
+            format!("/app/{a}/endpoint"),
+            r#"{"url": "ftp://example.com"}"#,
+        ),
+        (
+            format!("/app/{a}/endpoint"),
+            r#"{"url": "https://example.com", "secret": "nope"}"#,
+        ),
         ("/app".to_owned(), r#"{"name": "x", "uid": "has space"}"#),
         ("/app".to_owned(), "[]"),
     ] {
         let resp = raw(path.clone(), body).await.unwrap();
         let status = resp.status().as_u16();
         let v: Value = resp.json().await.unwrap();
-        assert!((400..500).contains(&status), "{path} {body} -> {status} {v}");
+        assert!(
+            (400..500).contains(&status),
+            "{path} {body} -> {status} {v}"
+        );
         assert!(v["code"].as_str().is_some_and(|c| !c.is_empty()), "{v}");
         assert!(v["detail"].is_string() || v["detail"].is_array(), "{v}");
     }
@@ -104,7 +125,13 @@ async fn pagination_walks_every_item_once_in_both_directions() {
         };
         let (s, v) = app.get(&path).await;
         assert_eq!(s, 200, "{v}");
-        seen.extend(v["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned()),
+        );
         pages.push(v.clone());
         if v["done"] == true {
             break;
@@ -126,11 +153,20 @@ async fn pagination_walks_every_item_once_in_both_directions() {
 #[tokio::test]
 async fn an_app_is_reachable_by_uid_and_get_if_exists_returns_it() {
     let app = spawn_app().await;
-    let (s, v) = app.post("/app", json!({"name": "acme", "uid": "acme"})).await;
+    let (s, v) = app
+        .post("/app", json!({"name": "acme", "uid": "acme"}))
+        .await;
     assert_eq!(s, 201);
-    let (s, again) = app.post("/app?get_if_exists=true", json!({"name": "acme", "uid": "acme"})).await;
+    let (s, again) = app
+        .post(
+            "/app?get_if_exists=true",
+            json!({"name": "acme", "uid": "acme"}),
+        )
+        .await;
     assert_eq!((s, &again["id"]), (200, &v["id"]));
-    let (s, _) = app.post("/app", json!({"name": "acme", "uid": "acme"})).await;
+    let (s, _) = app
+        .post("/app", json!({"name": "acme", "uid": "acme"}))
+        .await;
     assert_eq!(s, 409);
     let (s, by_uid) = app.get("/app/acme").await;
     assert_eq!((s, &by_uid["id"]), (200, &v["id"]));

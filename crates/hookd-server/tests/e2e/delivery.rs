@@ -13,8 +13,16 @@ fn verify(secret: &str, r: &crate::support::Received) {
     let ts: i64 = h("webhook-timestamp").parse().unwrap();
     let now = hookd_core::Timestamp::now().as_secs();
     let secret = EndpointSecret::parse(secret).unwrap();
-    verify_v1(&secret, &h("webhook-id"), ts, &r.body, &h("webhook-signature"), now, 300)
-        .expect("signature verifies");
+    verify_v1(
+        &secret,
+        &h("webhook-id"),
+        ts,
+        &r.body,
+        &h("webhook-signature"),
+        now,
+        300,
+    )
+    .expect("signature verifies");
     assert_eq!(h("content-type"), "application/json");
 }
 
@@ -33,11 +41,21 @@ async fn fan_out_honours_event_type_filters_and_channels() {
         body["url"] = json!(rx.url(path));
         app.create_endpoint(&a, body).await;
     }
-    app.send(&a, json!({"eventType": "invoice.paid", "payload": {"n": 1}})).await;
-    app.send(&a, json!({"eventType": "invoice.sent", "payload": {"n": 2}, "channels": ["eu"]}))
-        .await;
-    app.send(&a, json!({"eventType": "invoice.sent", "payload": {"n": 3}, "channels": ["us"]}))
-        .await;
+    app.send(
+        &a,
+        json!({"eventType": "invoice.paid", "payload": {"n": 1}}),
+    )
+    .await;
+    app.send(
+        &a,
+        json!({"eventType": "invoice.sent", "payload": {"n": 2}, "channels": ["eu"]}),
+    )
+    .await;
+    app.send(
+        &a,
+        json!({"eventType": "invoice.sent", "payload": {"n": 3}, "channels": ["us"]}),
+    )
+    .await;
 
     let all = rx.wait_for("/all", 3, WAIT).await;
     rx.wait_for("/paid", 1, WAIT).await;
@@ -47,7 +65,9 @@ async fn fan_out_honours_event_type_filters_and_channels() {
     for m in msgs["data"].as_array().unwrap() {
         let id = m["id"].as_str().unwrap();
         app.wait_for(&format!("/app/{a}/msg/{id}/endpoint"), WAIT, |v| {
-            v["data"].as_array().is_some_and(|d| d.iter().all(|e| e["status"] == 0))
+            v["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|e| e["status"] == 0))
         })
         .await;
     }
@@ -64,10 +84,15 @@ async fn deliveries_are_signed_and_carry_the_exact_payload_bytes() {
     let app = spawn_app().await;
     let rx = Receiver::start().await;
     let a = app.create_app().await;
-    let (_, s1) = app.create_endpoint(&a, json!({"url": rx.url("/one")})).await;
+    let (_, s1) = app
+        .create_endpoint(&a, json!({"url": rx.url("/one")}))
+        .await;
     let supplied = EndpointSecret::generate();
     let (_, s2) = app
-        .create_endpoint(&a, json!({"url": rx.url("/two"), "secret": supplied.expose()}))
+        .create_endpoint(
+            &a,
+            json!({"url": rx.url("/two"), "secret": supplied.expose()}),
+        )
         .await;
     assert_eq!(s2, supplied.expose());
 
@@ -90,7 +115,10 @@ async fn deliveries_are_signed_and_carry_the_exact_payload_bytes() {
     let two = &rx.wait_for("/two", 1, WAIT).await[0];
     verify(&s1, one);
     verify(&s2, two);
-    assert_eq!(&one.body[..], br#"{ "z": 1,  "a": [1, 2.50, "é"] }"#);
+    assert_eq!(
+        &one.body[..],
+        r#"{ "z": 1,  "a": [1, 2.50, "é"] }"#.as_bytes()
+    );
     assert_eq!(one.headers["webhook-id"], msg_id);
     assert_eq!(two.headers["webhook-id"], msg_id);
     assert!(one.headers.get("svix-id").is_none());
@@ -116,13 +144,25 @@ async fn failures_are_retried_on_schedule_and_every_attempt_is_recorded() {
     rx.script("/flaky", [Answer::status(500), Answer::status(503)]);
     rx.set_default("/down", Answer::status(500));
     let a = app.create_app().await;
-    let (ep, secret) = app.create_endpoint(&a, json!({"url": rx.url("/flaky")})).await;
-    let (down, _) = app.create_endpoint(&a, json!({"url": rx.url("/down")})).await;
-    let msg = app.send(&a, json!({"eventType": "e", "payload": {"x": 1}})).await;
+    let (ep, secret) = app
+        .create_endpoint(&a, json!({"url": rx.url("/flaky")}))
+        .await;
+    let (down, _) = app
+        .create_endpoint(&a, json!({"url": rx.url("/down")}))
+        .await;
+    let msg = app
+        .send(&a, json!({"eventType": "e", "payload": {"x": 1}}))
+        .await;
 
     let got = rx.wait_for("/flaky", 3, WAIT).await;
-    let ids: Vec<_> = got.iter().map(|r| r.headers["webhook-id"].clone()).collect();
-    assert!(ids.iter().all(|i| i == msg.as_str()), "webhook-id stays the same across retries");
+    let ids: Vec<_> = got
+        .iter()
+        .map(|r| r.headers["webhook-id"].clone())
+        .collect();
+    assert!(
+        ids.iter().all(|i| i == msg.as_str()),
+        "webhook-id stays the same across retries"
+    );
     got.iter().for_each(|r| verify(&secret, r));
 
     let dests = app
@@ -133,12 +173,25 @@ async fn failures_are_retried_on_schedule_and_every_attempt_is_recorded() {
         })
         .await;
     let status_of = |id: &str| {
-        dests["data"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap()["status"]
+        dests["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()["status"]
             .clone()
     };
     assert_eq!(status_of(&ep), 0, "flaky endpoint ends in success");
-    assert_eq!(status_of(&down), 2, "always-failing endpoint ends in failure");
-    assert_eq!(rx.received("/down").len(), 3, "first attempt plus two retries");
+    assert_eq!(
+        status_of(&down),
+        2,
+        "always-failing endpoint ends in failure"
+    );
+    assert_eq!(
+        rx.received("/down").len(),
+        3,
+        "first attempt plus two retries"
+    );
 
     let (_, attempts) = app.get(&format!("/app/{a}/attempt/endpoint/{ep}")).await;
     let mut codes: Vec<_> = attempts["data"]
@@ -159,13 +212,18 @@ async fn retry_after_delays_the_next_attempt() {
     let rx = Receiver::start().await;
     rx.script("/busy", [Answer::status(429).header("retry-after", "2")]);
     let a = app.create_app().await;
-    app.create_endpoint(&a, json!({"url": rx.url("/busy")})).await;
+    app.create_endpoint(&a, json!({"url": rx.url("/busy")}))
+        .await;
     app.send(&a, json!({"eventType": "e", "payload": {}})).await;
     rx.wait_for("/busy", 1, WAIT).await;
     let first = Instant::now();
     rx.wait_for("/busy", 2, WAIT).await;
     // Without Retry-After the schedule would retry after ~0.2 s.
-    assert!(first.elapsed() >= Duration::from_millis(1500), "{:?}", first.elapsed());
+    assert!(
+        first.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        first.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -174,10 +232,14 @@ async fn gone_disables_the_endpoint_and_stops_retries() {
     let rx = Receiver::start().await;
     rx.set_default("/gone", Answer::status(410));
     let a = app.create_app().await;
-    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/gone")})).await;
-    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
-    app.wait_for(&format!("/app/{a}/endpoint/{ep}"), WAIT, |v| v["disabled"] == true)
+    let (ep, _) = app
+        .create_endpoint(&a, json!({"url": rx.url("/gone")}))
         .await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    app.wait_for(&format!("/app/{a}/endpoint/{ep}"), WAIT, |v| {
+        v["disabled"] == true
+    })
+    .await;
     app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
         v["data"][0]["status"] == 2
     })
@@ -195,9 +257,14 @@ async fn gone_disables_the_endpoint_and_stops_retries() {
 async fn redirects_are_failures_and_are_not_followed() {
     let app = spawn_app().await;
     let rx = Receiver::start().await;
-    rx.set_default("/moved", Answer::status(302).header("location", rx.url("/target")));
+    rx.set_default(
+        "/moved",
+        Answer::status(302).header("location", rx.url("/target")),
+    );
     let a = app.create_app().await;
-    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/moved")})).await;
+    let (ep, _) = app
+        .create_endpoint(&a, json!({"url": rx.url("/moved")}))
+        .await;
     let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
     app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
         v["data"][0]["status"] == 2
@@ -218,16 +285,23 @@ async fn private_destinations_are_refused_unless_allowed() {
     let app = spawn_app_with(|c| c.allowed_networks.clear()).await;
     let rx = Receiver::start().await;
     let a = app.create_app().await;
-    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/local")})).await;
+    let (ep, _) = app
+        .create_endpoint(&a, json!({"url": rx.url("/local")}))
+        .await;
     let (meta, _) = app
-        .create_endpoint(&a, json!({"url": "http://169.254.169.254/latest/meta-data"}))
+        .create_endpoint(
+            &a,
+            json!({"url": "http://169.254.169.254/latest/meta-data"}),
+        )
         .await;
     let (named, _) = app
         .create_endpoint(&a, json!({"url": format!("http://localhost:{}/named", rx.base.rsplit(':').next().unwrap())}))
         .await;
     let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
     app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
-        v["data"].as_array().is_some_and(|d| d.len() == 3 && d.iter().all(|e| e["status"] == 2))
+        v["data"]
+            .as_array()
+            .is_some_and(|d| d.len() == 3 && d.iter().all(|e| e["status"] == 2))
     })
     .await;
     assert!(rx.all().is_empty(), "nothing reached the private receiver");
@@ -249,7 +323,10 @@ async fn resend_delivers_again_with_the_same_webhook_id() {
     let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
     rx.wait_for("/r", 1, WAIT).await;
     let (s, _) = app
-        .post(&format!("/app/{a}/msg/{msg}/endpoint/{ep}/resend"), json!({}))
+        .post(
+            &format!("/app/{a}/msg/{msg}/endpoint/{ep}/resend"),
+            json!({}),
+        )
         .await;
     assert_eq!(s, 202);
     let got = rx.wait_for("/r", 2, WAIT).await;
@@ -265,7 +342,10 @@ async fn resend_delivers_again_with_the_same_webhook_id() {
         .iter()
         .map(|t| t["triggerType"].as_i64().unwrap())
         .collect();
-    assert!(triggers.contains(&0) && triggers.contains(&1), "{triggers:?}");
+    assert!(
+        triggers.contains(&0) && triggers.contains(&1),
+        "{triggers:?}"
+    );
 }
 
 #[tokio::test]
@@ -274,10 +354,13 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     let rx = Receiver::start().await;
     rx.set_default("/slow", Answer::status(200).delay(Duration::from_secs(4)));
     let a = app.create_app().await;
-    app.create_endpoint(&a, json!({"url": rx.url("/slow")})).await;
-    app.create_endpoint(&a, json!({"url": rx.url("/fast")})).await;
+    app.create_endpoint(&a, json!({"url": rx.url("/slow")}))
+        .await;
+    app.create_endpoint(&a, json!({"url": rx.url("/fast")}))
+        .await;
     for i in 0..100 {
-        app.send(&a, json!({"eventType": "e", "payload": {"i": i}})).await;
+        app.send(&a, json!({"eventType": "e", "payload": {"i": i}}))
+            .await;
     }
     rx.wait_for("/fast", 100, WAIT).await;
     assert!(
@@ -295,10 +378,14 @@ async fn accepted_messages_survive_a_restart_and_are_delivered() {
     })
     .await;
     let a = app.create_app().await;
-    app.create_endpoint(&a, json!({"url": rx.url("/later")})).await;
+    app.create_endpoint(&a, json!({"url": rx.url("/later")}))
+        .await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(app.send(&a, json!({"eventType": "e", "payload": {"i": i}})).await);
+        ids.push(
+            app.send(&a, json!({"eventType": "e", "payload": {"i": i}}))
+                .await,
+        );
     }
     rx.wait_for("/later", 20, WAIT).await;
     let dir = app.stop().await;
@@ -307,7 +394,9 @@ async fn accepted_messages_survive_a_restart_and_are_delivered() {
     rx.set_default("/later", Answer::status(200));
     let app = crate::support::restart_in(dir).await;
     for id in &ids {
-        app.wait_for(&format!("/app/{a}/msg/{id}/endpoint"), WAIT, |v| v["data"][0]["status"] == 0)
-            .await;
+        app.wait_for(&format!("/app/{a}/msg/{id}/endpoint"), WAIT, |v| {
+            v["data"][0]["status"] == 0
+        })
+        .await;
     }
 }

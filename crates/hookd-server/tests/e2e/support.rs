@@ -21,7 +21,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pub dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 /// Starts hookd with a short retry schedule and loopback allowed, after `tweak`.
@@ -68,7 +68,7 @@ async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
         client: reqwest::Client::new(),
         shutdown,
         handle: Some(handle),
-        dir,
+        dir: Some(dir),
     }
 }
 
@@ -125,14 +125,22 @@ impl TestApp {
     }
 
     /// Polls `GET path` until `done(body)` holds, failing after `timeout`.
-    pub async fn wait_for(&self, path: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (_, v) = self.get(path).await;
             if done(&v) {
                 return v;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting on {path}: {v}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting on {path}: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -141,7 +149,7 @@ impl TestApp {
     pub async fn stop(mut self) -> tempfile::TempDir {
         self.shutdown.cancel();
         self.handle.take().unwrap().await.unwrap().unwrap();
-        self.dir
+        self.dir.take().unwrap()
     }
 }
 
@@ -208,7 +216,9 @@ impl Receiver {
         let state = Arc::new(ReceiverState::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = axum::Router::new().fallback(receive).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { base, state }
     }
@@ -230,7 +240,11 @@ impl Receiver {
 
     /// The answer for `path` once its script is used up.
     pub fn set_default(&self, path: &str, answer: Answer) {
-        self.state.defaults.lock().unwrap().insert(path.to_owned(), answer);
+        self.state
+            .defaults
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), answer);
     }
 
     pub fn received(&self, path: &str) -> Vec<Received> {
@@ -252,7 +266,10 @@ impl Receiver {
                 return got;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("timed out: {path} received {} of {n}", self.received(path).len());
+                panic!(
+                    "timed out: {path} received {} of {n}",
+                    self.received(path).len()
+                );
             }
         }
     }

@@ -1,0 +1,200 @@
+//! One delivery: load the endpoint, sign, send, classify, record the outcome.
+//!
+//! Runs inside a `delivery` span carrying `app.id`, `endpoint.id` and `msg.id`. Never logs
+//! payloads, secrets or response bodies. If the outcome cannot be recorded, the
+//! destination is left to its lease: it comes due again and is retried (at-least-once).
+
+use crate::decision::{decide, parse_retry_after, AttemptResult};
+use crate::engine::Shared;
+use crate::headers::SignedHeaders;
+use bytes::Bytes;
+use hookd_core::ids::AttemptId;
+use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination};
+use hookd_core::Timestamp;
+use hookd_store::{ClaimedDelivery, DeliveryOutcome, StoreError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Attempts to write an outcome before giving up on it.
+const RECORD_TRIES: u32 = 4;
+const RECORD_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Lets the stored payload be a request body without copying it.
+struct PayloadBytes(Arc<str>);
+
+impl AsRef<[u8]> for PayloadBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// Delivers one claimed destination and records what happened.
+pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) {
+    let dest = &work.dest;
+    let endpoint = match shared
+        .cache
+        .get(&*shared.store, &dest.app_id, &dest.endpoint_id)
+        .await
+    {
+        Ok(Some(ep)) => ep,
+        Ok(None) => return settle_without_request(shared, dest, "endpoint deleted").await,
+        Err(e) => {
+            tracing::warn!(error = %e, "loading the endpoint failed; the delivery will be retried after its lease");
+            return;
+        }
+    };
+    if endpoint.disabled {
+        return settle_without_request(shared, dest, "endpoint disabled").await;
+    }
+    let Some(payload) = work.payload else {
+        return settle_without_request(shared, dest, "payload expunged").await;
+    };
+
+    let sent_at = Timestamp::now();
+    let body = Bytes::from_owner(PayloadBytes(payload));
+    let headers = SignedHeaders {
+        msg_id: dest.msg_id.as_str(),
+        timestamp_secs: sent_at.as_secs(),
+        body: &body,
+        secret: &endpoint.secret,
+        svix_headers: shared.config.svix_headers,
+        user_agent: &shared.config.user_agent,
+    }
+    .build(&endpoint.headers);
+
+    let started = Instant::now();
+    let sent = shared.client.post(&endpoint.url, headers, body).await;
+    let duration_ms = started.elapsed().as_millis() as u64;
+
+    let (result, code, response) = match sent {
+        Ok(resp) => {
+            let retry_after = resp
+                .headers
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let code = resp.status.as_u16();
+            let result = AttemptResult {
+                status: Some(code),
+                retry_after,
+            };
+            (result, code, resp.body)
+        }
+        Err(e) => {
+            let result = AttemptResult {
+                status: None,
+                retry_after: None,
+            };
+            (result, 0, e.to_string())
+        }
+    };
+
+    let cfg = &shared.config;
+    let next = decide(
+        &result,
+        dest.trigger,
+        dest.attempt_count,
+        &cfg.retry,
+        cfg.max_retry_after,
+        Timestamp::now(),
+    );
+    let status = if result.succeeded() {
+        DeliveryStatus::Success
+    } else {
+        DeliveryStatus::Fail
+    };
+    if result.succeeded() {
+        tracing::debug!(status_code = code, duration_ms, "delivered");
+    } else {
+        tracing::debug!(
+            status_code = code,
+            duration_ms,
+            next_status = ?next.status,
+            attempt_count = next.attempt_count,
+            "delivery attempt failed"
+        );
+    }
+    if result.gone() {
+        disable_gone_endpoint(shared, dest).await;
+    }
+
+    let attempt = Attempt {
+        id: AttemptId::generate_at(sent_at),
+        msg_id: dest.msg_id.clone(),
+        endpoint_id: dest.endpoint_id.clone(),
+        app_id: dest.app_id.clone(),
+        url: endpoint.url.clone(),
+        status,
+        response_status_code: code,
+        response,
+        response_duration_ms: duration_ms,
+        trigger: dest.trigger,
+        created_at: sent_at,
+    };
+    let outcome = DeliveryOutcome {
+        msg_id: dest.msg_id.clone(),
+        endpoint_id: dest.endpoint_id.clone(),
+        app_id: dest.app_id.clone(),
+        attempt: Some(attempt),
+        status: next.status,
+        attempt_count: next.attempt_count,
+        next_attempt_at: next.next_attempt_at,
+    };
+    if record(shared, &outcome).await {
+        if let Some(at) = next.next_attempt_at {
+            shared.poller.due_at(at);
+        }
+    }
+}
+
+/// `410 Gone`: the receiver asks never to be called again.
+async fn disable_gone_endpoint(shared: &Shared, dest: &MessageDestination) {
+    tracing::warn!("endpoint answered 410 Gone; disabling it");
+    match shared
+        .store
+        .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, true)
+        .await
+    {
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => tracing::warn!(error = %e, "disabling the endpoint failed"),
+    }
+    shared.cache.invalidate(&dest.app_id, &dest.endpoint_id);
+}
+
+/// Settles a destination as failed without a request (endpoint gone or disabled, payload
+/// expunged).
+async fn settle_without_request(shared: &Shared, dest: &MessageDestination, why: &'static str) {
+    tracing::info!(
+        reason = why,
+        "settling the delivery as failed without a request"
+    );
+    let outcome = DeliveryOutcome {
+        msg_id: dest.msg_id.clone(),
+        endpoint_id: dest.endpoint_id.clone(),
+        app_id: dest.app_id.clone(),
+        attempt: None,
+        status: DeliveryStatus::Fail,
+        attempt_count: dest.attempt_count,
+        next_attempt_at: None,
+    };
+    record(shared, &outcome).await;
+}
+
+/// Writes the outcome, retrying a few times. Returns whether it was written.
+async fn record(shared: &Shared, outcome: &DeliveryOutcome) -> bool {
+    let mut backoff = RECORD_FIRST_BACKOFF;
+    for attempt in 1..=RECORD_TRIES {
+        match shared.store.record_outcome(outcome).await {
+            Ok(()) => return true,
+            Err(e) if attempt == RECORD_TRIES => {
+                tracing::error!(error = %e, "recording the delivery outcome failed; the delivery will be retried after its lease");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "recording the delivery outcome failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff *= 4;
+            }
+        }
+    }
+    false
+}

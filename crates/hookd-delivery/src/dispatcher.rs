@@ -1,0 +1,249 @@
+//! Per-endpoint lanes: a FIFO queue and a worker cap per endpoint, plus the in-memory
+//! counts that admission and the poller's room depend on.
+//!
+//! A destination is *held* from its admission (or claim) until its attempt finished; the
+//! counts bound memory. Each lane runs at most `max_inflight_per_endpoint` workers; a
+//! worker takes a global permit (`max_inflight`), pops one destination, delivers it, and
+//! loops until its lane is empty. A slow endpoint therefore only ever occupies its own
+//! workers. One short-held mutex guards all lanes: every operation is O(1) per item.
+
+use crate::engine::Shared;
+use hookd_core::ids::EndpointId;
+use hookd_core::Timestamp;
+use hookd_store::ClaimedDelivery;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tracing::Instrument;
+
+#[derive(Default)]
+struct Lane {
+    /// Destinations reserved, queued or in flight for this endpoint.
+    held: usize,
+    queue: VecDeque<ClaimedDelivery>,
+    /// Worker tasks running for this lane.
+    workers: usize,
+    /// Of those, the ones not delivering right now (about to pop, or waiting for a permit).
+    idle: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Destinations held across all lanes.
+    total: usize,
+    lanes: HashMap<EndpointId, Lane>,
+}
+
+impl State {
+    fn unhold(&mut self, ep: &EndpointId) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(lane) = self.lanes.get_mut(ep) {
+            lane.held = lane.held.saturating_sub(1);
+            self.drop_if_unused(ep);
+        }
+    }
+
+    /// Forgets a lane with nothing in it, so the map only holds busy endpoints.
+    fn drop_if_unused(&mut self, ep: &EndpointId) {
+        if self
+            .lanes
+            .get(ep)
+            .is_some_and(|l| l.held == 0 && l.workers == 0 && l.queue.is_empty())
+        {
+            self.lanes.remove(ep);
+        }
+    }
+}
+
+/// All lanes.
+#[derive(Default)]
+pub(crate) struct Lanes {
+    state: Mutex<State>,
+}
+
+impl Lanes {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the counts consistent before anything can panic.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves room for one destination per entry; `true` where it was granted.
+    pub fn reserve(
+        &self,
+        endpoints: &[EndpointId],
+        max_total: usize,
+        max_lane: usize,
+    ) -> Vec<bool> {
+        let mut st = self.lock();
+        let mut granted = Vec::with_capacity(endpoints.len());
+        for ep in endpoints {
+            let ok = st.total < max_total && st.lanes.get(ep).is_none_or(|l| l.held < max_lane);
+            if ok {
+                st.total += 1;
+                st.lanes.entry(ep.clone()).or_default().held += 1;
+            }
+            granted.push(ok);
+        }
+        granted
+    }
+
+    /// Gives back reservations that were never submitted.
+    pub fn release(&self, endpoints: &[EndpointId]) {
+        let mut st = self.lock();
+        for ep in endpoints {
+            st.unhold(ep);
+        }
+    }
+
+    /// Free room overall, and the endpoints whose lanes are full (for the poller).
+    pub fn room(&self, max_total: usize, max_lane: usize) -> (usize, Vec<EndpointId>) {
+        let st = self.lock();
+        let full = st
+            .lanes
+            .iter()
+            .filter(|(_, l)| l.held >= max_lane)
+            .map(|(ep, _)| ep.clone())
+            .collect();
+        (max_total.saturating_sub(st.total), full)
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.lock().total
+    }
+}
+
+/// Queues `work`, trading in the reservations in `reserved` (which may be empty for
+/// claimed work), and starts lane workers where needed.
+pub(crate) fn enqueue(shared: &Arc<Shared>, reserved: &[EndpointId], work: Vec<ClaimedDelivery>) {
+    let cap = shared.config.max_inflight_per_endpoint;
+    let mut st = shared.lanes.lock();
+    for ep in reserved {
+        st.unhold(ep);
+    }
+    let mut touched: Vec<EndpointId> = Vec::new();
+    for item in work {
+        let ep = item.dest.endpoint_id.clone();
+        st.total += 1;
+        let lane = st.lanes.entry(ep.clone()).or_default();
+        lane.held += 1;
+        lane.queue.push_back(item);
+        if touched.last() != Some(&ep) {
+            touched.push(ep);
+        }
+    }
+    if shared.shutdown.is_cancelled() {
+        // Not started: the leases stay in the store and expire.
+        return;
+    }
+    for ep in touched {
+        let Some(lane) = st.lanes.get_mut(&ep) else {
+            continue;
+        };
+        while lane.workers < cap && lane.idle < lane.queue.len() {
+            lane.workers += 1;
+            lane.idle += 1;
+            shared
+                .tracker
+                .spawn(lane_worker(shared.clone(), ep.clone()));
+        }
+    }
+}
+
+/// Delivers destinations of one endpoint until its queue is empty or shutdown begins.
+async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => None,
+            p = shared.permits.clone().acquire_owned() => p.ok(),
+        };
+        let work = permit.as_ref().and_then(|_| {
+            let mut st = shared.lanes.lock();
+            let lane = st.lanes.get_mut(&ep)?;
+            let item = lane.queue.pop_front()?;
+            lane.idle -= 1;
+            Some(item)
+        });
+        let Some(work) = work else {
+            let mut st = shared.lanes.lock();
+            if let Some(lane) = st.lanes.get_mut(&ep) {
+                lane.workers -= 1;
+                lane.idle -= 1;
+            }
+            st.drop_if_unused(&ep);
+            return;
+        };
+        if lease_still_valid(&shared, &work) {
+            let span = tracing::info_span!(
+                "delivery",
+                app.id = %work.dest.app_id,
+                endpoint.id = %work.dest.endpoint_id,
+                msg.id = %work.dest.msg_id,
+            );
+            tokio::select! {
+                _ = crate::attempt::deliver(&shared, work).instrument(span) => {}
+                _ = shared.hard_stop.cancelled() => {}
+            }
+        }
+        drop(permit);
+        {
+            let mut st = shared.lanes.lock();
+            if let Some(lane) = st.lanes.get_mut(&ep) {
+                lane.idle += 1;
+            }
+            st.unhold(&ep);
+        }
+        shared.poller.room_freed();
+    }
+}
+
+/// A destination that waited in memory so long that its lease (nearly) ran out may be
+/// claimed again elsewhere (or by this node's poller); it is dropped here instead of being
+/// sent twice, and the store hands it out again.
+fn lease_still_valid(shared: &Shared, work: &ClaimedDelivery) -> bool {
+    let Some(lease_until) = work.dest.next_attempt_at else {
+        return true;
+    };
+    let margin = shared.config.request_timeout.min(shared.config.lease / 2);
+    let margin_ms = i64::try_from(margin.as_millis()).unwrap_or(i64::MAX);
+    let ok = Timestamp::now().plus_millis(margin_ms) < lease_until;
+    if !ok {
+        tracing::debug!(
+            app.id = %work.dest.app_id,
+            endpoint.id = %work.dest.endpoint_id,
+            msg.id = %work.dest.msg_id,
+            "lease ran out while queued; leaving the destination to be claimed again"
+        );
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_respect_global_and_per_endpoint_limits() {
+        let lanes = Lanes::default();
+        let (a, b, c) = (
+            EndpointId::generate(),
+            EndpointId::generate(),
+            EndpointId::generate(),
+        );
+        assert_eq!(
+            lanes.reserve(&[a.clone(), a.clone(), a.clone()], 5, 2),
+            [true, true, false]
+        );
+        assert_eq!(
+            lanes.reserve(&[b.clone(), b.clone(), c.clone()], 5, 2),
+            [true, true, true]
+        );
+        assert_eq!(lanes.reserve(std::slice::from_ref(&c), 5, 2), [false]);
+        let (room, full) = lanes.room(5, 2);
+        assert_eq!(room, 0);
+        assert_eq!(full.len(), 2);
+        lanes.release(&[a.clone(), a, b, c]);
+        assert_eq!(lanes.held(), 1);
+        assert_eq!(lanes.room(5, 2).0, 4);
+    }
+}

@@ -1,0 +1,156 @@
+//! The headers of one delivery: Standard Webhooks `webhook-*` (and `svix-*` copies when
+//! configured), `content-type`, `user-agent`, plus the endpoint's custom headers.
+//!
+//! Custom headers never replace the signed ones, nor those that frame the HTTP message.
+
+use hookd_core::signing::EndpointSecret;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use std::collections::BTreeMap;
+
+/// What the signature covers and how to present it.
+pub(crate) struct SignedHeaders<'a> {
+    pub msg_id: &'a str,
+    pub timestamp_secs: i64,
+    pub body: &'a [u8],
+    pub secret: &'a EndpointSecret,
+    pub svix_headers: bool,
+    pub user_agent: &'a str,
+}
+
+/// Names a custom header may not set (compared lower-case).
+fn is_reserved(name: &str) -> bool {
+    name.starts_with("webhook-")
+        || name.starts_with("svix-")
+        || matches!(
+            name,
+            "content-type" | "content-length" | "transfer-encoding" | "host" | "connection"
+        )
+}
+
+impl SignedHeaders<'_> {
+    /// Builds the header map. Custom headers with invalid names or values are skipped.
+    pub fn build(&self, custom: &BTreeMap<String, String>) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(custom.len() + 8);
+        for (name, value) in custom {
+            let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+                continue;
+            };
+            if is_reserved(name.as_str()) {
+                continue;
+            }
+            if let Ok(value) = HeaderValue::from_str(value) {
+                map.insert(name, value);
+            }
+        }
+        if !map.contains_key(USER_AGENT) {
+            if let Ok(ua) = HeaderValue::from_str(self.user_agent) {
+                map.insert(USER_AGENT, ua);
+            }
+        }
+        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+
+        let signature = self
+            .secret
+            .sign(self.msg_id, self.timestamp_secs, self.body);
+        // Ids, decimal numbers and base64 are always valid header values.
+        let id = HeaderValue::from_str(self.msg_id).expect("ids are ASCII");
+        let ts = HeaderValue::from(self.timestamp_secs);
+        let sig = HeaderValue::from_str(&signature).expect("base64 is ASCII");
+        if self.svix_headers {
+            map.insert("svix-id", id.clone());
+            map.insert("svix-timestamp", ts.clone());
+            map.insert("svix-signature", sig.clone());
+        }
+        map.insert("webhook-id", id);
+        map.insert("webhook-timestamp", ts);
+        map.insert("webhook-signature", sig);
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookd_core::signing::verify_v1;
+
+    fn build(svix: bool, custom: &[(&str, &str)]) -> (EndpointSecret, HeaderMap) {
+        let secret = EndpointSecret::generate();
+        let custom = custom
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let map = SignedHeaders {
+            msg_id: "msg_2abc",
+            timestamp_secs: 1_700_000_000,
+            body: br#"{"a":1}"#,
+            secret: &secret,
+            svix_headers: svix,
+            user_agent: "hookd/test",
+        }
+        .build(&custom);
+        (secret, map)
+    }
+
+    fn get<'a>(map: &'a HeaderMap, name: &str) -> &'a str {
+        map.get(name).unwrap().to_str().unwrap()
+    }
+
+    #[test]
+    fn signature_verifies_with_the_standard_verifier() {
+        let (secret, map) = build(false, &[]);
+        assert_eq!(get(&map, "webhook-id"), "msg_2abc");
+        assert_eq!(get(&map, "webhook-timestamp"), "1700000000");
+        assert_eq!(get(&map, "content-type"), "application/json");
+        assert_eq!(get(&map, "user-agent"), "hookd/test");
+        let sig = get(&map, "webhook-signature");
+        assert!(sig.starts_with("v1,"));
+        let now = 1_700_000_010;
+        verify_v1(
+            &secret,
+            "msg_2abc",
+            1_700_000_000,
+            br#"{"a":1}"#,
+            sig,
+            now,
+            300,
+        )
+        .unwrap();
+        assert!(map.get("svix-id").is_none());
+    }
+
+    #[test]
+    fn svix_copies_carry_the_same_values() {
+        let (_, map) = build(true, &[]);
+        for suffix in ["id", "timestamp", "signature"] {
+            assert_eq!(
+                get(&map, &format!("svix-{suffix}")),
+                get(&map, &format!("webhook-{suffix}"))
+            );
+        }
+    }
+
+    #[test]
+    fn custom_headers_are_added_but_never_override_reserved_ones() {
+        let (_, map) = build(
+            false,
+            &[
+                ("X-Tenant", "acme"),
+                ("Webhook-Id", "forged"),
+                ("content-type", "text/plain"),
+                ("svix-signature", "v1,forged"),
+                ("Content-Length", "1"),
+                ("User-Agent", "custom-agent"),
+                ("bad header", "x"),
+                ("x-bad-value", "a\nb"),
+            ],
+        );
+        assert_eq!(get(&map, "x-tenant"), "acme");
+        assert_eq!(get(&map, "webhook-id"), "msg_2abc");
+        assert_eq!(get(&map, "content-type"), "application/json");
+        assert!(map.get("svix-signature").is_none());
+        assert!(map.get("content-length").is_none());
+        assert_eq!(get(&map, "user-agent"), "custom-agent");
+        assert!(map.get("x-bad-value").is_none());
+        assert_eq!(map.get_all("webhook-signature").iter().count(), 1);
+    }
+}

@@ -1,0 +1,118 @@
+//! The poller: claims due destinations from the store in batches and queues them.
+//!
+//! Fresh messages reach the lanes directly through `Engine::submit`; the poller finds the
+//! rest: retries coming due, destinations admission had no room for, resends, and work
+//! left behind by a crashed node once its lease ran out. It claims only as much as there
+//! is room for and skips endpoints whose lane is full, so memory stays bounded.
+
+use crate::dispatcher;
+use crate::engine::Shared;
+use hookd_core::Timestamp;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Most destinations claimed per query.
+pub(crate) const BATCH: usize = 500;
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs until shutdown.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let cfg = &shared.config;
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        let (room, exclude) = shared
+            .lanes
+            .room(cfg.max_queued, cfg.max_queued_per_endpoint);
+        let limit = room.min(BATCH);
+        if limit < BATCH {
+            // Due work may be left behind; look again as soon as room frees up.
+            shared.poller.wants_room.store(true, Ordering::Release);
+        }
+        // Outcomes written from here on lower the hint again. With no room the hint is moot
+        // (freed room wakes the poller) and keeping a past one would spin.
+        shared.poller.next_due.store(i64::MAX, Ordering::Release);
+        let mut full_batch = false;
+        if limit > 0 {
+            let now = Timestamp::now();
+            let lease_until = now.plus_millis(millis(cfg.lease));
+            let claimed = shared
+                .store
+                .claim_due(now, limit as u32, lease_until, &cfg.node_id, &exclude)
+                .await;
+            match claimed {
+                Ok(batch) => {
+                    backoff = MIN_BACKOFF;
+                    full_batch = batch.len() == limit;
+                    if !batch.is_empty() {
+                        tracing::debug!(count = batch.len(), "claimed due deliveries");
+                        dispatcher::enqueue(&shared, &[], batch);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "claiming due deliveries failed");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    tokio::select! {
+                        _ = shared.shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(pause) => continue,
+                    }
+                }
+            }
+        }
+        if full_batch {
+            // More is probably due; let other tasks run, then claim again.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        if limit > 0 {
+            learn_next_due(&shared).await;
+        }
+        if !wait(&shared).await {
+            return;
+        }
+    }
+}
+
+/// Asks the store when the next pending destination is due (retries written by other
+/// nodes, say), so the poller need not wait a whole interval for it.
+async fn learn_next_due(shared: &Shared) {
+    match shared.store.next_due_at().await {
+        Ok(Some(at)) if at > Timestamp::now() => shared.poller.due_at(at),
+        // Due already but not claimed: its endpoint's lane is full; room will wake us.
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "reading the next due time failed"),
+    }
+}
+
+/// Sleeps until the poll interval passes, the earliest known due time arrives or someone
+/// wakes the poller. Returns `false` on shutdown.
+async fn wait(shared: &Shared) -> bool {
+    let interval_end = Instant::now() + shared.config.poll_interval;
+    loop {
+        let hint = shared.poller.next_due.load(Ordering::Acquire);
+        let until_hint = hint.saturating_sub(Timestamp::now().as_millis()).max(0) as u64;
+        let now = Instant::now();
+        let deadline = if until_hint >= millis(shared.config.poll_interval) as u64 {
+            interval_end
+        } else {
+            interval_end.min(now + Duration::from_millis(until_hint))
+        };
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return false,
+            _ = shared.poller.wake.notified() => return true,
+            _ = tokio::time::sleep_until(deadline) => return true,
+            // The hint moved earlier; recompute the deadline.
+            _ = shared.poller.hint_changed.notified() => {}
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

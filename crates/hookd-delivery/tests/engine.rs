@@ -1,0 +1,290 @@
+//! The delivery engine end to end: a real engine, a real HTTP receiver on 127.0.0.1 and
+//! an in-memory store. Tests await requests and store writes; none sleeps to synchronise.
+
+#[path = "engine/sqlite.rs"]
+mod sqlite;
+mod support;
+
+use hookd_core::ids::EndpointId;
+use hookd_core::model::DeliveryStatus;
+use hookd_core::signing::verify_v1;
+use hookd_core::Timestamp;
+use hookd_delivery::EngineConfig;
+use std::time::Duration;
+use support::harness::{config, Harness, PAYLOAD};
+use support::receiver::Reply;
+
+fn header<'a>(r: &'a support::receiver::Received, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
+    let h = Harness::start(EngineConfig {
+        svix_headers: true,
+        ..config(true, &[])
+    })
+    .await;
+    let ep = h.endpoint(h.receiver.url("/hook"));
+    let msg = h.send(&ep);
+
+    let got = h.receiver.next().await;
+    assert_eq!(got.body, PAYLOAD.as_bytes());
+    assert_eq!(header(&got, "webhook-id"), msg.as_str());
+    assert_eq!(header(&got, "content-type"), "application/json");
+    assert_eq!(header(&got, "x-tenant"), "acme");
+    assert!(header(&got, "user-agent").starts_with("hookd/"));
+    let ts: i64 = header(&got, "webhook-timestamp").parse().unwrap();
+    let sig = header(&got, "webhook-signature");
+    let now = Timestamp::now().as_secs();
+    verify_v1(&ep.secret, msg.as_str(), ts, &got.body, sig, now, 60).unwrap();
+    assert_eq!(header(&got, "svix-signature"), sig);
+    assert_eq!(header(&got, "svix-id"), msg.as_str());
+
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Success);
+    assert_eq!(dest.attempt_count, 1);
+    let attempts = h.store.attempts(&msg, &ep.id);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].response_status_code, 200);
+    assert_eq!(attempts[0].response, "ok");
+    assert_eq!(attempts[0].url, ep.url);
+}
+
+#[tokio::test]
+async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
+    let h = Harness::start(config(true, &[50, 50])).await;
+    let ep = h.endpoint(h.receiver.url("/flaky"));
+    h.receiver.respond_once("/flaky", Reply::status(500));
+    let msg = h.send_via_poller(&ep);
+
+    let first = h.receiver.next().await;
+    let second = h.receiver.next().await;
+    assert_eq!(header(&first, "webhook-id"), header(&second, "webhook-id"));
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Success);
+    assert_eq!(dest.attempt_count, 2);
+    let codes: Vec<_> = h
+        .store
+        .attempts(&msg, &ep.id)
+        .iter()
+        .map(|a| a.response_status_code)
+        .collect();
+    assert_eq!(codes, [500, 200]);
+    let statuses: Vec<_> = h
+        .store
+        .attempts(&msg, &ep.id)
+        .iter()
+        .map(|a| a.status)
+        .collect();
+    assert_eq!(statuses, [DeliveryStatus::Fail, DeliveryStatus::Success]);
+}
+
+#[tokio::test]
+async fn retry_after_replaces_the_scheduled_delay() {
+    let h = Harness::start(config(true, &[50])).await;
+    let ep = h.endpoint(h.receiver.url("/busy"));
+    h.receiver
+        .respond_once("/busy", Reply::status(429).header("retry-after", "1"));
+    let msg = h.send(&ep);
+
+    let first = h.receiver.next().await;
+    let second = h.receiver.next().await;
+    let gap = second.at - first.at;
+    assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Success);
+    let pending = &h.store.outcomes(&msg, &ep.id)[0];
+    assert_eq!(pending.status, DeliveryStatus::Pending);
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_stops_retrying() {
+    let h = Harness::start(config(true, &[50, 50])).await;
+    let ep = h.endpoint(h.receiver.url("/gone"));
+    h.receiver.respond("/gone", Reply::status(410));
+    let msg = h.send(&ep);
+
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Fail);
+    assert_eq!(h.store.attempts(&msg, &ep.id).len(), 1);
+    assert!(h.store.endpoint(&ep.id).disabled);
+
+    // The next message is settled without a request: the cache was invalidated.
+    let next = h.send(&ep);
+    let dest = h.store.settled(&next, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Fail);
+    assert!(h.store.attempts(&next, &ep.id).is_empty());
+    let _first = h.receiver.next().await;
+    assert!(h.receiver.try_next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_is_a_failure_and_is_not_followed() {
+    let h = Harness::start(config(true, &[])).await;
+    let ep = h.endpoint(h.receiver.url("/moved"));
+    let target = h.receiver.url("/elsewhere");
+    h.receiver
+        .respond("/moved", Reply::status(302).header("location", target));
+    let msg = h.send(&ep);
+
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Fail);
+    let attempts = h.store.attempts(&msg, &ep.id);
+    assert_eq!(attempts[0].response_status_code, 302);
+    assert_eq!(h.receiver.next().await.path, "/moved");
+    assert!(
+        h.receiver.try_next().await.is_none(),
+        "redirect was followed"
+    );
+}
+
+#[tokio::test]
+async fn loopback_is_refused_without_the_allow_list() {
+    let h = Harness::start(config(false, &[])).await;
+    let port = h.receiver.addr.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/x"),
+        format!("http://localhost:{port}/x"),
+        format!("http://[::ffff:127.0.0.1]:{port}/x"),
+    ] {
+        let ep = h.endpoint(url.clone());
+        let msg = h.send(&ep);
+        let dest = h.store.settled(&msg, &ep.id).await;
+        assert_eq!(dest.status, DeliveryStatus::Fail, "{url}");
+        let attempt = &h.store.attempts(&msg, &ep.id)[0];
+        assert_eq!(attempt.response_status_code, 0);
+        assert!(
+            attempt
+                .response
+                .contains("is not allowed (SSRF protection)"),
+            "{url}: {}",
+            attempt.response
+        );
+    }
+    assert!(h.receiver.try_next().await.is_none());
+}
+
+#[tokio::test]
+async fn transport_failures_are_recorded_as_readable_text() {
+    let h = Harness::start(EngineConfig {
+        request_timeout: Duration::from_millis(300),
+        ..config(true, &[])
+    })
+    .await;
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refused = h.endpoint(format!("http://127.0.0.1:{closed_port}/"));
+    let stuck = h.endpoint(h.receiver.url("/stuck"));
+    h.receiver.respond("/stuck", Reply::status(200).held());
+    let (a, b) = (h.send(&refused), h.send(&stuck));
+
+    h.store.settled(&a, &refused.id).await;
+    h.store.settled(&b, &stuck.id).await;
+    let refused_attempt = &h.store.attempts(&a, &refused.id)[0];
+    assert_eq!(refused_attempt.response, "connection refused");
+    assert_eq!(refused_attempt.response_status_code, 0);
+    let stuck_attempt = &h.store.attempts(&b, &stuck.id)[0];
+    assert_eq!(stuck_attempt.response, "request timed out after 300ms");
+    assert_eq!(stuck_attempt.status, DeliveryStatus::Fail);
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_delay_a_fast_one() {
+    let h = Harness::start(EngineConfig {
+        max_inflight_per_endpoint: 2,
+        max_inflight: 4,
+        ..config(true, &[])
+    })
+    .await;
+    let slow = h.endpoint(h.receiver.url("/slow"));
+    let fast = h.endpoint(h.receiver.url("/fast"));
+    h.receiver.respond("/slow", Reply::status(200).held());
+    let slow_msgs: Vec<_> = (0..6).map(|_| h.send(&slow)).collect();
+    let fast_msgs: Vec<_> = (0..20).map(|_| h.send(&fast)).collect();
+
+    // Every fast delivery completes while the slow endpoint holds its requests.
+    for msg in &fast_msgs {
+        assert_eq!(
+            h.store.settled(msg, &fast.id).await.status,
+            DeliveryStatus::Success
+        );
+    }
+    let mut slow_started = 0;
+    while let Some(r) = h.receiver.try_next().await {
+        slow_started += usize::from(r.path == "/slow");
+    }
+    assert!(
+        slow_started <= 2,
+        "{slow_started} concurrent requests to the slow endpoint"
+    );
+    assert!(slow_msgs
+        .iter()
+        .all(|m| h.store.destination(m, &slow.id).status == DeliveryStatus::Pending));
+
+    h.receiver.open_gate();
+    for msg in &slow_msgs {
+        assert_eq!(
+            h.store.settled(msg, &slow.id).await.status,
+            DeliveryStatus::Success
+        );
+    }
+}
+
+#[tokio::test]
+async fn dropped_admission_gives_its_room_back() {
+    let h = Harness::start(EngineConfig {
+        max_queued_per_endpoint: 1,
+        ..config(true, &[])
+    })
+    .await;
+    let ep = EndpointId::generate();
+    let first = h.engine.admit(std::slice::from_ref(&ep));
+    assert_eq!(first.admitted, [true]);
+    assert_eq!(h.engine.admit(std::slice::from_ref(&ep)).admitted, [false]);
+    drop(first);
+    assert_eq!(h.engine.admit(&[ep.clone(), ep]).admitted, [true, false]);
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_deliveries_finish() {
+    let h = Harness::start(config(true, &[])).await;
+    let ep = h.endpoint(h.receiver.url("/held"));
+    h.receiver.respond("/held", Reply::status(200).held());
+    let msg = h.send(&ep);
+    h.receiver.next().await;
+
+    h.shutdown.cancel();
+    let closed = h.engine.closed();
+    tokio::pin!(closed);
+    assert!(
+        futures_poll_once(&mut closed).await.is_none(),
+        "closed before in-flight finished"
+    );
+    h.receiver.open_gate();
+    tokio::time::timeout(Duration::from_secs(10), closed)
+        .await
+        .expect("engine closed");
+    assert_eq!(
+        h.store.destination(&msg, &ep.id).status,
+        DeliveryStatus::Success
+    );
+    assert!(!h.engine.admit(std::slice::from_ref(&ep.id)).admitted[0]);
+}
+
+/// Polls a future once: `Some` if it was ready.
+async fn futures_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut *f).poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

@@ -1,0 +1,144 @@
+//! The engine over the real SQLite backend: the API's admit/commit/submit path and the
+//! poller's claim path, with a retry, end to end.
+
+use crate::support::harness::{claimed, config, PAYLOAD};
+use crate::support::receiver::{Receiver, Reply};
+use hookd_core::ids::{AppId, EndpointId, MsgId};
+use hookd_core::model::{
+    Application, DeliveryStatus, Endpoint, Message, MessageDestination, Metadata, TriggerType,
+};
+use hookd_core::signing::EndpointSecret;
+use hookd_core::Timestamp;
+use hookd_delivery::Engine;
+use hookd_store::sqlite::SqliteStore;
+use hookd_store::{AttemptFilter, PageRequest, Store};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn message(app: &AppId) -> Message {
+    Message {
+        id: MsgId::generate(),
+        app_id: app.clone(),
+        event_id: None,
+        event_type: "invoice.paid".into(),
+        payload: Some(PAYLOAD.into()),
+        channels: None,
+        tags: None,
+        created_at: Timestamp::now(),
+    }
+}
+
+async fn settled(store: &SqliteStore, app: &AppId, msg: &MsgId) -> MessageDestination {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let dests = store.list_destinations(app, msg).await.unwrap();
+        if dests[0].status != DeliveryStatus::Pending {
+            return dests[0].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not settled in time"
+        );
+        // Polling the database with a deadline; the store has no change signal.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn delivers_and_retries_through_the_sqlite_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("hookd.db")).unwrap());
+    let receiver = Receiver::start().await;
+    let now = Timestamp::now();
+    let app = Application {
+        id: AppId::generate(),
+        uid: None,
+        name: "acme".into(),
+        rate_limit: None,
+        metadata: Metadata::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_app(&app).await.unwrap();
+    let ep = Endpoint {
+        id: EndpointId::generate(),
+        app_id: app.id.clone(),
+        uid: None,
+        url: receiver.url("/hook"),
+        description: String::new(),
+        version: 1,
+        rate_limit: None,
+        disabled: false,
+        event_types: None,
+        channels: None,
+        metadata: Metadata::new(),
+        secret: EndpointSecret::generate(),
+        headers: BTreeMap::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_endpoint(&ep).await.unwrap();
+    let engine =
+        Engine::start(store.clone(), config(true, &[50]), CancellationToken::new()).unwrap();
+
+    // Admitted: committed as claimed by this node, then submitted without a claim query.
+    receiver.respond_once("/hook", Reply::status(500));
+    let admission = engine.admit(std::slice::from_ref(&ep.id));
+    let msg = message(&app.id);
+    let dest = MessageDestination {
+        msg_id: msg.id.clone(),
+        endpoint_id: ep.id.clone(),
+        app_id: app.id.clone(),
+        status: DeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(admission.lease_until),
+        last_attempt_at: None,
+        trigger: TriggerType::Scheduled,
+        lease_owner: Some(admission.owner.clone()),
+    };
+    store
+        .create_message(&msg, std::slice::from_ref(&dest))
+        .await
+        .unwrap();
+    engine.submit(admission, vec![claimed(dest.clone())]);
+
+    receiver.next().await;
+    receiver.next().await; // the retry, found by the poller
+    let done = settled(&store, &app.id, &msg.id).await;
+    assert_eq!(done.status, DeliveryStatus::Success);
+    assert_eq!(done.attempt_count, 2);
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+        descending: false,
+    };
+    let filter = AttemptFilter {
+        msg_id: Some(msg.id.clone()),
+        ..AttemptFilter::default()
+    };
+    let attempts = store.list_attempts(&app.id, &filter, &page).await.unwrap();
+    let codes: Vec<_> = attempts
+        .items
+        .iter()
+        .map(|a| a.response_status_code)
+        .collect();
+    assert_eq!(codes, [500, 200]);
+
+    // Not admitted: written unclaimed and due now; the poller claims it.
+    let later = message(&app.id);
+    let unclaimed = MessageDestination {
+        msg_id: later.id.clone(),
+        next_attempt_at: Some(Timestamp::now()),
+        lease_owner: None,
+        ..dest
+    };
+    store.create_message(&later, &[unclaimed]).await.unwrap();
+    engine.wake();
+    assert_eq!(receiver.next().await.path, "/hook");
+    assert_eq!(
+        settled(&store, &app.id, &later.id).await.status,
+        DeliveryStatus::Success
+    );
+}

@@ -1,0 +1,277 @@
+//! An in-memory `Store` with just the queue and endpoint behaviour the engine uses, plus
+//! a change signal so tests await outcomes instead of sleeping.
+//!
+//! Stands in for `hookd_store::sqlite::SqliteStore` until that backend lands; the methods
+//! the engine never calls panic.
+
+use async_trait::async_trait;
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::model::{
+    Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
+};
+use hookd_core::Timestamp;
+use hookd_store::{
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, MessageFilter, Page, PageRequest, Store,
+    StoreError, StoreResult,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Default)]
+struct Inner {
+    endpoints: HashMap<EndpointId, Endpoint>,
+    dests: Vec<ClaimedDelivery>,
+    attempts: Vec<Attempt>,
+    outcomes: Vec<DeliveryOutcome>,
+}
+
+pub struct MemStore {
+    inner: Mutex<Inner>,
+    /// Bumped on every write, so waiters re-check their condition.
+    changed: watch::Sender<u64>,
+}
+
+impl MemStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: Mutex::default(),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let out = f(&mut self.inner.lock().unwrap());
+        self.changed.send_modify(|n| *n += 1);
+        out
+    }
+
+    pub fn put_endpoint(&self, ep: Endpoint) {
+        self.write(|i| i.endpoints.insert(ep.id.clone(), ep));
+    }
+
+    pub fn endpoint(&self, id: &EndpointId) -> Endpoint {
+        self.inner.lock().unwrap().endpoints[id].clone()
+    }
+
+    /// Inserts a destination as given (claimed if it has a lease owner, else due at its
+    /// `next_attempt_at`).
+    pub fn put_destination(&self, work: ClaimedDelivery) {
+        self.write(|i| i.dests.push(work));
+    }
+
+    pub fn destination(&self, msg: &MsgId, ep: &EndpointId) -> MessageDestination {
+        let inner = self.inner.lock().unwrap();
+        let d = inner
+            .dests
+            .iter()
+            .find(|d| &d.dest.msg_id == msg && &d.dest.endpoint_id == ep);
+        d.expect("destination exists").dest.clone()
+    }
+
+    pub fn attempts(&self, msg: &MsgId, ep: &EndpointId) -> Vec<Attempt> {
+        let inner = self.inner.lock().unwrap();
+        let mine = |a: &&Attempt| &a.msg_id == msg && &a.endpoint_id == ep;
+        inner.attempts.iter().filter(mine).cloned().collect()
+    }
+
+    pub fn outcomes(&self, msg: &MsgId, ep: &EndpointId) -> Vec<DeliveryOutcome> {
+        let inner = self.inner.lock().unwrap();
+        let mine = |o: &&DeliveryOutcome| &o.msg_id == msg && &o.endpoint_id == ep;
+        inner.outcomes.iter().filter(mine).cloned().collect()
+    }
+
+    /// Waits (up to 10 s) until `cond` holds, re-checking after every write.
+    pub async fn wait_until(&self, what: &str, mut cond: impl FnMut(&Self) -> bool) {
+        let mut rx = self.changed.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            while !cond(self) {
+                rx.changed().await.expect("store alive");
+            }
+        });
+        waited
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting until {what}"));
+    }
+
+    /// Waits until the destination is settled (`Success` or `Fail`) and returns it.
+    pub async fn settled(&self, msg: &MsgId, ep: &EndpointId) -> MessageDestination {
+        self.wait_until("the destination is settled", |s| {
+            s.destination(msg, ep).status != DeliveryStatus::Pending
+        })
+        .await;
+        self.destination(msg, ep)
+    }
+}
+
+#[async_trait]
+impl Store for MemStore {
+    async fn health(&self) -> StoreResult<()> {
+        Ok(())
+    }
+    async fn create_app(&self, _: &Application) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn get_app(&self, _: &str) -> StoreResult<Application> {
+        unimplemented!()
+    }
+    async fn list_apps(&self, _: &PageRequest) -> StoreResult<Page<Application>> {
+        unimplemented!()
+    }
+    async fn update_app(&self, _: &Application) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn delete_app(&self, _: &AppId) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn create_event_type(&self, _: &EventType) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn get_event_type(&self, _: &str) -> StoreResult<EventType> {
+        unimplemented!()
+    }
+    async fn list_event_types(&self, _: &PageRequest, _: bool) -> StoreResult<Page<EventType>> {
+        unimplemented!()
+    }
+    async fn update_event_type(&self, _: &EventType) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn delete_event_type(&self, _: &str) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        self.put_endpoint(ep.clone());
+        Ok(())
+    }
+    async fn get_endpoint(&self, app: &AppId, id: &str) -> StoreResult<Endpoint> {
+        let inner = self.inner.lock().unwrap();
+        let found = inner
+            .endpoints
+            .values()
+            .find(|e| &e.app_id == app && e.id.as_str() == id);
+        found.cloned().ok_or(StoreError::NotFound)
+    }
+    async fn list_endpoints(&self, _: &AppId, _: &PageRequest) -> StoreResult<Page<Endpoint>> {
+        unimplemented!()
+    }
+    async fn all_endpoints(&self, _: &AppId) -> StoreResult<Vec<Endpoint>> {
+        unimplemented!()
+    }
+    async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        self.put_endpoint(ep.clone());
+        Ok(())
+    }
+    async fn set_endpoint_disabled(&self, _: &AppId, id: &EndpointId, d: bool) -> StoreResult<()> {
+        self.write(|i| match i.endpoints.get_mut(id) {
+            Some(ep) => {
+                ep.disabled = d;
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        })
+    }
+    async fn delete_endpoint(&self, _: &AppId, id: &EndpointId) -> StoreResult<()> {
+        self.write(|i| {
+            i.endpoints.remove(id);
+            i.dests.retain(|d| &d.dest.endpoint_id != id);
+        });
+        Ok(())
+    }
+    async fn create_message(&self, _: &Message, _: &[MessageDestination]) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn get_message(&self, _: &AppId, _: &str) -> StoreResult<Message> {
+        unimplemented!()
+    }
+    async fn list_messages(
+        &self,
+        _: &AppId,
+        _: &MessageFilter,
+        _: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        unimplemented!()
+    }
+    async fn list_destinations(
+        &self,
+        _: &AppId,
+        _: &MsgId,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        unimplemented!()
+    }
+    async fn list_attempts(
+        &self,
+        _: &AppId,
+        _: &AttemptFilter,
+        _: &PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        unimplemented!()
+    }
+    async fn get_attempt(&self, _: &AppId, _: &MsgId, _: &AttemptId) -> StoreResult<Attempt> {
+        unimplemented!()
+    }
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
+        exclude: &[EndpointId],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        Ok(self.write(|i| {
+            let mut due: Vec<&mut ClaimedDelivery> = i
+                .dests
+                .iter_mut()
+                .filter(|d| {
+                    d.dest.status == DeliveryStatus::Pending
+                        && d.dest.next_attempt_at.is_some_and(|t| t <= now)
+                        && !exclude.contains(&d.dest.endpoint_id)
+                })
+                .collect();
+            due.sort_by_key(|d| d.dest.next_attempt_at);
+            due.into_iter()
+                .take(limit as usize)
+                .map(|d| {
+                    d.dest.next_attempt_at = Some(lease_until);
+                    d.dest.lease_owner = Some(owner.to_owned());
+                    d.clone()
+                })
+                .collect()
+        }))
+    }
+    async fn record_outcome(&self, o: &DeliveryOutcome) -> StoreResult<()> {
+        self.write(|i| {
+            let Some(d) = i
+                .dests
+                .iter_mut()
+                .find(|d| d.dest.msg_id == o.msg_id && d.dest.endpoint_id == o.endpoint_id)
+            else {
+                return;
+            };
+            d.dest.status = o.status;
+            d.dest.attempt_count = o.attempt_count;
+            d.dest.next_attempt_at = o.next_attempt_at;
+            d.dest.lease_owner = None;
+            if let Some(a) = &o.attempt {
+                d.dest.last_attempt_at = Some(a.created_at);
+                i.attempts.push(a.clone());
+            }
+            i.outcomes.push(o.clone());
+        });
+        Ok(())
+    }
+    async fn requeue(&self, _: &MessageDestination) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn release_all_leases(&self, _: Timestamp) -> StoreResult<u64> {
+        unimplemented!()
+    }
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        let inner = self.inner.lock().unwrap();
+        let pending = inner
+            .dests
+            .iter()
+            .filter(|d| d.dest.status == DeliveryStatus::Pending);
+        Ok(pending.filter_map(|d| d.dest.next_attempt_at).min())
+    }
+}

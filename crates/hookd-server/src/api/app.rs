@@ -1,0 +1,290 @@
+//! Applications: `/api/v1/app` and `/api/v1/app/{app_id}` (id or uid everywhere).
+
+use super::cache::EndpointCache;
+use super::error::{ApiError, ApiResult};
+use super::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use super::pagination::{ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use hookd_core::ids::AppId;
+use hookd_core::model::{Application, Metadata};
+use hookd_core::{validate, Timestamp};
+use hookd_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// Body of create and replace (`ApplicationIn`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppIn {
+    name: String,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default, alias = "throttleRate")]
+    rate_limit: Option<u32>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+/// Body of PATCH (`ApplicationPatch`): absent fields stay, `null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    uid: Option<Option<String>>,
+    #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
+    rate_limit: Option<Option<u32>>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+/// `ApplicationOut`. The rate limit is given under both its old (`rateLimit`) and current
+/// (`throttleRate`) Svix names so SDKs of either age read it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppOut {
+    id: AppId,
+    uid: Option<String>,
+    name: String,
+    rate_limit: Option<u32>,
+    throttle_rate: Option<u32>,
+    metadata: Metadata,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Application> for AppOut {
+    fn from(app: Application) -> Self {
+        Self {
+            id: app.id,
+            uid: app.uid,
+            name: app.name,
+            rate_limit: app.rate_limit,
+            throttle_rate: app.rate_limit,
+            metadata: app.metadata,
+            created_at: app.created_at,
+            updated_at: app.updated_at,
+        }
+    }
+}
+
+/// Loads an application by id or uid; 404 `not_found` if it does not exist.
+pub async fn load_app(state: &ApiState, id_or_uid: &str) -> ApiResult<Application> {
+    state
+        .store
+        .get_app(id_or_uid)
+        .await
+        .map_err(|e| ApiError::from_store("application", e))
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.len() > 256 {
+        return Err(ApiError::field("name", "name must be 1 to 256 characters"));
+    }
+    Ok(())
+}
+
+fn check_uid(uid: Option<&str>) -> ApiResult<()> {
+    match uid {
+        Some(uid) => validate::uid(uid).map_err(|m| ApiError::field("uid", m)),
+        None => Ok(()),
+    }
+}
+
+fn check_in(body: &AppIn) -> ApiResult<()> {
+    check_name(&body.name)?;
+    check_uid(body.uid.as_deref())
+}
+
+fn new_app(body: AppIn) -> Application {
+    let now = Timestamp::now();
+    Application {
+        id: AppId::generate_at(now),
+        uid: body.uid,
+        name: body.name,
+        rate_limit: body.rate_limit,
+        metadata: body.metadata.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateParams {
+    #[serde(default)]
+    get_if_exists: bool,
+}
+
+/// Loads the app, or creates it from `body` (uid defaulting to `id_or_uid`) when it does not
+/// exist and a body is given — how `MessageIn.application` works.
+pub async fn load_or_create_app(
+    state: &ApiState,
+    id_or_uid: &str,
+    body: Option<AppIn>,
+) -> ApiResult<Application> {
+    let body = match state.store.get_app(id_or_uid).await {
+        Ok(app) => return Ok(app),
+        Err(StoreError::NotFound) => match body {
+            Some(body) => body,
+            None => return Err(ApiError::not_found("application")),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    check_in(&body)?;
+    let mut app = new_app(body);
+    if app.uid.is_none() {
+        validate::uid(id_or_uid).map_err(|m| ApiError::field("uid", m))?;
+        app.uid = Some(id_or_uid.to_owned());
+    }
+    match state.store.create_app(&app).await {
+        Ok(()) => Ok(app),
+        Err(StoreError::Conflict(_)) => load_app(state, id_or_uid).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /app`: newest first unless `order=ascending`.
+pub async fn list(
+    State(state): State<ApiState>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListResponse<AppOut>>> {
+    let cursor = params.cursor(true)?;
+    let page = state.store.list_apps(&cursor.request).await?;
+    Ok(Json(cursor.respond(
+        page,
+        |a| a.id.to_string(),
+        AppOut::from,
+    )))
+}
+
+/// `POST /app`: 201, or 200 with the existing app when `get_if_exists` and the uid exists.
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiQuery(params): ApiQuery<CreateParams>,
+    ApiJson(body): ApiJson<AppIn>,
+) -> ApiResult<(StatusCode, Json<AppOut>)> {
+    check_in(&body)?;
+    if params.get_if_exists {
+        if let Some(uid) = &body.uid {
+            match state.store.get_app(uid).await {
+                Ok(app) if app.uid.as_deref() == Some(uid) => {
+                    return Ok((StatusCode::OK, Json(app.into())))
+                }
+                Ok(_) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let app = new_app(body);
+    match state.store.create_app(&app).await {
+        Ok(()) => Ok((StatusCode::CREATED, Json(app.into()))),
+        // Lost a race with a concurrent create of the same uid: answer with the winner.
+        Err(StoreError::Conflict(_)) if params.get_if_exists => {
+            let uid = app.uid.as_deref().unwrap_or_default();
+            Ok((StatusCode::OK, Json(load_app(&state, uid).await?.into())))
+        }
+        Err(StoreError::Conflict(key)) => Err(ApiError::Conflict(format!(
+            "an application with this {key} already exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /app/{app_id}`.
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+) -> ApiResult<Json<AppOut>> {
+    Ok(Json(load_app(&state, &app_id).await?.into()))
+}
+
+/// `PUT /app/{app_id}`: replaces the app, or creates it (201) with the path as its uid.
+pub async fn upsert(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiJson(body): ApiJson<AppIn>,
+) -> ApiResult<(StatusCode, Json<AppOut>)> {
+    check_in(&body)?;
+    match state.store.get_app(&app_id).await {
+        Ok(mut app) => {
+            app.name = body.name;
+            app.uid = body.uid.or(app.uid);
+            app.rate_limit = body.rate_limit;
+            app.metadata = body.metadata.unwrap_or_default();
+            app.updated_at = Timestamp::now();
+            save(&state, &app).await?;
+            Ok((StatusCode::OK, Json(app.into())))
+        }
+        Err(StoreError::NotFound) => {
+            validate::uid(&app_id).map_err(|m| ApiError::field("uid", m))?;
+            let mut app = new_app(body);
+            app.uid = app.uid.or(Some(app_id));
+            state.store.create_app(&app).await.map_err(conflict)?;
+            Ok((StatusCode::CREATED, Json(app.into())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PATCH /app/{app_id}`.
+pub async fn patch(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiJson(body): ApiJson<AppPatch>,
+) -> ApiResult<Json<AppOut>> {
+    let mut app = load_app(&state, &app_id).await?;
+    if let Some(name) = body.name {
+        check_name(&name)?;
+        app.name = name;
+    }
+    if let Some(uid) = body.uid {
+        check_uid(uid.as_deref())?;
+        app.uid = uid;
+    }
+    if let Some(rate) = body.rate_limit {
+        app.rate_limit = rate;
+    }
+    if let Some(metadata) = body.metadata {
+        app.metadata = metadata;
+    }
+    app.updated_at = Timestamp::now();
+    save(&state, &app).await?;
+    Ok(Json(app.into()))
+}
+
+/// `DELETE /app/{app_id}`: 204; everything under the app goes with it.
+pub async fn delete(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath(app_id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let endpoints = state.store.all_endpoints(&app.id).await?;
+    state
+        .store
+        .delete_app(&app.id)
+        .await
+        .map_err(|e| ApiError::from_store("application", e))?;
+    for ep in &endpoints {
+        state.engine.invalidate_endpoint(&app.id, &ep.id);
+    }
+    cache.invalidate(&app.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn save(state: &ApiState, app: &Application) -> ApiResult<()> {
+    state.store.update_app(app).await.map_err(conflict)
+}
+
+fn conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(key) => {
+            ApiError::Conflict(format!("an application with this {key} already exists"))
+        }
+        StoreError::NotFound => ApiError::not_found("application"),
+        other => other.into(),
+    }
+}

@@ -1,0 +1,269 @@
+//! Delivery attempts and per-endpoint delivery state of messages:
+//! - `GET /app/{app_id}/attempt/endpoint/{endpoint_id}`, `GET /app/{app_id}/attempt/msg/{msg_id}`
+//! - `GET /app/{app_id}/msg/{msg_id}/attempt/{attempt_id}`
+//! - `GET /app/{app_id}/msg/{msg_id}/endpoint`: where the message went and how it fares
+//! - `POST /app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend`
+
+use super::app::load_app;
+use super::endpoint::{load_endpoint, EndpointOut};
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_time, split_list, ApiPath, ApiQuery};
+use super::message::load_message;
+use super::pagination::{page_in_memory, ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use hookd_core::ids::{AttemptId, EndpointId, MsgId};
+use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination, TriggerType};
+use hookd_core::Timestamp;
+use hookd_store::{AttemptFilter, ClaimedDelivery};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+fn status_text(s: DeliveryStatus) -> &'static str {
+    match s {
+        DeliveryStatus::Success => "success",
+        DeliveryStatus::Pending => "pending",
+        DeliveryStatus::Fail => "fail",
+        DeliveryStatus::Sending => "sending",
+    }
+}
+
+/// `MessageAttemptOut`. `status` and `triggerType` are Svix's integers.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptOut {
+    id: AttemptId,
+    msg_id: MsgId,
+    endpoint_id: EndpointId,
+    url: String,
+    response: String,
+    response_status_code: u16,
+    response_duration_ms: u64,
+    status: i64,
+    status_text: &'static str,
+    trigger_type: i64,
+    timestamp: Timestamp,
+}
+
+impl From<Attempt> for AttemptOut {
+    fn from(a: Attempt) -> Self {
+        Self {
+            id: a.id,
+            msg_id: a.msg_id,
+            endpoint_id: a.endpoint_id,
+            url: a.url,
+            response: a.response,
+            response_status_code: a.response_status_code,
+            response_duration_ms: a.response_duration_ms,
+            status: a.status.as_i64(),
+            status_text: status_text(a.status),
+            trigger_type: a.trigger.as_i64(),
+            timestamp: a.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttemptParams {
+    status: Option<i64>,
+    status_code_class: Option<u16>,
+    event_types: Option<String>,
+    channel: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    endpoint_id: Option<String>,
+}
+
+impl AttemptParams {
+    fn filter(&self) -> ApiResult<AttemptFilter> {
+        let status = match self.status {
+            None => None,
+            Some(s) => Some(DeliveryStatus::from_i64(s).ok_or_else(|| {
+                ApiError::query("status", "status must be 0 (success), 1, 2 or 3")
+            })?),
+        };
+        let status_code_range = match self.status_code_class {
+            None => None,
+            Some(0) => Some((0, 99)),
+            Some(c) if c % 100 == 0 && (100..=500).contains(&c) => Some((c, c + 99)),
+            Some(_) => {
+                return Err(ApiError::query(
+                    "status_code_class",
+                    "status_code_class must be 0, 100, 200, 300, 400 or 500",
+                ))
+            }
+        };
+        Ok(AttemptFilter {
+            msg_id: None,
+            endpoint_id: None,
+            status,
+            status_code_range,
+            event_types: split_list(self.event_types.as_deref()),
+            channel: self.channel.clone().filter(|c| !c.is_empty()),
+            before: parse_time("before", self.before.as_deref())?,
+            after: parse_time("after", self.after.as_deref())?,
+        })
+    }
+}
+
+async fn list_attempts(
+    state: &ApiState,
+    app: &hookd_core::ids::AppId,
+    filter: AttemptFilter,
+    page: PageParams,
+) -> ApiResult<Json<ListResponse<AttemptOut>>> {
+    let cursor = page.cursor(true)?;
+    let page = state
+        .store
+        .list_attempts(app, &filter, &cursor.request)
+        .await?;
+    Ok(Json(cursor.respond(
+        page,
+        |a| a.id.to_string(),
+        AttemptOut::from,
+    )))
+}
+
+/// `GET /app/{app_id}/attempt/endpoint/{endpoint_id}`: newest first.
+pub async fn list_by_endpoint(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<AttemptParams>,
+) -> ApiResult<Json<ListResponse<AttemptOut>>> {
+    let mut filter = params.filter()?;
+    let app = load_app(&state, &app_id).await?;
+    filter.endpoint_id = Some(load_endpoint(&state, &app.id, &ep_id).await?.id);
+    list_attempts(&state, &app.id, filter, page).await
+}
+
+/// `GET /app/{app_id}/attempt/msg/{msg_id}`: newest first; `endpoint_id` narrows it.
+pub async fn list_by_msg(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<AttemptParams>,
+) -> ApiResult<Json<ListResponse<AttemptOut>>> {
+    let mut filter = params.filter()?;
+    let app = load_app(&state, &app_id).await?;
+    filter.msg_id = Some(load_message(&state, &app.id, &msg_id).await?.id);
+    if let Some(ep) = params.endpoint_id.as_deref().filter(|e| !e.is_empty()) {
+        filter.endpoint_id = Some(load_endpoint(&state, &app.id, ep).await?.id);
+    }
+    list_attempts(&state, &app.id, filter, page).await
+}
+
+/// `GET /app/{app_id}/msg/{msg_id}/attempt/{attempt_id}`.
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id, attempt_id)): ApiPath<(String, String, String)>,
+) -> ApiResult<Json<AttemptOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    let id = AttemptId::parse(&attempt_id).ok_or_else(|| ApiError::not_found("attempt"))?;
+    let attempt = state
+        .store
+        .get_attempt(&app.id, &msg.id, &id)
+        .await
+        .map_err(|e| ApiError::from_store("attempt", e))?;
+    Ok(Json(attempt.into()))
+}
+
+/// `MessageEndpointOut`: the endpoint plus the message's delivery state there.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEndpointOut {
+    #[serde(flatten)]
+    endpoint: EndpointOut,
+    status: i64,
+    status_text: &'static str,
+    next_attempt: Option<Timestamp>,
+}
+
+/// `GET /app/{app_id}/msg/{msg_id}/endpoint`: ordered by endpoint id.
+pub async fn list_destinations(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListResponse<MessageEndpointOut>>> {
+    let cursor = page.cursor(false)?;
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    let mut dests = state.store.list_destinations(&app.id, &msg.id).await?;
+    let mut endpoints: HashMap<EndpointId, _> = state
+        .store
+        .all_endpoints(&app.id)
+        .await?
+        .into_iter()
+        .map(|ep| (ep.id.clone(), ep))
+        .collect();
+    dests.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
+    let joined: Vec<_> = dests
+        .into_iter()
+        .filter_map(|d| endpoints.remove(&d.endpoint_id).map(|ep| (d, ep)))
+        .collect();
+    let page = page_in_memory(joined, &cursor, |(d, _)| d.endpoint_id.to_string());
+    Ok(Json(cursor.respond(
+        page,
+        |(d, _)| d.endpoint_id.to_string(),
+        |(d, ep)| {
+            MessageEndpointOut {
+                endpoint: ep.into(),
+                status: d.status.as_i64(),
+                status_text: status_text(d.status),
+                next_attempt: d
+                    .next_attempt_at
+                    .filter(|_| d.status == DeliveryStatus::Pending),
+            }
+        },
+    )))
+}
+
+/// `POST /app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend`: 202 `{}` once the
+/// destination is pending again; delivered now if the engine has room, else by the poller.
+pub async fn resend(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id, ep_id)): ApiPath<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    if msg.payload.is_none() {
+        return Err(ApiError::Conflict(
+            "the message's payload was expunged; it cannot be resent".into(),
+        ));
+    }
+    let admission = state.engine.admit(std::slice::from_ref(&ep.id));
+    let admitted = admission.admitted.first().copied().unwrap_or(false);
+    let now = Timestamp::now();
+    let dest = MessageDestination {
+        msg_id: msg.id.clone(),
+        endpoint_id: ep.id.clone(),
+        app_id: app.id.clone(),
+        status: DeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(if admitted { admission.lease_until } else { now }),
+        last_attempt_at: None,
+        trigger: TriggerType::Manual,
+        lease_owner: admitted.then(|| admission.owner.clone()),
+    };
+    state
+        .store
+        .requeue(&dest)
+        .await
+        .map_err(|e| ApiError::from_store("message or endpoint", e))?;
+    if admitted {
+        let work = vec![ClaimedDelivery {
+            dest,
+            event_type: msg.event_type,
+            payload: msg.payload,
+        }];
+        state.engine.submit(admission, work);
+    } else {
+        drop(admission);
+        state.engine.wake();
+    }
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
+}

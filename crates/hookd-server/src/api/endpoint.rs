@@ -1,0 +1,217 @@
+//! Endpoints of an application: `/api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret]]`.
+//!
+//! Every change drops the endpoint from the delivery engine's cache and the app's entry in
+//! the fan-out cache, so the next message sees it.
+
+use super::app::load_app;
+use super::cache::EndpointCache;
+use super::endpoint_body::{apply_in, apply_patch, blank, EndpointIn, EndpointPatch};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pagination::{ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::model::{Endpoint, Metadata};
+use hookd_core::signing::EndpointSecret;
+use hookd_core::{validate, Timestamp};
+use hookd_store::StoreError;
+use serde::Serialize;
+
+/// `EndpointOut`, with the subscription and rate limit under both Svix names.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointOut {
+    id: EndpointId,
+    uid: Option<String>,
+    url: String,
+    description: String,
+    version: i32,
+    rate_limit: Option<u32>,
+    throttle_rate: Option<u32>,
+    filter_types: Option<Vec<String>>,
+    event_types: Option<Vec<String>>,
+    channels: Option<Vec<String>>,
+    disabled: bool,
+    metadata: Metadata,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Endpoint> for EndpointOut {
+    fn from(ep: Endpoint) -> Self {
+        Self {
+            id: ep.id,
+            uid: ep.uid,
+            url: ep.url,
+            description: ep.description,
+            version: ep.version,
+            rate_limit: ep.rate_limit,
+            throttle_rate: ep.rate_limit,
+            filter_types: ep.event_types.clone(),
+            event_types: ep.event_types,
+            channels: ep.channels,
+            disabled: ep.disabled,
+            metadata: ep.metadata,
+            created_at: ep.created_at,
+            updated_at: ep.updated_at,
+        }
+    }
+}
+
+/// Loads an endpoint of `app` by id or uid; 404 if missing.
+pub async fn load_endpoint(state: &ApiState, app: &AppId, id_or_uid: &str) -> ApiResult<Endpoint> {
+    state
+        .store
+        .get_endpoint(app, id_or_uid)
+        .await
+        .map_err(|e| ApiError::from_store("endpoint", e))
+}
+
+fn conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(key) => ApiError::Conflict(format!(
+            "an endpoint with this {key} already exists in this application"
+        )),
+        StoreError::NotFound => ApiError::not_found("endpoint"),
+        other => other.into(),
+    }
+}
+
+fn changed(state: &ApiState, cache: &EndpointCache, ep: &Endpoint) {
+    state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
+    cache.invalidate(&ep.app_id);
+}
+
+/// `GET /app/{app_id}/endpoint`: newest first unless `order=ascending`.
+pub async fn list(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<ListResponse<EndpointOut>>> {
+    let app = load_app(&state, &app_id).await?;
+    let cursor = params.cursor(true)?;
+    let page = state.store.list_endpoints(&app.id, &cursor.request).await?;
+    Ok(Json(cursor.respond(
+        page,
+        |e| e.id.to_string(),
+        EndpointOut::from,
+    )))
+}
+
+/// `POST /app/{app_id}/endpoint`: 201. The secret is generated unless given.
+pub async fn create(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiJson(mut body): ApiJson<EndpointIn>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let secret = match body.secret.take() {
+        Some(s) => {
+            EndpointSecret::parse(&s).map_err(|e| ApiError::field("secret", e.to_string()))?
+        }
+        None => EndpointSecret::generate(),
+    };
+    let app = load_app(&state, &app_id).await?;
+    let mut ep = blank(&app.id, secret);
+    apply_in(&state, &mut ep, body).await?;
+    state.store.create_endpoint(&ep).await.map_err(conflict)?;
+    changed(&state, &cache, &ep);
+    Ok((StatusCode::CREATED, Json(ep.into())))
+}
+
+/// `GET /app/{app_id}/endpoint/{endpoint_id}`.
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<EndpointOut>> {
+    let app = load_app(&state, &app_id).await?;
+    Ok(Json(load_endpoint(&state, &app.id, &ep_id).await?.into()))
+}
+
+/// `PUT /app/{app_id}/endpoint/{endpoint_id}`: replaces, or creates (201) with the path as
+/// its uid.
+pub async fn upsert(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiJson(mut body): ApiJson<EndpointIn>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let app = load_app(&state, &app_id).await?;
+    let secret = body.secret.take();
+    match state.store.get_endpoint(&app.id, &ep_id).await {
+        Ok(mut ep) => {
+            apply_in(&state, &mut ep, body).await?;
+            state.store.update_endpoint(&ep).await.map_err(conflict)?;
+            changed(&state, &cache, &ep);
+            Ok((StatusCode::OK, Json(ep.into())))
+        }
+        Err(StoreError::NotFound) => {
+            validate::uid(&ep_id).map_err(|m| ApiError::field("uid", m))?;
+            let secret = match secret {
+                Some(s) => EndpointSecret::parse(&s)
+                    .map_err(|e| ApiError::field("secret", e.to_string()))?,
+                None => EndpointSecret::generate(),
+            };
+            let mut ep = blank(&app.id, secret);
+            ep.uid = Some(ep_id);
+            apply_in(&state, &mut ep, body).await?;
+            state.store.create_endpoint(&ep).await.map_err(conflict)?;
+            changed(&state, &cache, &ep);
+            Ok((StatusCode::CREATED, Json(ep.into())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PATCH /app/{app_id}/endpoint/{endpoint_id}`.
+pub async fn patch(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<EndpointPatch>,
+) -> ApiResult<Json<EndpointOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    apply_patch(&state, &mut ep, body).await?;
+    ep.updated_at = Timestamp::now();
+    state.store.update_endpoint(&ep).await.map_err(conflict)?;
+    changed(&state, &cache, &ep);
+    Ok(Json(ep.into()))
+}
+
+/// `DELETE /app/{app_id}/endpoint/{endpoint_id}`: 204.
+pub async fn delete(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    state
+        .store
+        .delete_endpoint(&app.id, &ep.id)
+        .await
+        .map_err(|e| ApiError::from_store("endpoint", e))?;
+    changed(&state, &cache, &ep);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecretOut {
+    key: String,
+}
+
+/// `GET /app/{app_id}/endpoint/{endpoint_id}/secret`: `{"key": "whsec_..."}`.
+pub async fn secret(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    Ok(Json(SecretOut {
+        key: ep.secret.expose().to_owned(),
+    }))
+}

@@ -1,0 +1,223 @@
+//! Endpoint request bodies and their validation: URL, uid, version, subscription
+//! (`filterTypes`, which must name existing event types), channels and headers.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::double_option;
+use super::ApiState;
+use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::model::{Endpoint, Metadata};
+use hookd_core::signing::EndpointSecret;
+use hookd_core::{validate, Timestamp};
+use hookd_store::StoreError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Body of create and replace (`EndpointIn` / `EndpointUpdate`). Accepts Svix's older and
+/// newer names (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointIn {
+    url: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    version: Option<i32>,
+    #[serde(default, alias = "throttleRate")]
+    rate_limit: Option<u32>,
+    #[serde(default, alias = "eventTypes")]
+    filter_types: Option<Vec<String>>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+    /// Only read on create.
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    headers: Option<BTreeMap<String, String>>,
+}
+
+/// Body of PATCH (`EndpointPatch`): absent fields stay, `null` clears.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPatch {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    uid: Option<Option<String>>,
+    #[serde(default)]
+    version: Option<i32>,
+    #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
+    rate_limit: Option<Option<u32>>,
+    #[serde(default, alias = "eventTypes", deserialize_with = "double_option")]
+    filter_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "double_option")]
+    channels: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+/// Checks the subscription: valid names of existing event types. An empty list means
+/// "every type", as no list does.
+async fn check_filter_types(
+    state: &ApiState,
+    types: Option<Vec<String>>,
+) -> ApiResult<Option<Vec<String>>> {
+    let Some(types) = types.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if types.len() > 1000 {
+        return Err(ApiError::field(
+            "filterTypes",
+            "filterTypes allows at most 1000 types",
+        ));
+    }
+    for name in &types {
+        validate::event_type_name(name).map_err(|m| ApiError::field("filterTypes", m))?;
+        match state.store.get_event_type(name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ApiError::field(
+                    "filterTypes",
+                    format!("filterTypes names the event type {name:?}, which does not exist"),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(types))
+}
+
+/// Checks channels (at most ten valid names); empty means none.
+pub fn check_channels(channels: Option<Vec<String>>) -> ApiResult<Option<Vec<String>>> {
+    let Some(channels) = channels.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    if channels.len() > validate::MAX_CHANNELS {
+        return Err(ApiError::field(
+            "channels",
+            format!("channels allows at most {} entries", validate::MAX_CHANNELS),
+        ));
+    }
+    for c in &channels {
+        validate::channel(c).map_err(|m| ApiError::field("channels", m))?;
+    }
+    Ok(Some(channels))
+}
+
+fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    for (name, value) in headers {
+        let bad_name = axum::http::HeaderName::from_bytes(name.as_bytes()).is_err();
+        if bad_name || axum::http::HeaderValue::from_str(value).is_err() {
+            return Err(ApiError::field(
+                "headers",
+                format!("headers has an invalid header {name:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_url(url: &str) -> ApiResult<String> {
+    validate::endpoint_url(url).map_err(|m| ApiError::field("url", m))
+}
+
+fn check_uid(uid: Option<&str>) -> ApiResult<()> {
+    uid.map_or(Ok(()), |u| {
+        validate::uid(u).map_err(|m| ApiError::field("uid", m))
+    })
+}
+
+fn check_version(v: i32) -> ApiResult<i32> {
+    if v < 1 {
+        return Err(ApiError::field("version", "version must be at least 1"));
+    }
+    Ok(v)
+}
+
+/// Validates a create/replace body into `ep`'s mutable fields (secret aside).
+pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> ApiResult<()> {
+    check_uid(body.uid.as_deref())?;
+    ep.url = check_url(&body.url)?;
+    ep.version = check_version(body.version.unwrap_or(1))?;
+    ep.channels = check_channels(body.channels)?;
+    ep.event_types = check_filter_types(state, body.filter_types).await?;
+    if let Some(headers) = body.headers {
+        check_headers(&headers)?;
+        ep.headers = headers;
+    }
+    ep.uid = body.uid.or(ep.uid.take());
+    ep.description = body.description;
+    ep.rate_limit = body.rate_limit;
+    ep.disabled = body.disabled;
+    ep.metadata = body.metadata.unwrap_or_default();
+    ep.updated_at = Timestamp::now();
+    Ok(())
+}
+
+pub fn blank(app: &AppId, secret: EndpointSecret) -> Endpoint {
+    let now = Timestamp::now();
+    Endpoint {
+        id: EndpointId::generate_at(now),
+        app_id: app.clone(),
+        uid: None,
+        url: String::new(),
+        description: String::new(),
+        version: 1,
+        rate_limit: None,
+        disabled: false,
+        event_types: None,
+        channels: None,
+        metadata: Metadata::new(),
+        secret,
+        headers: BTreeMap::new(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Applies a PATCH body to `ep`.
+pub async fn apply_patch(
+    state: &ApiState,
+    ep: &mut Endpoint,
+    body: EndpointPatch,
+) -> ApiResult<()> {
+    if let Some(url) = body.url {
+        ep.url = check_url(&url)?;
+    }
+    if let Some(d) = body.description {
+        ep.description = d;
+    }
+    if let Some(uid) = body.uid {
+        check_uid(uid.as_deref())?;
+        ep.uid = uid;
+    }
+    if let Some(v) = body.version {
+        ep.version = check_version(v)?;
+    }
+    if let Some(rate) = body.rate_limit {
+        ep.rate_limit = rate;
+    }
+    if let Some(types) = body.filter_types {
+        ep.event_types = check_filter_types(state, types).await?;
+    }
+    if let Some(channels) = body.channels {
+        ep.channels = check_channels(channels)?;
+    }
+    if let Some(d) = body.disabled {
+        ep.disabled = d;
+    }
+    if let Some(m) = body.metadata {
+        ep.metadata = m;
+    }
+    ep.updated_at = Timestamp::now();
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! Event types: `/api/v1/event-type` and `/api/v1/event-type/{name}`. Addressed by name;
+//! DELETE archives unless `expunge=true`.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use super::pagination::{ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use hookd_core::model::EventType;
+use hookd_core::{validate, Timestamp};
+use hookd_store::StoreError;
+use serde::{Deserialize, Serialize};
+
+/// Body of create (`EventTypeIn`, with `name`) and replace (`EventTypeUpsertIn`, without).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeIn {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    archived: bool,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    schemas: Option<serde_json::Value>,
+    #[serde(default)]
+    feature_flag: Option<String>,
+    /// Newer SDKs send a list; hookd keeps one flag.
+    #[serde(default)]
+    feature_flags: Option<Vec<String>>,
+}
+
+/// Body of PATCH (`EventTypePatch`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypePatch {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    archived: Option<bool>,
+    #[serde(default)]
+    deprecated: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    schemas: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "double_option")]
+    feature_flag: Option<Option<String>>,
+    #[serde(default)]
+    feature_flags: Option<Vec<String>>,
+}
+
+/// `EventTypeOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventTypeOut {
+    name: String,
+    description: String,
+    archived: bool,
+    deprecated: bool,
+    schemas: Option<serde_json::Value>,
+    feature_flag: Option<String>,
+    feature_flags: Option<Vec<String>>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<EventType> for EventTypeOut {
+    fn from(et: EventType) -> Self {
+        Self {
+            feature_flags: et.feature_flag.clone().map(|f| vec![f]),
+            name: et.name,
+            description: et.description,
+            archived: et.archived,
+            deprecated: et.deprecated,
+            schemas: et.schemas,
+            feature_flag: et.feature_flag,
+            created_at: et.created_at,
+            updated_at: et.updated_at,
+        }
+    }
+}
+
+fn check_schemas(schemas: &Option<serde_json::Value>) -> ApiResult<()> {
+    match schemas {
+        Some(v) if !v.is_object() => Err(ApiError::field("schemas", "schemas must be an object")),
+        _ => Ok(()),
+    }
+}
+
+/// Folds `featureFlag` and `featureFlags` into the one flag hookd stores.
+fn one_flag(flag: Option<String>, flags: Option<Vec<String>>) -> ApiResult<Option<String>> {
+    let flag = match (flag, flags) {
+        (Some(flag), _) => Some(flag),
+        (None, Some(flags)) if flags.len() > 1 => {
+            return Err(ApiError::field(
+                "featureFlags",
+                "featureFlags supports at most one flag",
+            ))
+        }
+        (None, Some(flags)) => flags.into_iter().next(),
+        (None, None) => None,
+    };
+    if let Some(f) = &flag {
+        validate::event_type_name(f).map_err(|m| ApiError::field("featureFlag", m))?;
+    }
+    Ok(flag)
+}
+
+fn build(name: String, body: EventTypeIn, created_at: Timestamp) -> ApiResult<EventType> {
+    check_schemas(&body.schemas)?;
+    Ok(EventType {
+        name,
+        description: body.description,
+        archived: body.archived,
+        deprecated: body.deprecated,
+        schemas: body.schemas,
+        feature_flag: one_flag(body.feature_flag, body.feature_flags)?,
+        created_at,
+        updated_at: Timestamp::now(),
+    })
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    validate::event_type_name(name).map_err(|m| ApiError::field("name", m))
+}
+
+async fn load(state: &ApiState, name: &str) -> ApiResult<EventType> {
+    state
+        .store
+        .get_event_type(name)
+        .await
+        .map_err(|e| ApiError::from_store("event type", e))
+}
+
+fn conflict(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("an event type with this name already exists".into())
+        }
+        StoreError::NotFound => ApiError::not_found("event type"),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    include_archived: bool,
+}
+
+/// `GET /event-type`: by name.
+pub async fn list(
+    State(state): State<ApiState>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
+    let cursor = page.cursor(false)?;
+    let page = state
+        .store
+        .list_event_types(&cursor.request, params.include_archived)
+        .await?;
+    Ok(Json(cursor.respond(
+        page,
+        |e| e.name.clone(),
+        EventTypeOut::from,
+    )))
+}
+
+/// `POST /event-type`: 201; 409 if the name exists.
+pub async fn create(
+    State(state): State<ApiState>,
+    ApiJson(mut body): ApiJson<EventTypeIn>,
+) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
+    let Some(name) = body.name.take() else {
+        return Err(ApiError::field("name", "missing field `name`"));
+    };
+    check_name(&name)?;
+    let et = build(name, body, Timestamp::now())?;
+    state.store.create_event_type(&et).await.map_err(conflict)?;
+    Ok((StatusCode::CREATED, Json(et.into())))
+}
+
+/// `GET /event-type/{name}` (archived types too).
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<EventTypeOut>> {
+    Ok(Json(load(&state, &name).await?.into()))
+}
+
+/// `PUT /event-type/{name}`: replaces, or creates (201).
+pub async fn upsert(
+    State(state): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<EventTypeIn>,
+) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
+    match state.store.get_event_type(&name).await {
+        Ok(existing) => {
+            let et = build(name, body, existing.created_at)?;
+            state.store.update_event_type(&et).await.map_err(conflict)?;
+            Ok((StatusCode::OK, Json(et.into())))
+        }
+        Err(StoreError::NotFound) => {
+            check_name(&name)?;
+            let et = build(name, body, Timestamp::now())?;
+            state.store.create_event_type(&et).await.map_err(conflict)?;
+            Ok((StatusCode::CREATED, Json(et.into())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `PATCH /event-type/{name}`.
+pub async fn patch(
+    State(state): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<EventTypePatch>,
+) -> ApiResult<Json<EventTypeOut>> {
+    let mut et = load(&state, &name).await?;
+    if let Some(d) = body.description {
+        et.description = d;
+    }
+    if let Some(a) = body.archived {
+        et.archived = a;
+    }
+    if let Some(d) = body.deprecated {
+        et.deprecated = d;
+    }
+    if let Some(s) = body.schemas {
+        check_schemas(&s)?;
+        et.schemas = s;
+    }
+    match (body.feature_flag, body.feature_flags) {
+        (Some(flag), _) => et.feature_flag = one_flag(flag, None)?,
+        (None, Some(flags)) => et.feature_flag = one_flag(None, Some(flags))?,
+        (None, None) => {}
+    }
+    et.updated_at = Timestamp::now();
+    state.store.update_event_type(&et).await.map_err(conflict)?;
+    Ok(Json(et.into()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteParams {
+    #[serde(default)]
+    expunge: bool,
+}
+
+/// `DELETE /event-type/{name}`: archives it, or removes it with `expunge=true`. 204.
+pub async fn delete(
+    State(state): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DeleteParams>,
+) -> ApiResult<StatusCode> {
+    if params.expunge {
+        state
+            .store
+            .delete_event_type(&name)
+            .await
+            .map_err(|e| ApiError::from_store("event type", e))?;
+    } else {
+        let mut et = load(&state, &name).await?;
+        if !et.archived {
+            et.archived = true;
+            et.updated_at = Timestamp::now();
+            state.store.update_event_type(&et).await.map_err(conflict)?;
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,279 @@
+//! Messages: `/api/v1/app/{app_id}/msg[/{msg_id}]`.
+//!
+//! Creating a message is the hot path: resolve the app, fan out to its matching endpoints
+//! (from a short-lived cache), reserve room in the delivery engine, commit the message and
+//! its destinations in one store call, and only then hand the admitted deliveries to the
+//! engine and answer 202. Nothing is acknowledged before the commit.
+
+use super::app::{load_app, load_or_create_app, AppIn};
+use super::cache::EndpointCache;
+use super::endpoint_body::check_channels;
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
+use super::pagination::{ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use hookd_core::ids::{AppId, EndpointId, MsgId};
+use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
+use hookd_core::{validate, Timestamp};
+use hookd_store::{ClaimedDelivery, MessageFilter, StoreError};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::sync::Arc;
+
+/// Most tags on a message.
+const MAX_TAGS: usize = 5;
+
+/// Body of create (`MessageIn`). The payload is kept as the exact bytes sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIn {
+    event_type: String,
+    payload: Box<RawValue>,
+    #[serde(default)]
+    event_id: Option<String>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    /// Accepted for compatibility; payloads are kept until the message is deleted.
+    #[serde(default)]
+    #[allow(dead_code)]
+    payload_retention_period: Option<i64>,
+    /// Creates the app when the path names none yet.
+    #[serde(default)]
+    application: Option<AppIn>,
+}
+
+/// `MessageOut`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut {
+    id: MsgId,
+    event_id: Option<String>,
+    event_type: String,
+    payload: RawPayload,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    timestamp: Timestamp,
+}
+
+/// A stored payload written into the response as-is (`{}` when expunged or not asked for).
+#[derive(Debug)]
+pub struct RawPayload(Option<Arc<str>>);
+
+impl Serialize for RawPayload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = self.0.as_deref().unwrap_or("{}");
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => serde_json::Map::new().serialize(s),
+        }
+    }
+}
+
+impl MessageOut {
+    pub fn new(msg: Message, with_content: bool) -> Self {
+        Self {
+            id: msg.id,
+            event_id: msg.event_id,
+            event_type: msg.event_type,
+            payload: RawPayload(msg.payload.filter(|_| with_content)),
+            channels: msg.channels,
+            tags: msg.tags,
+            timestamp: msg.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContentParams {
+    #[serde(default = "yes")]
+    with_content: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn check_in(body: &MessageIn) -> ApiResult<()> {
+    validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
+    if !body.payload.get().starts_with('{') {
+        return Err(ApiError::field("payload", "payload must be a JSON object"));
+    }
+    if let Some(id) = &body.event_id {
+        validate::uid(id).map_err(|m| ApiError::field("eventId", m))?;
+    }
+    if let Some(tags) = &body.tags {
+        if tags.len() > MAX_TAGS {
+            return Err(ApiError::field(
+                "tags",
+                format!("tags allows at most {MAX_TAGS} entries"),
+            ));
+        }
+        for t in tags {
+            validate::channel(t)
+                .map_err(|m| ApiError::field("tags", m.replace("channel", "tag")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The app's endpoints, from the cache when fresh.
+async fn endpoints(
+    state: &ApiState,
+    cache: &EndpointCache,
+    app: &AppId,
+) -> ApiResult<Arc<Vec<Endpoint>>> {
+    if let Some(eps) = cache.get(app) {
+        return Ok(eps);
+    }
+    let generation = cache.generation();
+    let eps = Arc::new(state.store.all_endpoints(app).await?);
+    cache.insert(app, generation, eps.clone());
+    Ok(eps)
+}
+
+/// `POST /app/{app_id}/msg`: 202 once the message and its deliveries are committed.
+pub async fn create(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<EndpointCache>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<ContentParams>,
+    ApiJson(mut body): ApiJson<MessageIn>,
+) -> ApiResult<(StatusCode, Json<MessageOut>)> {
+    check_in(&body)?;
+    let channels = check_channels(body.channels.take())?;
+    let app = load_or_create_app(&state, &app_id, body.application.take()).await?;
+    let now = Timestamp::now();
+    let payload: Arc<str> = Arc::from(body.payload.get());
+    let msg = Message {
+        id: MsgId::generate_at(now),
+        app_id: app.id.clone(),
+        event_id: body.event_id,
+        event_type: body.event_type,
+        payload: Some(payload.clone()),
+        channels,
+        tags: body.tags,
+        created_at: now,
+    };
+
+    let eps = endpoints(&state, &cache, &app.id).await?;
+    let targets: Vec<EndpointId> = eps
+        .iter()
+        .filter(|ep| ep.matches(&msg.event_type, msg.channels.as_deref()))
+        .map(|ep| ep.id.clone())
+        .collect();
+    let admission = (!targets.is_empty()).then(|| state.engine.admit(&targets));
+    let dests: Vec<MessageDestination> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, endpoint_id)| {
+            let lease = admission
+                .as_ref()
+                .filter(|a| a.admitted.get(i).copied().unwrap_or(false));
+            MessageDestination {
+                msg_id: msg.id.clone(),
+                endpoint_id,
+                app_id: app.id.clone(),
+                status: DeliveryStatus::Pending,
+                attempt_count: 0,
+                next_attempt_at: Some(lease.map_or(now, |a| a.lease_until)),
+                last_attempt_at: None,
+                trigger: TriggerType::Scheduled,
+                lease_owner: lease.map(|a| a.owner.clone()),
+            }
+        })
+        .collect();
+
+    match state.store.create_message(&msg, &dests).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict(
+                "a message with this eventId already exists in this application".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+
+    if let Some(admission) = admission {
+        let work: Vec<ClaimedDelivery> = dests
+            .into_iter()
+            .filter(|d| d.lease_owner.is_some())
+            .map(|dest| ClaimedDelivery {
+                dest,
+                event_type: msg.event_type.clone(),
+                payload: Some(payload.clone()),
+            })
+            .collect();
+        state.engine.submit(admission, work);
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageOut::new(msg, params.with_content)),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    event_types: Option<String>,
+    channel: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    #[serde(default = "yes")]
+    with_content: bool,
+}
+
+/// `GET /app/{app_id}/msg`: newest first.
+pub async fn list(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<MessageOut>>> {
+    let app = load_app(&state, &app_id).await?;
+    let cursor = page.cursor(true)?;
+    let filter = MessageFilter {
+        event_types: split_list(params.event_types.as_deref()),
+        channel: params.channel.filter(|c| !c.is_empty()),
+        before: parse_time("before", params.before.as_deref())?,
+        after: parse_time("after", params.after.as_deref())?,
+        with_content: params.with_content,
+    };
+    let page = state
+        .store
+        .list_messages(&app.id, &filter, &cursor.request)
+        .await?;
+    let with_content = params.with_content;
+    Ok(Json(cursor.respond(
+        page,
+        |m| m.id.to_string(),
+        |m| MessageOut::new(m, with_content),
+    )))
+}
+
+/// Loads a message of `app` by id or event id; 404 if missing.
+pub async fn load_message(
+    state: &ApiState,
+    app: &AppId,
+    id_or_event_id: &str,
+) -> ApiResult<Message> {
+    state
+        .store
+        .get_message(app, id_or_event_id)
+        .await
+        .map_err(|e| ApiError::from_store("message", e))
+}
+
+/// `GET /app/{app_id}/msg/{msg_id}` (id or eventId).
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<ContentParams>,
+) -> ApiResult<Json<MessageOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    Ok(Json(MessageOut::new(msg, params.with_content)))
+}

@@ -1,0 +1,95 @@
+//! Conversions between SQLite values and hookd's types, and the mapping of SQLite errors
+//! to [`StoreError`]. Every decode is checked: a corrupt row becomes an error, never a panic.
+
+use crate::StoreError;
+use hookd_core::model::{DeliveryStatus, TriggerType};
+use hookd_core::Timestamp;
+use rusqlite::types::Type;
+use rusqlite::{ErrorCode, Row};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Adds what was being done to a SQLite error, as `StoreError::Other`.
+pub(super) trait SqlContext<T> {
+    fn ctx(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> SqlContext<T> for rusqlite::Result<T> {
+    fn ctx(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Other(anyhow::Error::new(e).context(what)))
+    }
+}
+
+/// Maps a unique-constraint failure on `column` (as SQLite names it, `table.column`) to
+/// `Conflict(key)`, anything else to `Other` with `what` as context.
+pub(super) fn unique_or_other(
+    err: rusqlite::Error,
+    column: &str,
+    key: &'static str,
+    what: &'static str,
+) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &err {
+        if code.code == ErrorCode::ConstraintViolation && msg.contains(column) {
+            return StoreError::Conflict(key);
+        }
+    }
+    StoreError::Other(anyhow::Error::new(err).context(what))
+}
+
+fn corrupt(idx: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
+    let why: String = why.into();
+    rusqlite::Error::FromSqlConversionFailure(idx, ty, why.into())
+}
+
+/// Serialises a value stored as JSON text.
+pub(super) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("encoding a JSON column")))
+}
+
+/// Like [`to_json`] for an optional value (`None` stays SQL NULL).
+pub(super) fn to_json_opt<T: Serialize>(value: Option<&T>) -> Result<Option<String>, StoreError> {
+    value.map(to_json).transpose()
+}
+
+/// Reads a JSON text column.
+pub(super) fn json_col<T: DeserializeOwned>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| corrupt(idx, Type::Text, e.to_string()))
+}
+
+/// Reads a nullable JSON text column.
+pub(super) fn json_col_opt<T: DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt(idx, Type::Text, e.to_string())))
+        .transpose()
+}
+
+pub(super) fn ts_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    Ok(Timestamp::from_millis(row.get(idx)?))
+}
+
+pub(super) fn ts_col_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
+    Ok(row.get::<_, Option<i64>>(idx)?.map(Timestamp::from_millis))
+}
+
+pub(super) fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<DeliveryStatus> {
+    let v: i64 = row.get(idx)?;
+    DeliveryStatus::from_i64(v).ok_or_else(|| corrupt(idx, Type::Integer, "unknown status"))
+}
+
+pub(super) fn trigger_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<TriggerType> {
+    let v: i64 = row.get(idx)?;
+    TriggerType::from_i64(v).ok_or_else(|| corrupt(idx, Type::Integer, "unknown trigger"))
+}
+
+pub(super) fn ms(ts: Timestamp) -> i64 {
+    ts.as_millis()
+}
+
+pub(super) fn ms_opt(ts: Option<Timestamp>) -> Option<i64> {
+    ts.map(Timestamp::as_millis)
+}

@@ -1,0 +1,186 @@
+//! Endpoints: the `endpoints` table, always scoped to their application. Deleting an
+//! endpoint also deletes its delivery rows (pending deliveries stop) and its attempts.
+
+use super::codec::{json_col, json_col_opt, ms, to_json, to_json_opt, ts_col};
+use super::codec::{unique_or_other, SqlContext};
+use super::query::ListQuery;
+use crate::{Page, PageRequest, StoreError, StoreResult};
+use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::model::Endpoint;
+use hookd_core::signing::EndpointSecret;
+use rusqlite::types::Type;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
+    event_types, channels, metadata, secret, headers, created_at, updated_at FROM endpoints";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    let secret: String = row.get(11)?;
+    let secret = EndpointSecret::parse(&secret)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, Box::new(e)))?;
+    Ok(Endpoint {
+        id: EndpointId::from_trusted(row.get(0)?),
+        app_id: AppId::from_trusted(row.get(1)?),
+        uid: row.get(2)?,
+        url: row.get(3)?,
+        description: row.get(4)?,
+        version: row.get(5)?,
+        rate_limit: row.get(6)?,
+        disabled: row.get(7)?,
+        event_types: json_col_opt(row, 8)?,
+        channels: json_col_opt(row, 9)?,
+        metadata: json_col(row, 10)?,
+        secret,
+        headers: json_col(row, 12)?,
+        created_at: ts_col(row, 13)?,
+        updated_at: ts_col(row, 14)?,
+    })
+}
+
+pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep)?;
+    conn.prepare_cached(
+        "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
+         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            ep.id.as_str(),
+            ep.app_id.as_str(),
+            ep.uid,
+            ep.url,
+            ep.description,
+            ep.version,
+            ep.rate_limit,
+            ep.disabled,
+            json.event_types,
+            json.channels,
+            json.metadata,
+            ep.secret.expose(),
+            json.headers,
+            ms(ep.created_at),
+            ms(ep.updated_at)
+        ])
+    })
+    .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "inserting an endpoint"))?;
+    Ok(())
+}
+
+/// The JSON-encoded columns of an endpoint.
+struct JsonFields {
+    event_types: Option<String>,
+    channels: Option<String>,
+    metadata: String,
+    headers: String,
+}
+
+impl JsonFields {
+    fn of(ep: &Endpoint) -> StoreResult<Self> {
+        Ok(Self {
+            event_types: to_json_opt(ep.event_types.as_ref())?,
+            channels: to_json_opt(ep.channels.as_ref())?,
+            metadata: to_json(&ep.metadata)?,
+            headers: to_json(&ep.headers)?,
+        })
+    }
+}
+
+/// An endpoint of `app`, by id first, else by uid.
+pub(super) fn get(conn: &Connection, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+    for key in ["id", "uid"] {
+        let found = conn
+            .prepare_cached(&format!("{SELECT} WHERE app_id = ?1 AND {key} = ?2"))
+            .and_then(|mut s| s.query_row([app.as_str(), id_or_uid], from_row).optional())
+            .ctx("reading an endpoint")?;
+        if let Some(ep) = found {
+            return Ok(ep);
+        }
+    }
+    Err(StoreError::NotFound)
+}
+
+pub(super) fn list(
+    conn: &Connection,
+    app: &AppId,
+    page: &PageRequest,
+) -> StoreResult<Page<Endpoint>> {
+    let mut query = ListQuery::new(SELECT);
+    query.and("app_id = ?", app.as_str().to_owned());
+    query.fetch_page(conn, "id", page, from_row)
+}
+
+pub(super) fn all(conn: &Connection, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+    let mut query = ListQuery::new(SELECT);
+    query.and("app_id = ?", app.as_str().to_owned());
+    query.order_by("id");
+    query.fetch_all(conn, from_row)
+}
+
+pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
+             rate_limit = ?7, disabled = ?8, event_types = ?9, channels = ?10, metadata = ?11,
+             secret = ?12, headers = ?13, updated_at = ?14 WHERE app_id = ?1 AND id = ?2",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                ep.app_id.as_str(),
+                ep.id.as_str(),
+                ep.uid,
+                ep.url,
+                ep.description,
+                ep.version,
+                ep.rate_limit,
+                ep.disabled,
+                json.event_types,
+                json.channels,
+                json.metadata,
+                ep.secret.expose(),
+                json.headers,
+                ms(ep.updated_at)
+            ])
+        })
+        .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "updating an endpoint"))?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) fn set_disabled(
+    conn: &Connection,
+    app: &AppId,
+    id: &EndpointId,
+    disabled: bool,
+) -> StoreResult<()> {
+    let changed = conn
+        .prepare_cached("UPDATE endpoints SET disabled = ?3 WHERE app_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute(params![app.as_str(), id.as_str(), disabled]))
+        .ctx("setting an endpoint's disabled flag")?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes the endpoint with its delivery rows and attempts (the endpoint's logs go with
+/// it: nothing could address them any more).
+pub(super) fn delete(conn: &Connection, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM endpoints WHERE app_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute([app.as_str(), id.as_str()]))
+        .ctx("deleting an endpoint")?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    conn.prepare_cached("DELETE FROM message_destinations WHERE endpoint_id = ?1")
+        .and_then(|mut s| s.execute([id.as_str()]))
+        .ctx("deleting an endpoint's deliveries")?;
+    conn.prepare_cached("DELETE FROM attempts WHERE app_id = ?1 AND endpoint_id = ?2")
+        .and_then(|mut s| s.execute([app.as_str(), id.as_str()]))
+        .ctx("deleting an endpoint's attempts")?;
+    Ok(())
+}

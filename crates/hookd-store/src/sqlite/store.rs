@@ -1,0 +1,239 @@
+//! The [`Store`] impl of [`SqliteStore`]: each write is a job for the group-commit writer,
+//! each read runs on a pooled reader. The SQL lives in the per-area modules.
+
+use super::{apps, attempts, endpoints, event_types, messages, queue, SqliteStore};
+use crate::{
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, MessageFilter, Page, PageRequest, Store,
+    StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
+use hookd_core::Timestamp;
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn health(&self) -> StoreResult<()> {
+        if !self.writer.is_running() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
+        }
+        self.readers
+            .run(|c| {
+                use super::codec::SqlContext;
+                c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                    .ctx("checking the database")
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn create_app(&self, app: &Application) -> StoreResult<()> {
+        let app = app.clone();
+        self.writer.submit(move |tx| apps::insert(tx, &app)).await
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
+        let key = id_or_uid.to_owned();
+        self.readers.run(move |c| apps::get(c, &key)).await
+    }
+
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Page<Application>> {
+        let page = page.clone();
+        self.readers.run(move |c| apps::list(c, &page)).await
+    }
+
+    async fn update_app(&self, app: &Application) -> StoreResult<()> {
+        let app = app.clone();
+        self.writer.submit(move |tx| apps::update(tx, &app)).await
+    }
+
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        let id = id.clone();
+        self.writer.submit(move |tx| apps::delete(tx, &id)).await
+    }
+
+    async fn create_event_type(&self, et: &EventType) -> StoreResult<()> {
+        let et = et.clone();
+        self.writer
+            .submit(move |tx| event_types::insert(tx, &et))
+            .await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
+        let name = name.to_owned();
+        self.readers.run(move |c| event_types::get(c, &name)).await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>> {
+        let page = page.clone();
+        self.readers
+            .run(move |c| event_types::list(c, &page, include_archived))
+            .await
+    }
+
+    async fn update_event_type(&self, et: &EventType) -> StoreResult<()> {
+        let et = et.clone();
+        self.writer
+            .submit(move |tx| event_types::update(tx, &et))
+            .await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.writer
+            .submit(move |tx| event_types::delete(tx, &name))
+            .await
+    }
+
+    async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        let ep = ep.clone();
+        self.writer
+            .submit(move |tx| endpoints::insert(tx, &ep))
+            .await
+    }
+
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+        let (app, key) = (app.clone(), id_or_uid.to_owned());
+        self.readers
+            .run(move |c| endpoints::get(c, &app, &key))
+            .await
+    }
+
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
+        let (app, page) = (app.clone(), page.clone());
+        self.readers
+            .run(move |c| endpoints::list(c, &app, &page))
+            .await
+    }
+
+    async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+        let app = app.clone();
+        self.readers.run(move |c| endpoints::all(c, &app)).await
+    }
+
+    async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        let ep = ep.clone();
+        self.writer
+            .submit(move |tx| endpoints::update(tx, &ep))
+            .await
+    }
+
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()> {
+        let (app, id) = (app.clone(), id.clone());
+        self.writer
+            .submit(move |tx| endpoints::set_disabled(tx, &app, &id, disabled))
+            .await
+    }
+
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+        let (app, id) = (app.clone(), id.clone());
+        self.writer
+            .submit(move |tx| endpoints::delete(tx, &app, &id))
+            .await
+    }
+
+    async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
+        let (msg, dests) = (msg.clone(), dests.to_vec());
+        self.writer
+            .submit(move |tx| messages::insert(tx, &msg, &dests))
+            .await
+    }
+
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Message> {
+        let (app, key) = (app.clone(), id_or_event_id.to_owned());
+        self.readers
+            .run(move |c| messages::get(c, &app, &key))
+            .await
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let (app, filter, page) = (app.clone(), filter.clone(), page.clone());
+        self.readers
+            .run(move |c| messages::list(c, &app, &filter, &page))
+            .await
+    }
+
+    async fn list_destinations(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        let (app, msg) = (app.clone(), msg.clone());
+        self.readers
+            .run(move |c| messages::destinations(c, &app, &msg))
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        let (app, filter, page) = (app.clone(), filter.clone(), page.clone());
+        self.readers
+            .run(move |c| attempts::list(c, &app, &filter, &page))
+            .await
+    }
+
+    async fn get_attempt(&self, app: &AppId, msg: &MsgId, id: &AttemptId) -> StoreResult<Attempt> {
+        let (app, msg, id) = (app.clone(), msg.clone(), id.clone());
+        self.readers
+            .run(move |c| attempts::get(c, &app, &msg, &id))
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
+        exclude: &[EndpointId],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let (owner, exclude) = (owner.to_owned(), exclude.to_vec());
+        self.writer
+            .submit(move |tx| queue::claim_due(tx, now, limit, lease_until, &owner, &exclude))
+            .await
+    }
+
+    async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
+        let outcome = outcome.clone();
+        self.writer
+            .submit(move |tx| queue::record_outcome(tx, &outcome))
+            .await
+    }
+
+    async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()> {
+        let dest = dest.clone();
+        self.writer
+            .submit(move |tx| queue::requeue(tx, &dest))
+            .await
+    }
+
+    async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64> {
+        self.writer
+            .submit(move |tx| queue::release_all_leases(tx, now))
+            .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        self.readers.run(queue::next_due_at).await
+    }
+}

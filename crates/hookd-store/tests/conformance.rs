@@ -1,0 +1,220 @@
+//! The storage conformance suite: the behaviour every `Store` backend must show.
+//!
+//! Each check is a plain `async fn check_…(store: &dyn Store)` in a submodule, so another
+//! backend runs the same checks by adding its own `backend_tests!` invocation with a
+//! fresh store per test. The SQLite-only behaviour (lock file, reopen, group commit under
+//! load) is tested at the bottom of this file.
+
+#[path = "conformance/apps.rs"]
+mod apps;
+#[path = "conformance/cascades.rs"]
+mod cascades;
+#[path = "conformance/endpoints.rs"]
+mod endpoints;
+#[path = "conformance/fixtures.rs"]
+mod fixtures;
+#[path = "conformance/messages.rs"]
+mod messages;
+#[path = "conformance/queue.rs"]
+mod queue;
+
+use fixtures::*;
+use hookd_store::sqlite::SqliteStore;
+use hookd_store::{MessageFilter, Store};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+/// A fresh SQLite store in its own directory (nested, so `open` must create parents).
+fn open_sqlite() -> (TempDir, Arc<SqliteStore>) {
+    let dir = TempDir::new().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/hookd.db")).unwrap();
+    (dir, Arc::new(store))
+}
+
+/// Generates one `#[tokio::test]` per check, each on a fresh store from `$open`.
+macro_rules! backend_tests {
+    ($backend:ident, $open:path, [$($module:ident::$check:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (_guard, store) = $open();
+                    crate::$module::$check(store.as_ref()).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    sqlite,
+    crate::open_sqlite,
+    [
+        apps::check_app_crud_and_lookup_by_id_or_uid,
+        apps::check_app_uid_is_unique_on_create_and_update,
+        apps::check_app_pages_walk_both_directions_with_cursors,
+        apps::check_event_type_crud_conflict_and_archived_hiding,
+        endpoints::check_endpoint_crud_is_scoped_to_its_app,
+        endpoints::check_endpoint_uid_is_unique_within_an_app_only,
+        endpoints::check_endpoint_lists_page_and_fan_out_sees_all,
+        messages::check_message_is_stored_with_its_destinations,
+        messages::check_event_id_conflict_writes_nothing,
+        messages::check_message_list_filters,
+        messages::check_attempt_list_filters,
+        queue::check_claim_returns_only_due_rows_oldest_first,
+        queue::check_claim_respects_exclude_and_limit,
+        queue::check_claimed_rows_come_back_only_after_the_lease_expires,
+        queue::check_record_outcome_updates_the_destination_and_adds_the_attempt,
+        cascades::check_outcome_for_a_deleted_endpoint_is_dropped,
+        queue::check_requeue_upserts_and_keeps_the_attempt_count,
+        queue::check_release_all_leases_makes_claimed_rows_due_now,
+        queue::check_next_due_at_is_the_earliest_pending_row,
+        cascades::check_delete_app_removes_everything_under_it,
+    ]
+);
+
+#[tokio::test]
+async fn sqlite_second_open_of_the_same_file_fails_until_the_first_closes() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("hookd.db");
+    let first = SqliteStore::open(&path).unwrap();
+    let err = SqliteStore::open(&path)
+        .err()
+        .expect("second open must fail");
+    assert!(
+        format!("{err:#}").contains("in use by another hookd process"),
+        "{err:#}"
+    );
+    first.close();
+    let again = SqliteStore::open(&path).unwrap();
+    again.health().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_data_survives_close_and_reopen() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("hookd.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let app = app(Some("durable"));
+    store.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    store.create_endpoint(&ep).await.unwrap();
+    let msg = message(&app.id, "invoice.paid");
+    let dests = [dest(&msg, &ep.id, t(0))];
+    store.create_message(&msg, &dests).await.unwrap();
+    drop(store);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.get_app("durable").await.unwrap(), app);
+    assert_eq!(
+        store.get_endpoint(&app.id, ep.id.as_str()).await.unwrap(),
+        ep
+    );
+    assert_eq!(
+        store.get_message(&app.id, msg.id.as_str()).await.unwrap(),
+        msg
+    );
+    assert_eq!(
+        store.list_destinations(&app.id, &msg.id).await.unwrap(),
+        dests
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_group_commit_accepts_2000_concurrent_messages() {
+    let (_dir, store) = open_sqlite();
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    store.create_endpoint(&ep).await.unwrap();
+    let store: Arc<dyn Store> = store;
+
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..2000)
+        .map(|i| {
+            let (store, app_id, ep_id) = (store.clone(), app.id.clone(), ep.id.clone());
+            tokio::spawn(async move {
+                let mut msg = message_at(&app_id, "load", t(i));
+                msg.event_id = Some(format!("evt-{i}"));
+                let dests = [dest(&msg, &ep_id, t(i))];
+                store.create_message(&msg, &dests).await.map(|()| msg.id)
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.unwrap().unwrap());
+    }
+    let elapsed = started.elapsed();
+
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list_messages(
+                &app.id,
+                &MessageFilter::default(),
+                &asc(500, cursor.as_deref()),
+            )
+            .await
+            .unwrap();
+        listed.extend(page.items.into_iter().map(|m| m.id));
+        cursor = listed.last().map(|id| id.to_string());
+        if !page.has_more {
+            break;
+        }
+    }
+    created.sort();
+    assert_eq!(listed, created);
+    let claims = store
+        .claim_due(t(10_000), 5_000, t(20_000), "n", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2000);
+    // One fsync per message would take seconds; batches make it far quicker.
+    assert!(elapsed.as_secs() < 20, "2000 messages took {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_conflicting_job_rolls_back_alone_within_a_batch() {
+    let (_dir, store) = open_sqlite();
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    store.create_endpoint(&ep).await.unwrap();
+    let store: Arc<dyn Store> = store;
+
+    // 400 concurrent creates over 200 event ids: one of each pair must conflict.
+    let tasks: Vec<_> = (0..400)
+        .map(|i| {
+            let (store, app_id, ep_id) = (store.clone(), app.id.clone(), ep.id.clone());
+            tokio::spawn(async move {
+                let mut msg = message_at(&app_id, "load", t(i));
+                msg.event_id = Some(format!("evt-{}", i / 2));
+                store
+                    .create_message(&msg, &[dest(&msg, &ep_id, t(0))])
+                    .await
+            })
+        })
+        .collect();
+    let (mut ok, mut conflicts) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => ok += 1,
+            Err(hookd_store::StoreError::Conflict("eventId")) => conflicts += 1,
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (200, 200));
+    let listed = store
+        .list_messages(&app.id, &MessageFilter::default(), &all())
+        .await;
+    assert_eq!(listed.unwrap().items.len(), 200);
+    let claims = store.claim_due(t(0), 1_000, t(10), "n", &[]).await.unwrap();
+    assert_eq!(
+        claims.len(),
+        200,
+        "no destination of a conflicting message was kept"
+    );
+}

@@ -1,0 +1,272 @@
+//! The delivery queue: claims, leases, outcomes, requeue, next due time.
+
+use crate::fixtures::*;
+use crate::messages::outcome;
+use hookd_core::ids::EndpointId;
+use hookd_core::model::{Application, DeliveryStatus, Endpoint, Message, TriggerType};
+use hookd_store::{AttemptFilter, DeliveryOutcome, Store};
+
+/// An app with `n` endpoints and one message per endpoint, each due at `t(i * 10)`.
+pub async fn queued(store: &dyn Store, n: usize) -> (Application, Vec<Endpoint>, Vec<Message>) {
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let (mut eps, mut msgs) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let ep = endpoint_at(&app.id, t(i as i64), None);
+        store.create_endpoint(&ep).await.unwrap();
+        let msg = message_at(&app.id, &format!("type.{i}"), t(i as i64));
+        store
+            .create_message(&msg, &[dest(&msg, &ep.id, t(i as i64 * 10))])
+            .await
+            .unwrap();
+        eps.push(ep);
+        msgs.push(msg);
+    }
+    (app, eps, msgs)
+}
+
+pub fn endpoint_ids(claims: &[hookd_store::ClaimedDelivery]) -> Vec<EndpointId> {
+    claims.iter().map(|c| c.dest.endpoint_id.clone()).collect()
+}
+
+/// The claimed endpoints in id order (rows due at the same time come in any order).
+fn sorted_endpoint_ids(claims: &[hookd_store::ClaimedDelivery]) -> Vec<EndpointId> {
+    let mut ids = endpoint_ids(claims);
+    ids.sort();
+    ids
+}
+
+pub async fn check_claim_returns_only_due_rows_oldest_first(store: &dyn Store) {
+    let (_, eps, msgs) = queued(store, 4).await;
+    let claims = store
+        .claim_due(t(20), 10, t(1_000), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint_ids(&claims),
+        [eps[0].id.clone(), eps[1].id.clone(), eps[2].id.clone()]
+    );
+    let first = &claims[0];
+    assert_eq!(first.event_type, "type.0");
+    assert_eq!(first.payload, msgs[0].payload);
+    assert_eq!(first.dest.next_attempt_at, Some(t(1_000)));
+    assert_eq!(first.dest.lease_owner.as_deref(), Some("node-a"));
+    assert_eq!(first.dest.status, DeliveryStatus::Pending);
+    // The stored rows carry the lease too.
+    let stored = store
+        .list_destinations(&eps[0].app_id, &msgs[0].id)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![first.dest.clone()]);
+}
+
+pub async fn check_claim_respects_exclude_and_limit(store: &dyn Store) {
+    let (_, eps, _) = queued(store, 4).await;
+    let exclude = [eps[0].id.clone(), eps[2].id.clone()];
+    let claims = store
+        .claim_due(t(100), 1, t(1_000), "n", &exclude)
+        .await
+        .unwrap();
+    assert_eq!(endpoint_ids(&claims), [eps[1].id.clone()]);
+    let claims = store
+        .claim_due(t(100), 10, t(1_000), "n", &exclude)
+        .await
+        .unwrap();
+    assert_eq!(endpoint_ids(&claims), [eps[3].id.clone()]);
+    let claims = store
+        .claim_due(t(100), 10, t(1_000), "n", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint_ids(&claims),
+        [eps[0].id.clone(), eps[2].id.clone()]
+    );
+}
+
+pub async fn check_claimed_rows_come_back_only_after_the_lease_expires(store: &dyn Store) {
+    let (_, eps, _) = queued(store, 2).await;
+    let claims = store
+        .claim_due(t(50), 10, t(500), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2);
+    assert!(store
+        .claim_due(t(499), 10, t(900), "node-b", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(500)));
+    let again = store
+        .claim_due(t(500), 10, t(900), "node-b", &[])
+        .await
+        .unwrap();
+    assert_eq!(sorted_endpoint_ids(&again), sorted_endpoint_ids(&claims));
+    assert!(again
+        .iter()
+        .all(|c| c.dest.lease_owner.as_deref() == Some("node-b")));
+    assert_eq!(eps.len(), 2);
+}
+
+pub async fn check_record_outcome_updates_the_destination_and_adds_the_attempt(store: &dyn Store) {
+    let (app, _, msgs) = queued(store, 1).await;
+    let claim = store
+        .claim_due(t(0), 1, t(100), "n", &[])
+        .await
+        .unwrap()
+        .remove(0);
+
+    // A failed attempt with a retry scheduled.
+    let failed = attempt(&claim.dest, DeliveryStatus::Fail, 503, t(5));
+    let retry = DeliveryOutcome {
+        attempt_count: 1,
+        status: DeliveryStatus::Pending,
+        next_attempt_at: Some(t(60)),
+        ..outcome(&failed)
+    };
+    store.record_outcome(&retry).await.unwrap();
+    let d = store
+        .list_destinations(&app.id, &msgs[0].id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (
+            d.status,
+            d.attempt_count,
+            d.next_attempt_at,
+            d.last_attempt_at,
+            d.lease_owner
+        ),
+        (DeliveryStatus::Pending, 1, Some(t(60)), Some(t(5)), None)
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(60)));
+
+    // A success settles it: no longer due.
+    let ok = attempt(&claim.dest, DeliveryStatus::Success, 200, t(61));
+    store
+        .record_outcome(&DeliveryOutcome {
+            attempt_count: 2,
+            ..outcome(&ok)
+        })
+        .await
+        .unwrap();
+    let d = store
+        .list_destinations(&app.id, &msgs[0].id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (d.status, d.attempt_count, d.next_attempt_at),
+        (DeliveryStatus::Success, 2, None)
+    );
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    assert!(store
+        .claim_due(t(10_000), 10, t(20_000), "n", &[])
+        .await
+        .unwrap()
+        .is_empty());
+    let logged = store
+        .list_attempts(&app.id, &AttemptFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(logged.items, vec![failed, ok]);
+
+    // Settled without a request: the last attempt time is kept.
+    let settle = DeliveryOutcome {
+        attempt: None,
+        status: DeliveryStatus::Fail,
+        ..retry
+    };
+    store.record_outcome(&settle).await.unwrap();
+    let d = store
+        .list_destinations(&app.id, &msgs[0].id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (d.status, d.last_attempt_at),
+        (DeliveryStatus::Fail, Some(t(61)))
+    );
+}
+
+pub async fn check_requeue_upserts_and_keeps_the_attempt_count(store: &dyn Store) {
+    let (app, eps, msgs) = queued(store, 2).await;
+    let claim = store
+        .claim_due(t(0), 1, t(100), "n", &[])
+        .await
+        .unwrap()
+        .remove(0);
+    let a = attempt(&claim.dest, DeliveryStatus::Fail, 500, t(3));
+    store
+        .record_outcome(&DeliveryOutcome {
+            attempt_count: 4,
+            ..outcome(&a)
+        })
+        .await
+        .unwrap();
+
+    let mut resend = dest(&msgs[0], &eps[0].id, t(200));
+    resend.trigger = TriggerType::Manual;
+    store.requeue(&resend).await.unwrap();
+    let d = store
+        .list_destinations(&app.id, &msgs[0].id)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (
+            d.status,
+            d.attempt_count,
+            d.next_attempt_at,
+            d.trigger,
+            d.lease_owner
+        ),
+        (
+            DeliveryStatus::Pending,
+            4,
+            Some(t(200)),
+            TriggerType::Manual,
+            None
+        )
+    );
+    assert_eq!(d.last_attempt_at, Some(t(3)));
+
+    // A message never fanned out to an endpoint gets a new row.
+    let mut fresh = dest(&msgs[1], &eps[0].id, t(300));
+    fresh.lease_owner = Some("n".into());
+    store.requeue(&fresh).await.unwrap();
+    let rows = store.list_destinations(&app.id, &msgs[1].id).await.unwrap();
+    assert!(rows.contains(&fresh), "{rows:?}");
+}
+
+pub async fn check_release_all_leases_makes_claimed_rows_due_now(store: &dyn Store) {
+    let (_, _, _) = queued(store, 3).await;
+    let claims = store
+        .claim_due(t(10), 10, t(5_000), "crashed", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 2);
+    assert_eq!(store.release_all_leases(t(15)).await.unwrap(), 2);
+    assert_eq!(store.release_all_leases(t(15)).await.unwrap(), 0);
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(15)));
+    let again = store
+        .claim_due(t(15), 10, t(900), "fresh", &[])
+        .await
+        .unwrap();
+    assert_eq!(sorted_endpoint_ids(&again), sorted_endpoint_ids(&claims));
+}
+
+pub async fn check_next_due_at_is_the_earliest_pending_row(store: &dyn Store) {
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    let (app, eps, _) = queued(store, 3).await;
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t(0)));
+    let msg = message(&app.id, "x");
+    let mut done = dest(&msg, &eps[0].id, t(-100));
+    done.status = DeliveryStatus::Success;
+    store.create_message(&msg, &[done]).await.unwrap();
+    assert_eq!(
+        store.next_due_at().await.unwrap(),
+        Some(t(0)),
+        "settled rows are ignored"
+    );
+}
