@@ -33,26 +33,7 @@ pub(super) fn destination_from_row(row: &Row<'_>) -> rusqlite::Result<MessageDes
 
 /// Inserts a destination exactly as given.
 pub(super) fn insert_destination(conn: &Connection, d: &MessageDestination) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status, attempt_count,
-         next_attempt_at, last_attempt_at, trigger, lease_owner)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            d.msg_id.as_str(),
-            d.endpoint_id.as_str(),
-            d.app_id.as_str(),
-            d.status.as_i64(),
-            d.attempt_count,
-            ms_opt(d.next_attempt_at),
-            ms_opt(d.last_attempt_at),
-            d.trigger.as_i64(),
-            d.lease_owner
-        ])
-    })
-    .ctx("inserting a message destination")?;
-    Ok(())
+    write_destination(conn, d, INSERT_SQL, "inserting a message destination")
 }
 
 /// Due rows, oldest due first, with what the sender needs. `status = 1` is spelled out so
@@ -142,28 +123,47 @@ pub(super) fn record_outcome(conn: &Connection, o: &DeliveryOutcome) -> StoreRes
 
 /// Upserts `d` as given, keeping an existing row's attempt count and last attempt time.
 pub(super) fn requeue(conn: &Connection, d: &MessageDestination) -> StoreResult<()> {
-    conn.prepare_cached(
+    write_destination(conn, d, REQUEUE_SQL, "requeueing a destination")
+}
+
+/// The destination insert; a macro so the upsert can extend it at compile time.
+macro_rules! insert_destination_sql {
+    () => {
         "INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status, attempt_count,
          next_attempt_at, last_attempt_at, trigger, lease_owner)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = excluded.status,
-           next_attempt_at = excluded.next_attempt_at, trigger = excluded.trigger,
-           lease_owner = excluded.lease_owner",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            d.msg_id.as_str(),
-            d.endpoint_id.as_str(),
-            d.app_id.as_str(),
-            d.status.as_i64(),
-            d.attempt_count,
-            ms_opt(d.next_attempt_at),
-            ms_opt(d.last_attempt_at),
-            d.trigger.as_i64(),
-            d.lease_owner
-        ])
-    })
-    .ctx("requeueing a destination")?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    };
+}
+const INSERT_SQL: &str = insert_destination_sql!();
+const REQUEUE_SQL: &str = concat!(
+    insert_destination_sql!(),
+    " ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = excluded.status,
+      next_attempt_at = excluded.next_attempt_at, trigger = excluded.trigger,
+      lease_owner = excluded.lease_owner"
+);
+
+/// Writes every column of `d` with `sql` (the insert or the upsert).
+fn write_destination(
+    conn: &Connection,
+    d: &MessageDestination,
+    sql: &'static str,
+    what: &'static str,
+) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.execute(params![
+                d.msg_id.as_str(),
+                d.endpoint_id.as_str(),
+                d.app_id.as_str(),
+                d.status.as_i64(),
+                d.attempt_count,
+                ms_opt(d.next_attempt_at),
+                ms_opt(d.last_attempt_at),
+                d.trigger.as_i64(),
+                d.lease_owner
+            ])
+        })
+        .ctx(what)?;
     Ok(())
 }
 
