@@ -215,9 +215,24 @@ pub trait Store: Send + Sync + 'static {
     /// given), creating the row if the message was never fanned out to that endpoint. Used
     /// by resend. Keeps the stored attempt count of an existing row.
     async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()>;
+    /// Extends the leases of destinations `owner` still holds (queued in its memory or in
+    /// flight) to `lease_until`, so no other node takes them while the owner is healthy.
+    /// Only rows that are still pending and leased to `owner` change; returns how many.
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        keys: &[(MsgId, EndpointId)],
+        lease_until: Timestamp,
+    ) -> StoreResult<u64>;
     /// Releases every lease (claimed destinations become due at `now`). Only for a backend
     /// with a single node, at start-up, where any lease is a leftover of a crash.
     async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64>;
     /// The earliest `next_attempt_at` of any pending destination, for the poller's sleep.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+    /// A signal raised whenever another process may have made work due now (a message
+    /// whose destinations it did not claim itself, a resend), so the poller need not wait
+    /// for its next round. Backends with a single process return `None`.
+    fn due_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
 }

@@ -69,6 +69,8 @@ backend_tests!(
         queue::check_requeue_upserts_and_keeps_the_attempt_count,
         queue::check_release_all_leases_makes_claimed_rows_due_now,
         queue::check_next_due_at_is_the_earliest_pending_row,
+        queue::check_renew_leases_extends_only_the_owners_pending_rows,
+        queue::check_concurrent_claims_never_overlap,
         cascades::check_delete_app_removes_everything_under_it,
     ]
 );

@@ -167,6 +167,28 @@ fn write_destination(
     Ok(())
 }
 
+/// Moves the lease expiry of the given rows still pending and leased to `owner`.
+pub(super) fn renew_leases(
+    conn: &Connection,
+    owner: &str,
+    keys: &[(MsgId, EndpointId)],
+    lease_until: Timestamp,
+) -> StoreResult<u64> {
+    let mut renew = conn
+        .prepare_cached(
+            "UPDATE message_destinations SET next_attempt_at = ?4
+             WHERE msg_id = ?1 AND endpoint_id = ?2 AND status = 1 AND lease_owner = ?3",
+        )
+        .ctx("preparing the lease renewal")?;
+    let mut renewed = 0;
+    for (msg, ep) in keys {
+        renewed += renew
+            .execute(params![msg.as_str(), ep.as_str(), owner, ms(lease_until)])
+            .ctx("renewing a lease")?;
+    }
+    Ok(renewed as u64)
+}
+
 /// Makes every leased pending row due at `now`; returns how many.
 pub(super) fn release_all_leases(conn: &Connection, now: Timestamp) -> StoreResult<u64> {
     let released = conn

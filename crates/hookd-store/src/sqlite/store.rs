@@ -227,6 +227,21 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        keys: &[(MsgId, EndpointId)],
+        lease_until: Timestamp,
+    ) -> StoreResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let (owner, keys) = (owner.to_owned(), keys.to_vec());
+        self.writer
+            .submit(move |tx| queue::renew_leases(tx, &owner, &keys, lease_until))
+            .await
+    }
+
     async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64> {
         self.writer
             .submit(move |tx| queue::release_all_leases(tx, now))

@@ -270,3 +270,72 @@ pub async fn check_next_due_at_is_the_earliest_pending_row(store: &dyn Store) {
         "settled rows are ignored"
     );
 }
+
+pub async fn check_renew_leases_extends_only_the_owners_pending_rows(store: &dyn Store) {
+    let (_, eps, msgs) = queued(store, 3).await;
+    let mine = store
+        .claim_due(t(10), 2, t(100), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 2);
+    let key = |i: usize| (msgs[i].id.clone(), eps[i].id.clone());
+    // Row 2 is not leased yet; row 0 is settled before the renewal.
+    let settled = attempt(&mine[0].dest, DeliveryStatus::Success, 200, t(20));
+    store
+        .record_outcome(&DeliveryOutcome {
+            attempt_count: 1,
+            ..outcome(&settled)
+        })
+        .await
+        .unwrap();
+    let keys = [key(0), key(1), key(2)];
+    assert_eq!(
+        store.renew_leases("node-b", &keys, t(900)).await.unwrap(),
+        0,
+        "another owner renews nothing"
+    );
+    assert_eq!(
+        store.renew_leases("node-a", &keys, t(900)).await.unwrap(),
+        1
+    );
+    assert_eq!(store.renew_leases("node-a", &[], t(900)).await.unwrap(), 0);
+    // The renewed row stays claimed past its first expiry; the unleased one is due.
+    let later = store
+        .claim_due(t(500), 10, t(1_000), "node-b", &[])
+        .await
+        .unwrap();
+    assert_eq!(endpoint_ids(&later), [eps[2].id.clone()]);
+    let after_expiry = store
+        .claim_due(t(900), 10, t(1_000), "node-b", &[])
+        .await
+        .unwrap();
+    assert_eq!(endpoint_ids(&after_expiry), [eps[1].id.clone()]);
+}
+
+pub async fn check_concurrent_claims_never_overlap(store: &dyn Store) {
+    let (_, eps, _) = queued(store, 40).await;
+    let claim = |owner: &'static str| store.claim_due(t(10_000), 3, t(20_000), owner, &[]);
+    let mut seen = Vec::new();
+    loop {
+        let rounds = futures_join(claim("a"), claim("b"), claim("c")).await;
+        let got: Vec<_> = rounds.into_iter().flat_map(|r| r.unwrap()).collect();
+        if got.is_empty() {
+            break;
+        }
+        seen.extend(endpoint_ids(&got));
+    }
+    seen.sort();
+    let mut expected: Vec<_> = eps.iter().map(|e| e.id.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected, "every row claimed exactly once");
+}
+
+/// Runs three futures concurrently (tokio's `join!` without the macro's borrow quirks).
+async fn futures_join<T>(
+    a: impl std::future::Future<Output = T>,
+    b: impl std::future::Future<Output = T>,
+    c: impl std::future::Future<Output = T>,
+) -> Vec<T> {
+    let (a, b, c) = tokio::join!(a, b, c);
+    vec![a, b, c]
+}

@@ -345,6 +345,14 @@ impl Store for MemStore {
         });
         Ok(())
     }
+    async fn renew_leases(
+        &self,
+        _: &str,
+        _: &[(MsgId, EndpointId)],
+        _: Timestamp,
+    ) -> StoreResult<u64> {
+        Ok(0)
+    }
     async fn release_all_leases(&self, _: Timestamp) -> StoreResult<u64> {
         Ok(0)
     }
