@@ -8,10 +8,10 @@
 //! workers. One short-held mutex guards all lanes: every operation is O(1) per item.
 
 use crate::engine::Shared;
-use hookd_core::ids::EndpointId;
+use hookd_core::ids::{EndpointId, MsgId};
 use hookd_core::Timestamp;
 use hookd_store::ClaimedDelivery;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::Instrument;
 
@@ -20,6 +20,8 @@ struct Lane {
     /// Destinations reserved, queued or in flight for this endpoint.
     held: usize,
     queue: VecDeque<ClaimedDelivery>,
+    /// Messages being delivered to this endpoint right now (at most the worker cap).
+    inflight: Vec<MsgId>,
     /// Worker tasks running for this lane.
     workers: usize,
     /// Of those, the ones not delivering right now (about to pop, or waiting for a permit).
@@ -106,6 +108,42 @@ impl Lanes {
         (max_total.saturating_sub(st.total), full)
     }
 
+    /// The keys of every destination queued or in flight, for lease renewal.
+    pub fn held_keys(&self) -> Vec<(MsgId, EndpointId)> {
+        let st = self.lock();
+        let mut keys = Vec::with_capacity(st.total);
+        for (ep, lane) in &st.lanes {
+            let queued = lane.queue.iter().map(|w| &w.dest.msg_id);
+            keys.extend(
+                queued
+                    .chain(&lane.inflight)
+                    .map(|m| (m.clone(), ep.clone())),
+            );
+        }
+        keys
+    }
+
+    /// Records that the leases of queued destinations now last until `until` (after a
+    /// renewal that covered them). Only ever moves a lease later.
+    pub fn extend_queued_leases(&self, renewed: &[(MsgId, EndpointId)], until: Timestamp) {
+        let mut st = self.lock();
+        let mut by_lane: HashMap<&EndpointId, HashSet<&MsgId>> = HashMap::new();
+        for (m, ep) in renewed {
+            by_lane.entry(ep).or_default().insert(m);
+        }
+        for (ep, msgs) in by_lane {
+            let Some(lane) = st.lanes.get_mut(ep) else {
+                continue;
+            };
+            for w in lane.queue.iter_mut() {
+                let covered = msgs.contains(&w.dest.msg_id);
+                if covered && w.dest.next_attempt_at.is_some_and(|t| t < until) {
+                    w.dest.next_attempt_at = Some(until);
+                }
+            }
+        }
+    }
+
     #[cfg(test)]
     fn held(&self) -> usize {
         self.lock().total
@@ -162,6 +200,7 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             let lane = st.lanes.get_mut(&ep)?;
             let item = lane.queue.pop_front()?;
             lane.idle -= 1;
+            lane.inflight.push(item.dest.msg_id.clone());
             Some(item)
         });
         let Some(work) = work else {
@@ -173,6 +212,7 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             st.drop_if_unused(&ep);
             return;
         };
+        let msg_id = work.dest.msg_id.clone();
         if lease_still_valid(&shared, &work) {
             let span = tracing::info_span!(
                 "delivery",
@@ -190,6 +230,9 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             let mut st = shared.lanes.lock();
             if let Some(lane) = st.lanes.get_mut(&ep) {
                 lane.idle += 1;
+                if let Some(i) = lane.inflight.iter().position(|m| *m == msg_id) {
+                    lane.inflight.swap_remove(i);
+                }
             }
             st.unhold(&ep);
         }

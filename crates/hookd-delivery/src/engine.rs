@@ -117,6 +117,7 @@ impl Shared {
     /// Spawns the poller and the task that closes the engine after shutdown.
     pub fn start(self: &Arc<Self>) {
         self.tracker.spawn(crate::poller::run(self.clone()));
+        self.tracker.spawn(crate::lease::run(self.clone()));
         tokio::spawn(close_after_shutdown(self.clone()));
     }
 }

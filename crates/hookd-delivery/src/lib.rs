@@ -12,6 +12,8 @@
 //!   schedule the retry (`Retry-After` honoured, `410 Gone` disables the endpoint).
 //! - `client`: the pooled keep-alive hyper client (HTTP/1.1, rustls), no redirects, bounded
 //!   response reads, per-request timeout.
+//! - `lease`: renews the leases of everything this node holds, so healthy nodes never
+//!   take each other's work; a dead node's leases simply run out.
 //! - `engine`: the state every task shares, start-up and the shutdown sequence.
 //! - `cache`: endpoints cached for at most a second, invalidated on change.
 //! - `decision`: the next state after an attempt (retry schedule, `Retry-After`), pure.
@@ -28,6 +30,7 @@ mod decision;
 mod dispatcher;
 mod engine;
 mod headers;
+mod lease;
 mod poller;
 pub mod ssrf;
 

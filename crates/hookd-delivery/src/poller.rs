@@ -3,7 +3,9 @@
 //! Fresh messages reach the lanes directly through `Engine::submit`; the poller finds the
 //! rest: retries coming due, destinations admission had no room for, resends, and work
 //! left behind by a crashed node once its lease ran out. It claims only as much as there
-//! is room for and skips endpoints whose lane is full, so memory stays bounded.
+//! is room for and skips endpoints whose lane is full, so memory stays bounded. Besides its
+//! interval and local wake-ups, it listens to the store's `due_signal` (PostgreSQL's
+//! LISTEN/NOTIFY), so work another node could not take itself is picked up at once.
 
 use crate::dispatcher;
 use crate::engine::Shared;
@@ -94,6 +96,7 @@ async fn learn_next_due(shared: &Shared) {
 /// wakes the poller. Returns `false` on shutdown.
 async fn wait(shared: &Shared) -> bool {
     let interval_end = Instant::now() + shared.config.poll_interval;
+    let other_nodes = shared.store.due_signal();
     loop {
         let hint = shared.poller.next_due.load(Ordering::Acquire);
         let until_hint = hint.saturating_sub(Timestamp::now().as_millis()).max(0) as u64;
@@ -106,10 +109,19 @@ async fn wait(shared: &Shared) -> bool {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return false,
             _ = shared.poller.wake.notified() => return true,
+            _ = notified(other_nodes.as_deref()) => return true,
             _ = tokio::time::sleep_until(deadline) => return true,
             // The hint moved earlier; recompute the deadline.
             _ = shared.poller.hint_changed.notified() => {}
         }
+    }
+}
+
+/// Resolves when the store signals work made due by another process; never without one.
+async fn notified(signal: Option<&tokio::sync::Notify>) {
+    match signal {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
 }
 

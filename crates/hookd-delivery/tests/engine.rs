@@ -238,6 +238,52 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
 }
 
 #[tokio::test]
+async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
+    let lease = Duration::from_millis(600);
+    let h = Harness::start(EngineConfig {
+        lease,
+        max_inflight_per_endpoint: 1,
+        ..config(true, &[])
+    })
+    .await;
+    let ep = h.endpoint(h.receiver.url("/held"));
+    h.receiver.respond("/held", Reply::status(200).held());
+    let msgs: Vec<_> = (0..3).map(|_| h.send(&ep)).collect();
+    let first_expiry = h
+        .store
+        .destination(&msgs[2], &ep.id)
+        .next_attempt_at
+        .unwrap();
+    h.receiver.next().await;
+
+    // One request is in flight and two are queued behind it, all well past their first
+    // lease: the renewer keeps every row claimed, so the poller never takes them again.
+    let renewed_past = first_expiry.plus_millis(2 * lease.as_millis() as i64);
+    h.store
+        .wait_until("the leases were renewed twice over", |s| {
+            msgs.iter().all(|m| {
+                s.destination(m, &ep.id)
+                    .next_attempt_at
+                    .is_some_and(|t| t > renewed_past)
+            })
+        })
+        .await;
+    h.receiver.open_gate();
+    for msg in &msgs {
+        assert_eq!(
+            h.store.settled(msg, &ep.id).await.status,
+            DeliveryStatus::Success
+        );
+        assert_eq!(h.store.attempts(msg, &ep.id).len(), 1);
+    }
+    let mut extra = 0;
+    while h.receiver.try_next().await.is_some() {
+        extra += 1;
+    }
+    assert_eq!(extra, 2, "three requests in all, one per message");
+}
+
+#[tokio::test]
 async fn dropped_admission_gives_its_room_back() {
     let h = Harness::start(EngineConfig {
         max_queued_per_endpoint: 1,

@@ -46,6 +46,15 @@ pub struct ServeArgs {
     /// Also send `svix-id`, `svix-timestamp`, `svix-signature` headers [default: false].
     #[arg(long, env = "HOOKD_SVIX_HEADERS")]
     pub svix_headers: Option<bool>,
+    /// Seconds a claimed delivery stays claimed without renewal [default: 60].
+    #[arg(long, env = "HOOKD_LEASE")]
+    pub lease: Option<f64>,
+    /// PostgreSQL: connections in this node's pool [default: 16].
+    #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
+    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
+    #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
+    pub database_statement_timeout: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -71,6 +80,23 @@ pub struct FileConfig {
     pub poll_interval_ms: Option<u64>,
     /// Seconds shutdown waits for in-flight deliveries [default: 20].
     pub shutdown_grace: Option<f64>,
+    /// PostgreSQL: connections in this node's pool [default: 16].
+    pub database_pool_size: Option<usize>,
+    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
+    pub database_statement_timeout: Option<f64>,
+    /// PostgreSQL: seconds to wait for a new connection, and for a free pooled one [default: 5].
+    pub database_connect_timeout: Option<f64>,
+    /// PostgreSQL: PEM file of extra root certificates trusted for TLS (`sslmode=require`).
+    pub database_ca_file: Option<PathBuf>,
+}
+
+/// How a node talks to PostgreSQL (ignored with SQLite).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PostgresSettings {
+    pub pool_size: usize,
+    pub statement_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where hookd keeps its data.
@@ -97,6 +123,7 @@ pub struct Config {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
+    pub postgres: PostgresSettings,
 }
 
 impl fmt::Debug for Config {
@@ -122,6 +149,7 @@ impl fmt::Debug for Config {
             .field("lease", &self.lease)
             .field("poll_interval", &self.poll_interval)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("postgres", &self.postgres)
             .finish()
     }
 }
@@ -198,9 +226,31 @@ impl Config {
                 None => 1024 * 1024,
             },
             svix_headers: args.svix_headers.or(file.svix_headers).unwrap_or(false),
-            lease: secs("lease", file.lease, 60.0)?,
+            lease: match secs("lease", args.lease.or(file.lease), 60.0)? {
+                l if l < Duration::from_secs(1) => bail!("lease must be at least 1 second"),
+                l => l,
+            },
             poll_interval: Duration::from_millis(file.poll_interval_ms.unwrap_or(500).max(1)),
             shutdown_grace: secs("shutdown_grace", file.shutdown_grace, 20.0)?,
+            postgres: PostgresSettings {
+                pool_size: match args.database_pool_size.or(file.database_pool_size) {
+                    Some(0) => bail!("database_pool_size must be at least 1"),
+                    Some(n) => n,
+                    None => 16,
+                },
+                statement_timeout: secs(
+                    "database_statement_timeout",
+                    args.database_statement_timeout
+                        .or(file.database_statement_timeout),
+                    10.0,
+                )?,
+                connect_timeout: secs(
+                    "database_connect_timeout",
+                    file.database_connect_timeout,
+                    5.0,
+                )?,
+                ca_file: file.database_ca_file,
+            },
         })
     }
 }

@@ -17,6 +17,7 @@ use anyhow::Context;
 use config::{Config, Database};
 use hookd_core::Timestamp;
 use hookd_delivery::{Engine, EngineConfig};
+use hookd_store::postgres::{PostgresOptions, PostgresStore};
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::Store;
 use std::sync::Arc;
@@ -30,30 +31,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = match &config.database {
-        Database::Sqlite(path) => {
-            let path = path.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-                .await
-                .context("opening the database")??;
-            Arc::new(store)
-        }
-        Database::Postgres(_) => {
-            anyhow::bail!("the PostgreSQL backend is not available yet; use sqlite://PATH")
-        }
-    };
-    // One process owns a SQLite database (the store holds a lock), so every lease found
-    // at start-up is a leftover of a crash: release them so that work resumes at once.
-    let released = store
-        .release_all_leases(Timestamp::now())
-        .await
-        .context("releasing leases left by a previous run")?;
-    if released > 0 {
-        tracing::info!(
-            count = released,
-            "resuming deliveries left in flight by the previous run"
-        );
-    }
+    let store = open_store(&config).await?;
 
     let admin_token = match &config.admin_token {
         Some(t) => t.clone(),
@@ -86,9 +64,68 @@ pub async fn run(
     Ok(())
 }
 
+/// Opens the configured database. With SQLite, which one process owns (the store holds a
+/// lock), every lease found at start-up is a leftover of a crash and is released so that
+/// work resumes at once. With PostgreSQL, leases may belong to live nodes: they expire.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    match &config.database {
+        Database::Sqlite(path) => {
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .context("opening the database")??;
+            let released = store
+                .release_all_leases(Timestamp::now())
+                .await
+                .context("releasing leases left by a previous run")?;
+            if released > 0 {
+                tracing::info!(
+                    count = released,
+                    "resuming deliveries left in flight by the previous run"
+                );
+            }
+            Ok(Arc::new(store))
+        }
+        Database::Postgres(url) => {
+            let pg = &config.postgres;
+            let options = PostgresOptions {
+                url: url.clone(),
+                pool_size: pg.pool_size,
+                statement_timeout: pg.statement_timeout,
+                connect_timeout: pg.connect_timeout,
+                acquire_timeout: pg.connect_timeout,
+                ca_file: pg.ca_file.clone(),
+            };
+            let store = PostgresStore::connect(&options)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// A name for this process in leases, unique across nodes and restarts: a node that
+/// restarts must not mistake the leases of its previous life for its own.
+fn node_id() -> String {
+    use rand::Rng;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| {
+            h.trim()
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(32)
+                .collect::<String>()
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into());
+    let tag: u32 = rand::thread_rng().gen();
+    format!("{host}-{}-{tag:08x}", std::process::id())
+}
+
 fn engine_config(config: &Config) -> EngineConfig {
     EngineConfig {
-        node_id: format!("node-{}", std::process::id()),
+        node_id: node_id(),
         retry: config.retry.clone(),
         request_timeout: config.request_timeout,
         max_retry_after: config.max_retry_after,

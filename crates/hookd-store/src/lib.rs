@@ -20,6 +20,7 @@ use hookd_core::model::{
 use hookd_core::Timestamp;
 use std::sync::Arc;
 
+pub mod postgres;
 pub mod sqlite;
 
 /// The errors a backend maps its own into. Handlers never see SQL types.

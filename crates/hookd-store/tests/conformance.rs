@@ -1,9 +1,11 @@
 //! The storage conformance suite: the behaviour every `Store` backend must show.
 //!
-//! Each check is a plain `async fn check_…(store: &dyn Store)` in a submodule, so another
-//! backend runs the same checks by adding its own `backend_tests!` invocation with a
-//! fresh store per test. The SQLite-only behaviour (lock file, reopen, group commit under
-//! load) is tested at the bottom of this file.
+//! Each check is a plain `async fn check_…(store: &dyn Store)` in a submodule, and
+//! `backend_tests!` runs every check on every backend, each on a fresh store. The SQLite-only
+//! behaviour (lock file, reopen, group commit under load) is tested at the bottom of this
+//! file; the PostgreSQL-only behaviour (several nodes, notifications, outages) in
+//! `conformance/postgres_only.rs`. PostgreSQL tests need `HOOKD_TEST_POSTGRES_URL` (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`); without it they say so and pass.
 
 #[path = "conformance/apps.rs"]
 mod apps;
@@ -15,30 +17,52 @@ mod endpoints;
 mod fixtures;
 #[path = "conformance/messages.rs"]
 mod messages;
+#[path = "conformance/pg_schema.rs"]
+mod pg_schema;
+#[path = "conformance/postgres_only.rs"]
+mod postgres_only;
 #[path = "conformance/queue.rs"]
 mod queue;
 
 use fixtures::*;
+use hookd_store::postgres::PostgresStore;
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::{MessageFilter, Store};
+use pg_schema::TestSchema;
 use std::sync::Arc;
 use tempfile::TempDir;
 
 /// A fresh SQLite store in its own directory (nested, so `open` must create parents).
-fn open_sqlite() -> (TempDir, Arc<SqliteStore>) {
+async fn open_sqlite() -> Option<(TempDir, Arc<SqliteStore>)> {
     let dir = TempDir::new().unwrap();
     let store = SqliteStore::open(&dir.path().join("data/hookd.db")).unwrap();
-    (dir, Arc::new(store))
+    Some((dir, Arc::new(store)))
 }
 
-/// Generates one `#[tokio::test]` per check, each on a fresh store from `$open`.
+/// A fresh PostgreSQL store in a schema of its own (dropped with the returned guard), or
+/// `None` when no test server is configured.
+async fn open_postgres() -> Option<(TestSchema, Arc<PostgresStore>)> {
+    let schema = TestSchema::create().await?;
+    let store = schema.open().await;
+    Some((schema, store))
+}
+
+/// Generates, per backend, a module with one `#[tokio::test]` per check, each on a fresh
+/// store from the backend's opener (an `async fn` returning `None` to skip).
 macro_rules! backend_tests {
-    ($backend:ident, $open:path, [$($module:ident::$check:ident),* $(,)?]) => {
+    ($($backend:ident => $open:path),+ ; $checks:tt) => {
+        $( backend_tests!(@backend $backend, $open, $checks); )+
+    };
+    (@backend $backend:ident, $open:path, [$($module:ident::$check:ident),* $(,)?]) => {
         mod $backend {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $check() {
-                    let (_guard, store) = $open();
+                    // The guard (temp dir, schema) outlives the store: bindings drop in
+                    // reverse order.
+                    let Some((_guard, store)) = $open().await else {
+                        return;
+                    };
                     crate::$module::$check(store.as_ref()).await;
                 }
             )*
@@ -47,8 +71,8 @@ macro_rules! backend_tests {
 }
 
 backend_tests!(
-    sqlite,
-    crate::open_sqlite,
+    sqlite => crate::open_sqlite,
+    postgres => crate::open_postgres;
     [
         apps::check_app_crud_and_lookup_by_id_or_uid,
         apps::check_app_uid_is_unique_on_create_and_update,
@@ -125,7 +149,7 @@ async fn sqlite_data_survives_close_and_reopen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_group_commit_accepts_2000_concurrent_messages() {
-    let (_dir, store) = open_sqlite();
+    let (_dir, store) = open_sqlite().await.unwrap();
     let app = app(None);
     store.create_app(&app).await.unwrap();
     let ep = endpoint(&app.id, None);
@@ -180,7 +204,7 @@ async fn sqlite_group_commit_accepts_2000_concurrent_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_conflicting_job_rolls_back_alone_within_a_batch() {
-    let (_dir, store) = open_sqlite();
+    let (_dir, store) = open_sqlite().await.unwrap();
     let app = app(None);
     store.create_app(&app).await.unwrap();
     let ep = endpoint(&app.id, None);

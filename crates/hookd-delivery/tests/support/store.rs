@@ -269,20 +269,21 @@ impl Store for MemStore {
         keys: &[(MsgId, EndpointId)],
         lease_until: Timestamp,
     ) -> StoreResult<u64> {
-        let mut inner = self.inner.lock().unwrap();
-        let mut renewed = 0;
-        for d in inner.dests.iter_mut() {
-            let held = d.dest.status == DeliveryStatus::Pending
-                && d.dest.lease_owner.as_deref() == Some(owner)
-                && keys
-                    .iter()
-                    .any(|(m, e)| *m == d.dest.msg_id && *e == d.dest.endpoint_id);
-            if held {
-                d.dest.next_attempt_at = Some(lease_until);
-                renewed += 1;
+        Ok(self.write(|i| {
+            let mut renewed = 0;
+            for d in i.dests.iter_mut() {
+                let held = d.dest.status == DeliveryStatus::Pending
+                    && d.dest.lease_owner.as_deref() == Some(owner)
+                    && keys
+                        .iter()
+                        .any(|(m, e)| *m == d.dest.msg_id && *e == d.dest.endpoint_id);
+                if held {
+                    d.dest.next_attempt_at = Some(lease_until);
+                    renewed += 1;
+                }
             }
-        }
-        Ok(renewed)
+            renewed
+        }))
     }
     async fn release_all_leases(&self, _: Timestamp) -> StoreResult<u64> {
         unimplemented!()

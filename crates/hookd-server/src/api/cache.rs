@@ -17,6 +17,13 @@ pub const TTL: Duration = Duration::from_secs(1);
 /// Most applications cached at once; the map is cleared when full (cheap, and rare).
 const MAX_APPS: usize = 4096;
 
+/// Taken before a store read by [`EndpointCache::generation`].
+#[derive(Clone, Copy, Debug)]
+pub struct ReadTicket {
+    generation: u64,
+    started: Instant,
+}
+
 /// Shared handle; cheap to clone.
 #[derive(Clone, Default)]
 pub struct EndpointCache {
@@ -41,22 +48,27 @@ impl EndpointCache {
     }
 
     /// Call before reading from the store; pass the value to [`EndpointCache::insert`].
-    pub fn generation(&self) -> u64 {
-        self.inner.generation.load(Ordering::Acquire)
+    /// It also notes when the read started: an entry's age counts from then, so nothing
+    /// older than [`TTL`] is ever served, however long the read took.
+    pub fn generation(&self) -> ReadTicket {
+        ReadTicket {
+            generation: self.inner.generation.load(Ordering::Acquire),
+            started: Instant::now(),
+        }
     }
 
-    /// Caches what was read, unless something was invalidated since `generation`.
-    pub fn insert(&self, app: &AppId, generation: u64, eps: Arc<Vec<Endpoint>>) {
+    /// Caches what was read, unless something was invalidated since the ticket was taken.
+    pub fn insert(&self, app: &AppId, ticket: ReadTicket, eps: Arc<Vec<Endpoint>>) {
         let Ok(mut map) = self.inner.map.lock() else {
             return;
         };
-        if self.inner.generation.load(Ordering::Acquire) != generation {
+        if self.inner.generation.load(Ordering::Acquire) != ticket.generation {
             return;
         }
         if map.len() >= MAX_APPS {
             map.clear();
         }
-        map.insert(app.clone(), (Instant::now(), eps));
+        map.insert(app.clone(), (ticket.started, eps));
     }
 
     /// Forgets an app's endpoints after any endpoint change.

@@ -1,0 +1,203 @@
+//! Endpoints: the `endpoints` table, always scoped to their application. Deleting an
+//! endpoint also deletes its delivery rows (pending deliveries stop) and its attempts, in
+//! the same statement.
+
+use super::codec::ts_col;
+use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
+use super::query::{execute, query_opt, ListQuery};
+use crate::{Page, PageRequest, StoreError, StoreResult};
+use deadpool_postgres::Client;
+use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::model::Endpoint;
+use hookd_core::signing::EndpointSecret;
+use tokio_postgres::Row;
+
+const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
+    event_types, channels, metadata, secret, headers, created_at, updated_at FROM endpoints";
+
+fn from_row(row: &Row) -> StoreResult<Endpoint> {
+    let secret: &str = col(row, 11)?;
+    let secret = EndpointSecret::parse(secret).map_err(|e| corrupt(11, e))?;
+    Ok(Endpoint {
+        id: EndpointId::from_trusted(col(row, 0)?),
+        app_id: AppId::from_trusted(col(row, 1)?),
+        uid: col(row, 2)?,
+        url: col(row, 3)?,
+        description: col(row, 4)?,
+        version: col(row, 5)?,
+        rate_limit: int_col_opt(row, 6)?,
+        disabled: col(row, 7)?,
+        event_types: json_col_opt(row, 8)?,
+        channels: json_col_opt(row, 9)?,
+        metadata: json_col(row, 10)?,
+        secret,
+        headers: json_col(row, 12)?,
+        created_at: ts_col(row, 13)?,
+        updated_at: ts_col(row, 14)?,
+    })
+}
+
+/// The JSON-encoded columns of an endpoint.
+struct JsonFields {
+    event_types: Option<String>,
+    channels: Option<String>,
+    metadata: String,
+    headers: String,
+}
+
+impl JsonFields {
+    fn of(ep: &Endpoint) -> StoreResult<Self> {
+        Ok(Self {
+            event_types: to_json_opt(ep.event_types.as_ref())?,
+            channels: to_json_opt(ep.channels.as_ref())?,
+            metadata: to_json(&ep.metadata)?,
+            headers: to_json(&ep.headers)?,
+        })
+    }
+}
+
+pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep)?;
+    execute(
+        client,
+        "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
+         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        &[
+            &ep.id.as_str(),
+            &ep.app_id.as_str(),
+            &ep.uid,
+            &ep.url,
+            &ep.description,
+            &ep.version,
+            &ep.rate_limit.map(i64::from),
+            &ep.disabled,
+            &json.event_types,
+            &json.channels,
+            &json.metadata,
+            &ep.secret.expose(),
+            &json.headers,
+            &ms(ep.created_at),
+            &ms(ep.updated_at),
+        ],
+        "inserting an endpoint",
+    )
+    .await?;
+    Ok(())
+}
+
+/// An endpoint of `app`, by id first, else by uid (one lookup: an id match sorts first).
+pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+    let sql = format!(
+        "{SELECT} WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1"
+    );
+    let row = query_opt(
+        client,
+        &sql,
+        &[&app.as_str(), &id_or_uid],
+        "reading an endpoint",
+    )
+    .await?;
+    match row {
+        Some(row) => from_row(&row),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(super) async fn list(
+    client: &Client,
+    app: &AppId,
+    page: &PageRequest,
+) -> StoreResult<Page<Endpoint>> {
+    let mut query = ListQuery::new(SELECT);
+    query.and("app_id = $", app.as_str().to_owned());
+    query.fetch_page(client, "id", page, from_row).await
+}
+
+pub(super) async fn all(client: &Client, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+    let mut query = ListQuery::new(SELECT);
+    query.and("app_id = $", app.as_str().to_owned());
+    query.order_by("id");
+    query.fetch_all(client, from_row).await
+}
+
+pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep)?;
+    let changed = execute(
+        client,
+        "UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
+         rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
+         secret = $12, headers = $13, updated_at = $14 WHERE app_id = $1 AND id = $2",
+        &[
+            &ep.app_id.as_str(),
+            &ep.id.as_str(),
+            &ep.uid,
+            &ep.url,
+            &ep.description,
+            &ep.version,
+            &ep.rate_limit.map(i64::from),
+            &ep.disabled,
+            &json.event_types,
+            &json.channels,
+            &json.metadata,
+            &ep.secret.expose(),
+            &json.headers,
+            &ms(ep.updated_at),
+        ],
+        "updating an endpoint",
+    )
+    .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn set_disabled(
+    client: &Client,
+    app: &AppId,
+    id: &EndpointId,
+    disabled: bool,
+) -> StoreResult<()> {
+    let changed = execute(
+        client,
+        "UPDATE endpoints SET disabled = $3 WHERE app_id = $1 AND id = $2",
+        &[&app.as_str(), &id.as_str(), &disabled],
+        "setting an endpoint's disabled flag",
+    )
+    .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deletes the endpoint with its delivery rows and attempts (the endpoint's logs go with
+/// it: nothing could address them any more). The cascades key off the deleted row, so
+/// nothing else is touched when the endpoint is not the app's.
+const DELETE_SQL: &str = "WITH ep AS (
+        DELETE FROM endpoints WHERE app_id = $1 AND id = $2 RETURNING id
+    ), dests AS (
+        DELETE FROM message_destinations WHERE endpoint_id IN (SELECT id FROM ep)
+    ), attempts AS (
+        DELETE FROM attempts WHERE app_id = $1 AND endpoint_id IN (SELECT id FROM ep)
+    )
+    SELECT count(*) FROM ep";
+
+pub(super) async fn delete(client: &Client, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+    let row = query_opt(
+        client,
+        DELETE_SQL,
+        &[&app.as_str(), &id.as_str()],
+        "deleting an endpoint",
+    )
+    .await?;
+    let deleted: i64 = match &row {
+        Some(row) => col(row, 0)?,
+        None => 0,
+    };
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The PostgreSQL backend of [`Store`](crate::Store): any number of hookd processes share
+//! one database, and PostgreSQL alone keeps them from stepping on each other.
+//!
+//! Layout:
+//! - this file: [`PostgresOptions`] and [`PostgresStore::connect`] (first connection,
+//!   migrations, pool, listener).
+//! - `connect`: the connection settings from the URL and options, TLS (rustls, verified
+//!   certificates), the pool, and single unpooled connections.
+//! - `migrations` (+ `sql/`): the embedded schema, applied under an advisory lock.
+//! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`: the SQL of each
+//!   area as async functions over a pooled connection.
+//! - `store`: the `Store` impl, taking a pooled connection per call.
+//! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
+//! - `codec`, `query`: value conversions, error mapping, statement helpers and the
+//!   list-query builder.
+//!
+//! Consistency: every write is a single statement (data-modifying CTEs where a write has
+//! several parts), so it commits atomically in one round trip. Claims lock their rows with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent claims, from this process or another, never
+//! overlap. Deletes cascade explicitly (no foreign keys), as with SQLite.
+//!
+//! Must not: log the URL, passwords, secrets or payloads; hold a pooled connection across
+//! awaits on anything but its own statements.
+
+mod apps;
+mod attempts;
+mod codec;
+mod connect;
+mod endpoints;
+mod event_types;
+mod listener;
+mod messages;
+mod migrations;
+mod query;
+mod queue;
+mod store;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// How to reach the database and how to bound the time spent on it.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// `postgres://user:pass@host:port/db?sslmode=…&options=…` (or the key=value form).
+    /// `sslmode` is `disable`, `prefer` (the default) or `require`. Never logged.
+    pub url: String,
+    /// Pooled connections at most (each store call holds one for its statement).
+    pub pool_size: usize,
+    /// Set on every connection: a statement running longer is cancelled by the server and
+    /// reported as `StoreError::Unavailable`.
+    pub statement_timeout: Duration,
+    /// Bounds opening one connection (TCP, TLS, authentication).
+    pub connect_timeout: Duration,
+    /// Bounds waiting for a free pooled connection when all are in use.
+    pub acquire_timeout: Duration,
+    /// PEM root certificate(s) trusted for the server's TLS certificate, in addition to
+    /// the webpki (Mozilla) roots: for a server with a private CA.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+            ca_file: None,
+        }
+    }
+}
+
+impl fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &"<redacted>")
+            .field("pool_size", &self.pool_size)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// The PostgreSQL store. Share it as `Arc<PostgresStore>` (or `Arc<dyn Store>`); dropping
+/// it stops its listener and closes its connections.
+pub struct PostgresStore {
+    /// The connections every store call runs on.
+    pool: Pool,
+    /// Raised by the listener when another process may have made work due.
+    due: Arc<Notify>,
+    /// The `NOTIFY` channel of this store's schema, raised by writes that leave work.
+    channel: String,
+    /// Bounds `health()` even when a pooled connection hangs: acquire plus connect time.
+    health_timeout: Duration,
+    /// Stops the listener task when the store is dropped.
+    _listener: DropGuard,
+}
+
+impl PostgresStore {
+    /// Connects to the database in `opts.url`, applies the embedded migrations to the
+    /// connection's current schema (safe when several nodes start at once), builds the
+    /// pool and starts listening for work made due by other nodes.
+    pub async fn connect(opts: &PostgresOptions) -> anyhow::Result<Self> {
+        let mut target = connect::Target::new(opts)?;
+        let due = Arc::new(Notify::new());
+        let mut session = target.open_first(due.clone()).await?;
+        migrations::apply(&mut session.client).await?;
+        let schema: Option<String> = session
+            .client
+            .query_one("SELECT current_schema()", &[])
+            .await
+            .and_then(|row| row.try_get(0))
+            .context("reading the current schema")?;
+        let schema = schema.context("the search_path names no existing schema")?;
+        let channel = listener::channel_name(&schema);
+        let pool = target.pool(opts)?;
+        let stop = CancellationToken::new();
+        listener::start(target, session, channel.clone(), due.clone(), stop.clone())
+            .await
+            .context("listening for due work")?;
+        tracing::info!(
+            schema = %schema,
+            pool_size = opts.pool_size,
+            "connected to the PostgreSQL store"
+        );
+        Ok(Self {
+            pool,
+            due,
+            channel,
+            health_timeout: opts.acquire_timeout + opts.connect_timeout,
+            _listener: stop.drop_guard(),
+        })
+    }
+}

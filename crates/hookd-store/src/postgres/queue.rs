@@ -1,0 +1,247 @@
+//! The delivery queue: the `message_destinations` table. A row is due when `status = 1`
+//! (Pending) and `next_attempt_at <= now`; the partial index `destinations_due` holds
+//! exactly the pending rows in due order, so claiming is an index range scan.
+//!
+//! Many nodes claim at once: the claim locks its rows with `FOR UPDATE SKIP LOCKED`, so
+//! concurrent claims pass over each other's rows instead of waiting or overlapping, and a
+//! row updated meanwhile is re-checked against the due condition before it is taken.
+
+use super::codec::{col, int_col, ms, ms_opt, status_code, status_col, trigger_code};
+use super::codec::{trigger_col, ts_col_opt};
+use super::query::{execute, query, query_opt};
+use crate::{ClaimedDelivery, DeliveryOutcome, StoreResult};
+use deadpool_postgres::Client;
+use hookd_core::ids::{AppId, EndpointId, MsgId};
+use hookd_core::model::{DeliveryStatus, MessageDestination};
+use hookd_core::Timestamp;
+use std::sync::Arc;
+use tokio_postgres::Row;
+
+pub(super) const SELECT_DESTINATION: &str = "SELECT msg_id, endpoint_id, app_id, status,
+    attempt_count, next_attempt_at, last_attempt_at, trigger, lease_owner
+    FROM message_destinations";
+
+/// Reads the nine destination columns, in [`SELECT_DESTINATION`]'s order, from the start
+/// of `row`.
+pub(super) fn destination_from_row(row: &Row) -> StoreResult<MessageDestination> {
+    Ok(MessageDestination {
+        msg_id: MsgId::from_trusted(col(row, 0)?),
+        endpoint_id: EndpointId::from_trusted(col(row, 1)?),
+        app_id: AppId::from_trusted(col(row, 2)?),
+        status: status_col(row, 3)?,
+        attempt_count: int_col(row, 4)?,
+        next_attempt_at: ts_col_opt(row, 5)?,
+        last_attempt_at: ts_col_opt(row, 6)?,
+        trigger: trigger_col(row, 7)?,
+        lease_owner: col(row, 8)?,
+    })
+}
+
+/// Locks up to `$3` due rows (skipping rows other claims hold), leases them and returns
+/// them with what the sender needs, oldest due first. `status = 1` is spelled out so the
+/// planner picks the partial index.
+pub(super) const CLAIM_SQL: &str = "WITH due AS (
+        SELECT msg_id, endpoint_id, next_attempt_at AS due_at
+        FROM message_destinations
+        WHERE status = 1 AND next_attempt_at <= $1 AND endpoint_id <> ALL($2::text[])
+        ORDER BY next_attempt_at
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+    ), leased AS (
+        UPDATE message_destinations d SET next_attempt_at = $4, lease_owner = $5
+        FROM due
+        WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
+        RETURNING d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempt_count,
+            d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner, due.due_at
+    )
+    SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count, l.next_attempt_at,
+        l.last_attempt_at, l.trigger, l.lease_owner, m.event_type, m.payload
+    FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
+    ORDER BY l.due_at, l.msg_id, l.endpoint_id";
+
+/// Claims up to `limit` due rows, oldest due first, leasing them to `owner`.
+pub(super) async fn claim_due(
+    client: &Client,
+    now: Timestamp,
+    limit: u32,
+    lease_until: Timestamp,
+    owner: &str,
+    exclude: &[EndpointId],
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let exclude: Vec<&str> = exclude.iter().map(EndpointId::as_str).collect();
+    let rows = query(
+        client,
+        CLAIM_SQL,
+        &[
+            &ms(now),
+            &exclude,
+            &i64::from(limit),
+            &ms(lease_until),
+            &owner,
+        ],
+        "claiming due deliveries",
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ClaimedDelivery {
+                dest: destination_from_row(row)?,
+                event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
+                payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
+            })
+        })
+        .collect()
+}
+
+/// Updates the destination, then inserts the attempt only if the destination still
+/// existed: one statement, so both or neither.
+const OUTCOME_WITH_ATTEMPT_SQL: &str = "WITH dest AS (
+        UPDATE message_destinations SET status = $3, attempt_count = $4,
+            next_attempt_at = $5, last_attempt_at = $6, lease_owner = NULL
+        WHERE msg_id = $1 AND endpoint_id = $2
+        RETURNING 1
+    )
+    INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status,
+        response_status_code, response, response_duration_ms, trigger, created_at)
+    SELECT $7::text, $8::text, $9::text, $10::text, $11::text, $12::smallint, $13::integer,
+        $14::text, $15::bigint, $16::smallint, $17::bigint
+    WHERE EXISTS (SELECT 1 FROM dest)";
+
+/// A settlement without a request keeps the last attempt time.
+const OUTCOME_WITHOUT_ATTEMPT_SQL: &str = "UPDATE message_destinations SET status = $3,
+    attempt_count = $4, next_attempt_at = $5, lease_owner = NULL
+    WHERE msg_id = $1 AND endpoint_id = $2";
+
+/// Writes an outcome; an outcome for a row deleted meanwhile changes nothing.
+pub(super) async fn record_outcome(client: &Client, o: &DeliveryOutcome) -> StoreResult<()> {
+    let (msg, ep) = (o.msg_id.as_str(), o.endpoint_id.as_str());
+    let status = status_code(o.status);
+    let count = i64::from(o.attempt_count);
+    let next = ms_opt(o.next_attempt_at);
+    let Some(a) = &o.attempt else {
+        let sql = OUTCOME_WITHOUT_ATTEMPT_SQL;
+        let params: [super::query::Param<'_>; 5] = [&msg, &ep, &status, &count, &next];
+        execute(client, sql, &params, "settling a destination").await?;
+        return Ok(());
+    };
+    let duration = i64::try_from(a.response_duration_ms).unwrap_or(i64::MAX);
+    // PostgreSQL cannot store U+0000 in text; the response is a lossy excerpt anyway.
+    let response = a.response.replace('\0', "\u{fffd}");
+    execute(
+        client,
+        OUTCOME_WITH_ATTEMPT_SQL,
+        &[
+            &msg,
+            &ep,
+            &status,
+            &count,
+            &next,
+            &ms(a.created_at),
+            &a.id.as_str(),
+            &a.msg_id.as_str(),
+            &a.endpoint_id.as_str(),
+            &a.app_id.as_str(),
+            &a.url,
+            &status_code(a.status),
+            &i32::from(a.response_status_code),
+            &response,
+            &duration,
+            &trigger_code(a.trigger),
+            &ms(a.created_at),
+        ],
+        "recording a delivery outcome",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Upserts the destination as given (an existing row keeps its attempt count and last
+/// attempt time), notifying `$10` when it is left for any node to claim (`$11`).
+const REQUEUE_SQL: &str = "WITH dest AS (
+        INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status,
+            attempt_count, next_attempt_at, last_attempt_at, trigger, lease_owner)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = EXCLUDED.status,
+            next_attempt_at = EXCLUDED.next_attempt_at, trigger = EXCLUDED.trigger,
+            lease_owner = EXCLUDED.lease_owner
+    )
+    SELECT pg_notify($10, '') WHERE $11::boolean";
+
+pub(super) async fn requeue(
+    client: &Client,
+    d: &MessageDestination,
+    channel: &str,
+) -> StoreResult<()> {
+    let wake_others = d.status == DeliveryStatus::Pending && d.lease_owner.is_none();
+    execute(
+        client,
+        REQUEUE_SQL,
+        &[
+            &d.msg_id.as_str(),
+            &d.endpoint_id.as_str(),
+            &d.app_id.as_str(),
+            &status_code(d.status),
+            &i64::from(d.attempt_count),
+            &ms_opt(d.next_attempt_at),
+            &ms_opt(d.last_attempt_at),
+            &trigger_code(d.trigger),
+            &d.lease_owner,
+            &channel,
+            &wake_others,
+        ],
+        "requeueing a destination",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves the lease expiry of the given rows still pending and leased to `owner`.
+pub(super) async fn renew_leases(
+    client: &Client,
+    owner: &str,
+    keys: &[(MsgId, EndpointId)],
+    lease_until: Timestamp,
+) -> StoreResult<u64> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let msgs: Vec<&str> = keys.iter().map(|(m, _)| m.as_str()).collect();
+    let eps: Vec<&str> = keys.iter().map(|(_, e)| e.as_str()).collect();
+    execute(
+        client,
+        "UPDATE message_destinations d SET next_attempt_at = $3
+         FROM unnest($1::text[], $2::text[]) AS k(msg_id, endpoint_id)
+         WHERE d.msg_id = k.msg_id AND d.endpoint_id = k.endpoint_id
+           AND d.status = 1 AND d.lease_owner = $4",
+        &[&msgs, &eps, &ms(lease_until), &owner],
+        "renewing leases",
+    )
+    .await
+}
+
+/// Makes every leased pending row due at `now`; returns how many.
+pub(super) async fn release_all_leases(client: &Client, now: Timestamp) -> StoreResult<u64> {
+    execute(
+        client,
+        "UPDATE message_destinations SET next_attempt_at = $1, lease_owner = NULL
+         WHERE status = 1 AND lease_owner IS NOT NULL",
+        &[&ms(now)],
+        "releasing leases",
+    )
+    .await
+}
+
+pub(super) async fn next_due_at(client: &Client) -> StoreResult<Option<Timestamp>> {
+    let row = query_opt(
+        client,
+        "SELECT min(next_attempt_at) FROM message_destinations WHERE status = 1",
+        &[],
+        "reading the next due time",
+    )
+    .await?;
+    let next: Option<i64> = match &row {
+        Some(row) => col(row, 0)?,
+        None => None,
+    };
+    Ok(next.map(Timestamp::from_millis))
+}

@@ -1,0 +1,205 @@
+//! The [`Store`] impl of [`PostgresStore`]: each call takes a pooled connection and runs
+//! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
+
+use super::codec::{pg_error, pool_error};
+use super::{apps, attempts, endpoints, event_types, messages, queue, PostgresStore};
+use crate::{
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, MessageFilter, Page, PageRequest, Store,
+    StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use deadpool_postgres::Client;
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
+use hookd_core::Timestamp;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+impl PostgresStore {
+    async fn client(&self) -> StoreResult<Client> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn health(&self) -> StoreResult<()> {
+        let check = async {
+            let client = self.client().await?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map_err(|e| pg_error(e, "checking the database"))?;
+            Ok(())
+        };
+        tokio::time::timeout(self.health_timeout, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "the database did not answer in time".into(),
+                ))
+            })
+    }
+
+    async fn create_app(&self, app: &Application) -> StoreResult<()> {
+        apps::insert(&self.client().await?, app).await
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
+        apps::get(&self.client().await?, id_or_uid).await
+    }
+
+    async fn list_apps(&self, page: &PageRequest) -> StoreResult<Page<Application>> {
+        apps::list(&self.client().await?, page).await
+    }
+
+    async fn update_app(&self, app: &Application) -> StoreResult<()> {
+        apps::update(&self.client().await?, app).await
+    }
+
+    async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
+        apps::delete(&self.client().await?, id).await
+    }
+
+    async fn create_event_type(&self, et: &EventType) -> StoreResult<()> {
+        event_types::insert(&self.client().await?, et).await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
+        event_types::get(&self.client().await?, name).await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: &PageRequest,
+        include_archived: bool,
+    ) -> StoreResult<Page<EventType>> {
+        event_types::list(&self.client().await?, page, include_archived).await
+    }
+
+    async fn update_event_type(&self, et: &EventType) -> StoreResult<()> {
+        event_types::update(&self.client().await?, et).await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        event_types::delete(&self.client().await?, name).await
+    }
+
+    async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        endpoints::insert(&self.client().await?, ep).await
+    }
+
+    async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+        endpoints::get(&self.client().await?, app, id_or_uid).await
+    }
+
+    async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
+        endpoints::list(&self.client().await?, app, page).await
+    }
+
+    async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+        endpoints::all(&self.client().await?, app).await
+    }
+
+    async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        endpoints::update(&self.client().await?, ep).await
+    }
+
+    async fn set_endpoint_disabled(
+        &self,
+        app: &AppId,
+        id: &EndpointId,
+        disabled: bool,
+    ) -> StoreResult<()> {
+        endpoints::set_disabled(&self.client().await?, app, id, disabled).await
+    }
+
+    async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
+        endpoints::delete(&self.client().await?, app, id).await
+    }
+
+    async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
+        messages::insert(&self.client().await?, msg, dests, &self.channel).await
+    }
+
+    async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Message> {
+        messages::get(&self.client().await?, app, id_or_event_id).await
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        filter: &MessageFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        messages::list(&self.client().await?, app, filter, page).await
+    }
+
+    async fn list_destinations(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+    ) -> StoreResult<Vec<MessageDestination>> {
+        messages::destinations(&self.client().await?, app, msg).await
+    }
+
+    async fn list_attempts(
+        &self,
+        app: &AppId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Attempt>> {
+        attempts::list(&self.client().await?, app, filter, page).await
+    }
+
+    async fn get_attempt(&self, app: &AppId, msg: &MsgId, id: &AttemptId) -> StoreResult<Attempt> {
+        attempts::get(&self.client().await?, app, msg, id).await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
+        exclude: &[EndpointId],
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        queue::claim_due(&client, now, limit, lease_until, owner, exclude).await
+    }
+
+    async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
+        queue::record_outcome(&self.client().await?, outcome).await
+    }
+
+    async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()> {
+        queue::requeue(&self.client().await?, dest, &self.channel).await
+    }
+
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        keys: &[(MsgId, EndpointId)],
+        lease_until: Timestamp,
+    ) -> StoreResult<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        queue::renew_leases(&self.client().await?, owner, keys, lease_until).await
+    }
+
+    async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64> {
+        queue::release_all_leases(&self.client().await?, now).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        queue::next_due_at(&self.client().await?).await
+    }
+
+    fn due_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.due.clone())
+    }
+}

@@ -1,0 +1,289 @@
+//! Several `hookd serve` processes on one PostgreSQL database (an isolated schema of the
+//! server named by `HOOKD_TEST_POSTGRES_URL`): they share the API and the delivery work,
+//! deliver every message exactly once while healthy, take over a killed node's work once
+//! its leases run out, keep retry timing across node deaths, and see each other's
+//! endpoint changes within the documented bound (1 s).
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+use support::postgres::{test_url, Schema};
+use support::{eventually, Api, Behaviour, Node, Receiver};
+use tokio::time::Instant;
+
+const SUCCESS: i64 = 0;
+const PENDING: i64 = 1;
+
+/// Starts `n` nodes on the schema, each with a lease of `lease` seconds.
+async fn cluster(schema: &Schema, dir: &std::path::Path, n: usize, lease: &str) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(Node::start(&schema.url, dir, &[("HOOKD_LEASE", lease)]).await);
+    }
+    nodes
+}
+
+/// Sends messages `range` round-robin through `apis`, `concurrency` at a time; returns the
+/// ids of those accepted.
+async fn send_all(apis: &[Api], app: &str, range: std::ops::Range<usize>) -> Vec<String> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let per_task: Vec<Vec<usize>> = (0..16)
+        .map(|t| range.clone().filter(|i| i % 16 == t).collect())
+        .collect();
+    for items in per_task {
+        let (apis, app) = (apis.to_vec(), app.to_owned());
+        tasks.spawn(async move {
+            let mut ids = Vec::new();
+            for i in items {
+                ids.extend(apis[i % apis.len()].send(&app, i).await);
+            }
+            ids
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        ids.extend(done.unwrap());
+    }
+    ids
+}
+
+/// Waits until every (message, path) pair has arrived successfully.
+async fn all_delivered(rx: &Receiver, ids: &[String], paths: &[&str], limit: Duration) {
+    let want: Vec<(String, String)> = ids
+        .iter()
+        .flat_map(|id| paths.iter().map(move |p| (id.clone(), p.to_string())))
+        .collect();
+    eventually("every accepted message arrived", limit, || {
+        let got = rx.delivered();
+        let missing = want.iter().filter(|k| !got.contains_key(*k)).count();
+        async move { missing == 0 }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_deliver_every_message_exactly_once() {
+    let Some(url) = test_url("three_nodes_deliver_every_message_exactly_once") else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(Behaviour {
+        delay: Duration::from_millis(5),
+        ..Behaviour::default()
+    })
+    .await;
+    let nodes = cluster(&schema, dir.path(), 3, "10").await;
+    let apis: Vec<Api> = nodes.iter().map(Api::new).collect();
+    let app = apis[0].create_app("cluster").await;
+    let paths = ["/a", "/b", "/c", "/d"];
+    for p in paths {
+        apis[0].create_endpoint(&app, &rx.url(p)).await;
+    }
+
+    let ids = send_all(&apis, &app, 0..400).await;
+    assert_eq!(ids.len(), 400, "every message accepted");
+    all_delivered(&rx, &ids, &paths, Duration::from_secs(60)).await;
+    // Once every destination is settled nothing can be sent again, so the counts are final.
+    eventually(
+        "every destination settled",
+        Duration::from_secs(30),
+        || async {
+            schema
+                .count(&format!(
+                    "SELECT count(*) FROM message_destinations WHERE status <> {SUCCESS}"
+                ))
+                .await
+                == 0
+        },
+    )
+    .await;
+    let delivered = rx.delivered();
+    let dupes: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "delivered more than once: {dupes:?}");
+    assert_eq!(rx.arrivals().len(), 1600);
+    assert_eq!(schema.count("SELECT count(*) FROM attempts").await, 1600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_load_has_its_work_taken_over() {
+    let Some(url) = test_url("a_node_killed_mid_load_has_its_work_taken_over") else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Slow answers keep plenty of work queued and in flight on the node that is killed.
+    let rx = Receiver::start(Behaviour {
+        delay: Duration::from_millis(100),
+        ..Behaviour::default()
+    })
+    .await;
+    let mut nodes = cluster(&schema, dir.path(), 3, "3").await;
+    let apis: Vec<Api> = nodes.iter().map(Api::new).collect();
+    let app = apis[0].create_app("takeover").await;
+    let paths = ["/a", "/b"];
+    for p in paths {
+        apis[0].create_endpoint(&app, &rx.url(p)).await;
+    }
+
+    // Node 0 accepts a batch and starts delivering it; it dies part-way through.
+    let mut ids = send_all(&apis[..1], &app, 0..300).await;
+    assert_eq!(ids.len(), 300);
+    eventually("deliveries are under way", Duration::from_secs(20), || {
+        let n = rx.arrivals().len();
+        async move { n >= 40 }
+    })
+    .await;
+    nodes.remove(0).kill();
+    let before_kill = rx.arrivals().len();
+    assert!(
+        before_kill < 600,
+        "the kill came mid-load ({before_kill} arrived)"
+    );
+
+    // The survivors keep taking traffic and, once the leases run out, the dead node's work.
+    ids.extend(send_all(&apis[1..], &app, 300..400).await);
+    assert_eq!(ids.len(), 400);
+    all_delivered(&rx, &ids, &paths, Duration::from_secs(90)).await;
+    let delivered = rx.delivered();
+    let extra: usize = delivered.values().map(|n| n - 1).sum();
+    // Only requests in flight at the kill (at most 32 per endpoint) may arrive twice.
+    assert!(extra <= 64, "{extra} duplicate deliveries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_scheduled_by_a_dead_node_is_sent_on_time_by_another() {
+    let Some(url) = test_url("a_retry_scheduled_by_a_dead_node_is_sent_on_time_by_another") else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(Behaviour {
+        fail_first: true,
+        ..Behaviour::default()
+    })
+    .await;
+    let env = [("HOOKD_RETRY_SCHEDULE", "2")];
+    let a = Node::start(&schema.url, dir.path(), &env).await;
+    let _b = Node::start(&schema.url, dir.path(), &env).await;
+    let api_a = Api::new(&a);
+    let app = api_a.create_app("retry").await;
+    api_a.create_endpoint(&app, &rx.url("/r")).await;
+    let id = api_a.send(&app, 1).await.unwrap();
+
+    // The first attempt fails; once node A has recorded the retry, A dies.
+    eventually(
+        "the failed attempt is recorded",
+        Duration::from_secs(20),
+        || async { schema.count("SELECT count(*) FROM attempts").await == 1 },
+    )
+    .await;
+    a.kill();
+    let first = rx.arrivals()[0].clone();
+    assert_eq!((first.msg_id.as_str(), first.status), (id.as_str(), 500));
+
+    eventually("the retry arrived", Duration::from_secs(30), || {
+        let n = rx.arrivals().len();
+        async move { n >= 2 }
+    })
+    .await;
+    let retry = rx.arrivals()[1].clone();
+    assert_eq!((retry.msg_id.as_str(), retry.status), (id.as_str(), 200));
+    let gap = retry.at - first.at;
+    // Scheduled 2 s after the first attempt with ±20 % jitter; node B claims it when due.
+    assert!(
+        gap >= Duration::from_millis(1_600),
+        "retried early: {gap:?}"
+    );
+    assert!(gap <= Duration::from_secs(5), "retried late: {gap:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_change_through_one_node_governs_the_others_within_a_second() {
+    let Some(url) =
+        test_url("an_endpoint_change_through_one_node_governs_the_others_within_a_second")
+    else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(Behaviour::default()).await;
+    let a = Node::start(&schema.url, dir.path(), &[]).await;
+    let b = Node::start(&schema.url, dir.path(), &[]).await;
+    let (api_a, api_b) = (Api::new(&a), Api::new(&b));
+    let app = api_a.create_app("consistency").await;
+    let ep = api_a.create_endpoint(&app, &rx.url("/old")).await;
+    // Node B delivers one message, so its caches hold the endpoint.
+    let warm = api_b.send(&app, 0).await.unwrap();
+    all_delivered(&rx, &[warm], &["/old"], Duration::from_secs(20)).await;
+
+    // Through A: a new URL. B keeps sending a message every 50 ms.
+    let (s, _) = api_a
+        .call(
+            "PATCH",
+            &format!("/app/{app}/endpoint/{ep}"),
+            Some(serde_json::json!({ "url": rx.url("/new") })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let moved = Instant::now();
+    let mut ids = Vec::new();
+    for i in 1..=40 {
+        ids.push(api_b.send(&app, i).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually(
+        "every message arrived somewhere",
+        Duration::from_secs(30),
+        || {
+            let got: HashSet<String> = rx.delivered().into_keys().map(|(m, _)| m).collect();
+            let done = ids.iter().all(|id| got.contains(id));
+            async move { done }
+        },
+    )
+    .await;
+    let late_old: Vec<_> = rx
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.path == "/old" && a.at > moved + Duration::from_millis(1_100))
+        .collect();
+    assert!(
+        late_old.is_empty(),
+        "old URL used after the bound: {late_old:?}"
+    );
+    assert!(rx.arrivals().iter().any(|a| a.path == "/new"));
+
+    // Through A: disable. Messages B accepts after the bound are never delivered.
+    let (s, _) = api_a
+        .call(
+            "PATCH",
+            &format!("/app/{app}/endpoint/{ep}"),
+            Some(serde_json::json!({ "disabled": true })),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let disabled = Instant::now();
+    for i in 100..140 {
+        api_b.send(&app, i).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eventually("nothing is pending", Duration::from_secs(30), || async {
+        schema
+            .count(&format!(
+                "SELECT count(*) FROM message_destinations WHERE status = {PENDING}"
+            ))
+            .await
+            == 0
+    })
+    .await;
+    let late: Vec<_> = rx
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.at > disabled + Duration::from_millis(1_100))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "delivered to a disabled endpoint: {late:?}"
+    );
+}
