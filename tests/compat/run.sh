@@ -7,6 +7,8 @@
 # Env:   HOOKD_BIN          binary to test (default target/release/hookd; built if missing)
 #        HOOKD_COMPAT_VENV  virtualenv for the SDKs (default target/compat-venv)
 #        PYTHON             interpreter that creates the venv (default python3)
+#        HOOKD_COMPAT_DATABASE_URL  run hookd on this database instead of a temporary
+#                           SQLite file (e.g. an empty PostgreSQL database)
 # The server log is kept at target/compat-hookd.log.
 set -euo pipefail
 
@@ -72,7 +74,7 @@ URL="http://127.0.0.1:$PORT"
     cd "$TMP"
     exec env -u HOOKD_CONFIG -u HOOKD_LISTEN \
         HOOKD_DATA_DIR="$TMP" \
-        HOOKD_DATABASE_URL="sqlite://$TMP/hookd.db" \
+        HOOKD_DATABASE_URL="${HOOKD_COMPAT_DATABASE_URL:-sqlite://$TMP/hookd.db}" \
         HOOKD_ADMIN_TOKEN="$TOKEN" \
         HOOKD_ALLOWED_NETWORKS="127.0.0.0/8,::1/128" \
         HOOKD_RETRY_SCHEDULE="1,1" \

@@ -210,7 +210,8 @@ const BOUND_MS: i64 = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_change_through_one_node_governs_the_others_within_a_second() {
-    let Some(url) = test_url("an_endpoint_change_through_one_node_governs_the_others_within_a_second")
+    let Some(url) =
+        test_url("an_endpoint_change_through_one_node_governs_the_others_within_a_second")
     else {
         return;
     };
@@ -241,11 +242,15 @@ async fn an_endpoint_change_through_one_node_governs_the_others_within_a_second(
         ids.push(api_b.send(&app, i).await.unwrap());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    eventually("every message arrived somewhere", Duration::from_secs(30), || {
-        let got: HashSet<String> = rx.delivered().into_keys().map(|(m, _)| m).collect();
-        let done = ids.iter().all(|id| got.contains(id));
-        async move { done }
-    })
+    eventually(
+        "every message arrived somewhere",
+        Duration::from_secs(30),
+        || {
+            let got: HashSet<String> = rx.delivered().into_keys().map(|(m, _)| m).collect();
+            let done = ids.iter().all(|id| got.contains(id));
+            async move { done }
+        },
+    )
     .await;
     // Every attempt records its URL and when it was sent.
     let last_old = schema
@@ -262,7 +267,10 @@ async fn an_endpoint_change_through_one_node_governs_the_others_within_a_second(
             moved + BOUND_MS
         ))
         .await;
-    assert!(late_new > 0, "deliveries after the bound went to the new URL");
+    assert!(
+        late_new > 0,
+        "deliveries after the bound went to the new URL"
+    );
 
     // Through A: disable. Nothing B accepts after the bound is delivered.
     let (s, _) = api_a
