@@ -2,7 +2,7 @@
 //! everything under it (one statement, so it is atomic).
 
 use super::codec::{col, int_col_opt, json_col, ms, to_json, ts_col};
-use super::query::{execute, query_opt, ListQuery};
+use super::query::{execute, fetch_one, query_opt, ListQuery};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::AppId;
@@ -47,17 +47,14 @@ pub(super) async fn insert(client: &Client, app: &Application) -> StoreResult<()
 
 /// By id first, else by uid (one lookup: an id match sorts first).
 pub(super) async fn get(client: &Client, id_or_uid: &str) -> StoreResult<Application> {
-    let row = query_opt(
+    fetch_one(
         client,
         &format!("{SELECT} WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1"),
         &[&id_or_uid],
         "reading an application",
+        from_row,
     )
-    .await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound),
-    }
+    .await
 }
 
 pub(super) async fn list(client: &Client, page: &PageRequest) -> StoreResult<Page<Application>> {

@@ -2,8 +2,8 @@
 //! `record_outcome` (see `queue`); listed per app with filters that may join the message.
 
 use super::codec::{col, corrupt, int_col, status_col, trigger_col, ts_col};
-use super::query::{query_opt, ListQuery};
-use crate::{AttemptFilter, Page, PageRequest, StoreError, StoreResult};
+use super::query::{fetch_one, ListQuery};
+use crate::{AttemptFilter, Page, PageRequest, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
 use hookd_core::model::Attempt;
@@ -40,17 +40,14 @@ pub(super) async fn get(
     id: &AttemptId,
 ) -> StoreResult<Attempt> {
     let sql = format!("{SELECT} WHERE a.id = $1 AND a.app_id = $2 AND a.msg_id = $3");
-    let row = query_opt(
+    fetch_one(
         client,
         &sql,
         &[&id.as_str(), &app.as_str(), &msg.as_str()],
         "reading an attempt",
+        from_row,
     )
-    .await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound),
-    }
+    .await
 }
 
 pub(super) async fn list(

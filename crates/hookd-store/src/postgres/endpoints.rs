@@ -4,7 +4,7 @@
 
 use super::codec::ts_col;
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
-use super::query::{execute, query_opt, ListQuery};
+use super::query::{execute, fetch_one, query_opt, ListQuery};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};
@@ -91,17 +91,14 @@ pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreR
     let sql = format!(
         "{SELECT} WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1"
     );
-    let row = query_opt(
+    fetch_one(
         client,
         &sql,
         &[&app.as_str(), &id_or_uid],
         "reading an endpoint",
+        from_row,
     )
-    .await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound),
-    }
+    .await
 }
 
 pub(super) async fn list(

@@ -1,7 +1,7 @@
 //! Event types: the `event_types` table, addressed and paged by name (bytewise order).
 
 use super::codec::{col, json_col_opt, ms, to_json_opt, ts_col};
-use super::query::{execute, query_opt, ListQuery};
+use super::query::{execute, fetch_one, ListQuery};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::model::EventType;
@@ -47,10 +47,7 @@ pub(super) async fn insert(client: &Client, et: &EventType) -> StoreResult<()> {
 
 pub(super) async fn get(client: &Client, name: &str) -> StoreResult<EventType> {
     let sql = format!("{SELECT} WHERE name = $1");
-    match query_opt(client, &sql, &[&name], "reading an event type").await? {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound),
-    }
+    fetch_one(client, &sql, &[&name], "reading an event type", from_row).await
 }
 
 pub(super) async fn list(

@@ -5,9 +5,9 @@
 
 use super::codec::ts_col;
 use super::codec::{col, json_col_opt, ms, ms_opt, status_code, to_json_opt, trigger_code};
-use super::query::{execute, query, query_opt, ListQuery};
+use super::query::{execute, fetch_one, query, ListQuery};
 use super::queue;
-use crate::{MessageFilter, Page, PageRequest, StoreError, StoreResult};
+use crate::{MessageFilter, Page, PageRequest, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, MsgId};
 use hookd_core::model::{DeliveryStatus, Message, MessageDestination};
@@ -133,17 +133,14 @@ pub(super) async fn get(
         "{WITH_PAYLOAD} WHERE app_id = $1 AND (id = $2 OR event_id = $2)
          ORDER BY id = $2 DESC LIMIT 1"
     );
-    let row = query_opt(
+    fetch_one(
         client,
         &sql,
         &[&app.as_str(), &id_or_event_id],
         "reading a message",
+        from_row,
     )
-    .await?;
-    match row {
-        Some(row) => from_row(&row),
-        None => Err(StoreError::NotFound),
-    }
+    .await
 }
 
 pub(super) async fn list(

@@ -41,6 +41,20 @@ pub(super) async fn query_opt(
     Ok(query(client, sql, params, what).await?.into_iter().next())
 }
 
+/// Runs `sql` and decodes its first row; `NotFound` when there is none.
+pub(super) async fn fetch_one<T>(
+    client: &Client,
+    sql: &str,
+    params: &[Param<'_>],
+    what: &'static str,
+    decode: impl Fn(&Row) -> StoreResult<T>,
+) -> StoreResult<T> {
+    match query_opt(client, sql, params, what).await? {
+        Some(row) => decode(&row),
+        None => Err(crate::StoreError::NotFound),
+    }
+}
+
 /// Runs `sql` and returns how many rows it changed.
 pub(super) async fn execute(
     client: &Client,
