@@ -1,0 +1,176 @@
+//! The few Svix API v1 calls the bench makes: create an application and its endpoints,
+//! read their secrets, and send messages. Works against hookd and Svix's own server.
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use hookd_core::signing::EndpointSecret;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Longest an API call may take before it counts as failed without an answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A client for one or more servers sharing one database.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    /// `http://host:port` of each server, without a trailing slash.
+    bases: Vec<String>,
+}
+
+/// How one send ended.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// 202 (or another 2xx) with the message id.
+    Accepted(String),
+    /// No answer, a 5xx or a 429: the message may or may not exist; try again.
+    Retry(String),
+    /// Any other answer: the workload or the credentials are wrong.
+    Refused(String),
+}
+
+#[derive(Deserialize)]
+struct IdOut {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct SecretOut {
+    key: String,
+}
+
+impl Api {
+    /// A client with keep-alive connections (up to `pool` idle per server) and the bearer `token`.
+    pub fn new(bases: Vec<String>, token: &str, pool: usize) -> anyhow::Result<Self> {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token is not a valid header value")?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .context("building the HTTP client")?;
+        let bases = bases
+            .into_iter()
+            .map(|b| b.trim_end_matches('/').to_owned())
+            .collect();
+        Ok(Self { http, bases })
+    }
+
+    /// `POST /api/v1/app`; returns the application id.
+    pub async fn create_app(&self, name: &str) -> anyhow::Result<String> {
+        let body = serde_json::json!({ "name": name }).to_string();
+        let out: IdOut = self.post_json("/api/v1/app", body).await?;
+        Ok(out.id)
+    }
+
+    /// `POST /api/v1/app/{app}/endpoint` subscribed to `channel`; returns the endpoint id.
+    pub async fn create_endpoint(
+        &self,
+        app: &str,
+        url: &str,
+        channel: &str,
+    ) -> anyhow::Result<String> {
+        let body = serde_json::json!({
+            "url": url,
+            "description": "hookd-bench",
+            "channels": [channel],
+        })
+        .to_string();
+        let out: IdOut = self
+            .post_json(&format!("/api/v1/app/{app}/endpoint"), body)
+            .await?;
+        Ok(out.id)
+    }
+
+    /// `GET /api/v1/app/{app}/endpoint/{endpoint}/secret`.
+    pub async fn endpoint_secret(
+        &self,
+        app: &str,
+        endpoint: &str,
+    ) -> anyhow::Result<EndpointSecret> {
+        let path = format!("/api/v1/app/{app}/endpoint/{endpoint}/secret");
+        let res = self
+            .http
+            .get(format!("{}{path}", self.bases[0]))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let out: SecretOut = read_json(res, &path).await?;
+        EndpointSecret::parse(&out.key).with_context(|| format!("the secret from {path}"))
+    }
+
+    /// `POST /api/v1/app/{app}/msg` with a ready body, on server `node % nodes`.
+    pub async fn send_message(&self, node: usize, app: &str, body: Bytes) -> SendOutcome {
+        let base = &self.bases[node % self.bases.len()];
+        let res = match self
+            .http
+            .post(format!("{base}/api/v1/app/{app}/msg"))
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(res) => res,
+            Err(err) => return SendOutcome::Retry(err.to_string()),
+        };
+        let status = res.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return SendOutcome::Retry(format!("status {status}"));
+        }
+        let bytes = match res.bytes().await {
+            Ok(b) => b,
+            // The status arrived but the body did not: the message was (or was not)
+            // committed; retrying is safe because the run tolerates duplicates.
+            Err(err) => return SendOutcome::Retry(err.to_string()),
+        };
+        if !status.is_success() {
+            return SendOutcome::Refused(format!(
+                "status {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        match serde_json::from_slice::<IdOut>(&bytes) {
+            Ok(out) => SendOutcome::Accepted(out.id),
+            Err(err) => SendOutcome::Refused(format!("unreadable 2xx body: {err}")),
+        }
+    }
+
+    async fn post_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: String,
+    ) -> anyhow::Result<T> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.bases[0]))
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {path}"))?;
+        read_json(res, path).await
+    }
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(
+    res: reqwest::Response,
+    path: &str,
+) -> anyhow::Result<T> {
+    let status = res.status();
+    let bytes = res
+        .bytes()
+        .await
+        .with_context(|| format!("reading the answer to {path}"))?;
+    if !status.is_success() {
+        bail!(
+            "{path} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing the answer to {path}"))
+}
