@@ -13,11 +13,7 @@ use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination};
 use hookd_core::Timestamp;
 use hookd_store::{ClaimedDelivery, DeliveryOutcome, StoreError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
-
-/// Attempts to write an outcome before giving up on it.
-const RECORD_TRIES: u32 = 4;
-const RECORD_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+use std::time::{Instant, SystemTime};
 
 /// Lets the stored payload be a request body without copying it.
 struct PayloadBytes(Arc<str>);
@@ -180,21 +176,8 @@ async fn settle_without_request(shared: &Shared, dest: &MessageDestination, why:
     record(shared, &outcome).await;
 }
 
-/// Writes the outcome, retrying a few times. Returns whether it was written.
+/// Writes the outcome through the recorder (batched, retried). Returns whether it was
+/// written.
 async fn record(shared: &Shared, outcome: &DeliveryOutcome) -> bool {
-    let mut backoff = RECORD_FIRST_BACKOFF;
-    for attempt in 1..=RECORD_TRIES {
-        match shared.store.record_outcome(outcome).await {
-            Ok(()) => return true,
-            Err(e) if attempt == RECORD_TRIES => {
-                tracing::error!(error = %e, "recording the delivery outcome failed; the delivery will be retried after its lease");
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, attempt, "recording the delivery outcome failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff *= 4;
-            }
-        }
-    }
-    false
+    shared.recorder.record(outcome.clone()).await
 }

@@ -7,6 +7,7 @@
 use crate::cache::EndpointCache;
 use crate::client::HttpClient;
 use crate::dispatcher::Lanes;
+use crate::recorder::Recorder;
 use crate::ssrf::SsrfPolicy;
 use crate::EngineConfig;
 use hookd_core::model::MAX_RESPONSE_BODY;
@@ -68,6 +69,8 @@ pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
     pub client: HttpClient,
     pub cache: EndpointCache,
+    /// Writes outcomes in batches.
+    pub recorder: Recorder,
     /// Per-endpoint queues and the in-memory counts behind admission.
     pub lanes: Lanes,
     /// Bounds concurrent requests across all endpoints (`max_inflight`).
@@ -100,9 +103,11 @@ impl Shared {
             MAX_RESPONSE_BODY,
         )?;
         Ok(Arc::new(Self {
+            recorder: Recorder::start(store.clone()),
             store,
             client,
             cache: EndpointCache::new(ENDPOINT_TTL),
+
             lanes: Lanes::default(),
             permits: Arc::new(Semaphore::new(config.max_inflight)),
             poller: PollerSignal::new(),

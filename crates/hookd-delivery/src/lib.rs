@@ -10,6 +10,7 @@
 //!   failing endpoint only ever holds its own slots; a global cap bounds in-flight requests.
 //! - `attempt`: one delivery: load the endpoint, sign, send, classify, record the outcome,
 //!   schedule the retry (`Retry-After` honoured, `410 Gone` disables the endpoint).
+//! - `recorder`: writes outcomes in batches (one commit for many deliveries).
 //! - `client`: the pooled keep-alive hyper client (HTTP/1.1, rustls), no redirects, bounded
 //!   response reads, per-request timeout.
 //! - `lease`: renews the leases of everything this node holds, so healthy nodes never
@@ -32,6 +33,7 @@ mod engine;
 mod headers;
 mod lease;
 mod poller;
+mod recorder;
 pub mod ssrf;
 
 use hookd_core::ids::{AppId, EndpointId};

@@ -212,6 +212,15 @@ pub trait Store: Send + Sync + 'static {
     /// attempt count, next attempt, lease cleared) in one transaction. An outcome for a
     /// destination that no longer exists (endpoint or app deleted) is dropped silently.
     async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()>;
+    /// Writes several outcomes, each exactly as [`Store::record_outcome`] would, in one
+    /// transaction where the backend can (all or none). Backends override this to save a
+    /// commit per outcome; the default writes them one by one.
+    async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
+        for outcome in outcomes {
+            self.record_outcome(outcome).await?;
+        }
+        Ok(())
+    }
     /// Writes `dest` as pending again (status, trigger, `next_attempt_at`, `lease_owner` as
     /// given), creating the row if the message was never fanned out to that endpoint. Used
     /// by resend. Keeps the stored attempt count of an existing row.

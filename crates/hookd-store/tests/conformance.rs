@@ -95,6 +95,7 @@ backend_tests!(
         queue::check_next_due_at_is_the_earliest_pending_row,
         queue::check_renew_leases_extends_only_the_owners_pending_rows,
         queue::check_concurrent_claims_never_overlap,
+        queue::check_record_outcomes_writes_a_batch_like_single_outcomes,
         cascades::check_delete_app_removes_everything_under_it,
     ]
 );

@@ -1,6 +1,6 @@
 //! Applications: `/api/v1/app` and `/api/v1/app/{app_id}` (id or uid everywhere).
 
-use super::cache::EndpointCache;
+use super::cache::FanOutCache;
 use super::error::{ApiError, ApiResult};
 use super::extract::{double_option, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{ListResponse, PageParams};
@@ -204,6 +204,7 @@ pub async fn get(
 /// `PUT /app/{app_id}`: replaces the app, or creates it (201) with the path as its uid.
 pub async fn upsert(
     State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
     ApiJson(body): ApiJson<AppIn>,
 ) -> ApiResult<(StatusCode, Json<AppOut>)> {
@@ -215,7 +216,7 @@ pub async fn upsert(
             app.rate_limit = body.rate_limit;
             app.metadata = body.metadata.unwrap_or_default();
             app.updated_at = Timestamp::now();
-            save(&state, &app).await?;
+            save(&state, &cache, &app).await?;
             Ok((StatusCode::OK, Json(app.into())))
         }
         Err(StoreError::NotFound) => {
@@ -232,6 +233,7 @@ pub async fn upsert(
 /// `PATCH /app/{app_id}`.
 pub async fn patch(
     State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
     ApiJson(body): ApiJson<AppPatch>,
 ) -> ApiResult<Json<AppOut>> {
@@ -251,14 +253,14 @@ pub async fn patch(
         app.metadata = metadata;
     }
     app.updated_at = Timestamp::now();
-    save(&state, &app).await?;
+    save(&state, &cache, &app).await?;
     Ok(Json(app.into()))
 }
 
 /// `DELETE /app/{app_id}`: 204; everything under the app goes with it.
 pub async fn delete(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let app = load_app(&state, &app_id).await?;
@@ -275,8 +277,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn save(state: &ApiState, app: &Application) -> ApiResult<()> {
-    state.store.update_app(app).await.map_err(conflict)
+async fn save(state: &ApiState, cache: &FanOutCache, app: &Application) -> ApiResult<()> {
+    state.store.update_app(app).await.map_err(conflict)?;
+    cache.invalidate(&app.id);
+    Ok(())
 }
 
 fn conflict(e: StoreError) -> ApiError {

@@ -4,7 +4,7 @@
 //! the fan-out cache, so the next message sees it.
 
 use super::app::load_app;
-use super::cache::EndpointCache;
+use super::cache::FanOutCache;
 use super::endpoint_body::{apply_in, apply_patch, blank, EndpointIn, EndpointPatch};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
@@ -80,7 +80,7 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
-fn changed(state: &ApiState, cache: &EndpointCache, ep: &Endpoint) {
+fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
     state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
     cache.invalidate(&ep.app_id);
 }
@@ -104,7 +104,7 @@ pub async fn list(
 /// `POST /app/{app_id}/endpoint`: 201. The secret is generated unless given.
 pub async fn create(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
     ApiJson(mut body): ApiJson<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
@@ -135,7 +135,7 @@ pub async fn get(
 /// its uid.
 pub async fn upsert(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
     ApiJson(mut body): ApiJson<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
@@ -169,7 +169,7 @@ pub async fn upsert(
 /// `PATCH /app/{app_id}/endpoint/{endpoint_id}`.
 pub async fn patch(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<EndpointPatch>,
 ) -> ApiResult<Json<EndpointOut>> {
@@ -185,7 +185,7 @@ pub async fn patch(
 /// `DELETE /app/{app_id}/endpoint/{endpoint_id}`: 204.
 pub async fn delete(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let app = load_app(&state, &app_id).await?;

@@ -6,7 +6,7 @@
 //! engine and answer 202. Nothing is acknowledged before the commit.
 
 use super::app::{load_app, load_or_create_app, AppIn};
-use super::cache::EndpointCache;
+use super::cache::{FanOut, FanOutCache};
 use super::endpoint_body::check_channels;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
-use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
+use hookd_core::model::{DeliveryStatus, Message, MessageDestination, TriggerType};
 use hookd_core::{validate, Timestamp};
 use hookd_store::{ClaimedDelivery, MessageFilter, StoreError};
 use serde::{Deserialize, Serialize, Serializer};
@@ -121,32 +121,37 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
     Ok(())
 }
 
-/// The app's endpoints, from the cache when fresh.
-async fn endpoints(
+/// The app (created on the fly when the request asks for it) and its endpoints, from the
+/// cache when fresh.
+async fn fan_out(
     state: &ApiState,
-    cache: &EndpointCache,
-    app: &AppId,
-) -> ApiResult<Arc<Vec<Endpoint>>> {
-    if let Some(eps) = cache.get(app) {
-        return Ok(eps);
+    cache: &FanOutCache,
+    id_or_uid: &str,
+    create: Option<AppIn>,
+) -> ApiResult<Arc<FanOut>> {
+    if let Some(entry) = cache.get(id_or_uid) {
+        return Ok(entry);
     }
-    let generation = cache.generation();
-    let eps = Arc::new(state.store.all_endpoints(app).await?);
-    cache.insert(app, generation, eps.clone());
-    Ok(eps)
+    let ticket = cache.ticket();
+    let app = load_or_create_app(state, id_or_uid, create).await?;
+    let endpoints = state.store.all_endpoints(&app.id).await?;
+    let entry = Arc::new(FanOut { app, endpoints });
+    cache.insert(id_or_uid, ticket, entry.clone());
+    Ok(entry)
 }
 
 /// `POST /app/{app_id}/msg`: 202 once the message and its deliveries are committed.
 pub async fn create(
     State(state): State<ApiState>,
-    Extension(cache): Extension<EndpointCache>,
+    Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<ContentParams>,
     ApiJson(mut body): ApiJson<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     check_in(&body)?;
     let channels = check_channels(body.channels.take())?;
-    let app = load_or_create_app(&state, &app_id, body.application.take()).await?;
+    let target = fan_out(&state, &cache, &app_id, body.application.take()).await?;
+    let app = &target.app;
     let now = Timestamp::now();
     let payload: Arc<str> = Arc::from(body.payload.get());
     let msg = Message {
@@ -160,8 +165,8 @@ pub async fn create(
         created_at: now,
     };
 
-    let eps = endpoints(&state, &cache, &app.id).await?;
-    let targets: Vec<EndpointId> = eps
+    let targets: Vec<EndpointId> = target
+        .endpoints
         .iter()
         .filter(|ep| ep.matches(&msg.event_type, msg.channels.as_deref()))
         .map(|ep| ep.id.clone())

@@ -122,6 +122,6 @@ pub fn router(state: ApiState) -> Router {
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(Extension(cache::EndpointCache::default()))
+        .layer(Extension(cache::FanOutCache::default()))
         .with_state(state)
 }

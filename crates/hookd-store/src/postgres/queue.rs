@@ -155,6 +155,133 @@ pub(super) async fn record_outcome(client: &Client, o: &DeliveryOutcome) -> Stor
     Ok(())
 }
 
+/// Many outcomes in one statement: the destinations are updated from arrays, and each
+/// attempt is inserted only if its destination still existed. Keys must be distinct
+/// (an UPDATE takes one source row per target row).
+const OUTCOMES_SQL: &str = "WITH o AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[],
+            $5::bigint[], $6::bigint[])
+            AS o(msg_id, endpoint_id, status, attempt_count, next_attempt_at, attempted_at)
+    ), dest AS (
+        UPDATE message_destinations d SET status = o.status,
+            attempt_count = o.attempt_count, next_attempt_at = o.next_attempt_at,
+            last_attempt_at = COALESCE(o.attempted_at, d.last_attempt_at), lease_owner = NULL
+        FROM o
+        WHERE d.msg_id = o.msg_id AND d.endpoint_id = o.endpoint_id
+        RETURNING d.msg_id, d.endpoint_id
+    )
+    INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status,
+        response_status_code, response, response_duration_ms, trigger, created_at)
+    SELECT a.* FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+        $12::smallint[], $13::integer[], $14::text[], $15::bigint[], $16::smallint[],
+        $17::bigint[]) AS a(id, msg_id, endpoint_id, app_id, url, status, code, response,
+        duration, trigger, created_at)
+    WHERE EXISTS (SELECT 1 FROM dest
+        WHERE dest.msg_id = a.msg_id AND dest.endpoint_id = a.endpoint_id)";
+
+/// Writes many outcomes with one statement (one commit); falls back to one statement per
+/// outcome when a destination appears twice.
+pub(super) async fn record_outcomes(
+    client: &Client,
+    outcomes: &[DeliveryOutcome],
+) -> StoreResult<()> {
+    let keys: std::collections::HashSet<(&str, &str)> = outcomes
+        .iter()
+        .map(|o| (o.msg_id.as_str(), o.endpoint_id.as_str()))
+        .collect();
+    if keys.len() != outcomes.len() || outcomes.len() == 1 {
+        for o in outcomes {
+            record_outcome(client, o).await?;
+        }
+        return Ok(());
+    }
+    let mut d = DestinationColumns::default();
+    let mut a = AttemptColumns::default();
+    for o in outcomes {
+        d.msg_ids.push(o.msg_id.as_str());
+        d.endpoint_ids.push(o.endpoint_id.as_str());
+        d.statuses.push(status_code(o.status));
+        d.counts.push(i64::from(o.attempt_count));
+        d.next.push(ms_opt(o.next_attempt_at));
+        d.attempted
+            .push(o.attempt.as_ref().map(|a| ms(a.created_at)));
+        if let Some(at) = &o.attempt {
+            a.push(at);
+        }
+    }
+    execute(
+        client,
+        OUTCOMES_SQL,
+        &[
+            &d.msg_ids,
+            &d.endpoint_ids,
+            &d.statuses,
+            &d.counts,
+            &d.next,
+            &d.attempted,
+            &a.ids,
+            &a.msg_ids,
+            &a.endpoint_ids,
+            &a.app_ids,
+            &a.urls,
+            &a.statuses,
+            &a.codes,
+            &a.responses,
+            &a.durations,
+            &a.triggers,
+            &a.created,
+        ],
+        "recording delivery outcomes",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The destination half of [`OUTCOMES_SQL`]'s arrays.
+#[derive(Default)]
+struct DestinationColumns<'a> {
+    msg_ids: Vec<&'a str>,
+    endpoint_ids: Vec<&'a str>,
+    statuses: Vec<i16>,
+    counts: Vec<i64>,
+    next: Vec<Option<i64>>,
+    attempted: Vec<Option<i64>>,
+}
+
+/// The attempt half of [`OUTCOMES_SQL`]'s arrays.
+#[derive(Default)]
+struct AttemptColumns<'a> {
+    ids: Vec<&'a str>,
+    msg_ids: Vec<&'a str>,
+    endpoint_ids: Vec<&'a str>,
+    app_ids: Vec<&'a str>,
+    urls: Vec<&'a str>,
+    statuses: Vec<i16>,
+    codes: Vec<i32>,
+    responses: Vec<String>,
+    durations: Vec<i64>,
+    triggers: Vec<i16>,
+    created: Vec<i64>,
+}
+
+impl<'a> AttemptColumns<'a> {
+    fn push(&mut self, a: &'a hookd_core::model::Attempt) {
+        self.ids.push(a.id.as_str());
+        self.msg_ids.push(a.msg_id.as_str());
+        self.endpoint_ids.push(a.endpoint_id.as_str());
+        self.app_ids.push(a.app_id.as_str());
+        self.urls.push(&a.url);
+        self.statuses.push(status_code(a.status));
+        self.codes.push(i32::from(a.response_status_code));
+        // PostgreSQL cannot store U+0000 in text; the response is a lossy excerpt anyway.
+        self.responses.push(a.response.replace('\0', "\u{fffd}"));
+        self.durations
+            .push(i64::try_from(a.response_duration_ms).unwrap_or(i64::MAX));
+        self.triggers.push(trigger_code(a.trigger));
+        self.created.push(ms(a.created_at));
+    }
+}
+
 /// Upserts the destination as given (an existing row keeps its attempt count and last
 /// attempt time), notifying `$10` when it is left for any node to claim (`$11`).
 const REQUEUE_SQL: &str = "WITH dest AS (

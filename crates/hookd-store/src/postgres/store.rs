@@ -175,6 +175,10 @@ impl Store for PostgresStore {
         queue::record_outcome(&self.client().await?, outcome).await
     }
 
+    async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
+        queue::record_outcomes(&self.client().await?, outcomes).await
+    }
+
     async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()> {
         queue::requeue(&self.client().await?, dest, &self.channel).await
     }

@@ -220,6 +220,17 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
+        let outcomes = outcomes.to_vec();
+        self.writer
+            .submit(move |tx| {
+                outcomes
+                    .iter()
+                    .try_for_each(|o| queue::record_outcome(tx, o))
+            })
+            .await
+    }
+
     async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()> {
         let dest = dest.clone();
         self.writer

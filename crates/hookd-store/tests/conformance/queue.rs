@@ -339,3 +339,76 @@ async fn futures_join<T>(
     let (a, b, c) = tokio::join!(a, b, c);
     vec![a, b, c]
 }
+
+pub async fn check_record_outcomes_writes_a_batch_like_single_outcomes(store: &dyn Store) {
+    let (app, eps, msgs) = queued(store, 4).await;
+    let claims = store
+        .claim_due(t(100), 10, t(1_000), "n", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 4);
+    let dest = |i: usize| {
+        claims
+            .iter()
+            .find(|c| c.dest.endpoint_id == eps[i].id)
+            .unwrap()
+            .dest
+            .clone()
+    };
+    let failed = attempt(&dest(0), DeliveryStatus::Fail, 503, t(200));
+    let ok = attempt(&dest(1), DeliveryStatus::Success, 200, t(201));
+    let gone = attempt(&dest(3), DeliveryStatus::Success, 200, t(202));
+    // Endpoint 3 is deleted before the batch: its outcome is dropped, the rest written.
+    store.delete_endpoint(&app.id, &eps[3].id).await.unwrap();
+    let batch = [
+        DeliveryOutcome {
+            status: DeliveryStatus::Pending,
+            next_attempt_at: Some(t(5_000)),
+            ..outcome(&failed)
+        },
+        outcome(&ok),
+        DeliveryOutcome {
+            attempt: None,
+            status: DeliveryStatus::Fail,
+            attempt_count: 0,
+            ..outcome(&attempt(&dest(2), DeliveryStatus::Fail, 0, t(203)))
+        },
+        outcome(&gone),
+    ];
+    store.record_outcomes(&batch).await.unwrap();
+    store.record_outcomes(&[]).await.unwrap();
+
+    let state = |i: usize| {
+        let (app, msg) = (app.id.clone(), msgs[i].id.clone());
+        async move {
+            let d = store.list_destinations(&app, &msg).await.unwrap().remove(0);
+            (
+                d.status,
+                d.attempt_count,
+                d.next_attempt_at,
+                d.last_attempt_at,
+                d.lease_owner,
+            )
+        }
+    };
+    assert_eq!(
+        state(0).await,
+        (
+            DeliveryStatus::Pending,
+            1,
+            Some(t(5_000)),
+            Some(t(200)),
+            None
+        )
+    );
+    assert_eq!(
+        state(1).await,
+        (DeliveryStatus::Success, 1, None, Some(t(201)), None)
+    );
+    assert_eq!(state(2).await, (DeliveryStatus::Fail, 0, None, None, None));
+    let logged = store
+        .list_attempts(&app.id, &AttemptFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(logged.items, vec![failed, ok]);
+}
