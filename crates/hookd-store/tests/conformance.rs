@@ -245,3 +245,32 @@ async fn sqlite_a_conflicting_job_rolls_back_alone_within_a_batch() {
         "no destination of a conflicting message was kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("hookd.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    store.create_endpoint(&ep).await.unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    for i in 0..1_000 {
+        let msg = message(&app.id, &format!("type.{i}"));
+        store
+            .create_message(&msg, &[dest(&msg, &ep.id, t(0))])
+            .await
+            .unwrap();
+    }
+    // Far below the writer's own 64 MiB threshold: only the checkpointer thread moves
+    // pages into the main file while the store is open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&path).unwrap().len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the main database file never grew"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

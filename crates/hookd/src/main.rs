@@ -5,6 +5,12 @@ use clap::{Parser, Subcommand};
 use hookd_server::config::{Config, ServeArgs};
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc instead of the system allocator: the request path allocates many small,
+/// short-lived buffers, and glibc malloc cost about a tenth of the worker threads' time
+/// under load (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// hookd: a self-hosted webhooks service.
 #[derive(Parser)]
 #[command(version, about)]

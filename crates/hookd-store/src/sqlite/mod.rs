@@ -4,6 +4,7 @@
 //! - this file: [`SqliteStore::open`] (lock file, pragmas, migrations, threads) and close.
 //! - `writer`: the single writer thread with group commit; every write goes through it.
 //! - `readers`: a small pool of read-only connections used from `spawn_blocking`.
+//! - `checkpointer`: copies the WAL back into the database file on its own thread.
 //! - `migrations` (+ `sql/`): the embedded schema.
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`: the SQL of each
 //!   area as plain synchronous functions over a connection or transaction.
@@ -15,6 +16,7 @@
 
 mod apps;
 mod attempts;
+mod checkpointer;
 mod codec;
 mod endpoints;
 mod event_types;
@@ -45,6 +47,8 @@ pub struct SqliteStore {
     writer: writer::Writer,
     /// Read-only connections for every read.
     readers: readers::Readers,
+    /// Background WAL checkpoints.
+    _checkpointer: checkpointer::Checkpointer,
     /// The `<path>.lock` file, locked exclusively while this store is open.
     _lock: File,
 }
@@ -66,10 +70,12 @@ impl SqliteStore {
         migrations::apply(&mut conn)?;
         let readers = readers::Readers::open(path)?;
         let writer = writer::Writer::spawn(conn)?;
+        let checkpointer = checkpointer::Checkpointer::spawn(path)?;
         tracing::info!(path = %path.display(), "opened the SQLite store");
         Ok(Self {
             writer,
             readers,
+            _checkpointer: checkpointer,
             _lock: lock,
         })
     }
@@ -129,6 +135,10 @@ fn configure_writer(conn: &Connection) -> anyhow::Result<()> {
     // 32 MiB of page cache for the writer (negative = KiB).
     conn.pragma_update(None, "cache_size", -32_768)
         .context("setting cache_size")?;
+    // The checkpointer thread keeps the WAL short; the automatic checkpoint (which would
+    // run on the writer, inside a commit) only steps in if the WAL passes 64 MiB.
+    conn.pragma_update(None, "wal_autocheckpoint", 16_384)
+        .context("setting wal_autocheckpoint")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
