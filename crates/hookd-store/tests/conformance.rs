@@ -83,6 +83,7 @@ backend_tests!(
         endpoints::check_endpoint_lists_page_and_fan_out_sees_all,
         messages::check_message_is_stored_with_its_destinations,
         messages::check_event_id_conflict_writes_nothing,
+        messages::check_concurrent_messages_keep_their_own_outcome,
         messages::check_message_list_filters,
         messages::check_attempt_list_filters,
         queue::check_claim_returns_only_due_rows_oldest_first,

@@ -1,16 +1,15 @@
-//! Messages: the `messages` table. A message and its destinations are written by one
-//! statement (so atomically, in one round trip); payloads are stored as the exact text
-//! given. The same statement raises the due signal of the other nodes when it leaves work
-//! for them, which PostgreSQL delivers only once the statement commits.
+//! Messages: the `messages` table, read here. New messages are written in batches by
+//! `batcher` (a message and its destinations atomically; payloads stored as the exact text
+//! given).
 
 use super::codec::ts_col;
-use super::codec::{col, json_col_opt, ms, ms_opt, status_code, to_json_opt, trigger_code};
-use super::query::{execute, fetch_one, query, ListQuery};
+use super::codec::{col, json_col_opt, ms};
+use super::query::{fetch_one, query, ListQuery};
 use super::queue;
 use crate::{MessageFilter, Page, PageRequest, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, MsgId};
-use hookd_core::model::{DeliveryStatus, Message, MessageDestination};
+use hookd_core::model::{Message, MessageDestination};
 use std::sync::Arc;
 use tokio_postgres::Row;
 
@@ -31,96 +30,6 @@ fn from_row(row: &Row) -> StoreResult<Message> {
         tags: json_col_opt(row, 6)?,
         created_at: ts_col(row, 7)?,
     })
-}
-
-/// The message row, then every destination from parallel arrays, then the notification
-/// (`$18` is the channel, `$19` whether anything was left unclaimed).
-const INSERT_SQL: &str = "WITH msg AS (
-        INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-            created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-    ), dests AS (
-        INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status, attempt_count,
-            next_attempt_at, last_attempt_at, trigger, lease_owner)
-        SELECT * FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[],
-            $13::bigint[], $14::bigint[], $15::bigint[], $16::smallint[], $17::text[])
-    )
-    SELECT pg_notify($18, '') WHERE $19::boolean";
-
-/// The destinations as one array per column, for `unnest`.
-#[derive(Default)]
-struct Columns<'a> {
-    msg_id: Vec<&'a str>,
-    endpoint_id: Vec<&'a str>,
-    app_id: Vec<&'a str>,
-    status: Vec<i16>,
-    attempt_count: Vec<i64>,
-    next_attempt_at: Vec<Option<i64>>,
-    last_attempt_at: Vec<Option<i64>>,
-    trigger: Vec<i16>,
-    lease_owner: Vec<Option<&'a str>>,
-}
-
-impl<'a> Columns<'a> {
-    fn of(dests: &'a [MessageDestination]) -> Self {
-        let mut c = Self::default();
-        for d in dests {
-            c.msg_id.push(d.msg_id.as_str());
-            c.endpoint_id.push(d.endpoint_id.as_str());
-            c.app_id.push(d.app_id.as_str());
-            c.status.push(status_code(d.status));
-            c.attempt_count.push(i64::from(d.attempt_count));
-            c.next_attempt_at.push(ms_opt(d.next_attempt_at));
-            c.last_attempt_at.push(ms_opt(d.last_attempt_at));
-            c.trigger.push(trigger_code(d.trigger));
-            c.lease_owner.push(d.lease_owner.as_deref());
-        }
-        c
-    }
-}
-
-/// Inserts the message and each destination as given; notifies `channel` if a pending
-/// destination is not claimed by this node.
-pub(super) async fn insert(
-    client: &Client,
-    msg: &Message,
-    dests: &[MessageDestination],
-    channel: &str,
-) -> StoreResult<()> {
-    let channels = to_json_opt(msg.channels.as_ref())?;
-    let tags = to_json_opt(msg.tags.as_ref())?;
-    let c = Columns::of(dests);
-    let wake_others = dests
-        .iter()
-        .any(|d| d.status == DeliveryStatus::Pending && d.lease_owner.is_none());
-    execute(
-        client,
-        INSERT_SQL,
-        &[
-            &msg.id.as_str(),
-            &msg.app_id.as_str(),
-            &msg.event_id,
-            &msg.event_type,
-            &msg.payload.as_deref(),
-            &channels,
-            &tags,
-            &ms(msg.created_at),
-            &c.msg_id,
-            &c.endpoint_id,
-            &c.app_id,
-            &c.status,
-            &c.attempt_count,
-            &c.next_attempt_at,
-            &c.last_attempt_at,
-            &c.trigger,
-            &c.lease_owner,
-            &channel,
-            &wake_others,
-        ],
-        "inserting a message",
-    )
-    .await?;
-    Ok(())
 }
 
 /// A message of `app`, by id first, else by event id (one lookup: an id match sorts first).

@@ -9,6 +9,7 @@
 //! - `migrations` (+ `sql/`): the embedded schema, applied under an advisory lock.
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`: the SQL of each
 //!   area as async functions over a pooled connection.
+//! - `batcher`: group commit for new messages (many per statement, each answered alone).
 //! - `store`: the `Store` impl, taking a pooled connection per call.
 //! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
 //! - `codec`, `query`: value conversions, error mapping, statement helpers and the
@@ -24,6 +25,7 @@
 
 mod apps;
 mod attempts;
+mod batcher;
 mod codec;
 mod connect;
 mod endpoints;
@@ -99,6 +101,8 @@ pub struct PostgresStore {
     due: Arc<Notify>,
     /// The `NOTIFY` channel of this store's schema, raised by writes that leave work.
     channel: String,
+    /// Writes new messages in batches.
+    messages: batcher::MessageBatcher,
     /// Bounds `health()` even when a pooled connection hangs: acquire plus connect time.
     health_timeout: Duration,
     /// Stops the listener task when the store is dropped.
@@ -133,6 +137,7 @@ impl PostgresStore {
             "connected to the PostgreSQL store"
         );
         Ok(Self {
+            messages: batcher::MessageBatcher::start(pool.clone(), channel.clone()),
             pool,
             due,
             channel,

@@ -119,7 +119,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
-        messages::insert(&self.client().await?, msg, dests, &self.channel).await
+        self.messages.insert(msg, dests).await
     }
 
     async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Message> {

@@ -251,3 +251,67 @@ pub fn outcome(a: &hookd_core::model::Attempt) -> DeliveryOutcome {
         next_attempt_at: None::<Timestamp>,
     }
 }
+
+pub async fn check_concurrent_messages_keep_their_own_outcome(store: &dyn Store) {
+    let (app, eps) = app_with_endpoints(store, 1).await;
+    // Twelve messages at once (written together where the backend batches them); three
+    // share an event id, so exactly one of those may be written.
+    let msgs: Vec<_> = (0..12)
+        .map(|i| {
+            let mut m = message(&app.id, "a");
+            m.event_id = Some(if i % 4 == 0 {
+                "same".into()
+            } else {
+                format!("ev-{i}")
+            });
+            m
+        })
+        .collect();
+    let ep = &eps[0].id;
+    let writes = msgs.iter().map(|m| async move {
+        let dests = [dest(m, ep, t(0))];
+        (m, store.create_message(m, &dests).await)
+    });
+    let results = futures_join_all(writes).await;
+    let mut conflicts = 0;
+    for (m, result) in &results {
+        let dests = store.list_destinations(&app.id, &m.id).await.unwrap();
+        match result {
+            Ok(()) => assert_eq!(dests.len(), 1, "a written message has its destination"),
+            Err(StoreError::Conflict("eventId")) => {
+                conflicts += 1;
+                assert!(dests.is_empty(), "a refused message left a destination");
+                assert_eq!(m.event_id.as_deref(), Some("same"));
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(conflicts, 2);
+}
+
+/// Polls every future concurrently and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (f, slot) in futures.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
