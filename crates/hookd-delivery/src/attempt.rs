@@ -24,8 +24,30 @@ impl AsRef<[u8]> for PayloadBytes {
     }
 }
 
-/// Delivers one claimed destination and records what happened.
-pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) {
+/// What is left to do after a delivery's request: write its outcome. The caller runs it
+/// apart from the request, so an endpoint's request slot is free again before the commit.
+pub(crate) struct Recording {
+    outcome: DeliveryOutcome,
+    /// When the destination comes due again (a retry), for the poller.
+    next_attempt_at: Option<Timestamp>,
+}
+
+impl Recording {
+    /// Writes the outcome (batched and retried by the recorder) and tells the poller about
+    /// a scheduled retry.
+    pub async fn finish(self, shared: &Shared) {
+        if record(shared, &self.outcome).await {
+            if let Some(at) = self.next_attempt_at {
+                shared.poller.due_at(at);
+            }
+        }
+    }
+}
+
+/// Delivers one claimed destination; returns the outcome to record, or `None` when there
+/// is nothing to record (the endpoint could not be loaded: the lease will bring the
+/// destination back).
+pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Recording> {
     let dest = &work.dest;
     let endpoint = match shared
         .cache
@@ -33,17 +55,17 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) {
         .await
     {
         Ok(Some(ep)) => ep,
-        Ok(None) => return settle_without_request(shared, dest, "endpoint deleted").await,
+        Ok(None) => return Some(settle_without_request(dest, "endpoint deleted")),
         Err(e) => {
             tracing::warn!(error = %e, "loading the endpoint failed; the delivery will be retried after its lease");
-            return;
+            return None;
         }
     };
     if endpoint.disabled {
-        return settle_without_request(shared, dest, "endpoint disabled").await;
+        return Some(settle_without_request(dest, "endpoint disabled"));
     }
     let Some(payload) = work.payload else {
-        return settle_without_request(shared, dest, "payload expunged").await;
+        return Some(settle_without_request(dest, "payload expunged"));
     };
 
     let sent_at = Timestamp::now();
@@ -136,11 +158,10 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) {
         attempt_count: next.attempt_count,
         next_attempt_at: next.next_attempt_at,
     };
-    if record(shared, &outcome).await {
-        if let Some(at) = next.next_attempt_at {
-            shared.poller.due_at(at);
-        }
-    }
+    Some(Recording {
+        outcome,
+        next_attempt_at: next.next_attempt_at,
+    })
 }
 
 /// `410 Gone`: the receiver asks never to be called again.
@@ -159,7 +180,7 @@ async fn disable_gone_endpoint(shared: &Shared, dest: &MessageDestination) {
 
 /// Settles a destination as failed without a request (endpoint gone or disabled, payload
 /// expunged).
-async fn settle_without_request(shared: &Shared, dest: &MessageDestination, why: &'static str) {
+fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recording {
     tracing::info!(
         reason = why,
         "settling the delivery as failed without a request"
@@ -173,7 +194,10 @@ async fn settle_without_request(shared: &Shared, dest: &MessageDestination, why:
         attempt_count: dest.attempt_count,
         next_attempt_at: None,
     };
-    record(shared, &outcome).await;
+    Recording {
+        outcome,
+        next_attempt_at: None,
+    }
 }
 
 /// Writes the outcome through the recorder (batched, retried). Returns whether it was

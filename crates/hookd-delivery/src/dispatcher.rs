@@ -1,9 +1,10 @@
 //! Per-endpoint lanes: a FIFO queue and a worker cap per endpoint, plus the in-memory
 //! counts that admission and the poller's room depend on.
 //!
-//! A destination is *held* from its admission (or claim) until its attempt finished; the
+//! A destination is *held* from its admission (or claim) until its outcome is recorded; the
 //! counts bound memory. Each lane runs at most `max_inflight_per_endpoint` workers; a
-//! worker takes a global permit (`max_inflight`), pops one destination, delivers it, and
+//! worker takes a global permit (`max_inflight`), pops one destination, sends it, hands
+//! the outcome to a separate task to record (so the slot is free during the commit), and
 //! loops until its lane is empty. A slow endpoint therefore only ever occupies its own
 //! workers. One short-held mutex guards all lanes: every operation is O(1) per item.
 
@@ -213,6 +214,7 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             return;
         };
         let msg_id = work.dest.msg_id.clone();
+        let mut recording = None;
         if lease_still_valid(&shared, &work) {
             let span = tracing::info_span!(
                 "delivery",
@@ -221,7 +223,7 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
                 msg.id = %work.dest.msg_id,
             );
             tokio::select! {
-                _ = crate::attempt::deliver(&shared, work).instrument(span) => {}
+                r = crate::attempt::deliver(&shared, work).instrument(span) => recording = r,
                 _ = shared.hard_stop.cancelled() => {}
             }
         }
@@ -234,9 +236,26 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
                     lane.inflight.swap_remove(i);
                 }
             }
-            st.unhold(&ep);
+            if recording.is_none() {
+                st.unhold(&ep);
+            }
         }
-        shared.poller.room_freed();
+        match recording {
+            // The request slot is free already; the destination stays held (counted
+            // against memory) until its outcome is committed.
+            Some(recording) => {
+                let (shared, ep) = (shared.clone(), ep.clone());
+                shared.clone().tracker.spawn(async move {
+                    tokio::select! {
+                        _ = recording.finish(&shared) => {}
+                        _ = shared.hard_stop.cancelled() => {}
+                    }
+                    shared.lanes.lock().unhold(&ep);
+                    shared.poller.room_freed();
+                });
+            }
+            None => shared.poller.room_freed(),
+        }
     }
 }
 

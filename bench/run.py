@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Runs the benchmark matrix of BENCHMARKS.md: each scenario N times with hookd-bench,
+then prints one Markdown table row per scenario (medians, with min-max spread).
+
+Usage: python3 bench/run.py [--runs 3] [--only NAME ...] [--pg URL]
+Needs: cargo build --release -p hookd -p hookd-bench (run from the repository root).
+Raw JSON lines are appended to target/bench-results.jsonl.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+BENCH = "target/release/hookd-bench"
+BASE = ["--spawn", "--hookd-bin", "target/release/hookd", "--json", "--quiet"]
+
+# name -> (backend, extra flags)
+SCENARIOS = [
+    ("sqlite-10ep", "sqlite", "--messages 300000 --endpoints 10 --concurrency 64"),
+    ("sqlite-1ep", "sqlite", "--messages 100000 --endpoints 1 --concurrency 64"),
+    ("sqlite-fanout10", "sqlite", "--messages 30000 --endpoints 10 --fanout 10 --concurrency 64"),
+    ("sqlite-slow1of10", "sqlite", "--rate 1000 --duration 10 --endpoints 10 --slow-endpoints 1 --slow-ms 1000"),
+    ("sqlite-rate1000", "sqlite", "--rate 1000 --duration 20 --endpoints 10"),
+    ("sqlite-crash5", "sqlite", "--messages 100000 --endpoints 10 --concurrency 64 --crash 5"),
+    ("pg-10ep", "pg", "--messages 150000 --endpoints 10 --concurrency 64"),
+    ("pg-1ep", "pg", "--messages 100000 --endpoints 1 --concurrency 64"),
+    ("pg-2nodes-10ep", "pg", "--nodes 2 --messages 150000 --endpoints 10 --concurrency 64"),
+    ("pg-fanout10", "pg", "--messages 30000 --endpoints 10 --fanout 10 --concurrency 64"),
+    ("pg-rate1000", "pg", "--rate 1000 --duration 20 --endpoints 10"),
+    ("pg-crash5", "pg", "--messages 100000 --endpoints 10 --concurrency 64 --crash 5"),
+    ("sqlite-backlog1m", "sqlite", "--messages 1000000 --endpoints 10 --concurrency 64 --backlog"),
+]
+
+
+def run_once(flags, backend, pg_url):
+    cmd = [BENCH] + BASE + flags.split()
+    if backend == "pg":
+        cmd += ["--database-url", pg_url]
+    started = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [l for l in out.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        print(out.stdout[-2000:], out.stderr[-2000:], file=sys.stderr)
+        raise SystemExit(f"no JSON from: {' '.join(cmd)}")
+    result = json.loads(lines[-1])
+    result["_wall_s"] = round(time.time() - started, 1)
+    return result
+
+
+def others_p99(results):
+    """With slow endpoints: the p99 of the other endpoints, which must stay low."""
+    if "latency_others_ms" not in results[0]:
+        return ""
+    vals = [r["latency_others_ms"]["p99"] for r in results]
+    return "; others " + spread(vals, lambda v: f"{v:.1f}")
+
+
+def spread(values, fmt):
+    med = statistics.median(values)
+    return f"{fmt(med)} ({fmt(min(values))}-{fmt(max(values))})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--pg", default=os.environ.get(
+        "HOOKD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    args = ap.parse_args()
+    os.makedirs("target", exist_ok=True)
+    rows = []
+    for name, backend, flags in SCENARIOS:
+        if args.only and name not in args.only:
+            continue
+        results = []
+        for i in range(args.runs):
+            r = run_once(flags, backend, args.pg)
+            r["_scenario"] = name
+            with open("target/bench-results.jsonl", "a") as f:
+                f.write(json.dumps(r) + "\n")
+            print(f"{name} run {i + 1}: accepted/s {r['accepted_per_s']:.0f} "
+                  f"delivered/s {r['delivered_per_s']:.0f} p99 {r['latency_ms']['p99']:.1f} "
+                  f"rss {r['peak_rss_mib']:.1f} lost {r['lost']} dup {r['duplicates']}",
+                  file=sys.stderr, flush=True)
+            results.append(r)
+        num = lambda k: [r[k] for r in results]
+        lat = lambda k: [r["latency_ms"][k] for r in results]
+        rows.append("| {} | `{}` | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            name, flags + (" --database-url $PG" if backend == "pg" else ""),
+            spread(num("accepted_per_s"), lambda v: f"{v:,.0f}"),
+            spread(num("delivered_per_s"), lambda v: f"{v:,.0f}"),
+            spread(lat("p50"), lambda v: f"{v:.1f}"),
+            spread(lat("p99"), lambda v: f"{v:.1f}") + others_p99(results),
+            spread(num("peak_rss_mib"), lambda v: f"{v:.0f}"),
+            max(num("lost")), max(num("duplicates")), max(num("bad_signatures"))))
+        print(rows[-1], flush=True)
+    print()
+    print("| scenario | flags | accepted/s | delivered/s | p50 ms | p99 ms | peak RSS MiB | lost | dup | bad sig |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
