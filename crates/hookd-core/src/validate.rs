@@ -77,3 +77,112 @@ mod tests {
         assert!(endpoint_url("/relative").is_err());
     }
 }
+
+/// Most custom headers one endpoint may carry.
+pub const MAX_CUSTOM_HEADERS: usize = 50;
+/// Longest custom header value, in bytes.
+pub const MAX_HEADER_VALUE: usize = 4096;
+
+/// Whether a custom header may not be set on deliveries (`name` in lower case): the
+/// hop-by-hop headers, those that frame the message (`host`, every `content-*`), and the
+/// signature headers (`webhook-*`, `svix-*`).
+pub fn is_forbidden_header(name: &str) -> bool {
+    name.starts_with("content-")
+        || name.starts_with("webhook-")
+        || name.starts_with("svix-")
+        || matches!(
+            name,
+            "connection"
+                | "keep-alive"
+                | "proxy-authenticate"
+                | "proxy-authorization"
+                | "proxy-connection"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "host"
+                | "expect"
+        )
+}
+
+/// Whether a custom header's value is a credential, shown only by name when headers are
+/// read back (`name` in lower case).
+pub fn is_sensitive_header(name: &str) -> bool {
+    matches!(name, "authorization" | "cookie" | "x-api-key")
+        || ["secret", "token", "password", "signature"]
+            .iter()
+            .any(|w| name.contains(w))
+}
+
+/// Checks one custom header: an HTTP token name (1-256 characters), not forbidden, and a
+/// visible-ASCII value of at most [`MAX_HEADER_VALUE`] bytes.
+pub fn custom_header(name: &str, value: &str) -> Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || name.len() > 256 || !name.chars().all(token) {
+        return Err(format!("{name:?} is not a valid header name"));
+    }
+    if is_forbidden_header(&name.to_ascii_lowercase()) {
+        return Err(format!("the header {name:?} cannot be set"));
+    }
+    if value.len() > MAX_HEADER_VALUE {
+        return Err(format!(
+            "the value of {name:?} is longer than {MAX_HEADER_VALUE} bytes"
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c == ' ' || c == '\t' || c.is_ascii_graphic())
+    {
+        return Err(format!("the value of {name:?} must be printable ASCII"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::*;
+
+    #[test]
+    fn custom_headers_are_checked_against_the_forbidden_list() {
+        assert!(custom_header("X-Team", "billing").is_ok());
+        assert!(custom_header("Authorization", "Bearer abc").is_ok());
+        assert!(custom_header("User-Agent", "acme").is_ok());
+        for forbidden in [
+            "Host",
+            "Content-Type",
+            "content-length",
+            "Content-Encoding",
+            "Transfer-Encoding",
+            "Connection",
+            "Keep-Alive",
+            "Upgrade",
+            "TE",
+            "Webhook-Signature",
+            "webhook-id",
+            "svix-signature",
+            "Proxy-Authorization",
+        ] {
+            let err = custom_header(forbidden, "x").unwrap_err();
+            assert!(err.contains("cannot be set"), "{forbidden}: {err}");
+        }
+        assert!(custom_header("bad name", "x").is_err());
+        assert!(custom_header("", "x").is_err());
+        assert!(custom_header("X-A", "line\nbreak").is_err());
+        assert!(custom_header("X-A", &"v".repeat(MAX_HEADER_VALUE + 1)).is_err());
+    }
+
+    #[test]
+    fn credentials_are_sensitive() {
+        for name in [
+            "authorization",
+            "cookie",
+            "x-api-key",
+            "x-auth-token",
+            "x-client-secret",
+        ] {
+            assert!(is_sensitive_header(name), "{name}");
+        }
+        assert!(!is_sensitive_header("x-team"));
+    }
+}

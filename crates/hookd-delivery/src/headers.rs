@@ -17,14 +17,10 @@ pub(crate) struct SignedHeaders<'a> {
     pub user_agent: &'a str,
 }
 
-/// Names a custom header may not set (compared lower-case).
+/// Names a custom header may not set (compared lower-case): the API refuses them too, so
+/// this only guards against rows written before a name was forbidden.
 fn is_reserved(name: &str) -> bool {
-    name.starts_with("webhook-")
-        || name.starts_with("svix-")
-        || matches!(
-            name,
-            "content-type" | "content-length" | "transfer-encoding" | "host" | "connection"
-        )
+    hookd_core::validate::is_forbidden_header(name)
 }
 
 impl SignedHeaders<'_> {

@@ -80,7 +80,8 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
-fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
+/// Drops every cached copy of `ep` on this node after it changed.
+pub(super) fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
     state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
     cache.invalidate(&ep.app_id);
 }

@@ -113,19 +113,6 @@ pub fn check_channels(channels: Option<Vec<String>>) -> ApiResult<Option<Vec<Str
     Ok(Some(channels))
 }
 
-fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
-    for (name, value) in headers {
-        let bad_name = axum::http::HeaderName::from_bytes(name.as_bytes()).is_err();
-        if bad_name || axum::http::HeaderValue::from_str(value).is_err() {
-            return Err(ApiError::field(
-                "headers",
-                format!("headers has an invalid header {name:?}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 pub fn check_url(url: &str) -> ApiResult<String> {
     validate::endpoint_url(url).map_err(|m| ApiError::field("url", m))
 }
@@ -151,7 +138,7 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     ep.channels = check_channels(body.channels)?;
     ep.event_types = check_filter_types(state, body.filter_types).await?;
     if let Some(headers) = body.headers {
-        check_headers(&headers)?;
+        super::endpoint_headers::check_headers(&headers)?;
         ep.headers = headers;
     }
     ep.uid = body.uid.or(ep.uid.take());

@@ -6,8 +6,9 @@
 //! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
-//! - [`cache`]: the per-app endpoint cache of message fan-out.
-//! - [`app`], [`event_type`], [`endpoint`], [`message`], [`attempt`], [`health`]: handlers.
+//! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
+//! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`]),
+//!   [`message`], [`attempt`], [`health`]: handlers.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod cache;
 pub mod endpoint;
 pub mod endpoint_body;
+pub mod endpoint_headers;
 pub mod error;
 pub mod event_type;
 pub mod extract;
@@ -81,6 +83,12 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/secret",
             get(endpoint::secret),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/headers",
+            get(endpoint_headers::get)
+                .put(endpoint_headers::update)
+                .patch(endpoint_headers::patch),
         )
         .route(
             "/app/{app_id}/msg",

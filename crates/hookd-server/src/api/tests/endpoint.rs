@@ -148,3 +148,78 @@ async fn put_creates_a_missing_endpoint() {
     );
     assert_eq!(ep2["url"], "https://f.com/");
 }
+
+#[tokio::test]
+async fn custom_headers_are_replaced_patched_and_read_back_without_credentials() {
+    let api = TestApi::new();
+    api.app("shop").await;
+    let (status, _) = api
+        .post(
+            "/api/v1/app/shop/endpoint",
+            json!({"url": "https://example.com/hook", "uid": "main", "headers": {"X-Team": "billing"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = "/api/v1/app/shop/endpoint/main/headers";
+    let (_, got) = api.get(path).await;
+    assert_eq!(
+        got,
+        json!({"headers": {"X-Team": "billing"}, "sensitive": []})
+    );
+
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            path,
+            Some(json!({"headers": {"X-Region": "eu", "Authorization": "Bearer s3cret"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, got) = api.get(path).await;
+    assert_eq!(
+        got,
+        json!({"headers": {"X-Region": "eu"}, "sensitive": ["Authorization"]})
+    );
+    assert!(!got.to_string().contains("s3cret"));
+
+    // PATCH: set (case-insensitively replacing), add, and remove with null.
+    let (status, _) = api
+        .call(
+            Method::PATCH,
+            path,
+            Some(json!({"headers": {"x-region": "us", "X-Tier": "gold", "Authorization": null}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, got) = api.get(path).await;
+    assert_eq!(
+        got,
+        json!({"headers": {"X-Tier": "gold", "x-region": "us"}, "sensitive": []})
+    );
+
+    // Forbidden and malformed headers are refused and change nothing.
+    for bad in [
+        json!({"headers": {"Content-Type": "text/plain"}}),
+        json!({"headers": {"Host": "evil.example"}}),
+        json!({"headers": {"webhook-signature": "v1,forged"}}),
+        json!({"headers": {"Transfer-Encoding": "chunked"}}),
+        json!({"headers": {"bad name": "x"}}),
+        json!({"headers": {"X-A": "1", "x-a": "2"}}),
+    ] {
+        let (status, body) = api.call(Method::PUT, path, Some(bad.clone())).await;
+        assert_validation(status, &body, "headers");
+    }
+    let (status, body) = api
+        .call(
+            Method::PATCH,
+            path,
+            Some(json!({"headers": {"Connection": "close"}})),
+        )
+        .await;
+    assert_validation(status, &body, "headers");
+    let (_, got) = api.get(path).await;
+    assert_eq!(got["headers"], json!({"X-Tier": "gold", "x-region": "us"}));
+
+    let (status, _) = api.get("/api/v1/app/shop/endpoint/nope/headers").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,129 @@
+//! An endpoint's custom headers: `/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers`.
+//!
+//! - `GET`: `{"headers": {...}, "sensitive": [...]}`. Credentials (see
+//!   `validate::is_sensitive_header`) are listed by name in `sensitive` and their values
+//!   left out, as in Svix.
+//! - `PUT`: replaces every custom header; 204.
+//! - `PATCH`: sets the given headers and removes those given as `null`; 204.
+//!
+//! Names are case-insensitive: a header set again under another case replaces the old one.
+//! Hop-by-hop headers, `host`, `content-*` and the signature headers are refused with 422.
+
+use super::app::load_app;
+use super::cache::FanOutCache;
+use super::endpoint::{changed, load_endpoint};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use hookd_core::{validate, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct HeadersOut {
+    headers: BTreeMap<String, String>,
+    sensitive: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HeadersIn {
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HeadersPatch {
+    headers: BTreeMap<String, Option<String>>,
+}
+
+/// Checks a full set of custom headers (also used by endpoint create and update).
+pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > validate::MAX_CUSTOM_HEADERS {
+        return Err(ApiError::field(
+            "headers",
+            format!(
+                "headers allows at most {} entries",
+                validate::MAX_CUSTOM_HEADERS
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in headers {
+        validate::custom_header(name, value).map_err(|m| ApiError::field("headers", m))?;
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(ApiError::field(
+                "headers",
+                format!("the header {name:?} is given twice (names are case-insensitive)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `GET .../headers`.
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<HeadersOut>> {
+    let app = load_app(&state, &app_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    let (sensitive, shown): (BTreeMap<_, _>, BTreeMap<_, _>) = ep
+        .headers
+        .into_iter()
+        .partition(|(name, _)| validate::is_sensitive_header(&name.to_ascii_lowercase()));
+    Ok(Json(HeadersOut {
+        headers: shown,
+        sensitive: sensitive.into_keys().collect(),
+    }))
+}
+
+/// `PUT .../headers`: 204.
+pub async fn update(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    check_headers(&body.headers)?;
+    let app = load_app(&state, &app_id).await?;
+    let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    ep.headers = body.headers;
+    save(&state, &cache, ep).await
+}
+
+/// `PATCH .../headers`: 204.
+pub async fn patch(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<HeadersPatch>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    for (name, value) in body.headers {
+        let lower = name.to_ascii_lowercase();
+        ep.headers.retain(|k, _| k.to_ascii_lowercase() != lower);
+        if let Some(value) = value {
+            ep.headers.insert(name, value);
+        }
+    }
+    check_headers(&ep.headers)?;
+    save(&state, &cache, ep).await
+}
+
+async fn save(
+    state: &ApiState,
+    cache: &FanOutCache,
+    mut ep: hookd_core::model::Endpoint,
+) -> ApiResult<StatusCode> {
+    ep.updated_at = Timestamp::now();
+    state
+        .store
+        .update_endpoint(&ep)
+        .await
+        .map_err(|e| ApiError::from_store("endpoint", e))?;
+    changed(state, cache, &ep);
+    Ok(StatusCode::NO_CONTENT)
+}
