@@ -33,6 +33,7 @@ from svix.api import (
     EndpointHeadersPatchIn,
     EndpointIn,
     EndpointListOptions,
+    EndpointSecretRotateIn,
     EndpointPatch,
     EndpointUpsertIn,
     EventTypeIn,
@@ -660,6 +661,25 @@ def _():
     eq((hdrs.get("x-region"), hdrs.get("x-team"), hdrs.get("authorization")),
        ("eu", "ops", "Bearer t0ken"), "delivered headers")
     eq(hdrs.get("content-type"), "application/json", "content-type")
+
+
+@check("endpoint: rotate_secret returns the new key; deliveries verify with old and new")
+def _():
+    app = make_app("eprot")
+    path = f"/ep-{RUN}/rotate"
+    ep = make_endpoint(app.id, path)
+    old = svix.endpoint.get_secret(app.id, ep.id).key
+    out = svix.endpoint.rotate_secret(app.id, ep.id, EndpointSecretRotateIn())
+    ensure(out.key.startswith("whsec_") and out.key != old, "rotation returned a new key")
+    eq(svix.endpoint.get_secret(app.id, ep.id).key, out.key, "secret after rotation")
+    supplied = new_secret()
+    out2 = svix.endpoint.rotate_secret(app.id, ep.id, EndpointSecretRotateIn(key=supplied))
+    eq(out2.key, supplied, "supplied key")
+    svix.message.create(app.id, MessageIn(event_type="rot.test", payload={"r": 1}))
+    wait_for(lambda: R.requests(path), "a delivery after rotation")
+    r = R.requests(path)[0]
+    for key in (supplied, out.key, old):  # both earlier keys are in their 24 h grace period
+        verify(r, key)
 
 
 @check("endpoint: create with a supplied secret, read it back")

@@ -39,6 +39,17 @@ pub struct EventType {
     pub updated_at: Timestamp,
 }
 
+/// Most rotated-out keys an endpoint keeps signing with.
+pub const MAX_PREVIOUS_SECRETS: usize = 5;
+
+/// A signing key replaced by a rotation, still used until `expires_at` so receivers can
+/// switch keys without rejecting deliveries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreviousSecret {
+    pub secret: EndpointSecret,
+    pub expires_at: Timestamp,
+}
+
 /// A URL of an application that receives its messages.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Endpoint {
@@ -58,6 +69,9 @@ pub struct Endpoint {
     pub metadata: Metadata,
     /// The signing key; never logged (its `Debug` is redacted).
     pub secret: EndpointSecret,
+    /// Keys replaced by a rotation that still sign until they expire, newest first (at most
+    /// [`MAX_PREVIOUS_SECRETS`]).
+    pub previous_secrets: Vec<PreviousSecret>,
     /// Extra headers sent with every delivery.
     pub headers: BTreeMap<String, String>,
     pub created_at: Timestamp,
@@ -65,6 +79,34 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Makes `new` the signing key. The current key keeps signing until `grace_until`
+    /// (dropped at once if that is not in the future); expired and surplus old keys go.
+    pub fn rotate_secret(&mut self, new: EndpointSecret, now: Timestamp, grace_until: Timestamp) {
+        let old = std::mem::replace(&mut self.secret, new);
+        self.previous_secrets.retain(|p| p.expires_at > now);
+        if grace_until > now {
+            self.previous_secrets.insert(
+                0,
+                PreviousSecret {
+                    secret: old,
+                    expires_at: grace_until,
+                },
+            );
+        }
+        self.previous_secrets.truncate(MAX_PREVIOUS_SECRETS);
+    }
+
+    /// Every key that signs a delivery made at `now`: the current one first, then the
+    /// unexpired previous ones.
+    pub fn signing_secrets(&self, now: Timestamp) -> impl Iterator<Item = &EndpointSecret> {
+        std::iter::once(&self.secret).chain(
+            self.previous_secrets
+                .iter()
+                .filter(move |p| p.expires_at > now)
+                .map(|p| &p.secret),
+        )
+    }
+
     /// Whether a message with this event type and these channels goes to this endpoint.
     pub fn matches(&self, event_type: &str, msg_channels: Option<&[String]>) -> bool {
         if self.disabled {
@@ -210,6 +252,7 @@ mod tests {
             channels: channels.map(to_vec),
             metadata: Metadata::new(),
             secret: EndpointSecret::generate(),
+            previous_secrets: Vec::new(),
             headers: BTreeMap::new(),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
@@ -228,5 +271,34 @@ mod tests {
         let mut disabled = endpoint(None, None);
         disabled.disabled = true;
         assert!(!disabled.matches("a", None));
+    }
+
+    #[test]
+    fn rotation_keeps_a_bounded_list_of_unexpired_keys() {
+        let mut ep = endpoint(None, None);
+        let t0 = Timestamp::from_millis(1_000_000);
+        let first = ep.secret.clone();
+        ep.rotate_secret(EndpointSecret::generate(), t0, t0.plus_millis(100));
+        assert_eq!(ep.previous_secrets.len(), 1);
+        assert_eq!(ep.previous_secrets[0].secret, first);
+        assert_eq!(ep.signing_secrets(t0).count(), 2);
+        assert_eq!(
+            ep.signing_secrets(t0.plus_millis(100)).count(),
+            1,
+            "expired"
+        );
+        // No grace: the replaced key is dropped at once.
+        ep.rotate_secret(EndpointSecret::generate(), t0, t0);
+        assert_eq!(ep.previous_secrets.len(), 1);
+        // Expired keys go at the next rotation, and the list stays bounded.
+        for i in 0..10 {
+            let now = t0.plus_millis(200 + i);
+            ep.rotate_secret(EndpointSecret::generate(), now, now.plus_millis(10_000));
+        }
+        assert_eq!(ep.previous_secrets.len(), MAX_PREVIOUS_SECRETS);
+        assert!(ep
+            .previous_secrets
+            .iter()
+            .all(|p| p.expires_at > t0.plus_millis(200)));
     }
 }

@@ -70,11 +70,12 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
 
     let sent_at = Timestamp::now();
     let body = Bytes::from_owner(PayloadBytes(payload));
+    let secrets: Vec<_> = endpoint.signing_secrets(sent_at).collect();
     let headers = SignedHeaders {
         msg_id: dest.msg_id.as_str(),
         timestamp_secs: sent_at.as_secs(),
         body: &body,
-        secret: &endpoint.secret,
+        secrets: &secrets,
         svix_headers: shared.config.svix_headers,
         user_agent: &shared.config.user_agent,
     }

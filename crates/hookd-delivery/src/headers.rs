@@ -12,7 +12,9 @@ pub(crate) struct SignedHeaders<'a> {
     pub msg_id: &'a str,
     pub timestamp_secs: i64,
     pub body: &'a [u8],
-    pub secret: &'a EndpointSecret,
+    /// Every key that signs: the current one, then rotated-out keys still in their grace
+    /// period. The header carries one `v1,` signature per key, space-separated.
+    pub secrets: &'a [&'a EndpointSecret],
     pub svix_headers: bool,
     pub user_agent: &'a str,
 }
@@ -46,8 +48,11 @@ impl SignedHeaders<'_> {
         map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
 
         let signature = self
-            .secret
-            .sign(self.msg_id, self.timestamp_secs, self.body);
+            .secrets
+            .iter()
+            .map(|k| k.sign(self.msg_id, self.timestamp_secs, self.body))
+            .collect::<Vec<_>>()
+            .join(" ");
         // Ids, decimal numbers and base64 are always valid header values.
         let id = HeaderValue::from_str(self.msg_id).expect("ids are ASCII");
         let ts = HeaderValue::from(self.timestamp_secs);
@@ -79,7 +84,7 @@ mod tests {
             msg_id: "msg_2abc",
             timestamp_secs: 1_700_000_000,
             body: br#"{"a":1}"#,
-            secret: &secret,
+            secrets: &[&secret],
             svix_headers: svix,
             user_agent: "hookd/test",
         }
@@ -112,6 +117,45 @@ mod tests {
         )
         .unwrap();
         assert!(map.get("svix-id").is_none());
+    }
+
+    #[test]
+    fn every_signing_key_adds_a_signature_that_verifies_alone() {
+        let (current, previous) = (EndpointSecret::generate(), EndpointSecret::generate());
+        let map = SignedHeaders {
+            msg_id: "msg_2abc",
+            timestamp_secs: 1_700_000_000,
+            body: b"{}",
+            secrets: &[&current, &previous],
+            svix_headers: false,
+            user_agent: "hookd/test",
+        }
+        .build(&BTreeMap::new());
+        let sig = get(&map, "webhook-signature");
+        assert_eq!(sig.split(' ').count(), 2, "{sig}");
+        for key in [&current, &previous] {
+            verify_v1(
+                key,
+                "msg_2abc",
+                1_700_000_000,
+                b"{}",
+                sig,
+                1_700_000_000,
+                300,
+            )
+            .unwrap();
+        }
+        let stranger = EndpointSecret::generate();
+        assert!(verify_v1(
+            &stranger,
+            "msg_2abc",
+            1_700_000_000,
+            b"{}",
+            sig,
+            1_700_000_000,
+            300
+        )
+        .is_err());
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct FileConfig {
     pub poll_interval_ms: Option<u64>,
     /// Seconds shutdown waits for in-flight deliveries [default: 20].
     pub shutdown_grace: Option<f64>,
+    /// Seconds a rotated-out endpoint key keeps signing [default: 86400].
+    pub secret_grace_period: Option<f64>,
     /// PostgreSQL: connections in this node's pool [default: 16].
     pub database_pool_size: Option<usize>,
     /// PostgreSQL: seconds before a statement is cancelled [default: 10].
@@ -123,6 +125,7 @@ pub struct Config {
     pub lease: Duration,
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
+    pub secret_grace: Duration,
     pub postgres: PostgresSettings,
 }
 
@@ -149,6 +152,7 @@ impl fmt::Debug for Config {
             .field("lease", &self.lease)
             .field("poll_interval", &self.poll_interval)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("secret_grace", &self.secret_grace)
             .field("postgres", &self.postgres)
             .finish()
     }
@@ -232,6 +236,13 @@ impl Config {
             },
             poll_interval: Duration::from_millis(file.poll_interval_ms.unwrap_or(500).max(1)),
             shutdown_grace: secs("shutdown_grace", file.shutdown_grace, 20.0)?,
+            secret_grace: match file.secret_grace_period {
+                Some(s) if !(0.0..=604_800.0).contains(&s) => {
+                    bail!("secret_grace_period must be between 0 and 604800 seconds")
+                }
+                Some(s) => Duration::from_secs_f64(s),
+                None => Duration::from_secs(86_400),
+            },
             postgres: PostgresSettings {
                 pool_size: match args.database_pool_size.or(file.database_pool_size) {
                     Some(0) => bail!("database_pool_size must be at least 1"),

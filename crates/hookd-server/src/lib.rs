@@ -47,6 +47,7 @@ pub async fn run(
         engine: engine.clone(),
         admin_token: admin_token.into(),
         max_body_bytes: config.max_body_bytes,
+        secret_grace: config.secret_grace,
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");

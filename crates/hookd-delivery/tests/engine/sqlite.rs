@@ -75,6 +75,7 @@ async fn delivers_and_retries_through_the_sqlite_store() {
         channels: None,
         metadata: Metadata::new(),
         secret: EndpointSecret::generate(),
+        previous_secrets: Vec::new(),
         headers: BTreeMap::new(),
         created_at: now,
         updated_at: now,

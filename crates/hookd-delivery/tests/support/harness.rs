@@ -74,6 +74,7 @@ impl Harness {
             channels: None,
             metadata: Metadata::new(),
             secret: EndpointSecret::generate(),
+            previous_secrets: Vec::new(),
             headers: BTreeMap::from([("x-tenant".to_string(), "acme".to_string())]),
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),

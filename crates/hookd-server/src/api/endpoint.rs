@@ -18,7 +18,7 @@ use hookd_core::model::{Endpoint, Metadata};
 use hookd_core::signing::EndpointSecret;
 use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `EndpointOut`, with the subscription and rate limit under both Svix names.
 #[derive(Debug, Serialize)]
@@ -203,6 +203,65 @@ pub async fn delete(
 #[derive(Debug, Serialize)]
 pub struct SecretOut {
     key: String,
+}
+
+/// The body of a rotation; both fields optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotateIn {
+    /// The new key; generated when absent or null.
+    key: Option<String>,
+    /// How long the replaced key keeps signing, 0 to 7 days [default: the configured
+    /// `secret_grace_period`, 24 h].
+    grace_period_seconds: Option<u32>,
+}
+
+/// Longest grace period a rotation may ask for (as Svix).
+const MAX_GRACE_SECONDS: u32 = 7 * 86_400;
+
+/// `POST /app/{app_id}/endpoint/{endpoint_id}/secret/rotate`: 200 `{"key": "<new>"}`.
+/// The replaced key keeps signing (a second signature in `webhook-signature`) until the
+/// grace period ends; at most `MAX_PREVIOUS_SECRETS` old keys are kept.
+pub async fn rotate_secret(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<SecretOut>> {
+    // Both fields are optional, so an empty body means the defaults.
+    let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateIn::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?
+    };
+    let new = match body.key {
+        Some(k) => EndpointSecret::parse(&k).map_err(|e| ApiError::field("key", e.to_string()))?,
+        None => EndpointSecret::generate(),
+    };
+    let grace = match body.grace_period_seconds {
+        Some(s) if s > MAX_GRACE_SECONDS => {
+            return Err(ApiError::field(
+                "gracePeriodSeconds",
+                format!("gracePeriodSeconds must be between 0 and {MAX_GRACE_SECONDS}"),
+            ))
+        }
+        Some(s) => i64::from(s) * 1000,
+        None => i64::try_from(state.secret_grace.as_millis()).unwrap_or(i64::MAX),
+    };
+    let app = load_app(&state, &app_id).await?;
+    let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    let now = Timestamp::now();
+    ep.rotate_secret(new, now, now.plus_millis(grace));
+    ep.updated_at = now;
+    state
+        .store
+        .update_endpoint(&ep)
+        .await
+        .map_err(|e| ApiError::from_store("endpoint", e))?;
+    changed(&state, &cache, &ep);
+    Ok(Json(SecretOut {
+        key: ep.secret.expose().to_owned(),
+    }))
 }
 
 /// `GET /app/{app_id}/endpoint/{endpoint_id}/secret`: `{"key": "whsec_..."}`.

@@ -165,6 +165,7 @@ pub fn blank(app: &AppId, secret: EndpointSecret) -> Endpoint {
         channels: None,
         metadata: Metadata::new(),
         secret,
+        previous_secrets: Vec::new(),
         headers: BTreeMap::new(),
         created_at: now,
         updated_at: now,

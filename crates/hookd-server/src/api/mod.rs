@@ -45,6 +45,8 @@ pub struct ApiState {
     pub admin_token: Arc<str>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long a rotated-out endpoint key keeps signing unless the rotation says.
+    pub secret_grace: std::time::Duration,
 }
 
 /// The API's router, ready to serve.
@@ -83,6 +85,10 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/secret",
             get(endpoint::secret),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+            post(endpoint::rotate_secret),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/headers",

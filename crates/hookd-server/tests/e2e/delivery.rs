@@ -411,3 +411,70 @@ async fn accepted_messages_survive_a_restart_and_are_delivered() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_rotated_key_keeps_signing_through_its_grace_period_only() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (ep, old) = app
+        .create_endpoint(&a, json!({"url": rx.url("/rot")}))
+        .await;
+    let rotate = format!("/app/{a}/endpoint/{ep}/secret/rotate");
+    let (s, out) = app.post(&rotate, json!({})).await;
+    assert_eq!(s, 200, "{out}");
+    let new = out["key"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let (_, read) = app.get(&format!("/app/{a}/endpoint/{ep}/secret")).await;
+    assert_eq!(read["key"], new.as_str());
+
+    // Within the grace period every delivery carries both signatures.
+    app.send(&a, json!({"eventType": "e", "payload": {"n": 1}}))
+        .await;
+    let got = rx.wait_for("/rot", 1, WAIT).await;
+    let sig = got[0].headers["webhook-signature"].to_str().unwrap();
+    assert_eq!(sig.split(' ').count(), 2, "{sig}");
+    verify(&old, &got[0]);
+    verify(&new, &got[0]);
+
+    // A rotation with no grace period retires the key at once; the one before it still
+    // has its grace period, so two keys sign: the newest and the first.
+    let supplied = EndpointSecret::generate().expose().to_owned();
+    let (s, out) = app
+        .post(&rotate, json!({"key": supplied, "gracePeriodSeconds": 0}))
+        .await;
+    assert_eq!((s, out["key"].as_str()), (200, Some(supplied.as_str())));
+    app.send(&a, json!({"eventType": "e", "payload": {"n": 2}}))
+        .await;
+    let got = rx.wait_for("/rot", 2, WAIT).await;
+    let sig = got[1].headers["webhook-signature"].to_str().unwrap();
+    assert_eq!(sig.split(' ').count(), 2, "{sig}");
+    verify(&supplied, &got[1]);
+    verify(&old, &got[1]);
+    let retired = EndpointSecret::parse(&new).unwrap();
+    let ts: i64 = got[1].headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = got[1].headers["webhook-id"].to_str().unwrap();
+    assert!(verify_v1(&retired, id, ts, &got[1].body, sig, ts, 300).is_err());
+
+    // Bad requests change nothing.
+    for bad in [
+        json!({"gracePeriodSeconds": 604_801}),
+        json!({"key": "not-a-key"}),
+    ] {
+        let (s, body) = app.post(&rotate, bad).await;
+        assert_eq!(s, 422, "{body}");
+    }
+    let (_, read) = app.get(&format!("/app/{a}/endpoint/{ep}/secret")).await;
+    assert_eq!(read["key"], supplied.as_str());
+    let (s, _) = app
+        .post(
+            &format!("/app/{a}/endpoint/ep_missing/secret/rotate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 404);
+}

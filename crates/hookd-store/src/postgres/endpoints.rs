@@ -13,7 +13,8 @@ use hookd_core::signing::EndpointSecret;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
-    event_types, channels, metadata, secret, headers, created_at, updated_at FROM endpoints";
+    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets
+    FROM endpoints";
 
 fn from_row(row: &Row) -> StoreResult<Endpoint> {
     let secret: &str = col(row, 11)?;
@@ -34,6 +35,7 @@ fn from_row(row: &Row) -> StoreResult<Endpoint> {
         headers: json_col(row, 12)?,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
+        previous_secrets: crate::secrets::decode(col(row, 15)?).map_err(|e| corrupt(15, e))?,
     })
 }
 
@@ -43,6 +45,7 @@ struct JsonFields {
     channels: Option<String>,
     metadata: String,
     headers: String,
+    previous_secrets: String,
 }
 
 impl JsonFields {
@@ -52,6 +55,7 @@ impl JsonFields {
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
             headers: to_json(&ep.headers)?,
+            previous_secrets: crate::secrets::encode(&ep.previous_secrets)?,
         })
     }
 }
@@ -61,8 +65,9 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
     execute(
         client,
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
-         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
+         previous_secrets)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         &[
             &ep.id.as_str(),
             &ep.app_id.as_str(),
@@ -79,6 +84,7 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &json.headers,
             &ms(ep.created_at),
             &ms(ep.updated_at),
+            &json.previous_secrets,
         ],
         "inserting an endpoint",
     )
@@ -124,7 +130,8 @@ pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
         client,
         "UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
          rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
-         secret = $12, headers = $13, updated_at = $14 WHERE app_id = $1 AND id = $2",
+         secret = $12, headers = $13, updated_at = $14, previous_secrets = $15
+         WHERE app_id = $1 AND id = $2",
         &[
             &ep.app_id.as_str(),
             &ep.id.as_str(),
@@ -140,6 +147,7 @@ pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &ep.secret.expose(),
             &json.headers,
             &ms(ep.updated_at),
+            &json.previous_secrets,
         ],
         "updating an endpoint",
     )

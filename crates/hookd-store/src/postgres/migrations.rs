@@ -10,7 +10,10 @@ use anyhow::{bail, Context};
 use tokio_postgres::Client;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_init.sql"),
+    include_str!("sql/0002_previous_secrets.sql"),
+];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so
 /// nodes of different schemas in one database do not wait for each other.

@@ -12,7 +12,8 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
-    event_types, channels, metadata, secret, headers, created_at, updated_at FROM endpoints";
+    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets
+    FROM endpoints";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
     let secret: String = row.get(11)?;
@@ -34,6 +35,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         headers: json_col(row, 12)?,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
+        previous_secrets: {
+            let text: String = row.get(15)?;
+            crate::secrets::decode(&text)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(15, Type::Text, e.into()))?
+        },
     })
 }
 
@@ -41,8 +47,9 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     let json = JsonFields::of(ep)?;
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
-         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
+         previous_secrets)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -60,7 +67,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.secret.expose(),
             json.headers,
             ms(ep.created_at),
-            ms(ep.updated_at)
+            ms(ep.updated_at),
+            json.previous_secrets
         ])
     })
     .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "inserting an endpoint"))?;
@@ -73,6 +81,7 @@ struct JsonFields {
     channels: Option<String>,
     metadata: String,
     headers: String,
+    previous_secrets: String,
 }
 
 impl JsonFields {
@@ -82,6 +91,7 @@ impl JsonFields {
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
             headers: to_json(&ep.headers)?,
+            previous_secrets: crate::secrets::encode(&ep.previous_secrets)?,
         })
     }
 }
@@ -123,7 +133,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
         .prepare_cached(
             "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
              rate_limit = ?7, disabled = ?8, event_types = ?9, channels = ?10, metadata = ?11,
-             secret = ?12, headers = ?13, updated_at = ?14 WHERE app_id = ?1 AND id = ?2",
+             secret = ?12, headers = ?13, updated_at = ?14, previous_secrets = ?15
+             WHERE app_id = ?1 AND id = ?2",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -140,7 +151,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 json.metadata,
                 ep.secret.expose(),
                 json.headers,
-                ms(ep.updated_at)
+                ms(ep.updated_at),
+                json.previous_secrets
             ])
         })
         .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "updating an endpoint"))?;

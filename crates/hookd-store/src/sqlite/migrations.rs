@@ -5,7 +5,10 @@ use anyhow::{bail, Context};
 use rusqlite::Connection;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("sql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/0001_init.sql"),
+    include_str!("sql/0002_previous_secrets.sql"),
+];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub(super) fn apply(conn: &mut Connection) -> anyhow::Result<()> {

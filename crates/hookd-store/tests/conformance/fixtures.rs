@@ -68,6 +68,10 @@ pub fn endpoint_at(app: &AppId, at: Timestamp, uid: Option<&str>) -> Endpoint {
         channels: None,
         metadata: Metadata::new(),
         secret: EndpointSecret::generate(),
+        previous_secrets: vec![hookd_core::model::PreviousSecret {
+            secret: EndpointSecret::generate(),
+            expires_at: at.plus_millis(86_400_000),
+        }],
         headers,
         created_at: at,
         updated_at: at,

@@ -62,6 +62,7 @@ impl TestApi {
             engine,
             admin_token: TOKEN.into(),
             max_body_bytes: MAX_BODY,
+            secret_grace: std::time::Duration::from_secs(86_400),
         };
         (router(state), shutdown.drop_guard())
     }
