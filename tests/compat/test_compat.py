@@ -14,6 +14,7 @@ failure. Every API call goes through the SDK; a local HTTP server receives deliv
 """
 
 import base64
+import datetime
 import json
 import os
 import secrets
@@ -31,11 +32,13 @@ from svix.api import (
     ApplicationPatch,
     EndpointHeadersIn,
     EndpointHeadersPatchIn,
+    EndpointGetStatsOptions,
     EndpointIn,
     EndpointListOptions,
     EndpointSecretRotateIn,
     EndpointPatch,
     EndpointUpsertIn,
+    EventExampleIn,
     EventTypeIn,
     EventTypeListOptions,
     EventTypePatch,
@@ -680,6 +683,27 @@ def _():
     r = R.requests(path)[0]
     for key in (supplied, out.key, old):  # both earlier keys are in their 24 h grace period
         verify(r, key)
+
+
+@check("endpoint: send_example delivers to that endpoint; get_stats counts it")
+def _():
+    app = make_app("epex")
+    path = f"/ep-{RUN}/example"
+    ep = make_endpoint(app.id, path)
+    secret = svix.endpoint.get_secret(app.id, ep.id).key
+    out = svix.endpoint.send_example(app.id, ep.id, EventExampleIn(event_type="example.sent"))
+    ensure(out.id.startswith("msg_"), f"message id {out.id!r}")
+    eq(out.event_type, "example.sent", "event type")
+    wait_for(lambda: R.requests(path), "the example delivery")
+    verify(R.requests(path)[0], secret)
+    stats = wait_for(
+        lambda: (lambda s: s if s.success == 1 else None)(svix.endpoint.get_stats(app.id, ep.id)),
+        "stats counting the delivery",
+    )
+    eq((stats.success, stats.fail, stats.pending), (1, 0, 0), "stats")
+    future = datetime.datetime(2999, 1, 1, tzinfo=datetime.timezone.utc)
+    none = svix.endpoint.get_stats(app.id, ep.id, EndpointGetStatsOptions(since=future))
+    eq(none.success, 0, "stats since a future date")
 
 
 @check("endpoint: create with a supplied secret, read it back")

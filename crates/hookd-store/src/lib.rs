@@ -92,6 +92,41 @@ pub struct AttemptFilter {
     pub after: Option<Timestamp>,
 }
 
+/// How an endpoint's deliveries stand: destinations per status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointStats {
+    pub success: u64,
+    pub pending: u64,
+    pub fail: u64,
+    pub sending: u64,
+}
+
+impl EndpointStats {
+    /// Adds `count` destinations with status code `status` (unknown codes are ignored).
+    pub fn add(&mut self, status: i64, count: u64) {
+        match DeliveryStatus::from_i64(status) {
+            Some(DeliveryStatus::Success) => self.success += count,
+            Some(DeliveryStatus::Pending) => self.pending += count,
+            Some(DeliveryStatus::Fail) => self.fail += count,
+            Some(DeliveryStatus::Sending) => self.sending += count,
+            None => {}
+        }
+    }
+}
+
+/// The id range `[lo, hi)` of messages created in `[since, until)`: ids start with their
+/// creation time, so a time window is an id range (`~` sorts after every id character).
+pub fn msg_id_range(since: Option<Timestamp>, until: Option<Timestamp>) -> (String, String) {
+    let floor = |t: Timestamp| {
+        let ms = u64::try_from(t.as_millis()).unwrap_or(0);
+        format!("msg_{}", hookd_core::ids::id_body_floor(ms))
+    };
+    (
+        since.map_or_else(|| "msg_".to_owned(), floor),
+        until.map_or_else(|| "msg_~".to_owned(), floor),
+    )
+}
+
 /// A due delivery handed to a node, with what it needs to send it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClaimedDelivery {
@@ -187,6 +222,16 @@ pub trait Store: Send + Sync + 'static {
         app: &AppId,
         msg: &MsgId,
     ) -> StoreResult<Vec<MessageDestination>>;
+
+    /// The endpoint's destinations per status, for messages created in `[since, until)`
+    /// (either bound optional).
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<EndpointStats>;
 
     // ---- attempts ----
     async fn list_attempts(

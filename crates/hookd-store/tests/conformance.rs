@@ -97,6 +97,7 @@ backend_tests!(
         queue::check_renew_leases_extends_only_the_owners_pending_rows,
         queue::check_concurrent_claims_never_overlap,
         queue::check_record_outcomes_writes_a_batch_like_single_outcomes,
+        queue::check_endpoint_stats_count_destinations_per_status_in_a_window,
         cascades::check_delete_app_removes_everything_under_it,
     ]
 );

@@ -263,6 +263,15 @@ impl Store for MemStore {
     async fn requeue(&self, _: &MessageDestination) -> StoreResult<()> {
         unimplemented!()
     }
+    async fn endpoint_stats(
+        &self,
+        _: &AppId,
+        _: &EndpointId,
+        _: Option<Timestamp>,
+        _: Option<Timestamp>,
+    ) -> StoreResult<hookd_store::EndpointStats> {
+        unimplemented!("the engine never asks for stats")
+    }
     async fn renew_leases(
         &self,
         owner: &str,

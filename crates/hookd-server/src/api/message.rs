@@ -171,6 +171,22 @@ pub async fn create(
         .filter(|ep| ep.matches(&msg.event_type, msg.channels.as_deref()))
         .map(|ep| ep.id.clone())
         .collect();
+    commit_and_dispatch(&state, &msg, targets).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageOut::new(msg, params.with_content)),
+    ))
+}
+
+/// Commits `msg` with one destination per target and hands the deliveries this node had
+/// room for straight to the engine (the rest are claimed by a poller). Nothing is
+/// acknowledged before the commit.
+pub async fn commit_and_dispatch(
+    state: &ApiState,
+    msg: &Message,
+    targets: Vec<EndpointId>,
+) -> ApiResult<()> {
+    let now = msg.created_at;
     let admission = (!targets.is_empty()).then(|| state.engine.admit(&targets));
     let dests: Vec<MessageDestination> = targets
         .into_iter()
@@ -182,7 +198,7 @@ pub async fn create(
             MessageDestination {
                 msg_id: msg.id.clone(),
                 endpoint_id,
-                app_id: app.id.clone(),
+                app_id: msg.app_id.clone(),
                 status: DeliveryStatus::Pending,
                 attempt_count: 0,
                 next_attempt_at: Some(lease.map_or(now, |a| a.lease_until)),
@@ -193,7 +209,7 @@ pub async fn create(
         })
         .collect();
 
-    match state.store.create_message(&msg, &dests).await {
+    match state.store.create_message(msg, &dests).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::Conflict(
@@ -210,15 +226,12 @@ pub async fn create(
             .map(|dest| ClaimedDelivery {
                 dest,
                 event_type: msg.event_type.clone(),
-                payload: Some(payload.clone()),
+                payload: msg.payload.clone(),
             })
             .collect();
         state.engine.submit(admission, work);
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageOut::new(msg, params.with_content)),
-    ))
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

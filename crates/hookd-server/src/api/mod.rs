@@ -7,7 +7,8 @@
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
 //! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
-//! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`]),
+//! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
+//!   [`endpoint_insight`]),
 //!   [`message`], [`attempt`], [`health`]: handlers.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod endpoint;
 pub mod endpoint_body;
 pub mod endpoint_headers;
+pub mod endpoint_insight;
 pub mod error;
 pub mod event_type;
 pub mod extract;
@@ -89,6 +91,14 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
             post(endpoint::rotate_secret),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/stats",
+            get(endpoint_insight::stats),
+        )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/send-example",
+            post(endpoint_insight::send_example),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/headers",

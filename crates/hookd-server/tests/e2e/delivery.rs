@@ -478,3 +478,62 @@ async fn a_rotated_key_keeps_signing_through_its_grace_period_only() {
         .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn send_example_reaches_one_endpoint_and_stats_count_it() {
+    let app = spawn_app().await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (s, v) = app
+        .post(
+            "/event-type",
+            json!({"name": "demo.created", "description": "demo",
+                   "schemas": {"1": {"type": "object", "examples": [{"demo": 42}]}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // Filters would not match: send-example goes to this endpoint regardless, and only here.
+    let (ep, secret) = app
+        .create_endpoint(
+            &a,
+            json!({"url": rx.url("/ex"), "filterTypes": ["demo.created"]}),
+        )
+        .await;
+    app.create_endpoint(&a, json!({"url": rx.url("/other")}))
+        .await;
+    let (s, msg) = app
+        .post(
+            &format!("/app/{a}/endpoint/{ep}/send-example"),
+            json!({"eventType": "demo.created"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{msg}");
+    assert_eq!(msg["payload"], json!({"demo": 42}));
+    let got = rx.wait_for("/ex", 1, WAIT).await;
+    verify(&secret, &got[0]);
+    assert_eq!(got[0].body.as_ref(), br#"{"demo":42}"#);
+    let (s, _) = app
+        .post(
+            &format!("/app/{a}/endpoint/{ep}/send-example"),
+            json!({"eventType": "no.schema"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let stats = format!("/app/{a}/endpoint/{ep}/stats");
+    let done = app.wait_for(&stats, WAIT, |v| v["success"] == 2).await;
+    assert_eq!(
+        done,
+        json!({"success": 2, "pending": 0, "fail": 0, "sending": 0, "canceled": 0})
+    );
+    let (_, later) = app
+        .get(&format!("{stats}?since=2999-01-01T00:00:00Z"))
+        .await;
+    assert_eq!(later["success"], 0);
+    let (s, bad) = app.get(&format!("{stats}?since=yesterday")).await;
+    assert_eq!(s, 422, "{bad}");
+    assert!(
+        rx.received("/other").is_empty(),
+        "send-example reached another endpoint"
+    );
+}

@@ -358,6 +358,31 @@ pub(super) async fn release_all_leases(client: &Client, now: Timestamp) -> Store
     .await
 }
 
+/// Destinations of one endpoint per status, for message ids in `[lo, hi)`.
+pub(super) async fn endpoint_stats(
+    client: &Client,
+    app: &AppId,
+    endpoint: &EndpointId,
+    lo: &str,
+    hi: &str,
+) -> StoreResult<crate::EndpointStats> {
+    let rows = query(
+        client,
+        "SELECT status::bigint, count(*) FROM message_destinations
+         WHERE endpoint_id = $1 AND app_id = $2 AND msg_id >= $3 AND msg_id < $4
+         GROUP BY status",
+        &[&endpoint.as_str(), &app.as_str(), &lo, &hi],
+        "counting an endpoint's deliveries",
+    )
+    .await?;
+    let mut stats = crate::EndpointStats::default();
+    for row in &rows {
+        let (status, count): (i64, i64) = (col(row, 0)?, col(row, 1)?);
+        stats.add(status, u64::try_from(count).unwrap_or(0));
+    }
+    Ok(stats)
+}
+
 pub(super) async fn next_due_at(client: &Client) -> StoreResult<Option<Timestamp>> {
     let row = query_opt(
         client,

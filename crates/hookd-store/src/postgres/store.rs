@@ -143,6 +143,17 @@ impl Store for PostgresStore {
         messages::destinations(&self.client().await?, app, msg).await
     }
 
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<crate::EndpointStats> {
+        let (lo, hi) = crate::msg_id_range(since, until);
+        queue::endpoint_stats(&self.client().await?, app, endpoint, &lo, &hi).await
+    }
+
     async fn list_attempts(
         &self,
         app: &AppId,

@@ -201,6 +201,34 @@ pub(super) fn release_all_leases(conn: &Connection, now: Timestamp) -> StoreResu
     Ok(released as u64)
 }
 
+/// Destinations of one endpoint per status, for message ids in `[lo, hi)`.
+pub(super) fn endpoint_stats(
+    conn: &Connection,
+    app: &AppId,
+    endpoint: &EndpointId,
+    lo: &str,
+    hi: &str,
+) -> StoreResult<crate::EndpointStats> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT status, count(*) FROM message_destinations
+             WHERE endpoint_id = ?1 AND app_id = ?2 AND msg_id >= ?3 AND msg_id < ?4
+             GROUP BY status",
+        )
+        .ctx("preparing the endpoint stats query")?;
+    let rows = stmt
+        .query_map(params![endpoint.as_str(), app.as_str(), lo, hi], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })
+        .ctx("counting an endpoint's deliveries")?;
+    let mut stats = crate::EndpointStats::default();
+    for row in rows {
+        let (status, count) = row.ctx("reading an endpoint's delivery counts")?;
+        stats.add(status, u64::try_from(count).unwrap_or(0));
+    }
+    Ok(stats)
+}
+
 pub(super) fn next_due_at(conn: &Connection) -> StoreResult<Option<Timestamp>> {
     let next: Option<i64> = conn
         .prepare_cached("SELECT MIN(next_attempt_at) FROM message_destinations WHERE status = 1")

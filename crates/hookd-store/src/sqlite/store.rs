@@ -180,6 +180,20 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<crate::EndpointStats> {
+        let (app, endpoint) = (app.clone(), endpoint.clone());
+        let (lo, hi) = crate::msg_id_range(since, until);
+        self.readers
+            .run(move |c| queue::endpoint_stats(c, &app, &endpoint, &lo, &hi))
+            .await
+    }
+
     async fn list_attempts(
         &self,
         app: &AppId,

@@ -412,3 +412,47 @@ pub async fn check_record_outcomes_writes_a_batch_like_single_outcomes(store: &d
         .unwrap();
     assert_eq!(logged.items, vec![failed, ok]);
 }
+
+pub async fn check_endpoint_stats_count_destinations_per_status_in_a_window(store: &dyn Store) {
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let (ep, other) = (endpoint(&app.id, None), endpoint(&app.id, None));
+    store.create_endpoint(&ep).await.unwrap();
+    store.create_endpoint(&other).await.unwrap();
+    let statuses = [
+        DeliveryStatus::Success,
+        DeliveryStatus::Success,
+        DeliveryStatus::Fail,
+        DeliveryStatus::Pending,
+    ];
+    for (i, status) in statuses.iter().enumerate() {
+        let msg = message_at(&app.id, "x", t(i as i64 * 1_000));
+        let mut mine = dest(&msg, &ep.id, t(0));
+        mine.status = *status;
+        let theirs = dest(&msg, &other.id, t(0));
+        store.create_message(&msg, &[mine, theirs]).await.unwrap();
+    }
+    let stats = |since: Option<i64>, until: Option<i64>| {
+        let (app, ep) = (app.id.clone(), ep.id.clone());
+        async move {
+            store
+                .endpoint_stats(&app, &ep, since.map(t), until.map(t))
+                .await
+                .unwrap()
+        }
+    };
+    let all = stats(None, None).await;
+    assert_eq!(
+        (all.success, all.fail, all.pending, all.sending),
+        (2, 1, 1, 0)
+    );
+    let later = stats(Some(1_000), None).await;
+    assert_eq!((later.success, later.fail, later.pending), (1, 1, 1));
+    let window = stats(Some(1_000), Some(3_000)).await;
+    assert_eq!((window.success, window.fail, window.pending), (1, 1, 0));
+    let stranger = store
+        .endpoint_stats(&app.id, &EndpointId::generate(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(stranger, hookd_store::EndpointStats::default());
+}

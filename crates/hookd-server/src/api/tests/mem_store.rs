@@ -345,6 +345,26 @@ impl Store for MemStore {
         });
         Ok(())
     }
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<EndpointStats> {
+        let (lo, hi) = msg_id_range(since, until);
+        let d = self.data();
+        let mut stats = EndpointStats::default();
+        for x in d.dests.iter().filter(|x| {
+            x.app_id == *app
+                && x.endpoint_id == *endpoint
+                && x.msg_id.as_str() >= lo.as_str()
+                && x.msg_id.as_str() < hi.as_str()
+        }) {
+            stats.add(x.status.as_i64(), 1);
+        }
+        Ok(stats)
+    }
     async fn renew_leases(
         &self,
         _: &str,

@@ -1,0 +1,129 @@
+//! Endpoint insight: `GET .../endpoint/{ep}/stats` and `POST .../endpoint/{ep}/send-example`.
+//!
+//! - `stats`: the endpoint's deliveries per status (`success`, `pending`, `fail`,
+//!   `sending`, and `canceled`, always 0 in hookd) for messages created in
+//!   `[since, until)` (RFC 3339, both optional).
+//! - `send-example`: sends one message of the given event type to this endpoint only,
+//!   whatever its filters, so an integrator can test a receiver. The payload is the first
+//!   example in the event type's schema (`schemas["1"].examples[0]` or `.example`) when
+//!   there is one, else `{"example": true, "eventType": "<type>"}`. Answers 200 with the
+//!   message, once committed.
+
+use super::app::load_app;
+use super::endpoint::load_endpoint;
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
+use super::message::{commit_and_dispatch, MessageOut};
+use super::ApiState;
+use axum::extract::State;
+use axum::Json;
+use hookd_core::ids::MsgId;
+use hookd_core::model::Message;
+use hookd_core::{validate, Timestamp};
+use hookd_store::StoreError;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+pub struct StatsParams {
+    since: Option<String>,
+    until: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatsOut {
+    success: u64,
+    pending: u64,
+    fail: u64,
+    sending: u64,
+    canceled: u64,
+}
+
+/// `GET /app/{app_id}/endpoint/{endpoint_id}/stats`.
+pub async fn stats(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<StatsParams>,
+) -> ApiResult<Json<StatsOut>> {
+    let since = parse_time("since", params.since.as_deref())?;
+    let until = parse_time("until", params.until.as_deref())?;
+    let app = load_app(&state, &app_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    let s = state
+        .store
+        .endpoint_stats(&app.id, &ep.id, since, until)
+        .await?;
+    Ok(Json(StatsOut {
+        success: s.success,
+        pending: s.pending,
+        fail: s.fail,
+        sending: s.sending,
+        canceled: 0,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExampleIn {
+    event_type: String,
+}
+
+/// `POST /app/{app_id}/endpoint/{endpoint_id}/send-example`.
+pub async fn send_example(
+    State(state): State<ApiState>,
+    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
+    ApiJson(body): ApiJson<ExampleIn>,
+) -> ApiResult<Json<MessageOut>> {
+    validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
+    let app = load_app(&state, &app_id).await?;
+    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    let schema_example = match state.store.get_event_type(&body.event_type).await {
+        Ok(et) => et.schemas.as_ref().and_then(example_of),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let payload =
+        schema_example.unwrap_or_else(|| json!({"example": true, "eventType": body.event_type}));
+    let now = Timestamp::now();
+    let msg = Message {
+        id: MsgId::generate_at(now),
+        app_id: app.id.clone(),
+        event_id: None,
+        event_type: body.event_type,
+        payload: Some(Arc::from(payload.to_string())),
+        channels: None,
+        tags: None,
+        created_at: now,
+    };
+    commit_and_dispatch(&state, &msg, vec![ep.id]).await?;
+    Ok(Json(MessageOut::new(msg, true)))
+}
+
+/// The first example object of an event type's version-1 schema, if any.
+fn example_of(schemas: &Value) -> Option<Value> {
+    let v1 = schemas.get("1")?;
+    let example = v1
+        .get("examples")
+        .and_then(|e| e.get(0))
+        .or_else(|| v1.get("example"))?;
+    example.is_object().then(|| example.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::example_of;
+    use serde_json::json;
+
+    #[test]
+    fn examples_come_from_the_v1_schema_when_they_are_objects() {
+        let s = json!({"1": {"type": "object", "examples": [{"id": 1}, {"id": 2}]}});
+        assert_eq!(example_of(&s), Some(json!({"id": 1})));
+        assert_eq!(
+            example_of(&json!({"1": {"example": {"a": true}}})),
+            Some(json!({"a": true}))
+        );
+        assert_eq!(example_of(&json!({"1": {"examples": [3]}})), None);
+        assert_eq!(example_of(&json!({"2": {"example": {}}})), None);
+    }
+}
