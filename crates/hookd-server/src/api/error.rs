@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hookd_store::StoreError;
 use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An API failure, turned into a status and a JSON body by [`IntoResponse`].
 #[derive(Debug)]
@@ -36,6 +37,45 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// During a database outage every request fails the same way: log one line a second,
+/// with how many were left out, instead of one per request.
+static UNAVAILABLE_LOG: RateLimitedLog = RateLimitedLog::new();
+
+/// Admits at most one log line per second.
+struct RateLimitedLog {
+    /// The second (since the epoch) of the last admitted line.
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl RateLimitedLog {
+    const fn new() -> Self {
+        Self {
+            last: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(lines left out since the last one)` if a line may be logged now.
+    fn admit(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.last.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.suppressed.swap(0, Ordering::AcqRel))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
 
 impl ApiError {
     /// A validation failure of a body field.
@@ -112,7 +152,9 @@ impl IntoResponse for ApiError {
                 "the request body is larger than the server accepts",
             ),
             Self::Unavailable(why) => {
-                tracing::warn!(error = %why, "storage unavailable");
+                if let Some(suppressed) = UNAVAILABLE_LOG.admit() {
+                    tracing::warn!(error = %why, suppressed, "storage unavailable; answering 503");
+                }
                 simple(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -144,4 +186,21 @@ pub async fn route_not_found() -> ApiError {
 /// Fallback for known routes called with the wrong method.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::RateLimitedLog;
+
+    #[test]
+    fn one_line_per_second_with_the_count_left_out() {
+        let log = RateLimitedLog::new();
+        assert_eq!(log.admit(), Some(0));
+        for _ in 0..5 {
+            assert_eq!(log.admit(), None);
+        }
+        // The next second's first line reports the five left out.
+        log.last.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(log.admit(), Some(5));
+    }
 }
