@@ -80,6 +80,8 @@ pub(crate) enum SendError {
     Blocked(SsrfBlocked),
     Timeout(Duration),
     InvalidUrl(String),
+    /// `https_only` is set and the URL is plain `http`.
+    NotHttps,
     Transport(String),
 }
 
@@ -89,6 +91,9 @@ impl std::fmt::Display for SendError {
             Self::Blocked(b) => b.fmt(f),
             Self::Timeout(d) => write!(f, "request timed out after {}", fmt_duration(*d)),
             Self::InvalidUrl(why) => write!(f, "invalid endpoint URL: {why}"),
+            Self::NotHttps => {
+                f.write_str("refused: the endpoint URL is not https and https_only is set")
+            }
             Self::Transport(why) => f.write_str(why),
         }
     }
@@ -109,9 +114,17 @@ pub(crate) struct HttpClient {
     policy: Arc<SsrfPolicy>,
     timeout: Duration,
     max_body: usize,
+    /// Refuse plain-`http` URLs.
+    https_only: bool,
 }
 
 impl HttpClient {
+    /// Refuses every URL that is not `https` when `on`.
+    pub fn require_https(mut self, on: bool) -> Self {
+        self.https_only = on;
+        self
+    }
+
     pub fn new(policy: SsrfPolicy, timeout: Duration, max_body: usize) -> anyhow::Result<Self> {
         let policy = Arc::new(policy);
         let mut http = HttpConnector::new_with_resolver(SsrfResolver {
@@ -135,6 +148,7 @@ impl HttpClient {
             policy,
             timeout,
             max_body,
+            https_only: false,
         })
     }
 
@@ -189,6 +203,9 @@ impl HttpClient {
                 "unsupported scheme {}",
                 parsed.scheme()
             )));
+        }
+        if self.https_only && parsed.scheme() != "https" {
+            return Err(SendError::NotHttps);
         }
         let literal = match parsed.host() {
             Some(url::Host::Ipv4(v4)) => Some(v4.into()),

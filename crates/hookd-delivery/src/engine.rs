@@ -101,7 +101,8 @@ impl Shared {
             SsrfPolicy::new(config.allowed_networks.clone()),
             config.request_timeout,
             MAX_RESPONSE_BODY,
-        )?;
+        )?
+        .require_https(config.https_only);
         Ok(Arc::new(Self {
             recorder: Recorder::start(store.clone()),
             store,

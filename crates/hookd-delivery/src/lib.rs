@@ -56,6 +56,8 @@ pub struct EngineConfig {
     pub max_retry_after: Duration,
     /// Networks exempt from SSRF blocking.
     pub allowed_networks: Vec<ipnet::IpNet>,
+    /// Refuse to deliver to plain-`http` URLs.
+    pub https_only: bool,
     /// Also send `svix-id`, `svix-timestamp`, `svix-signature`.
     pub svix_headers: bool,
     /// How long a claim lasts before another node (or this one after a restart) may take it.
@@ -84,6 +86,7 @@ impl Default for EngineConfig {
             request_timeout: Duration::from_secs(15),
             max_retry_after: Duration::from_secs(3600),
             allowed_networks: Vec::new(),
+            https_only: false,
             svix_headers: false,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),

@@ -334,3 +334,27 @@ async fn futures_poll_once<F: std::future::Future + Unpin>(f: &mut F) -> Option<
     })
     .await
 }
+
+#[tokio::test]
+async fn https_only_refuses_plain_http_without_sending() {
+    let h = Harness::start(EngineConfig {
+        https_only: true,
+        ..config(true, &[])
+    })
+    .await;
+    let ep = h.endpoint(h.receiver.url("/plain"));
+    let msg = h.send(&ep);
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Fail);
+    let attempt = &h.store.attempts(&msg, &ep.id)[0];
+    assert_eq!(attempt.response_status_code, 0);
+    assert!(
+        attempt.response.contains("https_only"),
+        "{}",
+        attempt.response
+    );
+    assert!(
+        h.receiver.try_next().await.is_none(),
+        "nothing reached the receiver"
+    );
+}

@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Seconds a claimed delivery stays claimed without renewal [default: 60].
     #[arg(long, env = "HOOKD_LEASE")]
     pub lease: Option<f64>,
+    /// Only deliver to `https` URLs: `http` endpoints are refused [default: false].
+    #[arg(long, env = "HOOKD_HTTPS_ONLY")]
+    pub https_only: Option<bool>,
     /// PostgreSQL: connections in this node's pool [default: 16].
     #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
     pub database_pool_size: Option<usize>,
@@ -82,6 +85,8 @@ pub struct FileConfig {
     pub shutdown_grace: Option<f64>,
     /// Seconds a rotated-out endpoint key keeps signing [default: 86400].
     pub secret_grace_period: Option<f64>,
+    /// Only deliver to `https` URLs [default: false].
+    pub https_only: Option<bool>,
     /// PostgreSQL: connections in this node's pool [default: 16].
     pub database_pool_size: Option<usize>,
     /// PostgreSQL: seconds before a statement is cancelled [default: 10].
@@ -126,6 +131,7 @@ pub struct Config {
     pub poll_interval: Duration,
     pub shutdown_grace: Duration,
     pub secret_grace: Duration,
+    pub https_only: bool,
     pub postgres: PostgresSettings,
 }
 
@@ -153,6 +159,7 @@ impl fmt::Debug for Config {
             .field("poll_interval", &self.poll_interval)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("secret_grace", &self.secret_grace)
+            .field("https_only", &self.https_only)
             .field("postgres", &self.postgres)
             .finish()
     }
@@ -243,6 +250,7 @@ impl Config {
                 Some(s) => Duration::from_secs_f64(s),
                 None => Duration::from_secs(86_400),
             },
+            https_only: args.https_only.or(file.https_only).unwrap_or(false),
             postgres: PostgresSettings {
                 pool_size: match args.database_pool_size.or(file.database_pool_size) {
                     Some(0) => bail!("database_pool_size must be at least 1"),

@@ -48,6 +48,7 @@ pub async fn run(
         admin_token: admin_token.into(),
         max_body_bytes: config.max_body_bytes,
         secret_grace: config.secret_grace,
+        https_only: config.https_only,
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
@@ -131,6 +132,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         request_timeout: config.request_timeout,
         max_retry_after: config.max_retry_after,
         allowed_networks: config.allowed_networks.clone(),
+        https_only: config.https_only,
         svix_headers: config.svix_headers,
         lease: config.lease,
         poll_interval: config.poll_interval,

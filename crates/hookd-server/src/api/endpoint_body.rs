@@ -113,8 +113,16 @@ pub fn check_channels(channels: Option<Vec<String>>) -> ApiResult<Option<Vec<Str
     Ok(Some(channels))
 }
 
-pub fn check_url(url: &str) -> ApiResult<String> {
-    validate::endpoint_url(url).map_err(|m| ApiError::field("url", m))
+/// Validates an endpoint URL; with `https_only` set, plain `http` is refused.
+pub fn check_url(state: &ApiState, url: &str) -> ApiResult<String> {
+    let url = validate::endpoint_url(url).map_err(|m| ApiError::field("url", m))?;
+    if state.https_only && !url.starts_with("https://") {
+        return Err(ApiError::field(
+            "url",
+            "url must use https (this server is configured https_only)",
+        ));
+    }
+    Ok(url)
 }
 
 fn check_uid(uid: Option<&str>) -> ApiResult<()> {
@@ -133,7 +141,7 @@ fn check_version(v: i32) -> ApiResult<i32> {
 /// Validates a create/replace body into `ep`'s mutable fields (secret aside).
 pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> ApiResult<()> {
     check_uid(body.uid.as_deref())?;
-    ep.url = check_url(&body.url)?;
+    ep.url = check_url(state, &body.url)?;
     ep.version = check_version(body.version.unwrap_or(1))?;
     ep.channels = check_channels(body.channels)?;
     ep.event_types = check_filter_types(state, body.filter_types).await?;
@@ -179,7 +187,7 @@ pub async fn apply_patch(
     body: EndpointPatch,
 ) -> ApiResult<()> {
     if let Some(url) = body.url {
-        ep.url = check_url(&url)?;
+        ep.url = check_url(state, &url)?;
     }
     if let Some(d) = body.description {
         ep.description = d;

@@ -49,6 +49,8 @@ pub struct ApiState {
     pub max_body_bytes: usize,
     /// How long a rotated-out endpoint key keeps signing unless the rotation says.
     pub secret_grace: std::time::Duration,
+    /// Endpoint URLs must be `https` (deliveries to `http` are refused too).
+    pub https_only: bool,
 }
 
 /// The API's router, ready to serve.

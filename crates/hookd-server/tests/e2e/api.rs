@@ -175,3 +175,32 @@ async fn an_app_is_reachable_by_uid_and_get_if_exists_returns_it() {
     let (s, _) = app.get("/app/acme").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn https_only_refuses_http_endpoint_urls() {
+    let app = spawn_app_with(|c| c.https_only = true).await;
+    let a = app.create_app().await;
+    let (s, body) = app
+        .post(
+            &format!("/app/{a}/endpoint"),
+            json!({"url": "http://example.com/hook"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "url"]));
+    let (s, ep) = app
+        .post(
+            &format!("/app/{a}/endpoint"),
+            json!({"url": "https://example.com/hook"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{ep}");
+    let (s, _) = app
+        .call(
+            "PATCH",
+            &format!("/app/{a}/endpoint/{}", ep["id"].as_str().unwrap()),
+            Some(json!({"url": "http://example.com/other"})),
+        )
+        .await;
+    assert_eq!(s, 422);
+}

@@ -63,6 +63,7 @@ impl TestApi {
             admin_token: TOKEN.into(),
             max_body_bytes: MAX_BODY,
             secret_grace: std::time::Duration::from_secs(86_400),
+            https_only: false,
         };
         (router(state), shutdown.drop_guard())
     }
