@@ -244,14 +244,14 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             // The request slot is free already; the destination stays held (counted
             // against memory) until its outcome is committed.
             Some(recording) => {
-                let (shared, ep) = (shared.clone(), ep.clone());
-                shared.clone().tracker.spawn(async move {
+                let (task, ep) = (shared.clone(), ep.clone());
+                shared.tracker.spawn(async move {
                     tokio::select! {
-                        _ = recording.finish(&shared) => {}
-                        _ = shared.hard_stop.cancelled() => {}
+                        _ = recording.finish(&task) => {}
+                        _ = task.hard_stop.cancelled() => {}
                     }
-                    shared.lanes.lock().unhold(&ep);
-                    shared.poller.room_freed();
+                    task.lanes.lock().unhold(&ep);
+                    task.poller.room_freed();
                 });
             }
             None => shared.poller.room_freed(),

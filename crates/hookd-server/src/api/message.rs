@@ -153,13 +153,12 @@ pub async fn create(
     let target = fan_out(&state, &cache, &app_id, body.application.take()).await?;
     let app = &target.app;
     let now = Timestamp::now();
-    let payload: Arc<str> = Arc::from(body.payload.get());
     let msg = Message {
         id: MsgId::generate_at(now),
         app_id: app.id.clone(),
         event_id: body.event_id,
         event_type: body.event_type,
-        payload: Some(payload.clone()),
+        payload: Some(Arc::from(body.payload.get())),
         channels,
         tags: body.tags,
         created_at: now,

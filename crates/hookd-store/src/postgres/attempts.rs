@@ -1,5 +1,5 @@
 //! Attempts: the `attempts` table, one row per HTTP request made. Written only by
-//! `record_outcome` (see `queue`); listed per app with filters that may join the message.
+//! `record_outcomes` (see `queue`); listed per app with filters that may join the message.
 
 use super::codec::{col, corrupt, int_col, status_col, trigger_col, ts_col};
 use super::query::{fetch_one, ListQuery};

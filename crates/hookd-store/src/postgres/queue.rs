@@ -93,68 +93,6 @@ pub(super) async fn claim_due(
         .collect()
 }
 
-/// Updates the destination, then inserts the attempt only if the destination still
-/// existed: one statement, so both or neither.
-const OUTCOME_WITH_ATTEMPT_SQL: &str = "WITH dest AS (
-        UPDATE message_destinations SET status = $3, attempt_count = $4,
-            next_attempt_at = $5, last_attempt_at = $6, lease_owner = NULL
-        WHERE msg_id = $1 AND endpoint_id = $2
-        RETURNING 1
-    )
-    INSERT INTO attempts (id, msg_id, endpoint_id, app_id, url, status,
-        response_status_code, response, response_duration_ms, trigger, created_at)
-    SELECT $7::text, $8::text, $9::text, $10::text, $11::text, $12::smallint, $13::integer,
-        $14::text, $15::bigint, $16::smallint, $17::bigint
-    WHERE EXISTS (SELECT 1 FROM dest)";
-
-/// A settlement without a request keeps the last attempt time.
-const OUTCOME_WITHOUT_ATTEMPT_SQL: &str = "UPDATE message_destinations SET status = $3,
-    attempt_count = $4, next_attempt_at = $5, lease_owner = NULL
-    WHERE msg_id = $1 AND endpoint_id = $2";
-
-/// Writes an outcome; an outcome for a row deleted meanwhile changes nothing.
-pub(super) async fn record_outcome(client: &Client, o: &DeliveryOutcome) -> StoreResult<()> {
-    let (msg, ep) = (o.msg_id.as_str(), o.endpoint_id.as_str());
-    let status = status_code(o.status);
-    let count = i64::from(o.attempt_count);
-    let next = ms_opt(o.next_attempt_at);
-    let Some(a) = &o.attempt else {
-        let sql = OUTCOME_WITHOUT_ATTEMPT_SQL;
-        let params: [super::query::Param<'_>; 5] = [&msg, &ep, &status, &count, &next];
-        execute(client, sql, &params, "settling a destination").await?;
-        return Ok(());
-    };
-    let duration = i64::try_from(a.response_duration_ms).unwrap_or(i64::MAX);
-    // PostgreSQL cannot store U+0000 in text; the response is a lossy excerpt anyway.
-    let response = a.response.replace('\0', "\u{fffd}");
-    execute(
-        client,
-        OUTCOME_WITH_ATTEMPT_SQL,
-        &[
-            &msg,
-            &ep,
-            &status,
-            &count,
-            &next,
-            &ms(a.created_at),
-            &a.id.as_str(),
-            &a.msg_id.as_str(),
-            &a.endpoint_id.as_str(),
-            &a.app_id.as_str(),
-            &a.url,
-            &status_code(a.status),
-            &i32::from(a.response_status_code),
-            &response,
-            &duration,
-            &trigger_code(a.trigger),
-            &ms(a.created_at),
-        ],
-        "recording a delivery outcome",
-    )
-    .await?;
-    Ok(())
-}
-
 /// Many outcomes in one statement: the destinations are updated from arrays, and each
 /// attempt is inserted only if its destination still existed. Keys must be distinct
 /// (an UPDATE takes one source row per target row).
@@ -179,22 +117,30 @@ const OUTCOMES_SQL: &str = "WITH o AS (
     WHERE EXISTS (SELECT 1 FROM dest
         WHERE dest.msg_id = a.msg_id AND dest.endpoint_id = a.endpoint_id)";
 
-/// Writes many outcomes with one statement (one commit); falls back to one statement per
-/// outcome when a destination appears twice.
+/// Writes outcomes with one statement (one commit). A batch that names a destination
+/// twice is written one outcome per statement, in order, so the later outcome wins.
 pub(super) async fn record_outcomes(
     client: &Client,
     outcomes: &[DeliveryOutcome],
 ) -> StoreResult<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let keys: std::collections::HashSet<(&str, &str)> = outcomes
         .iter()
         .map(|o| (o.msg_id.as_str(), o.endpoint_id.as_str()))
         .collect();
-    if keys.len() != outcomes.len() || outcomes.len() == 1 {
+    if keys.len() != outcomes.len() {
         for o in outcomes {
-            record_outcome(client, o).await?;
+            write_outcomes(client, std::slice::from_ref(o)).await?;
         }
         return Ok(());
     }
+    write_outcomes(client, outcomes).await
+}
+
+/// Runs [`OUTCOMES_SQL`] for outcomes whose destinations are distinct.
+async fn write_outcomes(client: &Client, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
     let mut d = DestinationColumns::default();
     let mut a = AttemptColumns::default();
     for o in outcomes {

@@ -183,7 +183,7 @@ impl Store for PostgresStore {
     }
 
     async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
-        queue::record_outcome(&self.client().await?, outcome).await
+        queue::record_outcomes(&self.client().await?, std::slice::from_ref(outcome)).await
     }
 
     async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {

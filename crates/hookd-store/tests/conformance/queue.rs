@@ -25,6 +25,15 @@ pub async fn queued(store: &dyn Store, n: usize) -> (Application, Vec<Endpoint>,
     (app, eps, msgs)
 }
 
+/// The one destination of a message fanned out to a single endpoint.
+async fn only_destination(
+    store: &dyn Store,
+    app: &hookd_core::ids::AppId,
+    msg: &hookd_core::ids::MsgId,
+) -> hookd_core::model::MessageDestination {
+    store.list_destinations(app, msg).await.unwrap().remove(0)
+}
+
 pub fn endpoint_ids(claims: &[hookd_store::ClaimedDelivery]) -> Vec<EndpointId> {
     claims.iter().map(|c| c.dest.endpoint_id.clone()).collect()
 }
@@ -124,11 +133,7 @@ pub async fn check_record_outcome_updates_the_destination_and_adds_the_attempt(s
         ..outcome(&failed)
     };
     store.record_outcome(&retry).await.unwrap();
-    let d = store
-        .list_destinations(&app.id, &msgs[0].id)
-        .await
-        .unwrap()
-        .remove(0);
+    let d = only_destination(store, &app.id, &msgs[0].id).await;
     assert_eq!(
         (
             d.status,
@@ -150,11 +155,7 @@ pub async fn check_record_outcome_updates_the_destination_and_adds_the_attempt(s
         })
         .await
         .unwrap();
-    let d = store
-        .list_destinations(&app.id, &msgs[0].id)
-        .await
-        .unwrap()
-        .remove(0);
+    let d = only_destination(store, &app.id, &msgs[0].id).await;
     assert_eq!(
         (d.status, d.attempt_count, d.next_attempt_at),
         (DeliveryStatus::Success, 2, None)
@@ -178,11 +179,7 @@ pub async fn check_record_outcome_updates_the_destination_and_adds_the_attempt(s
         ..retry
     };
     store.record_outcome(&settle).await.unwrap();
-    let d = store
-        .list_destinations(&app.id, &msgs[0].id)
-        .await
-        .unwrap()
-        .remove(0);
+    let d = only_destination(store, &app.id, &msgs[0].id).await;
     assert_eq!(
         (d.status, d.last_attempt_at),
         (DeliveryStatus::Fail, Some(t(61)))
@@ -208,11 +205,7 @@ pub async fn check_requeue_upserts_and_keeps_the_attempt_count(store: &dyn Store
     let mut resend = dest(&msgs[0], &eps[0].id, t(200));
     resend.trigger = TriggerType::Manual;
     store.requeue(&resend).await.unwrap();
-    let d = store
-        .list_destinations(&app.id, &msgs[0].id)
-        .await
-        .unwrap()
-        .remove(0);
+    let d = only_destination(store, &app.id, &msgs[0].id).await;
     assert_eq!(
         (
             d.status,
