@@ -59,7 +59,14 @@ pub struct Endpoint {
     pub url: String,
     pub description: String,
     pub version: i32,
+    /// The throttle: at most this many deliveries per second, across every node (Svix's
+    /// `throttleRate`, formerly `rateLimit`).
     pub rate_limit: Option<u32>,
+    /// At most this many requests to the endpoint at once, across every node.
+    pub max_concurrency: Option<u32>,
+    /// First in, first out: message n+1 is sent only after message n succeeded or
+    /// exhausted its retries.
+    pub fifo: bool,
     /// Disabled endpoints get no new deliveries (set by the user, or by hookd on `410 Gone`).
     pub disabled: bool,
     /// Event types this endpoint subscribes to; `None` means every type.
@@ -79,6 +86,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Whether deliveries to this endpoint are paced or ordered (throttle, concurrency cap
+    /// or FIFO). Such deliveries are claimed only by the node that owns the endpoint.
+    pub fn is_flow_controlled(&self) -> bool {
+        self.rate_limit.is_some() || self.max_concurrency.is_some() || self.fifo
+    }
+
     /// Makes `new` the signing key. The current key keeps signing until `grace_until`
     /// (dropped at once if that is not in the future); expired and surplus old keys go.
     pub fn rotate_secret(&mut self, new: EndpointSecret, now: Timestamp, grace_until: Timestamp) {
@@ -247,6 +260,8 @@ mod tests {
             description: String::new(),
             version: 1,
             rate_limit: None,
+            max_concurrency: None,
+            fifo: false,
             disabled: false,
             event_types: types.map(to_vec),
             channels: channels.map(to_vec),

@@ -152,6 +152,21 @@ pub struct DeliveryOutcome {
     pub next_attempt_at: Option<Timestamp>,
 }
 
+/// A flow-controlled endpoint (see [`Endpoint::is_flow_controlled`]) as the node that owns
+/// it needs it: the pacing settings and the owner's lease on it.
+///
+/// [`Endpoint::is_flow_controlled`]: hookd_core::model::Endpoint::is_flow_controlled
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowEndpoint {
+    pub app_id: AppId,
+    pub endpoint_id: EndpointId,
+    /// Deliveries per second at most.
+    pub rate_limit: Option<u32>,
+    /// Requests at once at most.
+    pub max_concurrency: Option<u32>,
+    pub fifo: bool,
+}
+
 /// Everything hookd stores. Implementations must be safe to share across tasks; every
 /// write is durable (committed, and fsync'd per the backend's settings) before it returns.
 #[async_trait]
@@ -285,6 +300,44 @@ pub trait Store: Send + Sync + 'static {
     async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64>;
     /// The earliest `next_attempt_at` of any pending destination, for the poller's sleep.
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>>;
+    // ---- flow-controlled endpoints ----
+    //
+    // Destinations of a flow-controlled endpoint (throttle, concurrency cap or FIFO) are
+    // marked when written (the backend looks the endpoint up in its own list of
+    // flow-controlled endpoints, which create/update/delete_endpoint keep current, and
+    // re-marks the endpoint's pending destinations when its flow-control changes). Marked
+    // destinations are never returned by `claim_due`; only the node owning the endpoint
+    // claims them, through `claim_flow`, so pacing and ordering hold across the cluster.
+
+    /// Takes every flow-controlled endpoint that no live node owns (no owner, or its lease
+    /// ended before `now`) and renews those `owner` holds already, all until `lease_until`;
+    /// returns every endpoint `owner` now holds, with its current settings. At most `max`
+    /// endpoints are newly taken per call.
+    async fn acquire_flow_endpoints(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        max: u32,
+    ) -> StoreResult<Vec<FlowEndpoint>>;
+    /// Claims due marked destinations of one endpoint in message order (oldest message
+    /// first), leasing them to `owner` until `lease_until`. With `fifo`, only the endpoint's
+    /// first pending destination (smallest message id, due or not) is considered, and it is
+    /// claimed only if it is due: nothing after it goes while it waits for a retry or is
+    /// leased.
+    async fn claim_flow(
+        &self,
+        endpoint: &EndpointId,
+        fifo: bool,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Gives up every endpoint `owner` holds (at shutdown), so another node takes them at
+    /// once.
+    async fn release_flow_endpoints(&self, owner: &str) -> StoreResult<()>;
+
     /// A signal raised whenever another process may have made work due now (a message
     /// whose destinations it did not claim itself, a resend), so the poller need not wait
     /// for its next round. Backends with a single process return `None`.

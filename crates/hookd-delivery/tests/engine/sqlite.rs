@@ -70,6 +70,8 @@ async fn delivers_and_retries_through_the_sqlite_store() {
         description: String::new(),
         version: 1,
         rate_limit: None,
+        max_concurrency: None,
+        fifo: false,
         disabled: false,
         event_types: None,
         channels: None,

@@ -69,6 +69,8 @@ impl Harness {
             description: String::new(),
             version: 1,
             rate_limit: None,
+            max_concurrency: None,
+            fifo: false,
             disabled: false,
             event_types: None,
             channels: None,

@@ -26,6 +26,12 @@ pub struct EndpointIn {
     version: Option<i32>,
     #[serde(default, alias = "throttleRate")]
     rate_limit: Option<u32>,
+    /// hookd's own: at most this many requests at once.
+    #[serde(default)]
+    max_concurrency: Option<u32>,
+    /// hookd's own: deliver one message at a time, in order.
+    #[serde(default)]
+    fifo: bool,
     #[serde(default, alias = "eventTypes")]
     filter_types: Option<Vec<String>>,
     #[serde(default)]
@@ -55,6 +61,10 @@ pub struct EndpointPatch {
     version: Option<i32>,
     #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
     rate_limit: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "double_option")]
+    max_concurrency: Option<Option<u32>>,
+    #[serde(default)]
+    fifo: Option<bool>,
     #[serde(default, alias = "eventTypes", deserialize_with = "double_option")]
     filter_types: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -168,6 +178,8 @@ pub fn blank(app: &AppId, secret: EndpointSecret) -> Endpoint {
         description: String::new(),
         version: 1,
         rate_limit: None,
+        max_concurrency: None,
+        fifo: false,
         disabled: false,
         event_types: None,
         channels: None,

@@ -27,6 +27,8 @@ fn from_row(row: &Row) -> StoreResult<Endpoint> {
         description: col(row, 4)?,
         version: col(row, 5)?,
         rate_limit: int_col_opt(row, 6)?,
+        max_concurrency: None,
+        fifo: false,
         disabled: col(row, 7)?,
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,

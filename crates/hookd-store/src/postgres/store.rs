@@ -4,8 +4,8 @@
 use super::codec::{pg_error, pool_error};
 use super::{apps, attempts, endpoints, event_types, messages, queue, PostgresStore};
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryOutcome, MessageFilter, Page, PageRequest, Store,
-    StoreError, StoreResult,
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
+    PageRequest, Store, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use deadpool_postgres::Client;
@@ -208,6 +208,32 @@ impl Store for PostgresStore {
 
     async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64> {
         queue::release_all_leases(&self.client().await?, now).await
+    }
+
+    async fn acquire_flow_endpoints(
+        &self,
+        _owner: &str,
+        _now: Timestamp,
+        _lease_until: Timestamp,
+        _max: u32,
+    ) -> StoreResult<Vec<FlowEndpoint>> {
+        Ok(Vec::new())
+    }
+
+    async fn claim_flow(
+        &self,
+        _endpoint: &EndpointId,
+        _fifo: bool,
+        _now: Timestamp,
+        _limit: u32,
+        _lease_until: Timestamp,
+        _owner: &str,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        Ok(Vec::new())
+    }
+
+    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

@@ -27,6 +27,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         description: row.get(4)?,
         version: row.get(5)?,
         rate_limit: row.get(6)?,
+        max_concurrency: None,
+        fifo: false,
         disabled: row.get(7)?,
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,

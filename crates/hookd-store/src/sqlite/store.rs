@@ -3,8 +3,8 @@
 
 use super::{apps, attempts, endpoints, event_types, messages, queue, SqliteStore};
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryOutcome, MessageFilter, Page, PageRequest, Store,
-    StoreError, StoreResult,
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
+    PageRequest, Store, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
@@ -271,6 +271,32 @@ impl Store for SqliteStore {
         self.writer
             .submit(move |tx| queue::release_all_leases(tx, now))
             .await
+    }
+
+    async fn acquire_flow_endpoints(
+        &self,
+        _owner: &str,
+        _now: Timestamp,
+        _lease_until: Timestamp,
+        _max: u32,
+    ) -> StoreResult<Vec<FlowEndpoint>> {
+        Ok(Vec::new())
+    }
+
+    async fn claim_flow(
+        &self,
+        _endpoint: &EndpointId,
+        _fifo: bool,
+        _now: Timestamp,
+        _limit: u32,
+        _lease_until: Timestamp,
+        _owner: &str,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        Ok(Vec::new())
+    }
+
+    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

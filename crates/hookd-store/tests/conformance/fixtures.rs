@@ -63,6 +63,8 @@ pub fn endpoint_at(app: &AppId, at: Timestamp, uid: Option<&str>) -> Endpoint {
         description: "main receiver".into(),
         version: 1,
         rate_limit: None,
+        max_concurrency: None,
+        fifo: false,
         disabled: false,
         event_types: Some(strings(&["invoice.paid"])),
         channels: None,

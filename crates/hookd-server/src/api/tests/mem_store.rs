@@ -376,6 +376,32 @@ impl Store for MemStore {
     async fn release_all_leases(&self, _: Timestamp) -> StoreResult<u64> {
         Ok(0)
     }
+    async fn acquire_flow_endpoints(
+        &self,
+        _owner: &str,
+        _now: Timestamp,
+        _lease_until: Timestamp,
+        _max: u32,
+    ) -> StoreResult<Vec<FlowEndpoint>> {
+        Ok(Vec::new())
+    }
+
+    async fn claim_flow(
+        &self,
+        _endpoint: &EndpointId,
+        _fifo: bool,
+        _now: Timestamp,
+        _limit: u32,
+        _lease_until: Timestamp,
+        _owner: &str,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        Ok(Vec::new())
+    }
+
+    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         Ok(None)
     }
