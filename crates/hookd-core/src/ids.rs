@@ -3,7 +3,9 @@
 //! An id is `<prefix>_<22 base62 chars>` encoding 128 bits: 48 bits of milliseconds since
 //! the Unix epoch followed by 80 random bits. The base62 alphabet is in ASCII order, so
 //! ids sort by creation time both as numbers and as strings: inserts append to B-tree
-//! indexes and keyset pagination by id walks in time order.
+//! indexes and keyset pagination by id walks in time order. Within one process, ids made
+//! in the same millisecond also sort in the order they were made (the random part of the
+//! later one is the earlier one's plus one), so message order is creation order.
 
 use rand::RngCore;
 use std::fmt;
@@ -11,13 +13,24 @@ use std::fmt;
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LEN: usize = 22;
 
-/// Encodes 48 bits of time and 80 random bits as 22 base62 characters.
+/// The last id value made in this process.
+static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
+
+/// Encodes 48 bits of time and 80 random bits as 22 base62 characters; an id made in the
+/// same millisecond as the previous one sorts after it.
 pub fn new_id_body(millis: u64) -> String {
     let mut random = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut random);
     let mut value: u128 = u128::from(millis & 0xFFFF_FFFF_FFFF) << 80;
     for (i, b) in random.iter().enumerate() {
         value |= u128::from(*b) << (8 * (9 - i));
+    }
+    {
+        let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+        if value >> 80 == *last >> 80 && value <= *last {
+            value = *last + 1;
+        }
+        *last = value;
     }
     encode_base62(value)
 }
@@ -136,6 +149,16 @@ typed_id!(
 mod tests {
     use super::*;
     use crate::Timestamp;
+
+    #[test]
+    fn ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made() {
+        let at = Timestamp::from_millis(1_800_000_000_000);
+        let ids: Vec<MsgId> = (0..1000).map(|_| MsgId::generate_at(at)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1] && w[0].as_str() < w[1].as_str()));
+        // An explicitly older time still gives an id of that time.
+        let old = MsgId::generate_at(Timestamp::from_millis(1_000));
+        assert!(&old.as_str()[4..] < id_body_floor(1_001).as_str());
+    }
 
     #[test]
     fn ids_sort_by_creation_time() {

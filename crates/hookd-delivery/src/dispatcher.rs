@@ -27,6 +27,15 @@ struct Lane {
     workers: usize,
     /// Of those, the ones not delivering right now (about to pop, or waiting for a permit).
     idle: usize,
+    /// Set for a flow-controlled endpoint's lane: its worker cap, and whether each send
+    /// waits for a throttle slot (see `flow`).
+    flow: Option<LaneFlow>,
+}
+
+#[derive(Clone, Copy)]
+struct LaneFlow {
+    cap: usize,
+    throttled: bool,
 }
 
 #[derive(Default)]
@@ -109,6 +118,20 @@ impl Lanes {
         (max_total.saturating_sub(st.total), full)
     }
 
+    /// Destinations of `ep` held here.
+    pub fn held_by(&self, ep: &EndpointId) -> usize {
+        self.lock().lanes.get(ep).map_or(0, |l| l.held)
+    }
+
+    /// Lets go of one destination of `ep` (its outcome is recorded, or it was dropped);
+    /// returns whether `ep`'s lane is flow controlled.
+    fn settle(&self, ep: &EndpointId) -> bool {
+        let mut st = self.lock();
+        let flow = st.lanes.get(ep).is_some_and(|l| l.flow.is_some());
+        st.unhold(ep);
+        flow
+    }
+
     /// The keys of every destination queued or in flight, for lease renewal.
     pub fn held_keys(&self) -> Vec<(MsgId, EndpointId)> {
         let st = self.lock();
@@ -154,8 +177,34 @@ impl Lanes {
 /// Queues `work`, trading in the reservations in `reserved` (which may be empty for
 /// claimed work), and starts lane workers where needed.
 pub(crate) fn enqueue(shared: &Arc<Shared>, reserved: &[EndpointId], work: Vec<ClaimedDelivery>) {
-    let cap = shared.config.max_inflight_per_endpoint;
+    enqueue_with(shared, reserved, work, None);
+}
+
+/// Queues claimed deliveries of one flow-controlled endpoint; its lane applies the
+/// endpoint's worker cap and throttle from now on.
+pub(crate) fn enqueue_flow(
+    shared: &Arc<Shared>,
+    settings: &hookd_store::FlowEndpoint,
+    work: Vec<ClaimedDelivery>,
+) {
+    let flow = LaneFlow {
+        cap: crate::flow::lane_cap(settings, shared.config.max_inflight_per_endpoint),
+        throttled: settings.rate_limit.is_some_and(|r| r > 0),
+    };
+    enqueue_with(shared, &[], work, Some((&settings.endpoint_id, flow)));
+}
+
+fn enqueue_with(
+    shared: &Arc<Shared>,
+    reserved: &[EndpointId],
+    work: Vec<ClaimedDelivery>,
+    flow: Option<(&EndpointId, LaneFlow)>,
+) {
+    let global_cap = shared.config.max_inflight_per_endpoint;
     let mut st = shared.lanes.lock();
+    if let Some((ep, f)) = flow {
+        st.lanes.entry(ep.clone()).or_default().flow = Some(f);
+    }
     for ep in reserved {
         st.unhold(ep);
     }
@@ -178,6 +227,7 @@ pub(crate) fn enqueue(shared: &Arc<Shared>, reserved: &[EndpointId], work: Vec<C
         let Some(lane) = st.lanes.get_mut(&ep) else {
             continue;
         };
+        let cap = lane.flow.map_or(global_cap, |f| f.cap);
         while lane.workers < cap && lane.idle < lane.queue.len() {
             lane.workers += 1;
             lane.idle += 1;
@@ -191,6 +241,13 @@ pub(crate) fn enqueue(shared: &Arc<Shared>, reserved: &[EndpointId], work: Vec<C
 /// Delivers destinations of one endpoint until its queue is empty or shutdown begins.
 async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
     loop {
+        if let Some(slot) = throttle_slot(&shared, &ep) {
+            // Wait for the send slot before taking a permit, so waiting holds up no one.
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => {}
+                _ = tokio::time::sleep_until(slot) => {}
+            }
+        }
         let permit = tokio::select! {
             biased;
             _ = shared.shutdown.cancelled() => None,
@@ -228,10 +285,12 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
             }
         }
         drop(permit);
+        let mut flow_lane = false;
         {
             let mut st = shared.lanes.lock();
             if let Some(lane) = st.lanes.get_mut(&ep) {
                 lane.idle += 1;
+                flow_lane = lane.flow.is_some();
                 if let Some(i) = lane.inflight.iter().position(|m| *m == msg_id) {
                     lane.inflight.swap_remove(i);
                 }
@@ -250,13 +309,43 @@ async fn lane_worker(shared: Arc<Shared>, ep: EndpointId) {
                         _ = recording.finish(&task) => {}
                         _ = task.hard_stop.cancelled() => {}
                     }
-                    task.lanes.lock().unhold(&ep);
-                    task.poller.room_freed();
+                    settled(&task, &ep);
                 });
             }
-            None => shared.poller.room_freed(),
+            None => {
+                if flow_lane {
+                    shared.flow.kick(&ep);
+                }
+                shared.poller.room_freed();
+            }
         }
     }
+}
+
+/// A destination of `ep` held here is done with (outcome recorded): frees its room and
+/// tells whoever waits for it.
+fn settled(shared: &Shared, ep: &EndpointId) {
+    if shared.lanes.settle(ep) {
+        shared.flow.kick(ep);
+    }
+    shared.poller.room_freed();
+}
+
+/// For a throttled lane with work queued: the send slot this worker takes.
+fn throttle_slot(shared: &Shared, ep: &EndpointId) -> Option<tokio::time::Instant> {
+    let throttled = {
+        let st = shared.lanes.lock();
+        st.lanes
+            .get(ep)
+            .is_some_and(|l| l.flow.is_some_and(|f| f.throttled) && !l.queue.is_empty())
+    };
+    if !throttled {
+        return None;
+    }
+    shared
+        .flow
+        .take_slot(ep)
+        .filter(|slot| *slot > tokio::time::Instant::now())
 }
 
 /// A destination that waited in memory so long that its lease (nearly) ran out may be

@@ -76,6 +76,8 @@ pub(crate) struct Shared {
     /// Bounds concurrent requests across all endpoints (`max_inflight`).
     pub permits: Arc<Semaphore>,
     pub poller: PollerSignal,
+    /// The flow-controlled endpoints this node owns.
+    pub flow: crate::flow::Flow,
     /// Tracks the poller and every lane worker, so shutdown can wait for them.
     pub tracker: TaskTracker,
     /// Stop taking work.
@@ -112,6 +114,7 @@ impl Shared {
             lanes: Lanes::default(),
             permits: Arc::new(Semaphore::new(config.max_inflight)),
             poller: PollerSignal::new(),
+            flow: crate::flow::Flow::default(),
             tracker: TaskTracker::new(),
             shutdown,
             hard_stop: CancellationToken::new(),
@@ -124,6 +127,7 @@ impl Shared {
     pub fn start(self: &Arc<Self>) {
         self.tracker.spawn(crate::poller::run(self.clone()));
         self.tracker.spawn(crate::lease::run(self.clone()));
+        self.tracker.spawn(crate::flow::run(self.clone()));
         tokio::spawn(close_after_shutdown(self.clone()));
     }
 }
@@ -145,6 +149,7 @@ async fn close_after_shutdown(shared: Arc<Shared>) {
         shared.hard_stop.cancel();
         shared.tracker.wait().await;
     }
+    crate::flow::release(&shared).await;
     tracing::debug!("delivery engine stopped");
     shared.closed.cancel();
 }

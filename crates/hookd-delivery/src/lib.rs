@@ -8,6 +8,8 @@
 //!   over by a crash or by a full queue) and submits them.
 //! - `dispatcher`: one bounded queue and a concurrency cap per endpoint, so a slow or
 //!   failing endpoint only ever holds its own slots; a global cap bounds in-flight requests.
+//! - `flow`: the flow-controlled endpoints (throttle, concurrency cap, FIFO) this node
+//!   owns; only the owner claims their deliveries, so the limits hold cluster-wide.
 //! - `attempt`: one delivery: load the endpoint, sign, send, classify, record the outcome,
 //!   schedule the retry (`Retry-After` honoured, `410 Gone` disables the endpoint).
 //! - `recorder`: writes outcomes in batches (one commit for many deliveries).
@@ -30,6 +32,7 @@ mod client;
 mod decision;
 mod dispatcher;
 mod engine;
+mod flow;
 mod headers;
 mod lease;
 mod poller;
@@ -191,9 +194,11 @@ impl Engine {
         dispatcher::enqueue(&self.shared, &reserved, work);
     }
 
-    /// Asks the poller to look for due work now (after a resend, say).
+    /// Asks the poller to look for due work now (after a resend, say), and the owner of
+    /// flow-controlled endpoints too if that is this node.
     pub fn wake(&self) {
         self.shared.poller.wake.notify_one();
+        self.shared.flow.kick_all();
     }
 
     /// Forgets a cached endpoint after it changed or was deleted.

@@ -2,7 +2,8 @@
 //! server named by `HOOKD_TEST_POSTGRES_URL`): they share the API and the delivery work,
 //! deliver every message exactly once while healthy, take over a killed node's work once
 //! its leases run out, keep retry timing across node deaths, and see each other's
-//! endpoint changes within the documented bound (1 s).
+//! endpoint changes within the documented bound (1 s); an endpoint's throttle and FIFO
+//! order hold across nodes.
 
 mod support;
 
@@ -302,4 +303,55 @@ async fn an_endpoint_change_through_one_node_governs_the_others_within_a_second(
         ))
         .await;
     assert_eq!(late, 0, "deliveries to a disabled endpoint after the bound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_and_fifo_hold_across_nodes() {
+    let Some(url) = test_url("throttle_and_fifo_hold_across_nodes") else {
+        return;
+    };
+    let schema = Schema::create(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::start(Behaviour::default()).await;
+    let nodes = cluster(&schema, dir.path(), 2, "10").await;
+    let apis: Vec<Api> = nodes.iter().map(Api::new).collect();
+    let app = apis[0].create_app("flow").await;
+    for body in [
+        serde_json::json!({"url": rx.url("/paced"), "throttleRate": 5}),
+        serde_json::json!({"url": rx.url("/ordered"), "fifo": true}),
+    ] {
+        let (s, v) = apis[1]
+            .call("POST", &format!("/app/{app}/endpoint"), Some(body))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    // Created one after the other, alternating nodes: creation order is message order.
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(apis[i % 2].send(&app, i).await.expect("accepted"));
+    }
+    all_delivered(&rx, &ids, &["/paced", "/ordered"], Duration::from_secs(60)).await;
+
+    let mut paced: Vec<_> = rx
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.path == "/paced")
+        .collect();
+    paced.sort_by_key(|a| a.at);
+    assert_eq!(paced.len(), 12, "each message once");
+    for pair in paced.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(180),
+            "two nodes sent {gap:?} apart under a throttle of 5/s"
+        );
+    }
+    let mut ordered: Vec<_> = rx
+        .arrivals()
+        .into_iter()
+        .filter(|a| a.path == "/ordered")
+        .collect();
+    ordered.sort_by_key(|a| a.at);
+    let order: Vec<String> = ordered.into_iter().map(|a| a.msg_id).collect();
+    assert_eq!(order, ids, "FIFO endpoint got the messages in creation order");
 }

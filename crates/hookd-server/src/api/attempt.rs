@@ -235,7 +235,12 @@ pub async fn resend(
             "the message's payload was expunged; it cannot be resent".into(),
         ));
     }
-    let admission = state.engine.admit(std::slice::from_ref(&ep.id));
+    // A flow-controlled endpoint's deliveries are claimed by the node that owns it.
+    let admission = state.engine.admit(if ep.is_flow_controlled() {
+        &[]
+    } else {
+        std::slice::from_ref(&ep.id)
+    });
     let admitted = admission.admitted.first().copied().unwrap_or(false);
     let now = Timestamp::now();
     let dest = MessageDestination {

@@ -31,6 +31,9 @@ pub struct EndpointOut {
     version: i32,
     rate_limit: Option<u32>,
     throttle_rate: Option<u32>,
+    /// hookd's own (absent from Svix): the concurrency cap and FIFO mode.
+    max_concurrency: Option<u32>,
+    fifo: bool,
     filter_types: Option<Vec<String>>,
     event_types: Option<Vec<String>>,
     channels: Option<Vec<String>>,
@@ -50,6 +53,8 @@ impl From<Endpoint> for EndpointOut {
             version: ep.version,
             rate_limit: ep.rate_limit,
             throttle_rate: ep.rate_limit,
+            max_concurrency: ep.max_concurrency,
+            fifo: ep.fifo,
             filter_types: ep.event_types.clone(),
             event_types: ep.event_types,
             channels: ep.channels,

@@ -141,6 +141,33 @@ fn check_uid(uid: Option<&str>) -> ApiResult<()> {
     })
 }
 
+/// Largest `throttleRate` (Svix's limit: a 16-bit count of messages per second).
+const MAX_THROTTLE_RATE: u32 = 65_535;
+/// Largest `maxConcurrency`.
+const MAX_CONCURRENCY: u32 = 1_000;
+
+/// `throttleRate`: 0 means no throttle.
+fn check_rate(rate: Option<u32>) -> ApiResult<Option<u32>> {
+    match rate {
+        Some(r) if r > MAX_THROTTLE_RATE => Err(ApiError::field(
+            "throttleRate",
+            format!("throttleRate must be at most {MAX_THROTTLE_RATE} messages per second"),
+        )),
+        Some(0) | None => Ok(None),
+        Some(r) => Ok(Some(r)),
+    }
+}
+
+fn check_concurrency(cap: Option<u32>) -> ApiResult<Option<u32>> {
+    match cap {
+        Some(c) if c == 0 || c > MAX_CONCURRENCY => Err(ApiError::field(
+            "maxConcurrency",
+            format!("maxConcurrency must be between 1 and {MAX_CONCURRENCY}"),
+        )),
+        c => Ok(c),
+    }
+}
+
 fn check_version(v: i32) -> ApiResult<i32> {
     if v < 1 {
         return Err(ApiError::field("version", "version must be at least 1"));
@@ -161,7 +188,9 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     }
     ep.uid = body.uid.or(ep.uid.take());
     ep.description = body.description;
-    ep.rate_limit = body.rate_limit;
+    ep.rate_limit = check_rate(body.rate_limit)?;
+    ep.max_concurrency = check_concurrency(body.max_concurrency)?;
+    ep.fifo = body.fifo;
     ep.disabled = body.disabled;
     ep.metadata = body.metadata.unwrap_or_default();
     ep.updated_at = Timestamp::now();
@@ -212,7 +241,13 @@ pub async fn apply_patch(
         ep.version = check_version(v)?;
     }
     if let Some(rate) = body.rate_limit {
-        ep.rate_limit = rate;
+        ep.rate_limit = check_rate(rate)?;
+    }
+    if let Some(cap) = body.max_concurrency {
+        ep.max_concurrency = check_concurrency(cap)?;
+    }
+    if let Some(fifo) = body.fifo {
+        ep.fifo = fifo;
     }
     if let Some(types) = body.filter_types {
         ep.event_types = check_filter_types(state, types).await?;

@@ -96,7 +96,7 @@ pub async fn send_example(
         tags: None,
         created_at: now,
     };
-    commit_and_dispatch(&state, &msg, vec![ep.id]).await?;
+    commit_and_dispatch(&state, &msg, &[&ep]).await?;
     Ok(Json(MessageOut::new(msg, true)))
 }
 

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
-use hookd_core::model::{DeliveryStatus, Message, MessageDestination, TriggerType};
+use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
 use hookd_core::{validate, Timestamp};
 use hookd_store::{ClaimedDelivery, MessageFilter, StoreError};
 use serde::{Deserialize, Serialize, Serializer};
@@ -164,13 +164,12 @@ pub async fn create(
         created_at: now,
     };
 
-    let targets: Vec<EndpointId> = target
+    let targets: Vec<&Endpoint> = target
         .endpoints
         .iter()
         .filter(|ep| ep.matches(&msg.event_type, msg.channels.as_deref()))
-        .map(|ep| ep.id.clone())
         .collect();
-    commit_and_dispatch(&state, &msg, targets).await?;
+    commit_and_dispatch(&state, &msg, &targets).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageOut::new(msg, params.with_content)),
@@ -178,22 +177,33 @@ pub async fn create(
 }
 
 /// Commits `msg` with one destination per target and hands the deliveries this node had
-/// room for straight to the engine (the rest are claimed by a poller). Nothing is
-/// acknowledged before the commit.
+/// room for straight to the engine (the rest are claimed by a poller). Deliveries to a
+/// flow-controlled endpoint are never handed over directly: the node owning the endpoint
+/// claims them. Nothing is acknowledged before the commit.
 pub async fn commit_and_dispatch(
     state: &ApiState,
     msg: &Message,
-    targets: Vec<EndpointId>,
+    targets: &[&Endpoint],
 ) -> ApiResult<()> {
     let now = msg.created_at;
-    let admission = (!targets.is_empty()).then(|| state.engine.admit(&targets));
-    let dests: Vec<MessageDestination> = targets
+    let (paced, direct): (Vec<&Endpoint>, Vec<&Endpoint>) =
+        targets.iter().partition(|ep| ep.is_flow_controlled());
+    let direct: Vec<EndpointId> = direct.iter().map(|ep| ep.id.clone()).collect();
+    let admission = (!direct.is_empty()).then(|| state.engine.admit(&direct));
+    let dests_paced = !paced.is_empty();
+    let paced = paced.iter().map(|ep| (ep.id.clone(), false));
+    let dests: Vec<MessageDestination> = direct
         .into_iter()
         .enumerate()
-        .map(|(i, endpoint_id)| {
-            let lease = admission
+        .map(|(i, ep)| {
+            let admitted = admission
                 .as_ref()
-                .filter(|a| a.admitted.get(i).copied().unwrap_or(false));
+                .is_some_and(|a| a.admitted.get(i).copied().unwrap_or(false));
+            (ep, admitted)
+        })
+        .chain(paced)
+        .map(|(endpoint_id, admitted)| {
+            let lease = admission.as_ref().filter(|_| admitted);
             MessageDestination {
                 msg_id: msg.id.clone(),
                 endpoint_id,
@@ -229,6 +239,9 @@ pub async fn commit_and_dispatch(
             })
             .collect();
         state.engine.submit(admission, work);
+    }
+    if dests_paced {
+        state.engine.wake();
     }
     Ok(())
 }

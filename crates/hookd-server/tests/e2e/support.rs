@@ -165,6 +165,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When the request arrived (before any scripted delay).
+    pub arrived_at: std::time::Instant,
 }
 
 /// A scripted answer.
@@ -202,6 +204,8 @@ struct ReceiverState {
     script: Mutex<HashMap<String, VecDeque<Answer>>>,
     defaults: Mutex<HashMap<String, Answer>>,
     arrived: Notify,
+    /// Per path: requests being answered right now, and the most there ever were.
+    concurrency: Mutex<HashMap<String, (usize, usize)>>,
 }
 
 /// A webhook receiver on 127.0.0.1, port 0.
@@ -252,6 +256,12 @@ impl Receiver {
         got.iter().filter(|r| r.path == path).cloned().collect()
     }
 
+    /// The most requests to `path` that were being answered at the same time.
+    pub fn max_concurrent(&self, path: &str) -> usize {
+        let c = self.state.concurrency.lock().unwrap();
+        c.get(path).map_or(0, |(_, max)| *max)
+    }
+
     pub fn all(&self) -> Vec<Received> {
         self.state.got.lock().unwrap().clone()
     }
@@ -282,6 +292,13 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_owned();
+    let arrived_at = std::time::Instant::now();
+    {
+        let mut c = state.concurrency.lock().unwrap();
+        let (now, max) = c.entry(path.clone()).or_default();
+        *now += 1;
+        *max = (*max).max(*now);
+    }
     let answer = {
         let mut script = state.script.lock().unwrap();
         script.get_mut(&path).and_then(VecDeque::pop_front)
@@ -291,10 +308,14 @@ async fn receive(
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
+    if let Some((now, _)) = state.concurrency.lock().unwrap().get_mut(&path) {
+        *now -= 1;
+    }
     state.got.lock().unwrap().push(Received {
         path,
         headers,
         body,
+        arrived_at,
     });
     state.arrived.notify_waiters();
     let mut resp = StatusCode::from_u16(answer.status).unwrap().into_response();
