@@ -9,8 +9,8 @@
 //! re-marking, a later statement, sees their rows: none is left marked for an endpoint
 //! nobody claims.
 
-use super::codec::{pg_error, ts_col};
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
+use super::codec::{pg_error, ts_col};
 use super::query::{execute, fetch_one, query_opt, ListQuery};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;

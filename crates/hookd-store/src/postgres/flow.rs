@@ -8,8 +8,8 @@
 //! other, and the lock does not conflict with the key-share probes of destination writes.
 
 use super::codec::{col, int_col_opt, ms};
-use super::queue::destination_from_row;
 use super::query::{execute, query, Param};
+use super::queue::destination_from_row;
 use crate::{ClaimedDelivery, FlowEndpoint, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};

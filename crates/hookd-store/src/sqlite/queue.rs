@@ -61,7 +61,10 @@ pub(super) fn claim_due(
         .prepare_cached(CLAIM_SQL)
         .ctx("preparing the claim query")?;
     let rows = select
-        .query_map(params![ms(now), json_list(exclude), limit], claimed_from_row)
+        .query_map(
+            params![ms(now), json_list(exclude), limit],
+            claimed_from_row,
+        )
         .ctx("selecting due deliveries")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("reading due deliveries")?;
