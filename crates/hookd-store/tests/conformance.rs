@@ -15,6 +15,8 @@ mod cascades;
 mod endpoints;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
+#[path = "conformance/flow.rs"]
+mod flow;
 #[path = "conformance/messages.rs"]
 mod messages;
 #[path = "conformance/pg_schema.rs"]
@@ -99,6 +101,14 @@ backend_tests!(
         queue::check_record_outcomes_writes_a_batch_like_single_outcomes,
         queue::check_endpoint_stats_count_destinations_per_status_in_a_window,
         cascades::check_delete_app_removes_everything_under_it,
+        flow::check_flow_settings_round_trip_and_list_the_endpoint,
+        flow::check_marked_rows_never_come_from_claim_due,
+        flow::check_claim_flow_takes_due_rows_in_message_order_up_to_the_limit,
+        flow::check_fifo_head_holds_back_the_rows_behind_it,
+        flow::check_update_endpoint_re_marks_pending_rows_both_ways,
+        flow::check_one_owner_per_endpoint_until_its_lease_ends,
+        flow::check_deleting_an_endpoint_or_app_unlists_it,
+        flow::check_requeue_marks_rows_per_endpoint,
     ]
 );
 

@@ -100,6 +100,8 @@ const DELETE_SQL: &str = "WITH app AS (
         DELETE FROM message_destinations WHERE msg_id IN (SELECT id FROM msgs)
     ), attempts AS (
         DELETE FROM attempts WHERE app_id IN (SELECT id FROM app)
+    ), flows AS (
+        DELETE FROM flow_endpoints WHERE app_id IN (SELECT id FROM app)
     )
     SELECT count(*) FROM app";
 

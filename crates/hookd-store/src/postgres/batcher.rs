@@ -99,8 +99,12 @@ fn copy_error(e: &StoreError) -> StoreError {
 }
 
 /// Messages from arrays; the ids of those written come back, so a conflicting message is
-/// told apart. Destinations are written only for messages that were. `$19` is the
-/// notification channel, `$20` whether any written destination is left unclaimed.
+/// told apart. Destinations are written only for messages that were, each marked (`flow`)
+/// when its endpoint is flow-controlled: one probe of the normally empty `flow_endpoints`
+/// per row. The probe holds a key-share lock on a listed endpoint's row until commit, so an
+/// update that unlists the endpoint waits and then re-marks these rows (`endpoints.rs`).
+/// `$18` is the notification channel, `$19` whether any written destination is left
+/// unclaimed (marked rows included: their owner may be another node).
 const INSERT_SQL: &str = "WITH msg AS (
         INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
             created_at)
@@ -110,8 +114,10 @@ const INSERT_SQL: &str = "WITH msg AS (
         RETURNING id
     ), dests AS (
         INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status, attempt_count,
-            next_attempt_at, last_attempt_at, trigger, lease_owner)
-        SELECT d.* FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[],
+            next_attempt_at, last_attempt_at, trigger, lease_owner, flow)
+        SELECT d.*, CASE WHEN EXISTS (SELECT 1 FROM flow_endpoints f
+                WHERE f.endpoint_id = d.endpoint_id FOR KEY SHARE) THEN 1 ELSE 0 END
+        FROM unnest($9::text[], $10::text[], $11::text[], $12::smallint[],
             $13::bigint[], $14::bigint[], $15::bigint[], $16::smallint[], $17::text[])
             AS d(msg_id, endpoint_id, app_id, status, attempt_count, next_attempt_at,
                 last_attempt_at, trigger, lease_owner)

@@ -1,9 +1,16 @@
 //! Endpoints: the `endpoints` table, always scoped to their application. Deleting an
 //! endpoint also deletes its delivery rows (pending deliveries stop) and its attempts, in
 //! the same statement.
+//!
+//! Writes keep `flow_endpoints` listing exactly the flow-controlled endpoints; an update
+//! that adds or removes the endpoint there re-marks its pending destinations (`flow`) in
+//! the same transaction. Destination writes probe the list with `FOR KEY SHARE` (see
+//! `batcher.rs`), so the removal waits for writes that saw the endpoint listed, and the
+//! re-marking, a later statement, sees their rows: none is left marked for an endpoint
+//! nobody claims.
 
-use super::codec::ts_col;
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
+use super::codec::{pg_error, ts_col};
 use super::query::{execute, fetch_one, query_opt, ListQuery};
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
@@ -13,7 +20,8 @@ use hookd_core::signing::EndpointSecret;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
-    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets
+    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
+    max_concurrency, fifo
     FROM endpoints";
 
 fn from_row(row: &Row) -> StoreResult<Endpoint> {
@@ -27,8 +35,8 @@ fn from_row(row: &Row) -> StoreResult<Endpoint> {
         description: col(row, 4)?,
         version: col(row, 5)?,
         rate_limit: int_col_opt(row, 6)?,
-        max_concurrency: None,
-        fifo: false,
+        max_concurrency: int_col_opt(row, 16)?,
+        fifo: col(row, 17)?,
         disabled: col(row, 7)?,
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,
@@ -62,14 +70,25 @@ impl JsonFields {
     }
 }
 
+/// The endpoint and, if it is flow-controlled (`$19`), its `flow_endpoints` row.
+const INSERT_SQL: &str = "WITH ep AS (
+        INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
+            disabled, event_types, channels, metadata, secret, headers, created_at,
+            updated_at, previous_secrets, max_concurrency, fifo)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18)
+        RETURNING id, app_id
+    ), flow AS (
+        INSERT INTO flow_endpoints (endpoint_id, app_id)
+        SELECT id, app_id FROM ep WHERE $19::boolean
+    )
+    SELECT count(*) FROM ep";
+
 pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
     let json = JsonFields::of(ep)?;
     execute(
         client,
-        "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
-         disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
-         previous_secrets)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        INSERT_SQL,
         &[
             &ep.id.as_str(),
             &ep.app_id.as_str(),
@@ -87,6 +106,9 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &ms(ep.created_at),
             &ms(ep.updated_at),
             &json.previous_secrets,
+            &ep.max_concurrency.map(i64::from),
+            &ep.fifo,
+            &ep.is_flow_controlled(),
         ],
         "inserting an endpoint",
     )
@@ -126,38 +148,85 @@ pub(super) async fn all(client: &Client, app: &AppId) -> StoreResult<Vec<Endpoin
     query.fetch_all(client, from_row).await
 }
 
-pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
-    let changed = execute(
-        client,
-        "UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
-         rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
-         secret = $12, headers = $13, updated_at = $14, previous_secrets = $15
-         WHERE app_id = $1 AND id = $2",
-        &[
-            &ep.app_id.as_str(),
-            &ep.id.as_str(),
-            &ep.uid,
-            &ep.url,
-            &ep.description,
-            &ep.version,
-            &ep.rate_limit.map(i64::from),
-            &ep.disabled,
-            &json.event_types,
-            &json.channels,
-            &json.metadata,
-            &ep.secret.expose(),
-            &json.headers,
-            &ms(ep.updated_at),
-            &json.previous_secrets,
-        ],
-        "updating an endpoint",
+/// The endpoint, and its `flow_endpoints` row added or removed per `$18` (whether it is
+/// flow-controlled; a row that stays keeps its owner). Returns whether the endpoint was
+/// found and whether its row was added or removed.
+const UPDATE_SQL: &str = "WITH ep AS (
+        UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
+            rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
+            secret = $12, headers = $13, updated_at = $14, previous_secrets = $15,
+            max_concurrency = $16, fifo = $17
+        WHERE app_id = $1 AND id = $2
+        RETURNING id, app_id
+    ), added AS (
+        INSERT INTO flow_endpoints (endpoint_id, app_id)
+        SELECT id, app_id FROM ep WHERE $18::boolean
+        ON CONFLICT (endpoint_id) DO NOTHING
+        RETURNING endpoint_id
+    ), removed AS (
+        DELETE FROM flow_endpoints
+        WHERE endpoint_id IN (SELECT id FROM ep) AND NOT $18::boolean
+        RETURNING endpoint_id
     )
-    .await?;
-    if changed == 0 {
+    SELECT (SELECT count(*) FROM ep),
+        (SELECT count(*) FROM added) + (SELECT count(*) FROM removed)";
+
+/// Moves the endpoint's pending destinations to the claim that now serves them. Runs as
+/// its own statement, after [`UPDATE_SQL`]'s, so it sees destinations committed while the
+/// removal waited for them.
+const REMARK_SQL: &str = "UPDATE message_destinations SET flow = $2
+    WHERE endpoint_id = $1 AND status = 1 AND flow <> $2";
+
+pub(super) async fn update(client: &mut Client, ep: &Endpoint) -> StoreResult<()> {
+    let what = "updating an endpoint";
+    let json = JsonFields::of(ep)?;
+    let flow = ep.is_flow_controlled();
+    let tx = client.transaction().await.map_err(|e| pg_error(e, what))?;
+    let stmt = tx
+        .prepare_cached(UPDATE_SQL)
+        .await
+        .map_err(|e| pg_error(e, what))?;
+    let row = tx
+        .query_one(
+            &stmt,
+            &[
+                &ep.app_id.as_str(),
+                &ep.id.as_str(),
+                &ep.uid,
+                &ep.url,
+                &ep.description,
+                &ep.version,
+                &ep.rate_limit.map(i64::from),
+                &ep.disabled,
+                &json.event_types,
+                &json.channels,
+                &json.metadata,
+                &ep.secret.expose(),
+                &json.headers,
+                &ms(ep.updated_at),
+                &json.previous_secrets,
+                &ep.max_concurrency.map(i64::from),
+                &ep.fifo,
+                &flow,
+            ],
+        )
+        .await
+        .map_err(|e| pg_error(e, what))?;
+    let (found, relisted): (i64, i64) = (col(&row, 0)?, col(&row, 1)?);
+    if found == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    if relisted > 0 {
+        let what = "re-marking an endpoint's pending deliveries";
+        let stmt = tx
+            .prepare_cached(REMARK_SQL)
+            .await
+            .map_err(|e| pg_error(e, what))?;
+        tx.execute(&stmt, &[&ep.id.as_str(), &i16::from(flow)])
+            .await
+            .map_err(|e| pg_error(e, what))?;
+    }
+    tx.commit().await.map_err(|e| pg_error(e, what))
 }
 
 pub(super) async fn set_disabled(
@@ -188,6 +257,8 @@ const DELETE_SQL: &str = "WITH ep AS (
         DELETE FROM message_destinations WHERE endpoint_id IN (SELECT id FROM ep)
     ), attempts AS (
         DELETE FROM attempts WHERE app_id = $1 AND endpoint_id IN (SELECT id FROM ep)
+    ), flow AS (
+        DELETE FROM flow_endpoints WHERE endpoint_id IN (SELECT id FROM ep)
     )
     SELECT count(*) FROM ep";
 

@@ -7,8 +7,8 @@
 //! - `connect`: the connection settings from the URL and options, TLS (rustls, verified
 //!   certificates), the pool, and single unpooled connections.
 //! - `migrations` (+ `sql/`): the embedded schema, applied under an advisory lock.
-//! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`: the SQL of each
-//!   area as async functions over a pooled connection.
+//! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL
+//!   of each area as async functions over a pooled connection.
 //! - `batcher`: group commit for new messages (many per statement, each answered alone).
 //! - `store`: the `Store` impl, taking a pooled connection per call.
 //! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
@@ -30,6 +30,7 @@ mod codec;
 mod connect;
 mod endpoints;
 mod event_types;
+mod flow;
 mod listener;
 mod messages;
 mod migrations;

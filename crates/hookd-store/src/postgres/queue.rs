@@ -1,6 +1,8 @@
 //! The delivery queue: the `message_destinations` table. A row is due when `status = 1`
 //! (Pending) and `next_attempt_at <= now`; the partial index `destinations_due` holds
-//! exactly the pending rows in due order, so claiming is an index range scan.
+//! exactly the pending rows in due order that are not flow-controlled (`flow = 0`), so
+//! claiming is an index range scan. Rows of flow-controlled endpoints (`flow = 1`, set when
+//! the row is written) are claimed only through `claim_flow` (see `flow.rs`).
 //!
 //! Many nodes claim at once: the claim locks its rows with `FOR UPDATE SKIP LOCKED`, so
 //! concurrent claims pass over each other's rows instead of waiting or overlapping, and a
@@ -38,12 +40,13 @@ pub(super) fn destination_from_row(row: &Row) -> StoreResult<MessageDestination>
 }
 
 /// Locks up to `$3` due rows (skipping rows other claims hold), leases them and returns
-/// them with what the sender needs, oldest due first. `status = 1` is spelled out so the
-/// planner picks the partial index.
+/// them with what the sender needs, oldest due first. `status = 1 AND flow = 0` is spelled
+/// out so the planner picks the partial index.
 pub(super) const CLAIM_SQL: &str = "WITH due AS (
         SELECT msg_id, endpoint_id, next_attempt_at AS due_at
         FROM message_destinations
-        WHERE status = 1 AND next_attempt_at <= $1 AND endpoint_id <> ALL($2::text[])
+        WHERE status = 1 AND flow = 0 AND next_attempt_at <= $1
+            AND endpoint_id <> ALL($2::text[])
         ORDER BY next_attempt_at
         LIMIT $3
         FOR UPDATE SKIP LOCKED
@@ -229,14 +232,17 @@ impl<'a> AttemptColumns<'a> {
 }
 
 /// Upserts the destination as given (an existing row keeps its attempt count and last
-/// attempt time), notifying `$10` when it is left for any node to claim (`$11`).
+/// attempt time), marked per its endpoint (see `batcher.rs` for the probe), notifying `$10`
+/// when it is left for any node to claim (`$11`).
 const REQUEUE_SQL: &str = "WITH dest AS (
         INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status,
-            attempt_count, next_attempt_at, last_attempt_at, trigger, lease_owner)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            attempt_count, next_attempt_at, last_attempt_at, trigger, lease_owner, flow)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+            CASE WHEN EXISTS (SELECT 1 FROM flow_endpoints f WHERE f.endpoint_id = $2
+                FOR KEY SHARE) THEN 1 ELSE 0 END)
         ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = EXCLUDED.status,
             next_attempt_at = EXCLUDED.next_attempt_at, trigger = EXCLUDED.trigger,
-            lease_owner = EXCLUDED.lease_owner
+            lease_owner = EXCLUDED.lease_owner, flow = EXCLUDED.flow
     )
     SELECT pg_notify($10, '') WHERE $11::boolean";
 
@@ -332,7 +338,7 @@ pub(super) async fn endpoint_stats(
 pub(super) async fn next_due_at(client: &Client) -> StoreResult<Option<Timestamp>> {
     let row = query_opt(
         client,
-        "SELECT min(next_attempt_at) FROM message_destinations WHERE status = 1",
+        "SELECT min(next_attempt_at) FROM message_destinations WHERE status = 1 AND flow = 0",
         &[],
         "reading the next due time",
     )

@@ -2,7 +2,7 @@
 //! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
 
 use super::codec::{pg_error, pool_error};
-use super::{apps, attempts, endpoints, event_types, messages, queue, PostgresStore};
+use super::{apps, attempts, endpoints, event_types, flow, messages, queue, PostgresStore};
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
     PageRequest, Store, StoreError, StoreResult,
@@ -102,7 +102,7 @@ impl Store for PostgresStore {
     }
 
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
-        endpoints::update(&self.client().await?, ep).await
+        endpoints::update(&mut self.client().await?, ep).await
     }
 
     async fn set_endpoint_disabled(
@@ -212,28 +212,29 @@ impl Store for PostgresStore {
 
     async fn acquire_flow_endpoints(
         &self,
-        _owner: &str,
-        _now: Timestamp,
-        _lease_until: Timestamp,
-        _max: u32,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        max: u32,
     ) -> StoreResult<Vec<FlowEndpoint>> {
-        Ok(Vec::new())
+        flow::acquire(&self.client().await?, owner, now, lease_until, max).await
     }
 
     async fn claim_flow(
         &self,
-        _endpoint: &EndpointId,
-        _fifo: bool,
-        _now: Timestamp,
-        _limit: u32,
-        _lease_until: Timestamp,
-        _owner: &str,
+        endpoint: &EndpointId,
+        fifo: bool,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        Ok(Vec::new())
+        let client = self.client().await?;
+        flow::claim(&client, endpoint, fifo, now, limit, lease_until, owner).await
     }
 
-    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
-        Ok(())
+    async fn release_flow_endpoints(&self, owner: &str) -> StoreResult<()> {
+        flow::release(&self.client().await?, owner).await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {

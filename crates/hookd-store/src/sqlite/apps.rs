@@ -124,6 +124,10 @@ pub(super) fn delete(conn: &Connection, id: &AppId) -> StoreResult<()> {
             "DELETE FROM endpoints WHERE app_id = ?1",
             "deleting the app's endpoints",
         ),
+        (
+            "DELETE FROM flow_endpoints WHERE app_id = ?1",
+            "unlisting the app's flow-controlled endpoints",
+        ),
     ] {
         conn.prepare_cached(sql)
             .and_then(|mut s| s.execute([id]))

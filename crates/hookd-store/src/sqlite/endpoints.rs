@@ -12,7 +12,8 @@ use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
-    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets
+    event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
+    max_concurrency, fifo
     FROM endpoints";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
@@ -27,8 +28,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         description: row.get(4)?,
         version: row.get(5)?,
         rate_limit: row.get(6)?,
-        max_concurrency: None,
-        fifo: false,
+        max_concurrency: row.get(16)?,
+        fifo: row.get(17)?,
         disabled: row.get(7)?,
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,
@@ -50,8 +51,9 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
          disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
-         previous_secrets)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         previous_secrets, max_concurrency, fifo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+         ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -70,10 +72,41 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             json.headers,
             ms(ep.created_at),
             ms(ep.updated_at),
-            json.previous_secrets
+            json.previous_secrets,
+            ep.max_concurrency,
+            ep.fifo
         ])
     })
     .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "inserting an endpoint"))?;
+    sync_flow(conn, ep)
+}
+
+/// Keeps `flow_endpoints` listing exactly the flow-controlled endpoints (an owner keeps its
+/// lease while the endpoint stays listed) and, when the endpoint joins or leaves the list,
+/// re-marks its pending destinations so the right claim (`claim_flow` or `claim_due`)
+/// finds them.
+fn sync_flow(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    let flow = ep.is_flow_controlled();
+    let changed = if flow {
+        conn.prepare_cached(
+            "INSERT INTO flow_endpoints (endpoint_id, app_id) VALUES (?1, ?2)
+             ON CONFLICT (endpoint_id) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute([ep.id.as_str(), ep.app_id.as_str()]))
+        .ctx("listing a flow-controlled endpoint")?
+    } else {
+        conn.prepare_cached("DELETE FROM flow_endpoints WHERE endpoint_id = ?1")
+            .and_then(|mut s| s.execute([ep.id.as_str()]))
+            .ctx("unlisting a flow-controlled endpoint")?
+    };
+    if changed > 0 {
+        conn.prepare_cached(
+            "UPDATE message_destinations SET flow = ?2
+             WHERE endpoint_id = ?1 AND status = 1 AND flow <> ?2",
+        )
+        .and_then(|mut s| s.execute(params![ep.id.as_str(), flow]))
+        .ctx("re-marking an endpoint's pending deliveries")?;
+    }
     Ok(())
 }
 
@@ -135,7 +168,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
         .prepare_cached(
             "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
              rate_limit = ?7, disabled = ?8, event_types = ?9, channels = ?10, metadata = ?11,
-             secret = ?12, headers = ?13, updated_at = ?14, previous_secrets = ?15
+             secret = ?12, headers = ?13, updated_at = ?14, previous_secrets = ?15,
+             max_concurrency = ?16, fifo = ?17
              WHERE app_id = ?1 AND id = ?2",
         )
         .and_then(|mut s| {
@@ -154,14 +188,16 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 ep.secret.expose(),
                 json.headers,
                 ms(ep.updated_at),
-                json.previous_secrets
+                json.previous_secrets,
+                ep.max_concurrency,
+                ep.fifo
             ])
         })
         .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "updating an endpoint"))?;
     if changed == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    sync_flow(conn, ep)
 }
 
 pub(super) fn set_disabled(
@@ -196,5 +232,8 @@ pub(super) fn delete(conn: &Connection, app: &AppId, id: &EndpointId) -> StoreRe
     conn.prepare_cached("DELETE FROM attempts WHERE app_id = ?1 AND endpoint_id = ?2")
         .and_then(|mut s| s.execute([app.as_str(), id.as_str()]))
         .ctx("deleting an endpoint's attempts")?;
+    conn.prepare_cached("DELETE FROM flow_endpoints WHERE endpoint_id = ?1")
+        .and_then(|mut s| s.execute([id.as_str()]))
+        .ctx("unlisting a deleted endpoint")?;
     Ok(())
 }

@@ -6,8 +6,8 @@
 //! - `readers`: a small pool of read-only connections used from `spawn_blocking`.
 //! - `checkpointer`: copies the WAL back into the database file on its own thread.
 //! - `migrations` (+ `sql/`): the embedded schema.
-//! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`: the SQL of each
-//!   area as plain synchronous functions over a connection or transaction.
+//! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL of
+//!   each area as plain synchronous functions over a connection or transaction.
 //! - `store`: the `Store` impl, sending each call to the writer or a reader.
 //! - `codec`, `query`: value conversions, error mapping, and the list-query builder.
 //!
@@ -20,6 +20,7 @@ mod checkpointer;
 mod codec;
 mod endpoints;
 mod event_types;
+mod flow;
 mod messages;
 mod migrations;
 mod query;

@@ -1,6 +1,8 @@
 //! The delivery queue: the `message_destinations` table. A row is due when `status = 1`
 //! (Pending) and `next_attempt_at <= now`; the partial index `destinations_due` holds
-//! exactly the pending rows, so claiming is an index range scan. Claims run on the single
+//! exactly the pending rows that are not flow-controlled (`flow = 0`), so claiming is an
+//! index range scan. Rows of flow-controlled endpoints (`flow = 1`, set when the row is
+//! written, see `flow.rs`) are claimed only through `claim_flow`. Claims run on the single
 //! writer, so two claims never overlap.
 
 use super::attempts;
@@ -36,13 +38,13 @@ pub(super) fn insert_destination(conn: &Connection, d: &MessageDestination) -> S
     write_destination(conn, d, INSERT_SQL, "inserting a message destination")
 }
 
-/// Due rows, oldest due first, with what the sender needs. `status = 1` is spelled out so
-/// the planner picks the partial index `destinations_due`.
+/// Due rows, oldest due first, with what the sender needs. `status = 1 AND flow = 0` is
+/// spelled out so the planner picks the partial index `destinations_due`.
 pub(super) const CLAIM_SQL: &str = "SELECT d.msg_id, d.endpoint_id, d.app_id, d.status,
     d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner,
     m.event_type, m.payload
     FROM message_destinations d LEFT JOIN messages m ON m.id = d.msg_id
-    WHERE d.status = 1 AND d.next_attempt_at <= ?1
+    WHERE d.status = 1 AND d.flow = 0 AND d.next_attempt_at <= ?1
       AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
     ORDER BY d.next_attempt_at LIMIT ?3";
 
@@ -59,25 +61,40 @@ pub(super) fn claim_due(
         .prepare_cached(CLAIM_SQL)
         .ctx("preparing the claim query")?;
     let rows = select
-        .query_map(params![ms(now), json_list(exclude), limit], |row| {
-            Ok(ClaimedDelivery {
-                dest: destination_from_row(row)?,
-                event_type: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
-                payload: row.get::<_, Option<String>>(10)?.map(Arc::from),
-            })
-        })
+        .query_map(
+            params![ms(now), json_list(exclude), limit],
+            claimed_from_row,
+        )
         .ctx("selecting due deliveries")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("reading due deliveries")?;
-    let mut lease = conn
+    lease(conn, rows, lease_until, owner)
+}
+
+/// A row of [`CLAIM_SQL`]'s shape: the destination, then the message's type and payload.
+pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
+    Ok(ClaimedDelivery {
+        dest: destination_from_row(row)?,
+        event_type: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
+        payload: row.get::<_, Option<String>>(10)?.map(Arc::from),
+    })
+}
+
+/// Leases the selected rows to `owner` until `lease_until` and returns them so.
+pub(super) fn lease(
+    conn: &Connection,
+    mut rows: Vec<ClaimedDelivery>,
+    lease_until: Timestamp,
+    owner: &str,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let mut update = conn
         .prepare_cached(
             "UPDATE message_destinations SET next_attempt_at = ?3, lease_owner = ?4
              WHERE msg_id = ?1 AND endpoint_id = ?2",
         )
         .ctx("preparing the lease update")?;
-    let mut claimed = rows;
-    for c in &mut claimed {
-        lease
+    for c in &mut rows {
+        update
             .execute(params![
                 c.dest.msg_id.as_str(),
                 c.dest.endpoint_id.as_str(),
@@ -88,7 +105,7 @@ pub(super) fn claim_due(
         c.dest.next_attempt_at = Some(lease_until);
         c.dest.lease_owner = Some(owner.to_owned());
     }
-    Ok(claimed)
+    Ok(rows)
 }
 
 /// Updates the destination and inserts the attempt; drops both if the row is gone.
@@ -126,12 +143,15 @@ pub(super) fn requeue(conn: &Connection, d: &MessageDestination) -> StoreResult<
     write_destination(conn, d, REQUEUE_SQL, "requeueing a destination")
 }
 
-/// The destination insert; a macro so the upsert can extend it at compile time.
+/// The destination insert; a macro so the upsert can extend it at compile time. The row
+/// is marked when its endpoint is flow-controlled: one probe of the (normally empty)
+/// `flow_endpoints` table.
 macro_rules! insert_destination_sql {
     () => {
         "INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status, attempt_count,
-         next_attempt_at, last_attempt_at, trigger, lease_owner)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+         next_attempt_at, last_attempt_at, trigger, lease_owner, flow)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+             EXISTS (SELECT 1 FROM flow_endpoints f WHERE f.endpoint_id = ?2))"
     };
 }
 const INSERT_SQL: &str = insert_destination_sql!();
@@ -139,7 +159,7 @@ const REQUEUE_SQL: &str = concat!(
     insert_destination_sql!(),
     " ON CONFLICT (msg_id, endpoint_id) DO UPDATE SET status = excluded.status,
       next_attempt_at = excluded.next_attempt_at, trigger = excluded.trigger,
-      lease_owner = excluded.lease_owner"
+      lease_owner = excluded.lease_owner, flow = excluded.flow"
 );
 
 /// Writes every column of `d` with `sql` (the insert or the upsert).
@@ -189,8 +209,14 @@ pub(super) fn renew_leases(
     Ok(renewed as u64)
 }
 
-/// Makes every leased pending row due at `now`; returns how many.
+/// Makes every leased pending row due at `now` and frees every flow-controlled endpoint
+/// (a single node starting: nothing else can hold them); returns how many rows.
 pub(super) fn release_all_leases(conn: &Connection, now: Timestamp) -> StoreResult<u64> {
+    conn.prepare_cached(
+        "UPDATE flow_endpoints SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL",
+    )
+    .and_then(|mut s| s.execute([]))
+    .ctx("releasing flow-controlled endpoints")?;
     let released = conn
         .prepare_cached(
             "UPDATE message_destinations SET next_attempt_at = ?1, lease_owner = NULL
@@ -231,7 +257,9 @@ pub(super) fn endpoint_stats(
 
 pub(super) fn next_due_at(conn: &Connection) -> StoreResult<Option<Timestamp>> {
     let next: Option<i64> = conn
-        .prepare_cached("SELECT MIN(next_attempt_at) FROM message_destinations WHERE status = 1")
+        .prepare_cached(
+            "SELECT MIN(next_attempt_at) FROM message_destinations WHERE status = 1 AND flow = 0",
+        )
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .ctx("reading the next due time")?;
     Ok(next.map(Timestamp::from_millis))

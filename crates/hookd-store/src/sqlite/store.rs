@@ -1,7 +1,7 @@
 //! The [`Store`] impl of [`SqliteStore`]: each write is a job for the group-commit writer,
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
-use super::{apps, attempts, endpoints, event_types, messages, queue, SqliteStore};
+use super::{apps, attempts, endpoints, event_types, flow, messages, queue, SqliteStore};
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
     PageRequest, Store, StoreError, StoreResult,
@@ -275,28 +275,37 @@ impl Store for SqliteStore {
 
     async fn acquire_flow_endpoints(
         &self,
-        _owner: &str,
-        _now: Timestamp,
-        _lease_until: Timestamp,
-        _max: u32,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        max: u32,
     ) -> StoreResult<Vec<FlowEndpoint>> {
-        Ok(Vec::new())
+        let owner = owner.to_owned();
+        self.writer
+            .submit(move |tx| flow::acquire(tx, &owner, now, lease_until, max))
+            .await
     }
 
     async fn claim_flow(
         &self,
-        _endpoint: &EndpointId,
-        _fifo: bool,
-        _now: Timestamp,
-        _limit: u32,
-        _lease_until: Timestamp,
-        _owner: &str,
+        endpoint: &EndpointId,
+        fifo: bool,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        Ok(Vec::new())
+        let (endpoint, owner) = (endpoint.clone(), owner.to_owned());
+        self.writer
+            .submit(move |tx| flow::claim(tx, &endpoint, fifo, now, limit, lease_until, &owner))
+            .await
     }
 
-    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
-        Ok(())
+    async fn release_flow_endpoints(&self, owner: &str) -> StoreResult<()> {
+        let owner = owner.to_owned();
+        self.writer
+            .submit(move |tx| flow::release(tx, &owner))
+            .await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
