@@ -21,6 +21,8 @@ mod flow;
 mod messages;
 #[path = "conformance/pg_schema.rs"]
 mod pg_schema;
+#[path = "conformance/postgres_flow.rs"]
+mod postgres_flow;
 #[path = "conformance/postgres_only.rs"]
 mod postgres_only;
 #[path = "conformance/queue.rs"]
