@@ -83,7 +83,7 @@ async fn mem_store_keeps_fifo_rows_from_the_generic_claim_and_in_order() {
         "head not due holds back m1"
     );
     let head = claim(50).await.unwrap();
-    assert_eq!(msgs(&head), [m0.clone()]);
+    assert_eq!(msgs(&head), std::slice::from_ref(&m0));
     assert!(
         claim(60).await.unwrap().is_empty(),
         "leased head holds back m1"
@@ -98,7 +98,7 @@ async fn mem_store_keeps_fifo_rows_from_the_generic_claim_and_in_order() {
         next_attempt_at: None,
     };
     store.record_outcome(&done).await.unwrap();
-    assert_eq!(msgs(&claim(70).await.unwrap()), [m1.clone()]);
+    assert_eq!(msgs(&claim(70).await.unwrap()), std::slice::from_ref(&m1));
 
     // No longer flow-controlled: the pending row goes back to the generic claim.
     store.put_endpoint(Endpoint {
