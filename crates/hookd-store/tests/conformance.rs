@@ -21,6 +21,8 @@ mod flow;
 mod messages;
 #[path = "conformance/pg_schema.rs"]
 mod pg_schema;
+#[path = "conformance/postgres_flow.rs"]
+mod postgres_flow;
 #[path = "conformance/postgres_only.rs"]
 mod postgres_only;
 #[path = "conformance/queue.rs"]
@@ -285,4 +287,26 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_release_all_leases_also_frees_every_flow_endpoint() {
+    let (_dir, store) = open_sqlite().await.unwrap();
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let mut ep = endpoint(&app.id, None);
+    ep.max_concurrency = Some(4);
+    store.create_endpoint(&ep).await.unwrap();
+    let held = store
+        .acquire_flow_endpoints("before-restart", t(0), t(1_000_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    // A single node starting again: the old owner is gone, whatever its lease said.
+    store.release_all_leases(t(10)).await.unwrap();
+    let held = store
+        .acquire_flow_endpoints("after-restart", t(10), t(1_000), 10)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
 }

@@ -3,6 +3,11 @@
 //!
 //! Stands in for `hookd_store::sqlite::SqliteStore` until that backend lands; the methods
 //! the engine never calls panic.
+//!
+//! Flow control follows the backends' contract: `put_endpoint` keeps the list of
+//! flow-controlled endpoints (with their owners) and re-marks pending destinations when an
+//! endpoint joins or leaves it; `put_destination` marks a destination of a listed endpoint;
+//! marked destinations are claimed only by `claim_flow`.
 
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
@@ -14,7 +19,7 @@ use hookd_store::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
     PageRequest, Store, StoreError, StoreResult,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -25,6 +30,55 @@ struct Inner {
     dests: Vec<ClaimedDelivery>,
     attempts: Vec<Attempt>,
     outcomes: Vec<DeliveryOutcome>,
+    /// The flow-controlled endpoints and who holds each (the backends' `flow_endpoints`).
+    flow_endpoints: BTreeMap<EndpointId, FlowOwner>,
+    /// The destinations marked as flow-controlled (the backends' `flow = 1`).
+    marked: HashSet<(MsgId, EndpointId)>,
+}
+
+/// The node holding a flow-controlled endpoint, and until when.
+#[derive(Default)]
+struct FlowOwner {
+    owner: Option<String>,
+    lease_until: Option<Timestamp>,
+}
+
+fn key(d: &MessageDestination) -> (MsgId, EndpointId) {
+    (d.msg_id.clone(), d.endpoint_id.clone())
+}
+
+impl Inner {
+    fn is_marked(&self, d: &MessageDestination) -> bool {
+        self.marked.contains(&key(d))
+    }
+
+    /// Lists or unlists the endpoint per its settings; re-marks its pending destinations
+    /// when that changes.
+    fn sync_flow(&mut self, ep: &Endpoint) {
+        let flow = ep.is_flow_controlled();
+        let changed = if flow {
+            let listed = self.flow_endpoints.contains_key(&ep.id);
+            self.flow_endpoints.entry(ep.id.clone()).or_default();
+            !listed
+        } else {
+            self.flow_endpoints.remove(&ep.id).is_some()
+        };
+        if !changed {
+            return;
+        }
+        let pending = self
+            .dests
+            .iter()
+            .filter(|d| d.dest.endpoint_id == ep.id && d.dest.status == DeliveryStatus::Pending);
+        let keys: Vec<_> = pending.map(|d| key(&d.dest)).collect();
+        for k in keys {
+            if flow {
+                self.marked.insert(k);
+            } else {
+                self.marked.remove(&k);
+            }
+        }
+    }
 }
 
 pub struct MemStore {
@@ -48,7 +102,10 @@ impl MemStore {
     }
 
     pub fn put_endpoint(&self, ep: Endpoint) {
-        self.write(|i| i.endpoints.insert(ep.id.clone(), ep));
+        self.write(|i| {
+            i.sync_flow(&ep);
+            i.endpoints.insert(ep.id.clone(), ep)
+        });
     }
 
     pub fn endpoint(&self, id: &EndpointId) -> Endpoint {
@@ -58,7 +115,18 @@ impl MemStore {
     /// Inserts a destination as given (claimed if it has a lease owner, else due at its
     /// `next_attempt_at`).
     pub fn put_destination(&self, work: ClaimedDelivery) {
-        self.write(|i| i.dests.push(work));
+        self.write(|i| {
+            if i.flow_endpoints.contains_key(&work.dest.endpoint_id) {
+                i.marked.insert(key(&work.dest));
+            }
+            i.dests.push(work)
+        });
+    }
+
+    /// Whether the destination is marked as flow-controlled.
+    pub fn is_flow_marked(&self, msg: &MsgId, ep: &EndpointId) -> bool {
+        let inner = self.inner.lock().unwrap();
+        inner.marked.contains(&(msg.clone(), ep.clone()))
     }
 
     pub fn destination(&self, msg: &MsgId, ep: &EndpointId) -> MessageDestination {
@@ -175,6 +243,8 @@ impl Store for MemStore {
         self.write(|i| {
             i.endpoints.remove(id);
             i.dests.retain(|d| &d.dest.endpoint_id != id);
+            i.marked.retain(|(_, ep)| ep != id);
+            i.flow_endpoints.remove(id);
         });
         Ok(())
     }
@@ -219,6 +289,7 @@ impl Store for MemStore {
         exclude: &[EndpointId],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         Ok(self.write(|i| {
+            let marked = &i.marked;
             let mut due: Vec<&mut ClaimedDelivery> = i
                 .dests
                 .iter_mut()
@@ -226,6 +297,7 @@ impl Store for MemStore {
                     d.dest.status == DeliveryStatus::Pending
                         && d.dest.next_attempt_at.is_some_and(|t| t <= now)
                         && !exclude.contains(&d.dest.endpoint_id)
+                        && !marked.contains(&key(&d.dest))
                 })
                 .collect();
             due.sort_by_key(|d| d.dest.next_attempt_at);
@@ -299,27 +371,86 @@ impl Store for MemStore {
     }
     async fn acquire_flow_endpoints(
         &self,
-        _owner: &str,
-        _now: Timestamp,
-        _lease_until: Timestamp,
-        _max: u32,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        max: u32,
     ) -> StoreResult<Vec<FlowEndpoint>> {
-        Ok(Vec::new())
+        Ok(self.write(|i| {
+            let mut taken = 0;
+            for f in i.flow_endpoints.values_mut() {
+                let mine = f.owner.as_deref() == Some(owner);
+                let free = f.owner.is_none() || f.lease_until.is_some_and(|t| t < now);
+                if mine {
+                    f.lease_until = Some(lease_until);
+                } else if free && taken < max {
+                    taken += 1;
+                    f.owner = Some(owner.to_owned());
+                    f.lease_until = Some(lease_until);
+                }
+            }
+            let held = i
+                .flow_endpoints
+                .iter()
+                .filter(|(_, f)| f.owner.as_deref() == Some(owner));
+            held.filter_map(|(id, _)| i.endpoints.get(id))
+                .map(|ep| FlowEndpoint {
+                    app_id: ep.app_id.clone(),
+                    endpoint_id: ep.id.clone(),
+                    rate_limit: ep.rate_limit,
+                    max_concurrency: ep.max_concurrency,
+                    fifo: ep.fifo,
+                })
+                .collect()
+        }))
     }
 
     async fn claim_flow(
         &self,
-        _endpoint: &EndpointId,
-        _fifo: bool,
-        _now: Timestamp,
-        _limit: u32,
-        _lease_until: Timestamp,
-        _owner: &str,
+        endpoint: &EndpointId,
+        fifo: bool,
+        now: Timestamp,
+        limit: u32,
+        lease_until: Timestamp,
+        owner: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        Ok(Vec::new())
+        Ok(self.write(|i| {
+            let marked = &i.marked;
+            let mut pending: Vec<&mut ClaimedDelivery> = i
+                .dests
+                .iter_mut()
+                .filter(|d| {
+                    &d.dest.endpoint_id == endpoint
+                        && d.dest.status == DeliveryStatus::Pending
+                        && marked.contains(&key(&d.dest))
+                })
+                .collect();
+            pending.sort_by(|a, b| a.dest.msg_id.cmp(&b.dest.msg_id));
+            let due = |d: &&mut ClaimedDelivery| d.dest.next_attempt_at.is_some_and(|t| t <= now);
+            // FIFO: only the head, due or not, is considered; it holds back the rest.
+            let considered = if fifo { limit.min(1) } else { u32::MAX };
+            pending
+                .into_iter()
+                .take(considered as usize)
+                .filter(due)
+                .take(limit as usize)
+                .map(|d| {
+                    d.dest.next_attempt_at = Some(lease_until);
+                    d.dest.lease_owner = Some(owner.to_owned());
+                    d.clone()
+                })
+                .collect()
+        }))
     }
 
-    async fn release_flow_endpoints(&self, _owner: &str) -> StoreResult<()> {
+    async fn release_flow_endpoints(&self, owner: &str) -> StoreResult<()> {
+        self.write(|i| {
+            for f in i.flow_endpoints.values_mut() {
+                if f.owner.as_deref() == Some(owner) {
+                    *f = FlowOwner::default();
+                }
+            }
+        });
         Ok(())
     }
 
@@ -328,7 +459,7 @@ impl Store for MemStore {
         let pending = inner
             .dests
             .iter()
-            .filter(|d| d.dest.status == DeliveryStatus::Pending);
+            .filter(|d| d.dest.status == DeliveryStatus::Pending && !inner.is_marked(&d.dest));
         Ok(pending.filter_map(|d| d.dest.next_attempt_at).min())
     }
 }

@@ -16,7 +16,9 @@
 //!   list-query builder.
 //!
 //! Consistency: every write is a single statement (data-modifying CTEs where a write has
-//! several parts), so it commits atomically in one round trip. Claims lock their rows with
+//! several parts), so it commits atomically in one round trip. The exception: an endpoint
+//! update is a transaction, so that one changing whether the endpoint is flow-controlled
+//! re-marks its pending destinations in a second statement (see `endpoints.rs`). Claims lock their rows with
 //! `FOR UPDATE SKIP LOCKED`, so concurrent claims, from this process or another, never
 //! overlap. Deletes cascade explicitly (no foreign keys), as with SQLite.
 //!

@@ -1,5 +1,7 @@
 //! Endpoints: the `endpoints` table, always scoped to their application. Deleting an
 //! endpoint also deletes its delivery rows (pending deliveries stop) and its attempts.
+//! Writes keep `flow_endpoints` listing exactly the flow-controlled endpoints, re-marking
+//! an endpoint's pending destinations when it joins or leaves the list.
 
 use super::codec::{json_col, json_col_opt, ms, to_json, to_json_opt, ts_col};
 use super::codec::{unique_or_other, SqlContext};

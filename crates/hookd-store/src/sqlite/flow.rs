@@ -70,8 +70,12 @@ macro_rules! flow_rows_sql {
 /// Up to `?3` rows due at `?2`.
 pub(super) const CLAIM_FLOW_SQL: &str =
     flow_rows_sql!(" AND d.next_attempt_at <= ?2 ORDER BY d.msg_id LIMIT ?3");
-/// The first pending row, due or not.
-const HEAD_SQL: &str = flow_rows_sql!(" ORDER BY d.msg_id LIMIT 1");
+/// The first pending row (due or not), only if it is due at `?2`: a head waiting for its
+/// retry time or leased holds back everything behind it.
+const HEAD_SQL: &str = flow_rows_sql!(
+    " AND d.next_attempt_at <= ?2 AND d.msg_id = (SELECT msg_id FROM message_destinations
+        WHERE endpoint_id = ?1 AND status = 1 AND flow = 1 ORDER BY msg_id LIMIT 1)"
+);
 
 /// Claims the endpoint's due marked rows in message order; with `fifo`, only its first
 /// pending row, and only if that is due.
@@ -89,7 +93,7 @@ pub(super) fn claim(
     }
     let rows = if fifo {
         conn.prepare_cached(HEAD_SQL).and_then(|mut s| {
-            s.query_map([endpoint.as_str()], claimed_from_row)?
+            s.query_map(params![endpoint.as_str(), ms(now)], claimed_from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
     } else {
@@ -98,9 +102,7 @@ pub(super) fn claim(
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
     };
-    let mut rows = rows.ctx("selecting an endpoint's due deliveries")?;
-    // A head waiting for its retry time or leased holds back everything behind it.
-    rows.retain(|c| c.dest.next_attempt_at.is_some_and(|at| at <= now));
+    let rows = rows.ctx("selecting an endpoint's due deliveries")?;
     lease(conn, rows, lease_until, owner)
 }
 

@@ -33,3 +33,52 @@ pub(super) fn apply(conn: &mut Connection) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{apply, MIGRATIONS};
+    use rusqlite::Connection;
+
+    #[test]
+    fn flow_control_migration_lists_throttled_endpoints_and_marks_their_pending_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before_flow = MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("CREATE TABLE flow_endpoints"))
+            .unwrap();
+        for sql in &MIGRATIONS[..before_flow] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before_flow as i64)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO endpoints (id, app_id, url, description, version, rate_limit, disabled,
+                 metadata, secret, headers, created_at, updated_at)
+             VALUES ('ep_t', 'app_1', 'https://a.example', '', 1, 5, 0, '{}', 's', '{}', 0, 0),
+                    ('ep_p', 'app_1', 'https://b.example', '', 1, NULL, 0, '{}', 's', '{}', 0, 0);
+             INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status,
+                 attempt_count, next_attempt_at, trigger)
+             VALUES ('msg_1', 'ep_t', 'app_1', 1, 0, 10, 0),
+                    ('msg_2', 'ep_t', 'app_1', 2, 1, NULL, 0),
+                    ('msg_1', 'ep_p', 'app_1', 1, 0, 10, 0);",
+        )
+        .unwrap();
+        apply(&mut conn).unwrap();
+        let listed: Vec<String> = conn
+            .prepare("SELECT endpoint_id FROM flow_endpoints")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(listed, ["ep_t"]);
+        let marked: Vec<(String, String)> = conn
+            .prepare("SELECT msg_id, endpoint_id FROM message_destinations WHERE flow = 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(marked, [("msg_1".to_owned(), "ep_t".to_owned())]);
+    }
+}

@@ -124,7 +124,7 @@ pub async fn check_marked_rows_never_come_from_claim_due(store: &dyn Store) {
         .claim_due(t(1_000), 100, t(2_000), "node-a", &[])
         .await
         .unwrap();
-    assert_eq!(endpoint_ids(&claims), [plain.id.clone()]);
+    assert_eq!(endpoint_ids(&claims), std::slice::from_ref(&plain.id));
     assert_eq!(msg_ids(&claims), ids(&[&m0]));
     assert_eq!(store.next_due_at().await.unwrap(), Some(t(2_000)));
     // The paced rows wait for their endpoint's owner, untouched.
@@ -152,12 +152,8 @@ pub async fn check_marked_rows_never_come_from_claim_due(store: &dyn Store) {
 pub async fn check_claim_flow_takes_due_rows_in_message_order_up_to_the_limit(store: &dyn Store) {
     let (app, paced, _) = flow_app(store, false).await;
     // Due times run against message order: the claim follows message order.
-    let m: Vec<_> = [(0, 40), (1, 30), (2, 500), (3, 20), (4, 10)]
-        .into_iter()
-        .map(|(i, due)| (i, due))
-        .collect();
     let mut msgs = Vec::new();
-    for (i, due) in m {
+    for (i, due) in [(0, 40), (1, 30), (2, 500), (3, 20), (4, 10)] {
         msgs.push(send(store, &app, i, &[&paced], due).await);
     }
     let first = store
@@ -381,12 +377,12 @@ pub async fn check_requeue_marks_rows_per_endpoint(store: &dyn Store) {
     store.requeue(&dest(&msg, &paced.id, t(20))).await.unwrap();
     store.requeue(&dest(&msg, &plain.id, t(20))).await.unwrap();
     let claims = store.claim_due(t(50), 10, t(100), "n", &[]).await.unwrap();
-    assert_eq!(endpoint_ids(&claims), [plain.id.clone()]);
+    assert_eq!(endpoint_ids(&claims), std::slice::from_ref(&plain.id));
     let claims = store
         .claim_flow(&paced.id, false, t(50), 10, t(100), "n")
         .await
         .unwrap();
-    assert_eq!(endpoint_ids(&claims), [paced.id.clone()]);
+    assert_eq!(endpoint_ids(&claims), std::slice::from_ref(&paced.id));
     // Once the endpoint is no longer paced, a resend of a settled row is unmarked again.
     let a = attempt(&claims[0].dest, DeliveryStatus::Success, 200, t(60));
     store.record_outcome(&outcome(&a)).await.unwrap();
@@ -395,5 +391,5 @@ pub async fn check_requeue_marks_rows_per_endpoint(store: &dyn Store) {
     store.update_endpoint(&unpaced).await.unwrap();
     store.requeue(&dest(&msg, &paced.id, t(70))).await.unwrap();
     let claims = store.claim_due(t(80), 10, t(100), "n", &[]).await.unwrap();
-    assert_eq!(endpoint_ids(&claims), [paced.id.clone()]);
+    assert_eq!(endpoint_ids(&claims), std::slice::from_ref(&paced.id));
 }
