@@ -33,8 +33,12 @@ pub(crate) enum Lookup {
     System,
     /// Answers from a function (unit tests: mixed answers, rebinding).
     #[cfg(test)]
-    Fixed(Arc<dyn Fn(&str) -> Vec<std::net::IpAddr> + Send + Sync>),
+    Fixed(Arc<FixedAnswers>),
 }
+
+/// A test's stand-in for DNS: host name to addresses.
+#[cfg(test)]
+pub(crate) type FixedAnswers = dyn Fn(&str) -> Vec<std::net::IpAddr> + Send + Sync;
 
 /// Resolves names and refuses the name unless the policy allows every address it has: a
 /// name that resolves to a mix of public and private addresses is refused, since which one
@@ -128,7 +132,11 @@ async fn tunnel(
     let host = uri.host().ok_or("missing host")?;
     let port = uri
         .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let targets = match bare.parse::<std::net::IpAddr>() {
         Ok(ip) => {
@@ -514,7 +522,11 @@ mod tests {
             assert!(vet(&client, &resolver, url).await.is_ok(), "{url}");
         }
         // Only the listed networks: the rest stays blocked, and so does a mix.
-        for url in ["http://10.0.0.1/", "http://mixed.test/", "http://[fd00::1]/"] {
+        for url in [
+            "http://10.0.0.1/",
+            "http://mixed.test/",
+            "http://[fd00::1]/",
+        ] {
             assert!(vet(&client, &resolver, url).await.is_err(), "{url}");
         }
         // 127.0.0.0/8 alone does not cover ::1, so `localhost` (both) is refused.
@@ -573,7 +585,11 @@ mod tests {
                 .contains(&format!("host: rebind.test:{port}")),
             "{head}"
         );
-        assert_eq!(lookups.load(Ordering::SeqCst), 1, "resolved once per connection");
+        assert_eq!(
+            lookups.load(Ordering::SeqCst),
+            1,
+            "resolved once per connection"
+        );
 
         // A name with one private address among public ones is refused before connecting.
         let mixed = |_: &str| -> Vec<IpAddr> {
@@ -581,10 +597,17 @@ mod tests {
         };
         let (client, _) = parts(&["127.0.0.0/8"], Lookup::Fixed(Arc::new(mixed)));
         let err = client
-            .post(&format!("http://mixed.test:{port}/"), HeaderMap::new(), Bytes::new())
+            .post(
+                &format!("http://mixed.test:{port}/"),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, SendError::Blocked(ref b) if b.addr.to_string() == "10.0.0.1"), "{err}");
+        assert!(
+            matches!(err, SendError::Blocked(ref b) if b.addr.to_string() == "10.0.0.1"),
+            "{err}"
+        );
         assert!(heads.try_recv().is_err(), "nothing was sent");
     }
 }

@@ -71,7 +71,10 @@ impl ProxyConfig {
             };
             let user = decode(parsed.username())?;
             let pass = decode(parsed.password().unwrap_or(""))?;
-            Some(format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))))
+            Some(format!(
+                "Basic {}",
+                STANDARD.encode(format!("{user}:{pass}"))
+            ))
         };
         Ok(Self {
             host,
@@ -169,7 +172,9 @@ pub(crate) enum ProxyError {
 impl fmt::Display for ProxyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreachable(kind) => write!(f, "the outbound proxy could not be reached ({kind})"),
+            Self::Unreachable(kind) => {
+                write!(f, "the outbound proxy could not be reached ({kind})")
+            }
             Self::Closed => f.write_str("the outbound proxy closed the connection"),
             Self::BadResponse => f.write_str("the outbound proxy sent an invalid CONNECT response"),
             Self::Refused(status) => {
@@ -188,7 +193,10 @@ mod tests {
     #[test]
     fn parses_proxy_urls_and_hides_credentials() {
         let p = ProxyConfig::parse("http://egress.internal:3128").unwrap();
-        assert_eq!((p.host.as_str(), p.port, &p.authorization), ("egress.internal", 3128, &None));
+        assert_eq!(
+            (p.host.as_str(), p.port, &p.authorization),
+            ("egress.internal", 3128, &None)
+        );
         let p = ProxyConfig::parse("http://10.0.0.5").unwrap();
         assert_eq!(p.port, 80);
         let p = ProxyConfig::parse("http://[fd00::1]:8080/").unwrap();

@@ -1,6 +1,8 @@
 //! The delivery engine end to end: a real engine, a real HTTP receiver on 127.0.0.1 and
 //! an in-memory store. Tests await requests and store writes; none sleeps to synchronise.
 
+#[path = "engine/proxy.rs"]
+mod proxy;
 #[path = "engine/sqlite.rs"]
 mod sqlite;
 mod support;

@@ -139,7 +139,10 @@ pub fn router(state: ApiState) -> Router {
             "/auth/app-portal-access/{app_id}",
             post(portal::app_portal_access),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authorize));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ));
 
     let v1 = Router::new()
         .route("/health", get(health::health))

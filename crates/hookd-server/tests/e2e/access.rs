@@ -42,31 +42,116 @@ const ROUTES: &[Route] = &[
     Route("PATCH", "/app/{app_id}", AdminOnly, r#"{"name":"renamed"}"#),
     Route("DELETE", "/app/{app_id}", AdminOnly, ""),
     Route("GET", "/event-type", Shared, ""),
-    Route("POST", "/event-type", AdminOnly, r#"{"name":"portal.made","description":"x"}"#),
+    Route(
+        "POST",
+        "/event-type",
+        AdminOnly,
+        r#"{"name":"portal.made","description":"x"}"#,
+    ),
     Route("GET", "/event-type/{name}", Shared, ""),
-    Route("PUT", "/event-type/{name}", AdminOnly, r#"{"description":"changed"}"#),
-    Route("PATCH", "/event-type/{name}", AdminOnly, r#"{"description":"changed"}"#),
+    Route(
+        "PUT",
+        "/event-type/{name}",
+        AdminOnly,
+        r#"{"description":"changed"}"#,
+    ),
+    Route(
+        "PATCH",
+        "/event-type/{name}",
+        AdminOnly,
+        r#"{"description":"changed"}"#,
+    ),
     Route("DELETE", "/event-type/{name}", AdminOnly, ""),
     Route("GET", "/app/{app_id}/endpoint", OwnApp, ""),
-    Route("POST", "/app/{app_id}/endpoint", OwnApp, r#"{"url":"{url}"}"#),
+    Route(
+        "POST",
+        "/app/{app_id}/endpoint",
+        OwnApp,
+        r#"{"url":"{url}"}"#,
+    ),
     Route("GET", "/app/{app_id}/endpoint/{endpoint_id}", OwnApp, ""),
-    Route("PUT", "/app/{app_id}/endpoint/{endpoint_id}", OwnApp, r#"{"url":"{url}"}"#),
-    Route("PATCH", "/app/{app_id}/endpoint/{endpoint_id}", OwnApp, r#"{"description":"changed"}"#),
+    Route(
+        "PUT",
+        "/app/{app_id}/endpoint/{endpoint_id}",
+        OwnApp,
+        r#"{"url":"{url}"}"#,
+    ),
+    Route(
+        "PATCH",
+        "/app/{app_id}/endpoint/{endpoint_id}",
+        OwnApp,
+        r#"{"description":"changed"}"#,
+    ),
     Route("DELETE", "/app/{app_id}/endpoint/{endpoint_id}", OwnApp, ""),
-    Route("GET", "/app/{app_id}/endpoint/{endpoint_id}/secret", OwnApp, ""),
-    Route("POST", "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", OwnApp, "{}"),
-    Route("GET", "/app/{app_id}/endpoint/{endpoint_id}/stats", OwnApp, ""),
-    Route("POST", "/app/{app_id}/endpoint/{endpoint_id}/send-example", OwnApp, r#"{"eventType":"{event}"}"#),
-    Route("GET", "/app/{app_id}/endpoint/{endpoint_id}/headers", OwnApp, ""),
-    Route("PUT", "/app/{app_id}/endpoint/{endpoint_id}/headers", OwnApp, r#"{"headers":{"x-portal":"1"}}"#),
-    Route("PATCH", "/app/{app_id}/endpoint/{endpoint_id}/headers", OwnApp, r#"{"headers":{"x-portal":"2"}}"#),
+    Route(
+        "GET",
+        "/app/{app_id}/endpoint/{endpoint_id}/secret",
+        OwnApp,
+        "",
+    ),
+    Route(
+        "POST",
+        "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
+        OwnApp,
+        "{}",
+    ),
+    Route(
+        "GET",
+        "/app/{app_id}/endpoint/{endpoint_id}/stats",
+        OwnApp,
+        "",
+    ),
+    Route(
+        "POST",
+        "/app/{app_id}/endpoint/{endpoint_id}/send-example",
+        OwnApp,
+        r#"{"eventType":"{event}"}"#,
+    ),
+    Route(
+        "GET",
+        "/app/{app_id}/endpoint/{endpoint_id}/headers",
+        OwnApp,
+        "",
+    ),
+    Route(
+        "PUT",
+        "/app/{app_id}/endpoint/{endpoint_id}/headers",
+        OwnApp,
+        r#"{"headers":{"x-portal":"1"}}"#,
+    ),
+    Route(
+        "PATCH",
+        "/app/{app_id}/endpoint/{endpoint_id}/headers",
+        OwnApp,
+        r#"{"headers":{"x-portal":"2"}}"#,
+    ),
     Route("GET", "/app/{app_id}/msg", OwnApp, ""),
-    Route("POST", "/app/{app_id}/msg", OwnApp, r#"{"eventType":"{event}","payload":{"from":"portal"}}"#),
+    Route(
+        "POST",
+        "/app/{app_id}/msg",
+        OwnApp,
+        r#"{"eventType":"{event}","payload":{"from":"portal"}}"#,
+    ),
     Route("GET", "/app/{app_id}/msg/{msg_id}", OwnApp, ""),
     Route("GET", "/app/{app_id}/msg/{msg_id}/endpoint", OwnApp, ""),
-    Route("POST", "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", OwnApp, ""),
-    Route("GET", "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", OwnApp, ""),
-    Route("GET", "/app/{app_id}/attempt/endpoint/{endpoint_id}", OwnApp, ""),
+    Route(
+        "POST",
+        "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
+        OwnApp,
+        "",
+    ),
+    Route(
+        "GET",
+        "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
+        OwnApp,
+        "",
+    ),
+    Route(
+        "GET",
+        "/app/{app_id}/attempt/endpoint/{endpoint_id}",
+        OwnApp,
+        "",
+    ),
     Route("GET", "/app/{app_id}/attempt/msg/{msg_id}", OwnApp, ""),
     Route("POST", "/auth/app-portal-access/{app_id}", AdminOnly, "{}"),
 ];
@@ -130,7 +215,11 @@ fn the_route_table_covers_exactly_the_routers_routes() {
         .iter()
         .map(|r| (r.0.to_owned(), r.1.to_owned()))
         .collect();
-    assert_eq!(table.len(), ROUTES.len(), "a route is listed twice in ROUTES");
+    assert_eq!(
+        table.len(),
+        ROUTES.len(),
+        "a route is listed twice in ROUTES"
+    );
     let router = router_routes();
     let missing: Vec<_> = router.difference(&table).collect();
     let stale: Vec<_> = table.difference(&router).collect();
@@ -138,7 +227,10 @@ fn the_route_table_covers_exactly_the_routers_routes() {
         missing.is_empty(),
         "routes without an access rule in ROUTES (tests/e2e/access.rs): {missing:?}"
     );
-    assert!(stale.is_empty(), "ROUTES lists routes the router lacks: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "ROUTES lists routes the router lacks: {stale:?}"
+    );
 }
 
 /// One application's resources, the ids placed into route patterns.
@@ -237,7 +329,10 @@ async fn portal_token(app: &TestApp, app_id_or_uid: &str, body: Value) -> String
     let token = v["token"].as_str().unwrap().to_owned();
     assert!(token.starts_with("appsk_"), "{token}");
     assert!(
-        v["url"].as_str().unwrap().ends_with(&format!("#key={token}")),
+        v["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#key={token}")),
         "{v}"
     );
     token
@@ -403,7 +498,13 @@ async fn bad_expired_and_foreign_portal_tokens_get_401() {
     let path = format!("/app/{id}/endpoint");
     let get = |t: String| app.client.get(app.url(&path)).bearer_auth(t).send();
     assert_eq!(get(good).await.unwrap().status(), 200);
-    for bad in [expired, foreign, tampered, "appsk_".into(), "appsk_x".into()] {
+    for bad in [
+        expired,
+        foreign,
+        tampered,
+        "appsk_".into(),
+        "appsk_x".into(),
+    ] {
         let resp = get(bad.clone()).await.unwrap();
         assert_eq!(resp.status(), 401, "{bad}");
         let v: Value = resp.json().await.unwrap();
