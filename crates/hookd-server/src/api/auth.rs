@@ -8,7 +8,8 @@
 //!   - every route under `/app/{app_id}/…`, and `GET /app/{app_id}`, when `{app_id}` (an id
 //!     or a uid) names its own application;
 //!   - `GET` of the event-type list and of one event type (a portal shows them);
-//!   - with a read-only token, only `GET`/`HEAD` of those.
+//!   - with a read-only token, only `GET`/`HEAD` of those;
+//!   - with a token issued without secret capabilities, no `…/secret` route.
 //!
 //!   Anything else answers 403 `forbidden`, whether the other application exists or not,
 //!   so a token cannot probe for other applications. Resources of another application
@@ -105,6 +106,11 @@ async fn check_portal(
     };
     let pattern = pattern.as_str();
     let pattern = pattern.strip_prefix("/api/v1").unwrap_or(pattern);
+    if claims.no_secrets && pattern.contains("/secret") {
+        return Err(ApiError::Forbidden(
+            "this token may not see endpoint secrets",
+        ));
+    }
     match portal_scope(pattern, &method) {
         PortalScope::Denied => Err(forbidden()),
         PortalScope::Shared => Ok(()),

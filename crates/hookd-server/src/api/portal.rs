@@ -31,6 +31,7 @@ pub const MAX_EXPIRY_SECS: u64 = 7 * 86_400;
 
 const VERSION: u8 = 1;
 const FLAG_READ_ONLY: u8 = 1;
+const FLAG_NO_SECRETS: u8 = 2;
 const MAC_LEN: usize = 32;
 /// version + flags + expiry.
 const HEADER_LEN: usize = 1 + 1 + 8;
@@ -46,6 +47,8 @@ pub struct PortalClaims {
     pub expires_at: u64,
     /// Only `GET`/`HEAD` requests are allowed.
     pub read_only: bool,
+    /// Endpoint secrets may not be read (or rotated).
+    pub no_secrets: bool,
 }
 
 /// Why a presented portal token is refused (all answered 401 alike).
@@ -70,7 +73,14 @@ fn mac_for(admin_token: &str) -> HmacSha256 {
 pub fn mint(admin_token: &str, claims: &PortalClaims) -> String {
     let mut raw = Vec::with_capacity(HEADER_LEN + claims.app_id.len() + MAC_LEN);
     raw.push(VERSION);
-    raw.push(if claims.read_only { FLAG_READ_ONLY } else { 0 });
+    let mut flags = 0;
+    if claims.read_only {
+        flags |= FLAG_READ_ONLY;
+    }
+    if claims.no_secrets {
+        flags |= FLAG_NO_SECRETS;
+    }
+    raw.push(flags);
     raw.extend_from_slice(&claims.expires_at.to_be_bytes());
     raw.extend_from_slice(claims.app_id.as_bytes());
     let mut mac = mac_for(admin_token);
@@ -97,7 +107,7 @@ pub fn verify(admin_token: &str, token: &str, now: u64) -> Result<PortalClaims, 
     mac.update(signed);
     mac.verify_slice(tag)
         .map_err(|_| TokenError::BadSignature)?;
-    if signed[0] != VERSION {
+    if signed[0] != VERSION || signed[1] & !(FLAG_READ_ONLY | FLAG_NO_SECRETS) != 0 {
         return Err(TokenError::Malformed);
     }
     let flags = signed[1];
@@ -112,6 +122,7 @@ pub fn verify(admin_token: &str, token: &str, now: u64) -> Result<PortalClaims, 
         app_id,
         expires_at,
         read_only: flags & FLAG_READ_ONLY != 0,
+        no_secrets: flags & FLAG_NO_SECRETS != 0,
     })
 }
 
@@ -135,6 +146,9 @@ pub struct AppPortalAccessIn {
     /// A token that may only read.
     #[serde(default)]
     read_only: Option<bool>,
+    /// Svix's capabilities, mapped conservatively (see [`rights`]).
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
     /// Accepted for compatibility; hookd has no feature flags.
     #[serde(default)]
     #[allow(dead_code)]
@@ -166,11 +180,13 @@ pub async fn app_portal_access(
             ))
         }
     };
+    let (read_only, no_secrets) = rights(body.read_only, body.capabilities.as_deref())?;
     let app = load_or_create_app(&state, &app_id, body.application).await?;
     let claims = PortalClaims {
         app_id: app.id.to_string(),
         expires_at: unix_now().saturating_add(lifetime),
-        read_only: body.read_only.unwrap_or(false),
+        read_only,
+        no_secrets,
     };
     let token = mint(&state.admin_token, &claims);
     let url = format!(
@@ -179,6 +195,37 @@ pub async fn app_portal_access(
         claims.app_id
     );
     Ok(Json(AppPortalAccessOut { url, token }))
+}
+
+/// Svix's capability names.
+const CAPABILITIES: &[&str] = &[
+    "ViewBase",
+    "ViewEndpointSecret",
+    "ManageEndpointSecret",
+    "ManageTransformations",
+    "CreateAttempts",
+    "ManageEndpoint",
+];
+
+/// `(read_only, no_secrets)` from `readOnly` and `capabilities`. No capabilities means all
+/// of them. hookd's rights are coarser than Svix's capabilities, so the mapping never grants
+/// more than asked: without `ManageEndpoint` the token is read-only, and without a
+/// capability that shows the secret (`ViewEndpointSecret`, `ManageEndpointSecret`,
+/// `ManageEndpoint`) it cannot read secrets.
+fn rights(read_only: Option<bool>, capabilities: Option<&[String]>) -> ApiResult<(bool, bool)> {
+    let Some(caps) = capabilities else {
+        return Ok((read_only.unwrap_or(false), false));
+    };
+    if let Some(unknown) = caps.iter().find(|c| !CAPABILITIES.contains(&c.as_str())) {
+        return Err(ApiError::field(
+            "capabilities",
+            format!("unknown capability {unknown:?}"),
+        ));
+    }
+    let has = |name: &str| caps.iter().any(|c| c == name);
+    let manage = has("ManageEndpoint");
+    let secrets = manage || has("ViewEndpointSecret") || has("ManageEndpointSecret");
+    Ok((read_only.unwrap_or(false) || !manage, !secrets))
 }
 
 /// `scheme://host` of this request as the client saw it (behind a TLS-terminating proxy,
@@ -208,7 +255,32 @@ mod tests {
             app_id: "app_2abcdef".into(),
             expires_at: 2_000,
             read_only,
+            no_secrets: read_only,
         }
+    }
+
+    #[test]
+    fn capabilities_never_grant_more_than_asked() {
+        let caps = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(rights(None, None).unwrap(), (false, false));
+        assert_eq!(rights(Some(true), None).unwrap(), (true, false));
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase"]))).unwrap(),
+            (true, true)
+        );
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase", "ViewEndpointSecret"]))).unwrap(),
+            (true, false)
+        );
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase", "ManageEndpoint"]))).unwrap(),
+            (false, false)
+        );
+        assert_eq!(
+            rights(Some(true), Some(&caps(&["ManageEndpoint"]))).unwrap(),
+            (true, false)
+        );
+        assert!(rights(None, Some(&caps(&["Everything"]))).is_err());
     }
 
     #[test]

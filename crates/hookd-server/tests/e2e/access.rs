@@ -488,6 +488,7 @@ async fn bad_expired_and_foreign_portal_tokens_get_401() {
         app_id: id.clone(),
         expires_at,
         read_only: false,
+        no_secrets: false,
     };
     let now = portal::unix_now();
     let good = portal::mint(TOKEN, &claims(now + 60));
@@ -539,4 +540,43 @@ async fn portal_access_validates_its_input_and_can_create_the_app() {
     let claims = portal::verify(TOKEN, v["token"].as_str().unwrap(), portal::unix_now()).unwrap();
     assert!(claims.expires_at <= portal::unix_now() + 60);
     assert_eq!(claims.app_id, made["id"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn a_view_only_token_reads_endpoints_but_not_their_secrets() {
+    let app = spawn_app_with(|_| {}).await;
+    let id = app.create_app().await;
+    let (ep, _) = app
+        .create_endpoint(&id, json!({"url": "http://127.0.0.1:9/x"}))
+        .await;
+    let token = portal_token(&app, &id, json!({"capabilities": ["ViewBase"]})).await;
+    let call = |method: &str, path: String| {
+        app.client
+            .request(method.parse().unwrap(), app.url(&path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    let ok = call("GET", format!("/app/{id}/endpoint/{ep}"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    for (method, path) in [
+        ("GET", format!("/app/{id}/endpoint/{ep}/secret")),
+        ("POST", format!("/app/{id}/endpoint/{ep}/secret/rotate")),
+        ("PATCH", format!("/app/{id}/endpoint/{ep}")),
+    ] {
+        let resp = call(method, path.clone()).await.unwrap();
+        assert_eq!(resp.status(), 403, "{method} {path}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["code"], "forbidden");
+    }
+    let (s, v) = app
+        .post(
+            &format!("/auth/app-portal-access/{id}"),
+            json!({"capabilities": ["ViewBase", "Superpowers"]}),
+        )
+        .await;
+    assert_eq!((s, v["code"].as_str()), (422, Some("validation")), "{v}");
 }
