@@ -73,7 +73,9 @@ pub async fn authorize(State(state): State<ApiState>, mut req: Request, next: Ne
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .unwrap_or("");
-    let caller = if given.starts_with(portal::PREFIX) {
+    let caller = if !given.is_empty() && token_matches(given, &state.admin_token) {
+        Caller::Admin
+    } else if given.starts_with(portal::PREFIX) {
         let Ok(claims) = portal::verify(&state.admin_token, given, portal::unix_now()) else {
             return ApiError::Unauthorized("invalid or expired app portal token").into_response();
         };
@@ -81,8 +83,6 @@ pub async fn authorize(State(state): State<ApiState>, mut req: Request, next: Ne
             return e.into_response();
         }
         Caller::AppPortal(claims)
-    } else if !given.is_empty() && token_matches(given, &state.admin_token) {
-        Caller::Admin
     } else {
         return ApiError::Unauthorized("invalid bearer token").into_response();
     };
