@@ -477,6 +477,7 @@ mod tests {
             ("http://[2001:db8::1]/", false),
             // IPv6 scopes: link-local, unique-local, multicast.
             ("http://[fe80::1]/", false),
+            ("http://[fe80::1%25eth0]/", false),
             ("http://[fd00::1]/", false),
             ("http://[fc00::1]/", false),
             ("http://[ff02::1]/", false),
