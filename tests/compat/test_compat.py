@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pydantic
 from standardwebhooks.webhooks import Webhook
 from svix.api import (
+    AppPortalAccessIn,
     ApplicationIn,
     ApplicationListOptions,
     ApplicationPatch,
@@ -712,6 +713,44 @@ def _():
     secret = new_secret()
     ep = make_endpoint(app.id, f"/ep-{RUN}/supplied", secret=secret)
     eq(svix.endpoint.get_secret(app.id, ep.id).key, secret, "secret")
+
+
+# ---------------------------------------------------------------------------------------
+# app portal access (application-scoped tokens)
+
+
+@check("auth: app_portal_access token reaches its own app only; read_only tokens only read")
+def _():
+    mine = make_app("portal", uid=f"portal-{RUN}")
+    other = make_app("portal-other")
+    make_endpoint(mine.id, f"/portal-{RUN}/mine")
+    make_endpoint(other.id, f"/portal-{RUN}/other")
+    out = svix.authentication.app_portal_access(mine.uid, AppPortalAccessIn())
+    ensure(out.token.startswith("appsk_"), f"token {out.token[:8]!r}...")
+    ensure(out.url.endswith("#key=" + out.token), "url carries the token")
+    portal = client(out.token)
+    for app_ref in (mine.id, mine.uid):
+        eps = portal.endpoint.list(app_ref).data
+        eq([e.url for e in eps], [R.url(f"/portal-{RUN}/mine")], f"endpoints of {app_ref}")
+    eq(portal.application.get(mine.id).id, mine.id, "own application")
+    for call, args in [
+        (portal.endpoint.list, (other.id,)),
+        (portal.endpoint.list, (other.uid or other.id,)),
+        (portal.application.get, (other.id,)),
+        (portal.message.create, (other.id, MessageIn(event_type="x.y", payload={}))),
+        (portal.application.list, ()),
+        (portal.application.delete, (mine.id,)),
+        (portal.authentication.app_portal_access, (other.id, AppPortalAccessIn())),
+    ]:
+        err = expect_http_error(403, call, *args)
+        eq(err.code, "forbidden", f"{call.__name__} error code")
+    ro = client(
+        svix.authentication.app_portal_access(mine.id, AppPortalAccessIn(read_only=True)).token
+    )
+    eq(len(ro.endpoint.list(mine.id).data), 1, "read-only token lists endpoints")
+    err = expect_http_error(403, ro.endpoint.create, mine.id, EndpointIn(url=R.url("/ro")))
+    eq(err.code, "forbidden", "read-only create error code")
+    eq(len(svix.endpoint.list(mine.id).data), 1, "nothing was created")
 
 
 # ---------------------------------------------------------------------------------------

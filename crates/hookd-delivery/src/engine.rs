@@ -103,6 +103,7 @@ impl Shared {
             SsrfPolicy::new(config.allowed_networks.clone()),
             config.request_timeout,
             MAX_RESPONSE_BODY,
+            config.proxy.clone(),
         )?
         .require_https(config.https_only);
         Ok(Arc::new(Self {

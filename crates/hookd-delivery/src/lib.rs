@@ -23,6 +23,8 @@
 //! - `headers`: the signed `webhook-*` headers and the endpoint's custom ones.
 //! - [`ssrf`]: the address policy, applied after DNS resolution; the connection goes to the
 //!   address that was checked.
+//! - [`proxy`]: the optional outbound `CONNECT` proxy (static egress), tunnelling to the
+//!   checked address.
 //!
 //! This crate never touches SQL and never parses API requests.
 
@@ -36,8 +38,11 @@ mod flow;
 mod headers;
 mod lease;
 mod poller;
+pub mod proxy;
 mod recorder;
 pub mod ssrf;
+
+pub use proxy::ProxyConfig;
 
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::retry::RetrySchedule;
@@ -79,6 +84,8 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// `user-agent` of outbound requests.
     pub user_agent: String,
+    /// Send every delivery through this HTTP `CONNECT` proxy (static egress address).
+    pub proxy: Option<ProxyConfig>,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +106,7 @@ impl Default for EngineConfig {
             max_inflight: 512,
             shutdown_grace: Duration::from_secs(20),
             user_agent: concat!("hookd/", env!("CARGO_PKG_VERSION")).into(),
+            proxy: None,
         }
     }
 }

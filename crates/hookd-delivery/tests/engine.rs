@@ -3,6 +3,8 @@
 
 #[path = "engine/mem_store_flow.rs"]
 mod mem_store_flow;
+#[path = "engine/proxy.rs"]
+mod proxy;
 #[path = "engine/sqlite.rs"]
 mod sqlite;
 mod support;

@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Context};
 use hookd_core::retry::RetrySchedule;
+use hookd_delivery::ProxyConfig;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::fmt;
@@ -58,6 +59,9 @@ pub struct ServeArgs {
     /// PostgreSQL: seconds before a statement is cancelled [default: 10].
     #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
     pub database_statement_timeout: Option<f64>,
+    /// Send deliveries through this HTTP CONNECT proxy: `http://[user:pass@]host:port`.
+    #[arg(long, env = "HOOKD_PROXY_URL", hide_env_values = true)]
+    pub proxy_url: Option<String>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -95,6 +99,8 @@ pub struct FileConfig {
     pub database_connect_timeout: Option<f64>,
     /// PostgreSQL: PEM file of extra root certificates trusted for TLS (`sslmode=require`).
     pub database_ca_file: Option<PathBuf>,
+    /// HTTP CONNECT proxy for every delivery: `http://[user:pass@]host:port`.
+    pub proxy_url: Option<String>,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -133,6 +139,8 @@ pub struct Config {
     pub secret_grace: Duration,
     pub https_only: bool,
     pub postgres: PostgresSettings,
+    /// Outbound CONNECT proxy (its `Debug` hides credentials).
+    pub proxy: Option<ProxyConfig>,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +169,7 @@ impl fmt::Debug for Config {
             .field("secret_grace", &self.secret_grace)
             .field("https_only", &self.https_only)
             .field("postgres", &self.postgres)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -269,6 +278,12 @@ impl Config {
                     5.0,
                 )?,
                 ca_file: file.database_ca_file,
+            },
+            proxy: match args.proxy_url.clone().or(file.proxy_url) {
+                Some(url) if !url.trim().is_empty() => {
+                    Some(ProxyConfig::parse(url.trim()).map_err(anyhow::Error::msg)?)
+                }
+                _ => None,
             },
         })
     }
@@ -381,5 +396,22 @@ mod tests {
         })
         .contains("retry schedule"));
         assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+        assert!(bad(ServeArgs {
+            proxy_url: Some("socks5://proxy:1080".into()),
+            ..Default::default()
+        })
+        .contains("http://"));
+    }
+
+    #[test]
+    fn proxy_url_is_read_and_its_credentials_stay_out_of_debug() {
+        let file: FileConfig =
+            toml::from_str("proxy_url = \"http://u:hunter2@egress:3128\"").unwrap();
+        let c = Config::resolve(file, &ServeArgs::default()).unwrap();
+        assert_eq!(
+            c.proxy,
+            Some(ProxyConfig::parse("http://u:hunter2@egress:3128").unwrap())
+        );
+        assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

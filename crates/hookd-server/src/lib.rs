@@ -137,6 +137,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         lease: config.lease,
         poll_interval: config.poll_interval,
         shutdown_grace: config.shutdown_grace,
+        proxy: config.proxy.clone(),
         ..EngineConfig::default()
     }
 }

@@ -1,16 +1,67 @@
-//! Admin authentication: every `/api/v1` route except health needs
-//! `Authorization: Bearer <admin token>`, compared in constant time.
+//! Authentication and authorization of every `/api/v1` route except health, in one place.
+//!
+//! Two kinds of bearer token are accepted:
+//! - the admin token (compared in constant time): every route;
+//! - an app-portal token (`appsk_…`, see [`super::portal`]), limited to one application.
+//!   What it may reach is decided here, by the matched route pattern, and is denied by
+//!   default, so a route added later is closed to it until [`portal_scope`] says otherwise:
+//!   - every route under `/app/{app_id}/…`, and `GET /app/{app_id}`, when `{app_id}` (an id
+//!     or a uid) names its own application;
+//!   - `GET` of the event-type list and of one event type (a portal shows them);
+//!   - with a read-only token, only `GET`/`HEAD` of those;
+//!   - with a token issued without secret capabilities, no `…/secret` route.
+//!
+//!   Anything else answers 403 `forbidden`, whether the other application exists or not,
+//!   so a token cannot probe for other applications. Resources of another application
+//!   addressed under the token's own application (`/app/{own}/msg/{other's msg}`) are not
+//!   found (404), because every handler looks resources up within the path's application.
+//!
+//! Missing, wrong, malformed, tampered and expired tokens answer 401 `authentication_failed`.
 
 use super::error::ApiError;
+use super::portal::{self, PortalClaims};
 use super::ApiState;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hookd_store::StoreError;
 use subtle::ConstantTimeEq;
 
-/// Middleware rejecting requests without the admin bearer token with 401.
-pub async fn require_admin(State(state): State<ApiState>, req: Request, next: Next) -> Response {
+/// Who is calling; inserted into the request's extensions for handlers that care.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Admin,
+    /// An app-portal token, already checked against the route.
+    AppPortal(PortalClaims),
+}
+
+/// What an app-portal token may do on a route pattern (relative to `/api/v1`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum PortalScope {
+    /// Allowed when the `{app_id}` path parameter names the token's application.
+    OwnApp,
+    /// Allowed for any portal token (read-only shared data: event types).
+    Shared,
+    /// Admin only.
+    Denied,
+}
+
+/// The one rule for portal tokens; everything not listed is [`PortalScope::Denied`].
+pub fn portal_scope(pattern: &str, method: &Method) -> PortalScope {
+    let read = method == Method::GET || method == Method::HEAD;
+    if pattern.starts_with("/app/{app_id}/") || (pattern == "/app/{app_id}" && read) {
+        PortalScope::OwnApp
+    } else if read && (pattern == "/event-type" || pattern == "/event-type/{name}") {
+        PortalScope::Shared
+    } else {
+        PortalScope::Denied
+    }
+}
+
+/// Middleware: 401 without a valid token, 403 when a portal token reaches outside its scope.
+pub async fn authorize(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return ApiError::Unauthorized("missing Authorization header").into_response();
     };
@@ -22,10 +73,72 @@ pub async fn require_admin(State(state): State<ApiState>, req: Request, next: Ne
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .unwrap_or("");
-    if given.is_empty() || !token_matches(given, &state.admin_token) {
+    let caller = if !given.is_empty() && token_matches(given, &state.admin_token) {
+        Caller::Admin
+    } else if given.starts_with(portal::PREFIX) {
+        let Ok(claims) = portal::verify(&state.admin_token, given, portal::unix_now()) else {
+            return ApiError::Unauthorized("invalid or expired app portal token").into_response();
+        };
+        if let Err(e) = check_portal(&state, &claims, &mut req).await {
+            return e.into_response();
+        }
+        Caller::AppPortal(claims)
+    } else {
         return ApiError::Unauthorized("invalid bearer token").into_response();
-    }
+    };
+    req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// `Ok` if the portal token `claims` may make this request.
+async fn check_portal(
+    state: &ApiState,
+    claims: &PortalClaims,
+    req: &mut Request,
+) -> Result<(), ApiError> {
+    let forbidden = || ApiError::Forbidden("this token is limited to one application");
+    let method = req.method().clone();
+    if claims.read_only && method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::Forbidden("this token is read-only"));
+    }
+    let Some(pattern) = req.extensions().get::<MatchedPath>() else {
+        return Err(forbidden());
+    };
+    let pattern = pattern.as_str();
+    let pattern = pattern.strip_prefix("/api/v1").unwrap_or(pattern);
+    if claims.no_secrets && pattern.contains("/secret") {
+        return Err(ApiError::Forbidden(
+            "this token may not see endpoint secrets",
+        ));
+    }
+    match portal_scope(pattern, &method) {
+        PortalScope::Denied => Err(forbidden()),
+        PortalScope::Shared => Ok(()),
+        PortalScope::OwnApp => {
+            let (mut parts, body) = std::mem::take(req).into_parts();
+            let params = RawPathParams::from_request_parts(&mut parts, state)
+                .await
+                .ok()
+                .and_then(|p| {
+                    p.iter()
+                        .find(|(name, _)| *name == "app_id")
+                        .map(|(_, v)| v.to_owned())
+                });
+            *req = Request::from_parts(parts, body);
+            let Some(addressed) = params else {
+                return Err(forbidden());
+            };
+            if addressed == claims.app_id {
+                return Ok(());
+            }
+            // The path may name the application by uid: same application, same rights.
+            match state.store.get_app(&addressed).await {
+                Ok(app) if app.id.to_string() == claims.app_id => Ok(()),
+                Ok(_) | Err(StoreError::NotFound) => Err(forbidden()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Constant-time comparison (the length check leaks only the length, as usual).
@@ -35,7 +148,7 @@ fn token_matches(given: &str, expected: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::token_matches;
+    use super::*;
 
     #[test]
     fn compares_whole_tokens() {
@@ -43,5 +156,29 @@ mod tests {
         assert!(!token_matches("secre", "secret"));
         assert!(!token_matches("secret1", "secret"));
         assert!(!token_matches("", ""));
+    }
+
+    #[test]
+    fn portal_scope_is_deny_by_default() {
+        use PortalScope::*;
+        let cases = [
+            ("/app/{app_id}/endpoint", Method::POST, OwnApp),
+            ("/app/{app_id}/msg/{msg_id}", Method::GET, OwnApp),
+            ("/app/{app_id}", Method::GET, OwnApp),
+            ("/app/{app_id}", Method::DELETE, Denied),
+            ("/app/{app_id}", Method::PUT, Denied),
+            ("/app", Method::GET, Denied),
+            ("/app", Method::POST, Denied),
+            ("/event-type", Method::GET, Shared),
+            ("/event-type/{name}", Method::GET, Shared),
+            ("/event-type", Method::POST, Denied),
+            ("/event-type/{name}", Method::PATCH, Denied),
+            ("/auth/app-portal-access/{app_id}", Method::POST, Denied),
+            ("/some/future/route", Method::GET, Denied),
+            ("/app/{app}/endpoint", Method::GET, Denied),
+        ];
+        for (pattern, method, want) in cases {
+            assert_eq!(portal_scope(pattern, &method), want, "{method} {pattern}");
+        }
     }
 }

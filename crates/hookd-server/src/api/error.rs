@@ -34,6 +34,8 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: anything unexpected; logged with its cause, never shown.
     Internal(anyhow::Error),
+    /// 403: the token is valid but does not reach this route (an app-portal token).
+    Forbidden(&'static str),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -169,6 +171,7 @@ impl IntoResponse for ApiError {
                     "an internal error occurred",
                 )
             }
+            Self::Forbidden(detail) => simple(StatusCode::FORBIDDEN, "forbidden", detail),
         };
         (status, Json(body)).into_response()
     }

@@ -2,7 +2,8 @@
 //!
 //! Layout (one module per resource, plus the edge machinery):
 //! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
-//! - [`auth`]: the admin bearer token check (everything but health).
+//! - [`auth`]: the bearer token check (everything but health): the admin token, or an
+//!   app-portal token ([`portal`]) limited to one application.
 //! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
@@ -27,6 +28,7 @@ pub mod extract;
 pub mod health;
 pub mod message;
 pub mod pagination;
+pub mod portal;
 
 #[cfg(test)]
 mod tests;
@@ -133,9 +135,13 @@ pub fn router(state: ApiState) -> Router {
             "/app/{app_id}/attempt/msg/{msg_id}",
             get(attempt::list_by_msg),
         )
+        .route(
+            "/auth/app-portal-access/{app_id}",
+            post(portal::app_portal_access),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_admin,
+            auth::authorize,
         ));
 
     let v1 = Router::new()

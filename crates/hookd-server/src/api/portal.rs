@@ -1,0 +1,337 @@
+//! App-portal access: `POST /api/v1/auth/app-portal-access/{app_id}` (admin only) issues a
+//! bearer token limited to one application.
+//!
+//! Tokens are stateless, so every node accepts them with no storage: `appsk_` followed by
+//! the base64url (no padding) of
+//! `version (1) ‖ flags (1) ‖ expiry, unix seconds (8, big-endian) ‖ app id (UTF-8) ‖ MAC (32)`,
+//! where the MAC is HMAC-SHA256 over everything before it, keyed with a key derived from the
+//! admin token. A changed admin token therefore revokes every portal token. What such a
+//! token may do is decided in one place, [`super::auth`].
+
+use super::app::{load_or_create_app, AppIn};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiPath};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::header::HOST;
+use axum::http::HeaderMap;
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// What every portal token starts with (Svix's prefix for the same thing).
+pub const PREFIX: &str = "appsk_";
+/// Lifetime of a token when the request gives none: 7 days, as in Svix.
+pub const DEFAULT_EXPIRY_SECS: u64 = 7 * 86_400;
+/// Longest lifetime a request may ask for (7 days).
+pub const MAX_EXPIRY_SECS: u64 = 7 * 86_400;
+
+const VERSION: u8 = 1;
+const FLAG_READ_ONLY: u8 = 1;
+const FLAG_NO_SECRETS: u8 = 2;
+const MAC_LEN: usize = 32;
+/// version + flags + expiry.
+const HEADER_LEN: usize = 1 + 1 + 8;
+/// Separates portal-token MACs from any other use of the admin token.
+const KEY_CONTEXT: &[u8] = b"hookd app-portal-access token key v1";
+
+/// What a valid portal token grants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortalClaims {
+    /// The one application the token may reach (its id, never its uid).
+    pub app_id: String,
+    /// Unix seconds after which the token is refused.
+    pub expires_at: u64,
+    /// Only `GET`/`HEAD` requests are allowed.
+    pub read_only: bool,
+    /// Endpoint secrets may not be read (or rotated).
+    pub no_secrets: bool,
+}
+
+/// Why a presented portal token is refused (all answered 401 alike).
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenError {
+    Malformed,
+    BadSignature,
+    Expired,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac_for(admin_token: &str) -> HmacSha256 {
+    let mut derive =
+        HmacSha256::new_from_slice(admin_token.as_bytes()).expect("HMAC takes any key length");
+    derive.update(KEY_CONTEXT);
+    let key = derive.finalize().into_bytes();
+    HmacSha256::new_from_slice(&key).expect("HMAC takes any key length")
+}
+
+/// Issues a token for `claims`, signed with a key derived from `admin_token`.
+pub fn mint(admin_token: &str, claims: &PortalClaims) -> String {
+    let mut raw = Vec::with_capacity(HEADER_LEN + claims.app_id.len() + MAC_LEN);
+    raw.push(VERSION);
+    let mut flags = 0;
+    if claims.read_only {
+        flags |= FLAG_READ_ONLY;
+    }
+    if claims.no_secrets {
+        flags |= FLAG_NO_SECRETS;
+    }
+    raw.push(flags);
+    raw.extend_from_slice(&claims.expires_at.to_be_bytes());
+    raw.extend_from_slice(claims.app_id.as_bytes());
+    let mut mac = mac_for(admin_token);
+    mac.update(&raw);
+    raw.extend_from_slice(&mac.finalize().into_bytes());
+    format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// Checks a token's MAC (in constant time) and expiry against `now` (unix seconds).
+pub fn verify(admin_token: &str, token: &str, now: u64) -> Result<PortalClaims, TokenError> {
+    let body = token.strip_prefix(PREFIX).ok_or(TokenError::Malformed)?;
+    // A generous bound on the encoded size keeps decoding cheap for junk input.
+    if body.len() > 1024 {
+        return Err(TokenError::Malformed);
+    }
+    let raw = URL_SAFE_NO_PAD
+        .decode(body)
+        .map_err(|_| TokenError::Malformed)?;
+    if raw.len() <= HEADER_LEN + MAC_LEN {
+        return Err(TokenError::Malformed);
+    }
+    let (signed, tag) = raw.split_at(raw.len() - MAC_LEN);
+    let mut mac = mac_for(admin_token);
+    mac.update(signed);
+    mac.verify_slice(tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    if signed[0] != VERSION || signed[1] & !(FLAG_READ_ONLY | FLAG_NO_SECRETS) != 0 {
+        return Err(TokenError::Malformed);
+    }
+    let flags = signed[1];
+    let expires_at = u64::from_be_bytes(signed[2..HEADER_LEN].try_into().expect("8 bytes"));
+    let app_id = std::str::from_utf8(&signed[HEADER_LEN..])
+        .map_err(|_| TokenError::Malformed)?
+        .to_owned();
+    if now >= expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(PortalClaims {
+        app_id,
+        expires_at,
+        read_only: flags & FLAG_READ_ONLY != 0,
+        no_secrets: flags & FLAG_NO_SECRETS != 0,
+    })
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Body of the request (`AppPortalAccessIn`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppPortalAccessIn {
+    /// Creates the application when the path's id or uid does not exist yet.
+    #[serde(default)]
+    application: Option<AppIn>,
+    /// Token lifetime in seconds, 1 to 604800 [default: 604800].
+    #[serde(default)]
+    expiry: Option<u64>,
+    /// A token that may only read.
+    #[serde(default)]
+    read_only: Option<bool>,
+    /// Svix's capabilities, mapped conservatively (see [`rights`]).
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
+    /// Accepted for compatibility; hookd has no feature flags.
+    #[serde(default)]
+    #[allow(dead_code)]
+    feature_flags: Option<Vec<String>>,
+}
+
+/// `AppPortalAccessOut`.
+#[derive(Debug, Serialize)]
+pub struct AppPortalAccessOut {
+    /// This server's API base for the application, with the token in the fragment.
+    url: String,
+    token: String,
+}
+
+/// `POST /api/v1/auth/app-portal-access/{app_id}`.
+pub async fn app_portal_access(
+    State(state): State<ApiState>,
+    ApiPath(app_id): ApiPath<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AppPortalAccessIn>,
+) -> ApiResult<Json<AppPortalAccessOut>> {
+    let lifetime = match body.expiry {
+        None => DEFAULT_EXPIRY_SECS,
+        Some(s) if (1..=MAX_EXPIRY_SECS).contains(&s) => s,
+        Some(_) => {
+            return Err(ApiError::field(
+                "expiry",
+                format!("expiry must be between 1 and {MAX_EXPIRY_SECS} seconds"),
+            ))
+        }
+    };
+    let (read_only, no_secrets) = rights(body.read_only, body.capabilities.as_deref())?;
+    let app = load_or_create_app(&state, &app_id, body.application).await?;
+    let claims = PortalClaims {
+        app_id: app.id.to_string(),
+        expires_at: unix_now().saturating_add(lifetime),
+        read_only,
+        no_secrets,
+    };
+    let token = mint(&state.admin_token, &claims);
+    let url = format!(
+        "{}/api/v1/app/{}#key={token}",
+        origin(&headers),
+        claims.app_id
+    );
+    Ok(Json(AppPortalAccessOut { url, token }))
+}
+
+/// Svix's capability names.
+const CAPABILITIES: &[&str] = &[
+    "ViewBase",
+    "ViewEndpointSecret",
+    "ManageEndpointSecret",
+    "ManageTransformations",
+    "CreateAttempts",
+    "ManageEndpoint",
+];
+
+/// `(read_only, no_secrets)` from `readOnly` and `capabilities`. No capabilities means all
+/// of them. hookd's rights are coarser than Svix's capabilities, so the mapping never grants
+/// more than asked: without `ManageEndpoint` the token is read-only, and without a
+/// capability that shows the secret (`ViewEndpointSecret`, `ManageEndpointSecret`,
+/// `ManageEndpoint`) it cannot read secrets.
+fn rights(read_only: Option<bool>, capabilities: Option<&[String]>) -> ApiResult<(bool, bool)> {
+    let Some(caps) = capabilities else {
+        return Ok((read_only.unwrap_or(false), false));
+    };
+    if let Some(unknown) = caps.iter().find(|c| !CAPABILITIES.contains(&c.as_str())) {
+        return Err(ApiError::field(
+            "capabilities",
+            format!("unknown capability {unknown:?}"),
+        ));
+    }
+    let has = |name: &str| caps.iter().any(|c| c == name);
+    let manage = has("ManageEndpoint");
+    let secrets = manage || has("ViewEndpointSecret") || has("ManageEndpointSecret");
+    Ok((read_only.unwrap_or(false) || !manage, !secrets))
+}
+
+/// `scheme://host` of this request as the client saw it (behind a TLS-terminating proxy,
+/// `x-forwarded-proto: https` is honoured).
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(read_only: bool) -> PortalClaims {
+        PortalClaims {
+            app_id: "app_2abcdef".into(),
+            expires_at: 2_000,
+            read_only,
+            no_secrets: read_only,
+        }
+    }
+
+    #[test]
+    fn capabilities_never_grant_more_than_asked() {
+        let caps = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(rights(None, None).unwrap(), (false, false));
+        assert_eq!(rights(Some(true), None).unwrap(), (true, false));
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase"]))).unwrap(),
+            (true, true)
+        );
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase", "ViewEndpointSecret"]))).unwrap(),
+            (true, false)
+        );
+        assert_eq!(
+            rights(None, Some(&caps(&["ViewBase", "ManageEndpoint"]))).unwrap(),
+            (false, false)
+        );
+        assert_eq!(
+            rights(Some(true), Some(&caps(&["ManageEndpoint"]))).unwrap(),
+            (true, false)
+        );
+        assert!(rights(None, Some(&caps(&["Everything"]))).is_err());
+    }
+
+    #[test]
+    fn a_minted_token_verifies_with_its_claims() {
+        for read_only in [false, true] {
+            let token = mint("admin-token-0123456789", &claims(read_only));
+            assert!(token.starts_with("appsk_"));
+            assert_eq!(
+                verify("admin-token-0123456789", &token, 1_999),
+                Ok(claims(read_only))
+            );
+        }
+    }
+
+    #[test]
+    fn expired_tampered_foreign_and_junk_tokens_are_refused() {
+        let token = mint("admin-token-0123456789", &claims(false));
+        assert_eq!(
+            verify("admin-token-0123456789", &token, 2_000),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            verify("another-admin-token-xyz", &token, 0),
+            Err(TokenError::BadSignature)
+        );
+        // Flip one bit in every position of the decoded token: never accepted.
+        let raw = URL_SAFE_NO_PAD.decode(&token[PREFIX.len()..]).unwrap();
+        for i in 0..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 1;
+            let forged = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bad));
+            assert!(verify("admin-token-0123456789", &forged, 0).is_err(), "{i}");
+        }
+        for junk in ["", "appsk_", "appsk_!!!", "sk_abc", &"appsk_A".repeat(400)] {
+            assert_eq!(
+                verify("admin-token-0123456789", junk, 0),
+                Err(TokenError::Malformed),
+                "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn origin_uses_the_host_header_and_forwarded_proto() {
+        let mut h = HeaderMap::new();
+        assert_eq!(origin(&h), "http://localhost");
+        h.insert(HOST, "hooks.example.com:8071".parse().unwrap());
+        assert_eq!(origin(&h), "http://hooks.example.com:8071");
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert_eq!(origin(&h), "https://hooks.example.com:8071");
+        h.insert(HOST, "evil.com/path?x".parse().unwrap());
+        assert_eq!(origin(&h), "https://localhost");
+    }
+}
