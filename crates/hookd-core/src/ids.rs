@@ -154,7 +154,9 @@ mod tests {
     fn ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made() {
         let at = Timestamp::from_millis(1_800_000_000_000);
         let ids: Vec<MsgId> = (0..1000).map(|_| MsgId::generate_at(at)).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1] && w[0].as_str() < w[1].as_str()));
+        assert!(ids
+            .windows(2)
+            .all(|w| w[0] < w[1] && w[0].as_str() < w[1].as_str()));
         // An explicitly older time still gives an id of that time.
         let old = MsgId::generate_at(Timestamp::from_millis(1_000));
         assert!(&old.as_str()[4..] < id_body_floor(1_001).as_str());

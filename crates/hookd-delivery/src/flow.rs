@@ -16,7 +16,9 @@
 //! retry); otherwise up to about two seconds of throttled work, or the lane's room. An
 //! endpoint with nothing more due is left alone until the poll interval passes or
 //! something wakes it: one of its outcomes was recorded, a message or resend arrived
-//! (`Engine::wake`). Endpoints that use none of this cost nothing: with no flow-controlled
+//! (`Engine::wake`), or another node signalled new work (the poller passes the store's
+//! due signal on). The idle wait doubles while nothing comes, up to five seconds, so a
+//! retry of a flow-controlled delivery may start up to that much after it is due. Endpoints that use none of this cost nothing: with no flow-controlled
 //! endpoint, this task runs one small query a second.
 
 use crate::dispatcher;
@@ -35,6 +37,8 @@ const REFRESH: Duration = Duration::from_secs(1);
 /// Most endpoints newly taken per refresh (the rest are left to other nodes, or the next
 /// refresh).
 const TAKE_PER_REFRESH: u32 = 256;
+/// Longest an owned endpoint with nothing due is left alone (unless woken).
+const MAX_IDLE: Duration = Duration::from_secs(5);
 /// A throttled endpoint gets about this much work claimed ahead of its send slots.
 const THROTTLE_AHEAD_SECS: u64 = 2;
 
@@ -43,6 +47,8 @@ struct Owned {
     settings: FlowEndpoint,
     /// Nothing was due at the last claim: do not ask again before this (unless woken).
     idle_until: Option<Instant>,
+    /// Claims in a row that found nothing more due; each doubles the idle wait.
+    idle_streak: u32,
     /// The throttle's next free send slot (kept here, not in the lane, so it survives the
     /// lane emptying between claims).
     next_slot: Instant,
@@ -70,6 +76,7 @@ impl Flow {
         let mut st = self.lock();
         if let Some(o) = st.owned.get_mut(endpoint) {
             o.idle_until = None;
+            o.idle_streak = 0;
             drop(st);
             self.wake.notify_one();
         }
@@ -86,6 +93,18 @@ impl Flow {
         Some(slot)
     }
 
+    /// Nothing more of `endpoint` is due: leave it until `base`, doubled for every claim in
+    /// a row that found nothing, at most [`MAX_IDLE`], passes or something wakes it. Retries
+    /// coming due are found that way; new work wakes it at once.
+    fn rest(&self, endpoint: &EndpointId, base: Duration) {
+        let mut st = self.lock();
+        if let Some(o) = st.owned.get_mut(endpoint) {
+            let wait = base.saturating_mul(1 << o.idle_streak.min(8)).min(MAX_IDLE);
+            o.idle_until = Some(Instant::now() + wait);
+            o.idle_streak = o.idle_streak.saturating_add(1);
+        }
+    }
+
     /// New work may have arrived for any endpoint (a message, a resend): look again now.
     pub fn kick_all(&self) {
         let mut st = self.lock();
@@ -94,6 +113,7 @@ impl Flow {
         }
         for o in st.owned.values_mut() {
             o.idle_until = None;
+            o.idle_streak = 0;
         }
         drop(st);
         self.wake.notify_one();
@@ -168,16 +188,17 @@ async fn refresh(shared: &Shared) {
     let mut next: HashMap<EndpointId, Owned> = HashMap::with_capacity(endpoints.len());
     for settings in endpoints {
         let id = settings.endpoint_id.clone();
-        let (idle_until, next_slot) = match st.owned.remove(&id) {
-            Some(o) if o.settings == settings => (o.idle_until, o.next_slot),
-            Some(o) => (None, o.next_slot),
-            None => (None, Instant::now()),
+        let (idle_until, idle_streak, next_slot) = match st.owned.remove(&id) {
+            Some(o) if o.settings == settings => (o.idle_until, o.idle_streak, o.next_slot),
+            Some(o) => (None, 0, o.next_slot),
+            None => (None, 0, Instant::now()),
         };
         next.insert(
             id,
             Owned {
                 settings,
                 idle_until,
+                idle_streak,
                 next_slot,
             },
         );
@@ -208,7 +229,9 @@ async fn claim_round(shared: &Arc<Shared>) {
         } else {
             let target = settings
                 .rate_limit
-                .map_or(usize::MAX, |r| (u64::from(r) * THROTTLE_AHEAD_SECS).max(1) as usize)
+                .map_or(usize::MAX, |r| {
+                    (u64::from(r) * THROTTLE_AHEAD_SECS).max(1) as usize
+                })
                 .min(cfg.max_queued_per_endpoint);
             // Refill once half of what is held has gone (each settled delivery wakes this
             // task, so a full lane is looked at again in time).
@@ -241,18 +264,12 @@ async fn claim_round(shared: &Arc<Shared>) {
                     dispatcher::enqueue_flow(shared, &settings, batch);
                 }
                 if got < want {
-                    let mut st = shared.flow.lock();
-                    if let Some(o) = st.owned.get_mut(&settings.endpoint_id) {
-                        o.idle_until = Some(Instant::now() + cfg.poll_interval);
-                    }
+                    shared.flow.rest(&settings.endpoint_id, cfg.poll_interval);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, endpoint.id = %settings.endpoint_id, "claiming flow-controlled deliveries failed");
-                let mut st = shared.flow.lock();
-                if let Some(o) = st.owned.get_mut(&settings.endpoint_id) {
-                    o.idle_until = Some(Instant::now() + cfg.poll_interval);
-                }
+                shared.flow.rest(&settings.endpoint_id, cfg.poll_interval);
             }
         }
     }
@@ -298,13 +315,25 @@ mod tests {
             Owned {
                 settings: s,
                 idle_until: None,
+                idle_streak: 0,
                 next_slot: Instant::now(),
             },
         );
         let t0 = Instant::now();
         let slots: Vec<Instant> = (0..3).map(|_| flow.take_slot(&id).unwrap()).collect();
-        assert_eq!(slots, [t0, t0 + Duration::from_millis(250), t0 + Duration::from_millis(500)]);
+        assert_eq!(
+            slots,
+            [
+                t0,
+                t0 + Duration::from_millis(250),
+                t0 + Duration::from_millis(500)
+            ]
+        );
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(flow.take_slot(&id), Some(Instant::now()), "no debt is carried");
+        assert_eq!(
+            flow.take_slot(&id),
+            Some(Instant::now()),
+            "no debt is carried"
+        );
     }
 }

@@ -109,7 +109,11 @@ async fn wait(shared: &Shared) -> bool {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return false,
             _ = shared.poller.wake.notified() => return true,
-            _ = notified(other_nodes.as_deref()) => return true,
+            _ = notified(other_nodes.as_deref()) => {
+                // Another node's work may be for a flow-controlled endpoint owned here.
+                shared.flow.kick_all();
+                return true;
+            }
             _ = tokio::time::sleep_until(deadline) => return true,
             // The hint moved earlier; recompute the deadline.
             _ = shared.poller.hint_changed.notified() => {}

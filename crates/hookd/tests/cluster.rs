@@ -353,5 +353,8 @@ async fn throttle_and_fifo_hold_across_nodes() {
         .collect();
     ordered.sort_by_key(|a| a.at);
     let order: Vec<String> = ordered.into_iter().map(|a| a.msg_id).collect();
-    assert_eq!(order, ids, "FIFO endpoint got the messages in creation order");
+    assert_eq!(
+        order, ids,
+        "FIFO endpoint got the messages in creation order"
+    );
 }

@@ -13,7 +13,11 @@ fn arrival_order(rx: &Receiver, path: &str) -> Vec<u64> {
     let mut got = rx.received(path);
     got.sort_by_key(|r| r.arrived_at);
     got.iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()["i"].as_u64().unwrap())
+        .map(|r| {
+            serde_json::from_slice::<Value>(&r.body).unwrap()["i"]
+                .as_u64()
+                .unwrap()
+        })
         .collect()
 }
 
@@ -80,7 +84,11 @@ async fn max_concurrency_caps_requests_in_flight() {
     }
     rx.wait_for("/capped", 12, WAIT).await;
     rx.wait_for("/open", 12, WAIT).await;
-    assert_eq!(rx.max_concurrent("/capped"), 2, "the cap is used, never exceeded");
+    assert_eq!(
+        rx.max_concurrent("/capped"),
+        2,
+        "the cap is used, never exceeded"
+    );
     assert!(
         rx.max_concurrent("/open") > 2,
         "an endpoint without a cap is not limited by another's"
@@ -100,7 +108,15 @@ async fn fifo_sends_the_next_message_only_after_the_previous_one_settled() {
     let (fail, ok) = (Answer::status(500), Answer::status(200));
     rx.script(
         "/ordered",
-        [fail.clone(), fail.clone(), ok.clone(), ok, fail.clone(), fail.clone(), fail],
+        [
+            fail.clone(),
+            fail.clone(),
+            ok.clone(),
+            ok,
+            fail.clone(),
+            fail.clone(),
+            fail,
+        ],
     );
     let a = app.create_app().await;
     app.create_endpoint(&a, json!({"url": rx.url("/ordered"), "fifo": true}))
@@ -116,10 +132,11 @@ async fn fifo_sends_the_next_message_only_after_the_previous_one_settled() {
     let order = arrival_order(&rx, "/ordered");
     assert_eq!(order.len(), 10, "{order:?}");
     assert_eq!(order, [0, 0, 0, 1, 2, 2, 2, 3, 4, 5]);
-    let (_, v) = app
-        .get(&format!("/app/{a}/msg/{}/endpoint", ids[2]))
-        .await;
-    assert_eq!(v["data"][0]["status"], 2, "message 2 exhausted its retries: {v}");
+    let (_, v) = app.get(&format!("/app/{a}/msg/{}/endpoint", ids[2])).await;
+    assert_eq!(
+        v["data"][0]["status"], 2,
+        "message 2 exhausted its retries: {v}"
+    );
 }
 
 #[tokio::test]
@@ -129,7 +146,10 @@ async fn flow_settings_are_validated_and_can_be_cleared() {
     let url = "https://example.com/hook";
     for (body, field) in [
         (json!({"url": url, "maxConcurrency": 0}), "maxConcurrency"),
-        (json!({"url": url, "maxConcurrency": 1001}), "maxConcurrency"),
+        (
+            json!({"url": url, "maxConcurrency": 1001}),
+            "maxConcurrency",
+        ),
         (json!({"url": url, "throttleRate": 70000}), "throttleRate"),
         (json!({"url": url, "fifo": "yes"}), "fifo"),
     ] {
