@@ -58,6 +58,15 @@ pub struct ServeArgs {
     /// PostgreSQL: seconds before a statement is cancelled [default: 10].
     #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
     pub database_statement_timeout: Option<f64>,
+    /// Seconds an `idempotency-key` and its stored response are kept [default: 86400].
+    #[arg(long, env = "HOOKD_IDEMPOTENCY_TTL")]
+    pub idempotency_ttl: Option<f64>,
+    /// Days delivery attempts are kept; 0 keeps them forever [default: 90].
+    #[arg(long, env = "HOOKD_ATTEMPT_RETENTION")]
+    pub attempt_retention: Option<f64>,
+    /// Seconds between two rounds of the retention cleaner [default: 60].
+    #[arg(long, env = "HOOKD_CLEANER_INTERVAL")]
+    pub cleaner_interval: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -95,6 +104,12 @@ pub struct FileConfig {
     pub database_connect_timeout: Option<f64>,
     /// PostgreSQL: PEM file of extra root certificates trusted for TLS (`sslmode=require`).
     pub database_ca_file: Option<PathBuf>,
+    /// Seconds an `idempotency-key` and its stored response are kept [default: 86400].
+    pub idempotency_ttl: Option<f64>,
+    /// Days delivery attempts are kept; 0 keeps them forever [default: 90].
+    pub attempt_retention: Option<f64>,
+    /// Seconds between two rounds of the retention cleaner [default: 60].
+    pub cleaner_interval: Option<f64>,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -133,6 +148,12 @@ pub struct Config {
     pub secret_grace: Duration,
     pub https_only: bool,
     pub postgres: PostgresSettings,
+    /// How long an `idempotency-key` and its stored response are kept.
+    pub idempotency_ttl: Duration,
+    /// Attempts older than this are deleted by the cleaner; `None` keeps them forever.
+    pub attempt_retention: Option<Duration>,
+    /// The pause between two rounds of the retention cleaner.
+    pub cleaner_interval: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +182,9 @@ impl fmt::Debug for Config {
             .field("secret_grace", &self.secret_grace)
             .field("https_only", &self.https_only)
             .field("postgres", &self.postgres)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("attempt_retention", &self.attempt_retention)
+            .field("cleaner_interval", &self.cleaner_interval)
             .finish()
     }
 }
@@ -270,6 +294,24 @@ impl Config {
                 )?,
                 ca_file: file.database_ca_file,
             },
+            idempotency_ttl: secs(
+                "idempotency_ttl",
+                args.idempotency_ttl.or(file.idempotency_ttl),
+                86_400.0,
+            )?,
+            attempt_retention: match args.attempt_retention.or(file.attempt_retention) {
+                Some(d) if !(0.0..=36_500.0).contains(&d) => {
+                    bail!("attempt_retention must be between 0 and 36500 days")
+                }
+                Some(d) if d == 0.0 => None,
+                Some(d) => Some(Duration::from_secs_f64(d * 86_400.0)),
+                None => Some(Duration::from_secs(90 * 86_400)),
+            },
+            cleaner_interval: secs(
+                "cleaner_interval",
+                args.cleaner_interval.or(file.cleaner_interval),
+                60.0,
+            )?,
         })
     }
 }

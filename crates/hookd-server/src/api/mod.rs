@@ -3,6 +3,7 @@
 //! Layout (one module per resource, plus the edge machinery):
 //! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
 //! - [`auth`]: the admin bearer token check (everything but health).
+//! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
 //! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
@@ -25,6 +26,7 @@ pub mod error;
 pub mod event_type;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod message;
 pub mod pagination;
 
@@ -32,7 +34,7 @@ pub mod pagination;
 mod tests;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Extension, Router};
 use hookd_delivery::Engine;
 use hookd_store::Store;
@@ -51,6 +53,8 @@ pub struct ApiState {
     pub secret_grace: std::time::Duration,
     /// Endpoint URLs must be `https` (deliveries to `http` are refused too).
     pub https_only: bool,
+    /// How long an `idempotency-key` and its stored response are kept.
+    pub idempotency_ttl: std::time::Duration,
 }
 
 /// The API's router, ready to serve.
@@ -114,6 +118,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/app/{app_id}/msg/{msg_id}", get(message::get))
         .route(
+            "/app/{app_id}/msg/{msg_id}/content",
+            delete(message::expunge_content),
+        )
+        .route(
+            "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+            delete(attempt::expunge_content),
+        )
+        .route(
             "/app/{app_id}/msg/{msg_id}/endpoint",
             get(attempt::list_destinations),
         )
@@ -133,6 +145,11 @@ pub fn router(state: ApiState) -> Router {
             "/app/{app_id}/attempt/msg/{msg_id}",
             get(attempt::list_by_msg),
         )
+        // Layers run outside-in in reverse order: authentication, then idempotency.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_admin,

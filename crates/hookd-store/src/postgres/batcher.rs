@@ -99,13 +99,14 @@ fn copy_error(e: &StoreError) -> StoreError {
 }
 
 /// Messages from arrays; the ids of those written come back, so a conflicting message is
-/// told apart. Destinations are written only for messages that were. `$19` is the
-/// notification channel, `$20` whether any written destination is left unclaimed.
+/// told apart. Destinations are written only for messages that were. `$18` is the
+/// notification channel, `$19` whether any written destination is left unclaimed, `$20`
+/// the payloads' expiry times.
 const INSERT_SQL: &str = "WITH msg AS (
         INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-            created_at)
+            created_at, payload_expires_at)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-            $6::text[], $7::text[], $8::bigint[])
+            $6::text[], $7::text[], $8::bigint[], $20::bigint[])
         ON CONFLICT DO NOTHING
         RETURNING id
     ), dests AS (
@@ -162,6 +163,7 @@ async fn write(pool: &Pool, channel: &str, batch: &[Pending]) -> StoreResult<Has
             &d.lease_owner,
             &channel,
             &wake_others,
+            &m.payload_expires_at,
         ],
         "inserting messages",
     )
@@ -181,6 +183,7 @@ struct MessageColumns<'a> {
     channels: Vec<Option<String>>,
     tags: Vec<Option<String>>,
     created_at: Vec<i64>,
+    payload_expires_at: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -193,6 +196,7 @@ impl<'a> MessageColumns<'a> {
         self.channels.push(to_json_opt(msg.channels.as_ref())?);
         self.tags.push(to_json_opt(msg.tags.as_ref())?);
         self.created_at.push(ms(msg.created_at));
+        self.payload_expires_at.push(ms_opt(msg.payload_expires_at));
         Ok(())
     }
 }
