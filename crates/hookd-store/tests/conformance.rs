@@ -23,6 +23,8 @@ mod pg_schema;
 mod postgres_only;
 #[path = "conformance/queue.rs"]
 mod queue;
+#[path = "conformance/retention.rs"]
+mod retention;
 
 use fixtures::*;
 use hookd_store::postgres::PostgresStore;
@@ -99,6 +101,13 @@ backend_tests!(
         queue::check_record_outcomes_writes_a_batch_like_single_outcomes,
         queue::check_endpoint_stats_count_destinations_per_status_in_a_window,
         cascades::check_delete_app_removes_everything_under_it,
+        retention::check_idempotency_key_is_reserved_once_then_replays_its_response,
+        retention::check_lapsed_released_and_expired_keys_are_taken_again,
+        retention::check_concurrent_reservations_of_one_key_have_one_winner,
+        retention::check_expired_idempotency_keys_are_purged_in_batches,
+        retention::check_payload_expiry_is_stored_and_content_can_be_expunged,
+        retention::check_expired_payloads_are_purged_unless_a_delivery_still_needs_them,
+        retention::check_attempts_are_expunged_and_purged_by_age,
     ]
 );
 
