@@ -88,7 +88,7 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
 
 /// Stores the response under the reservation (or releases it on a server error) and
 /// returns it.
-async fn settle(store: &dyn Store, claim: &IdempotencyClaim, response: Response) -> Response {
+pub(crate) async fn settle(store: &dyn Store, claim: &IdempotencyClaim, response: Response) -> Response {
     let status = response.status();
     if status.is_server_error() {
         if let Err(e) = store

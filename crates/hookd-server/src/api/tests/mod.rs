@@ -7,6 +7,7 @@
 mod app;
 mod endpoint;
 mod event_type;
+mod idempotency;
 mod mem_store;
 mod message;
 
