@@ -85,14 +85,9 @@ pub async fn prune(
     let store = open_store(config, false).await?;
     let now = Timestamp::now();
     let cutoff = now.plus_millis(-i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
-    let removed = cleaner::clean_once(
-        store.as_ref(),
-        now,
-        Some(cutoff),
-        &CancellationToken::new(),
-    )
-    .await
-    .context("pruning")?;
+    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), &CancellationToken::new())
+        .await
+        .context("pruning")?;
     Ok(removed)
 }
 

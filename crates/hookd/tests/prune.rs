@@ -71,7 +71,9 @@ async fn prune_removes_old_attempts(database_url: &str, dir: &Path) {
     let api = Api::new(&server);
     for msg in &msgs {
         assert_eq!(attempts_of(&api, &app, msg).await, 0);
-        let (s, v) = api.call("GET", &format!("/app/{app}/msg/{msg}"), None).await;
+        let (s, v) = api
+            .call("GET", &format!("/app/{app}/msg/{msg}"), None)
+            .await;
         assert_eq!(s, 200, "the message stays: {v}");
     }
 }

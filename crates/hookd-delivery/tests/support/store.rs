@@ -312,7 +312,13 @@ impl Store for MemStore {
     ) -> StoreResult<IdempotencyReservation> {
         unimplemented!()
     }
-    async fn complete_idempotency_key(&self, _: &str, _: &str, _: u16, _: &[u8]) -> StoreResult<bool> {
+    async fn complete_idempotency_key(
+        &self,
+        _: &str,
+        _: &str,
+        _: u16,
+        _: &[u8],
+    ) -> StoreResult<bool> {
         unimplemented!()
     }
     async fn get_idempotency_key(
@@ -331,7 +337,12 @@ impl Store for MemStore {
     async fn expunge_message_content(&self, _: &AppId, _: &MsgId) -> StoreResult<()> {
         unimplemented!()
     }
-    async fn expunge_attempt_content(&self, _: &AppId, _: &MsgId, _: &AttemptId) -> StoreResult<()> {
+    async fn expunge_attempt_content(
+        &self,
+        _: &AppId,
+        _: &MsgId,
+        _: &AttemptId,
+    ) -> StoreResult<()> {
         unimplemented!()
     }
     async fn purge_expired_payloads(&self, _: Timestamp, _: u32) -> StoreResult<u64> {

@@ -8,7 +8,8 @@
 //! - a retry with the same key and the same request gets the stored status and body, byte
 //!   for byte (plus `idempotent-replayed: true`);
 //! - the same key with another request gets 422 `idempotency_key_reused`;
-//! - a retry while the first request still runs gets 409 `idempotency_key_in_progress`;
+//! - a retry while the first request still runs waits for its response (up to 5 s, then
+//!   409 `idempotency_key_in_progress`);
 //! - a 5xx response is not stored (the key is released), so a retry runs afresh.
 //!
 //! The handler runs in a task of its own, so a client that hangs up does not cancel it
@@ -37,6 +38,10 @@ const MAX_KEY_LEN: usize = 256;
 /// How long a reservation holds its key against retries when its request never finishes
 /// (the process died): after this, a retry runs the request.
 pub const IN_FLIGHT_LOCK: Duration = Duration::from_secs(60);
+/// How long a retry waits for the first request with its key to finish.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(5);
+/// How often a waiting retry looks again.
+const IN_PROGRESS_POLL: Duration = Duration::from_millis(25);
 /// Largest response stored (API responses are small JSON; a message echoes its payload).
 const MAX_STORED_RESPONSE: usize = 16 * 1024 * 1024;
 
@@ -59,7 +64,7 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
     };
     let fingerprint = fingerprint(&parts.method, &parts.uri, &body);
     let now = Timestamp::now();
-    let claim = IdempotencyClaim {
+    let mut claim = IdempotencyClaim {
         key: scoped_key,
         fingerprint,
         token: random_token(),
@@ -67,9 +72,9 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
         locked_until: now.plus_millis(millis(IN_FLIGHT_LOCK)),
         expires_at: now.plus_millis(millis(state.idempotency_ttl)),
     };
-    match state.store.reserve_idempotency_key(&claim).await {
-        Ok(IdempotencyReservation::Reserved) => {}
-        Ok(IdempotencyReservation::Existing(record)) => return answer_existing(&claim, record),
+    match reserve_or_wait(state.store.as_ref(), &mut claim).await {
+        Ok(None) => {}
+        Ok(Some(answer)) => return answer,
         Err(e) => return ApiError::from(e).into_response(),
     }
     let req = Request::from_parts(parts, Body::from(body));
@@ -88,7 +93,11 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
 
 /// Stores the response under the reservation (or releases it on a server error) and
 /// returns it.
-pub(crate) async fn settle(store: &dyn Store, claim: &IdempotencyClaim, response: Response) -> Response {
+pub(crate) async fn settle(
+    store: &dyn Store,
+    claim: &IdempotencyClaim,
+    response: Response,
+) -> Response {
     let status = response.status();
     if status.is_server_error() {
         if let Err(e) = store
@@ -119,6 +128,40 @@ pub(crate) async fn settle(store: &dyn Store, claim: &IdempotencyClaim, response
         Err(e) => tracing::warn!(error = %e, "could not store an idempotent response"),
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Reserves the key (`None`: the caller runs the request) or answers from what holds it.
+/// While the first request with the same fingerprint still runs, waits for its response
+/// up to [`IN_PROGRESS_WAIT`] (the SDKs retry after a timeout and expect the first
+/// request's answer, not a conflict); a key released meanwhile is reserved afresh.
+async fn reserve_or_wait(
+    store: &dyn Store,
+    claim: &mut IdempotencyClaim,
+) -> hookd_store::StoreResult<Option<Response>> {
+    let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
+    let mut record = match store.reserve_idempotency_key(claim).await? {
+        IdempotencyReservation::Reserved => return Ok(None),
+        IdempotencyReservation::Existing(record) => record,
+    };
+    loop {
+        let waiting = record.response.is_none() && record.fingerprint == claim.fingerprint;
+        if !waiting || tokio::time::Instant::now() >= deadline {
+            return Ok(Some(answer_existing(claim, record)));
+        }
+        tokio::time::sleep(IN_PROGRESS_POLL).await;
+        let now = Timestamp::now();
+        claim.locked_until = now.plus_millis(millis(IN_FLIGHT_LOCK));
+        claim.expires_at = now.plus_millis(claim.expires_at.as_millis() - claim.now.as_millis());
+        claim.now = now;
+        record = match store.get_idempotency_key(&claim.key, claim.now).await? {
+            Some(r) if r.response.is_some() || r.locked_until > claim.now => r,
+            // Released, expired or lapsed: try to take it.
+            _ => match store.reserve_idempotency_key(claim).await? {
+                IdempotencyReservation::Reserved => return Ok(None),
+                IdempotencyReservation::Existing(r) => r,
+            },
+        };
+    }
 }
 
 /// The answer to a request whose key is already taken.

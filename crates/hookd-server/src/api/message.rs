@@ -27,6 +27,8 @@ use std::sync::Arc;
 const MAX_TAGS: usize = 5;
 /// `payloadRetentionPeriod` bounds and default, in days (Svix's).
 const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 5..=90;
+/// `payloadRetentionHours` bounds (up to 90 days).
+const RETENTION_HOURS: std::ops::RangeInclusive<i64> = 1..=2160;
 const DEFAULT_RETENTION_DAYS: i64 = 90;
 const DAY_MS: i64 = 86_400_000;
 
@@ -45,6 +47,9 @@ pub struct MessageIn {
     /// Days the payload is kept (Svix: 5 to 90, default 90); the cleaner expunges it after.
     #[serde(default)]
     payload_retention_period: Option<i64>,
+    /// Hours the payload is kept (newer Svix SDKs send it; 1 to 2160), instead of days.
+    #[serde(default)]
+    payload_retention_hours: Option<i64>,
     /// Creates the app when the path names none yet.
     #[serde(default)]
     application: Option<AppIn>,
@@ -107,6 +112,14 @@ pub fn payload_expiry(now: Timestamp, days: Option<i64>) -> Option<Timestamp> {
     Some(now.plus_millis(days.saturating_mul(DAY_MS)))
 }
 
+/// The payload expiry a create asks for: hours if given, else days (default 90).
+fn requested_expiry(now: Timestamp, body: &MessageIn) -> Option<Timestamp> {
+    match body.payload_retention_hours {
+        Some(hours) => Some(now.plus_millis(hours.saturating_mul(DAY_MS / 24))),
+        None => payload_expiry(now, body.payload_retention_period),
+    }
+}
+
 fn check_in(body: &MessageIn) -> ApiResult<()> {
     validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
     if !body.payload.get().starts_with('{') {
@@ -120,6 +133,20 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
             return Err(ApiError::field(
                 "payloadRetentionPeriod",
                 "payloadRetentionPeriod must be between 5 and 90 days",
+            ));
+        }
+    }
+    if let Some(hours) = body.payload_retention_hours {
+        if body.payload_retention_period.is_some() {
+            return Err(ApiError::field(
+                "payloadRetentionHours",
+                "give payloadRetentionHours or payloadRetentionPeriod, not both",
+            ));
+        }
+        if !RETENTION_HOURS.contains(&hours) {
+            return Err(ApiError::field(
+                "payloadRetentionHours",
+                "payloadRetentionHours must be between 1 and 2160 hours",
             ));
         }
     }
@@ -179,7 +206,7 @@ pub async fn create(
         channels,
         tags: body.tags,
         created_at: now,
-        payload_expires_at: payload_expiry(now, body.payload_retention_period),
+        payload_expires_at: requested_expiry(now, &body),
     };
 
     let targets: Vec<EndpointId> = target

@@ -2,8 +2,8 @@
 //! `batcher` (a message and its destinations atomically; payloads stored as the exact text
 //! given).
 
-use super::codec::{ts_col, ts_col_opt};
 use super::codec::{col, json_col_opt, ms};
+use super::codec::{ts_col, ts_col_opt};
 use super::query::{fetch_one, query, ListQuery};
 use super::queue;
 use crate::{MessageFilter, Page, PageRequest, StoreResult};

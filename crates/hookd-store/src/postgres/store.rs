@@ -2,9 +2,7 @@
 //! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
 
 use super::codec::{pg_error, pool_error};
-use super::{
-    apps, attempts, endpoints, event_types, messages, queue, retention, PostgresStore,
-};
+use super::{apps, attempts, endpoints, event_types, messages, queue, retention, PostgresStore};
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, IdempotencyClaim, IdempotencyRecord,
     IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError, StoreResult,

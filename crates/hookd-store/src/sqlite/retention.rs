@@ -33,7 +33,10 @@ pub(super) fn get_key(
         "SELECT fingerprint, status, response, locked_until, expires_at FROM idempotency_keys
          WHERE key = ?1 AND expires_at > ?2",
     )
-    .and_then(|mut s| s.query_row(params![key, ms(now)], record_from_row).optional())
+    .and_then(|mut s| {
+        s.query_row(params![key, ms(now)], record_from_row)
+            .optional()
+    })
     .ctx("reading an idempotency key")
 }
 

@@ -1,9 +1,7 @@
 //! The [`Store`] impl of [`SqliteStore`]: each write is a job for the group-commit writer,
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
-use super::{
-    apps, attempts, endpoints, event_types, messages, queue, retention, SqliteStore,
-};
+use super::{apps, attempts, endpoints, event_types, messages, queue, retention, SqliteStore};
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, IdempotencyClaim, IdempotencyRecord,
     IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError, StoreResult,

@@ -19,9 +19,7 @@ fn claim(key: &str, token: &str, now: Timestamp) -> IdempotencyClaim {
     }
 }
 
-pub async fn check_idempotency_key_is_reserved_once_then_replays_its_response(
-    store: &dyn Store,
-) {
+pub async fn check_idempotency_key_is_reserved_once_then_replays_its_response(store: &dyn Store) {
     let first = claim("k1", "tok-a", t(0));
     assert_eq!(
         store.reserve_idempotency_key(&first).await.unwrap(),
@@ -118,7 +116,10 @@ pub async fn check_lapsed_released_and_expired_keys_are_taken_again(store: &dyn 
 
     // A completed key is forgotten at `expires_at`, and may then be used afresh.
     let expiry = t(1).plus_millis(86_400_000);
-    assert_eq!(store.get_idempotency_key("dead", expiry).await.unwrap(), None);
+    assert_eq!(
+        store.get_idempotency_key("dead", expiry).await.unwrap(),
+        None
+    );
     assert_eq!(
         store
             .reserve_idempotency_key(&claim("dead", "tok-d", expiry))
@@ -235,13 +236,7 @@ pub async fn check_expired_payloads_are_purged_unless_a_delivery_still_needs_the
     let payload = |id: &hookd_core::ids::MsgId| {
         let id = id.clone();
         let app = a.id.clone();
-        async move {
-            store
-                .get_message(&app, id.as_str())
-                .await
-                .unwrap()
-                .payload
-        }
+        async move { store.get_message(&app, id.as_str()).await.unwrap().payload }
     };
     for m in &expired {
         assert_eq!(payload(&m.id).await, None);

@@ -29,9 +29,14 @@ async fn settled(store: &MemStore, key: &str, response: Response) -> Option<(u16
     let out = settle(store, &c, response).await;
     // The caller gets the response either way.
     let status = out.status();
-    let body = axum::body::to_bytes(out.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(out.into_body(), 1 << 20)
+        .await
+        .unwrap();
     assert_eq!(body.as_ref(), b"{\"x\":1}");
-    let record = store.get_idempotency_key(key, Timestamp::now()).await.unwrap();
+    let record = store
+        .get_idempotency_key(key, Timestamp::now())
+        .await
+        .unwrap();
     record.map(|r| {
         let stored = r.response.expect("completed");
         assert_eq!(stored.0, status.as_u16());

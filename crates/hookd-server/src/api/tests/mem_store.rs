@@ -399,7 +399,8 @@ impl Store for MemStore {
             locked_until: c.locked_until,
             expires_at: c.expires_at,
         };
-        d.idempotency.insert(c.key.clone(), (c.token.clone(), record));
+        d.idempotency
+            .insert(c.key.clone(), (c.token.clone(), record));
         Ok(IdempotencyReservation::Reserved)
     }
     async fn complete_idempotency_key(
