@@ -79,6 +79,7 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
     }
     let req = Request::from_parts(parts, Body::from(body));
     let store = state.store.clone();
+    let (key, token) = (claim.key.clone(), claim.token.clone());
     // Own task: runs to the end (and stores the response) even if the client hangs up.
     let run = tokio::spawn(async move {
         let response = next.run(req).await;
@@ -86,8 +87,12 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
     });
     match run.await {
         Ok(response) => response,
-        Err(e) => ApiError::Internal(anyhow::anyhow!("idempotent request task failed: {e}"))
-            .into_response(),
+        Err(e) => {
+            // The handler panicked: nothing to store, so a retry may run it again.
+            let _ = state.store.release_idempotency_key(&key, &token).await;
+            ApiError::Internal(anyhow::anyhow!("idempotent request task failed: {e}"))
+                .into_response()
+        }
     }
 }
 

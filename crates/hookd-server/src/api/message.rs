@@ -197,6 +197,7 @@ pub async fn create(
     let target = fan_out(&state, &cache, &app_id, body.application.take()).await?;
     let app = &target.app;
     let now = Timestamp::now();
+    let payload_expires_at = requested_expiry(now, &body);
     let msg = Message {
         id: MsgId::generate_at(now),
         app_id: app.id.clone(),
@@ -206,7 +207,7 @@ pub async fn create(
         channels,
         tags: body.tags,
         created_at: now,
-        payload_expires_at: requested_expiry(now, &body),
+        payload_expires_at,
     };
 
     let targets: Vec<EndpointId> = target
