@@ -779,11 +779,11 @@ def _():
     key = uniq("idem")
     opts = MessageCreateOptions(idempotency_key=key)
     body = MessageIn(event_type=s["ta"], payload={"idem": key})
+    before = len(list_messages(s["app"].id))
     first = svix.message.create(s["app"].id, body, opts)
     again = svix.message.create(s["app"].id, body, opts)
     eq((again.id, again.timestamp), (first.id, first.timestamp), "the retry's message")
-    mine = [m for m in list_messages(s["app"].id) if (m.payload or {}).get("idem") == key]
-    eq(len(mine), 1, "messages stored for the key")
+    eq(len(list_messages(s["app"].id)), before + 1, "messages stored for the key")
     expect_http_error(
         422, svix.message.create, s["app"].id,
         MessageIn(event_type=s["ta"], payload={"idem": "other"}), opts,
