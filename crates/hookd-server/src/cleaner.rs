@@ -37,13 +37,17 @@ pub async fn clean_once(
     attempts_before: Option<Timestamp>,
     stop: &CancellationToken,
 ) -> StoreResult<Removed> {
-    let mut removed = Removed::default();
-    removed.payloads = drain(stop, || store.purge_expired_payloads(now, BATCH)).await?;
-    if let Some(before) = attempts_before {
-        removed.attempts = drain(stop, || store.purge_attempts(before, BATCH)).await?;
-    }
-    removed.idempotency_keys = drain(stop, || store.purge_idempotency_keys(now, BATCH)).await?;
-    Ok(removed)
+    let payloads = drain(stop, || store.purge_expired_payloads(now, BATCH)).await?;
+    let attempts = match attempts_before {
+        Some(before) => drain(stop, || store.purge_attempts(before, BATCH)).await?,
+        None => 0,
+    };
+    let idempotency_keys = drain(stop, || store.purge_idempotency_keys(now, BATCH)).await?;
+    Ok(Removed {
+        payloads,
+        attempts,
+        idempotency_keys,
+    })
 }
 
 /// Runs `purge` until a batch comes back short, yielding between batches.

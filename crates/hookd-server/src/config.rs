@@ -303,7 +303,7 @@ impl Config {
                 Some(d) if !(0.0..=36_500.0).contains(&d) => {
                     bail!("attempt_retention must be between 0 and 36500 days")
                 }
-                Some(d) if d == 0.0 => None,
+                Some(0.0) => None,
                 Some(d) => Some(Duration::from_secs_f64(d * 86_400.0)),
                 None => Some(Duration::from_secs(90 * 86_400)),
             },
