@@ -324,3 +324,53 @@ pub async fn check_attempts_are_expunged_and_purged_by_age(store: &dyn Store) {
     let dests = store.list_destinations(&a.id, &msg.id).await.unwrap();
     assert_eq!(dests[0].attempt_count, 4);
 }
+
+/// Two nodes' cleaners on one PostgreSQL schema at once: every old attempt is deleted
+/// exactly once, neither waits on the other's locks, and the newer attempt stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_cleaners_on_one_schema_share_the_purge() {
+    let Some(schema) = crate::pg_schema::TestSchema::create().await else {
+        return;
+    };
+    let (a, b) = (schema.open().await, schema.open().await);
+    let app = app(None);
+    a.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    a.create_endpoint(&ep).await.unwrap();
+    let msg = message(&app.id, "e");
+    let d = dest(&msg, &ep.id, t(0));
+    a.create_message(&msg, std::slice::from_ref(&d))
+        .await
+        .unwrap();
+    let outcome = |i: i64| DeliveryOutcome {
+        msg_id: msg.id.clone(),
+        endpoint_id: ep.id.clone(),
+        app_id: app.id.clone(),
+        attempt: Some(attempt(&d, DeliveryStatus::Fail, 500, t(i))),
+        status: DeliveryStatus::Pending,
+        attempt_count: 1,
+        next_attempt_at: Some(t(100_000)),
+    };
+    let old: Vec<_> = (0..1_000).map(outcome).collect();
+    a.record_outcomes(&old).await.unwrap();
+    a.record_outcome(&outcome(50_000)).await.unwrap();
+
+    let purge = |store: std::sync::Arc<hookd_store::postgres::PostgresStore>| async move {
+        let mut total = 0;
+        loop {
+            let n = store.purge_attempts(t(10_000), 50).await.unwrap();
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    };
+    let (na, nb) = tokio::join!(purge(a.clone()), purge(b.clone()));
+    assert_eq!(na + nb, 1_000);
+    let left = a
+        .list_attempts(&app.id, &AttemptFilter::default(), &all())
+        .await
+        .unwrap();
+    assert_eq!(left.items.len(), 1);
+    assert_eq!(left.items[0].created_at, t(50_000));
+}
