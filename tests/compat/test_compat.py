@@ -47,6 +47,7 @@ from svix.api import (
     MessageAttemptListByEndpointOptions,
     MessageAttemptListByMsgOptions,
     MessageAttemptTriggerType,
+    MessageCreateOptions,
     MessageGetOptions,
     MessageIn,
     MessageListOptions,
@@ -809,6 +810,43 @@ def _():
         MessageIn(event_type=s["ta"], payload={"twice": True}, event_id=event_id),
     )
     eq(err.code, "conflict", "error code")
+
+
+@check("message: idempotency_key: a retried create returns the same message; another body -> 422")
+def _():
+    s = message_setup()
+    key = uniq("idem")
+    opts = MessageCreateOptions(idempotency_key=key)
+    body = MessageIn(event_type=s["ta"], payload={"idem": key})
+    before = len(list_messages(s["app"].id))
+    first = svix.message.create(s["app"].id, body, opts)
+    again = svix.message.create(s["app"].id, body, opts)
+    eq((again.id, again.timestamp), (first.id, first.timestamp), "the retry's message")
+    eq(len(list_messages(s["app"].id)), before + 1, "messages stored for the key")
+    expect_http_error(
+        422, svix.message.create, s["app"].id,
+        MessageIn(event_type=s["ta"], payload={"idem": "other"}), opts,
+    )
+    # The SDK's own automatic key (a fresh one per call) creates a new message each time.
+    other = svix.message.create(s["app"].id, body)
+    ensure(other.id != first.id, "a call without a key is a new message")
+
+
+@check("message: expunge_content empties the payload; attempt expunge_content")
+def _():
+    app = make_app("expunge")
+    make_endpoint(app.id, f"/expunge-{RUN}")
+    msg = svix.message.create(
+        app.id, MessageIn(event_type=make_event_type("exp").name, payload={"secret": 1},
+                          payload_retention_period=30))
+    atts = wait_for(lambda: svix.message_attempt.list_by_msg(app.id, msg.id).data,
+                    "an attempt")
+    svix.message.expunge_content(app.id, msg.id)
+    got = svix.message.get(app.id, msg.id, MessageGetOptions(with_content=True))
+    eq(got.payload, {}, "payload after expunge")
+    svix.message_attempt.expunge_content(app.id, msg.id, atts[0].id)
+    eq(svix.message_attempt.get(app.id, msg.id, atts[0].id).response, "", "attempt body")
+    expect_http_error(404, svix.message.expunge_content, app.id, "msg_missing" + RUN)
 
 
 @check("message: get by event_id")

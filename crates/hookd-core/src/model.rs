@@ -153,6 +153,9 @@ pub struct Message {
     pub channels: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     pub created_at: Timestamp,
+    /// When the payload is expunged by the retention cleaner (`payloadRetentionPeriod`);
+    /// `None` keeps it until the message is deleted or its content expunged.
+    pub payload_expires_at: Option<Timestamp>,
 }
 
 /// Delivery state of one message to one endpoint (also the attempt's status).

@@ -62,6 +62,15 @@ pub struct ServeArgs {
     /// Send deliveries through this HTTP CONNECT proxy: `http://[user:pass@]host:port`.
     #[arg(long, env = "HOOKD_PROXY_URL", hide_env_values = true)]
     pub proxy_url: Option<String>,
+    /// Seconds an `idempotency-key` and its stored response are kept [default: 86400].
+    #[arg(long, env = "HOOKD_IDEMPOTENCY_TTL")]
+    pub idempotency_ttl: Option<f64>,
+    /// Days delivery attempts are kept; 0 keeps them forever [default: 90].
+    #[arg(long, env = "HOOKD_ATTEMPT_RETENTION")]
+    pub attempt_retention: Option<f64>,
+    /// Seconds between two rounds of the retention cleaner [default: 60].
+    #[arg(long, env = "HOOKD_CLEANER_INTERVAL")]
+    pub cleaner_interval: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -101,6 +110,12 @@ pub struct FileConfig {
     pub database_ca_file: Option<PathBuf>,
     /// HTTP CONNECT proxy for every delivery: `http://[user:pass@]host:port`.
     pub proxy_url: Option<String>,
+    /// Seconds an `idempotency-key` and its stored response are kept [default: 86400].
+    pub idempotency_ttl: Option<f64>,
+    /// Days delivery attempts are kept; 0 keeps them forever [default: 90].
+    pub attempt_retention: Option<f64>,
+    /// Seconds between two rounds of the retention cleaner [default: 60].
+    pub cleaner_interval: Option<f64>,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -141,6 +156,12 @@ pub struct Config {
     pub postgres: PostgresSettings,
     /// Outbound CONNECT proxy (its `Debug` hides credentials).
     pub proxy: Option<ProxyConfig>,
+    /// How long an `idempotency-key` and its stored response are kept.
+    pub idempotency_ttl: Duration,
+    /// Attempts older than this are deleted by the cleaner; `None` keeps them forever.
+    pub attempt_retention: Option<Duration>,
+    /// The pause between two rounds of the retention cleaner.
+    pub cleaner_interval: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -170,6 +191,9 @@ impl fmt::Debug for Config {
             .field("https_only", &self.https_only)
             .field("postgres", &self.postgres)
             .field("proxy", &self.proxy)
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("attempt_retention", &self.attempt_retention)
+            .field("cleaner_interval", &self.cleaner_interval)
             .finish()
     }
 }
@@ -285,6 +309,24 @@ impl Config {
                 }
                 _ => None,
             },
+            idempotency_ttl: secs(
+                "idempotency_ttl",
+                args.idempotency_ttl.or(file.idempotency_ttl),
+                86_400.0,
+            )?,
+            attempt_retention: match args.attempt_retention.or(file.attempt_retention) {
+                Some(d) if !(0.0..=36_500.0).contains(&d) => {
+                    bail!("attempt_retention must be between 0 and 36500 days")
+                }
+                Some(0.0) => None,
+                Some(d) => Some(Duration::from_secs_f64(d * 86_400.0)),
+                None => Some(Duration::from_secs(90 * 86_400)),
+            },
+            cleaner_interval: secs(
+                "cleaner_interval",
+                args.cleaner_interval.or(file.cleaner_interval),
+                60.0,
+            )?,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags).
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per resource), auth and errors.
+//! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
@@ -11,6 +12,7 @@
 
 pub mod admin_token;
 pub mod api;
+pub mod cleaner;
 pub mod config;
 
 use anyhow::Context;
@@ -31,7 +33,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = open_store(&config).await?;
+    let store = open_store(&config, true).await?;
 
     let admin_token = match &config.admin_token {
         Some(t) => t.clone(),
@@ -49,7 +51,14 @@ pub async fn run(
         max_body_bytes: config.max_body_bytes,
         secret_grace: config.secret_grace,
         https_only: config.https_only,
+        idempotency_ttl: config.idempotency_ttl,
     };
+    let cleaner = cleaner::spawn(
+        store.clone(),
+        config.cleaner_interval,
+        config.attempt_retention,
+        engine_stop.clone(),
+    );
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
     axum::serve(listener, api::router(state))
@@ -59,6 +68,7 @@ pub async fn run(
 
     tracing::info!("API stopped; finishing in-flight deliveries");
     engine_stop.cancel();
+    let _ = cleaner.await;
     engine.closed().await;
     drop(engine);
     drop(store);
@@ -66,20 +76,40 @@ pub async fn run(
     Ok(())
 }
 
+/// Runs the retention cleaner once against the configured database (`hookd prune`):
+/// expired payloads, attempts older than `older_than` and expired idempotency keys.
+pub async fn prune(
+    config: &Config,
+    older_than: std::time::Duration,
+) -> anyhow::Result<cleaner::Removed> {
+    let store = open_store(config, false).await?;
+    let now = Timestamp::now();
+    let cutoff = now.plus_millis(-i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), &CancellationToken::new())
+        .await
+        .context("pruning")?;
+    Ok(removed)
+}
+
 /// Opens the configured database. With SQLite, which one process owns (the store holds a
-/// lock), every lease found at start-up is a leftover of a crash and is released so that
-/// work resumes at once. With PostgreSQL, leases may belong to live nodes: they expire.
-async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// lock), every lease found at start-up is a leftover of a crash and is released (when
+/// `release_leases`, i.e. for `serve`) so that work resumes at once. With PostgreSQL,
+/// leases may belong to live nodes: they expire.
+async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc<dyn Store>> {
     match &config.database {
         Database::Sqlite(path) => {
             let path = path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
                 .await
                 .context("opening the database")??;
-            let released = store
-                .release_all_leases(Timestamp::now())
-                .await
-                .context("releasing leases left by a previous run")?;
+            let released = if release_leases {
+                store
+                    .release_all_leases(Timestamp::now())
+                    .await
+                    .context("releasing leases left by a previous run")?
+            } else {
+                0
+            };
             if released > 0 {
                 tracing::info!(
                     count = released,

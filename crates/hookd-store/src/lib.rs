@@ -127,6 +127,13 @@ pub fn msg_id_range(since: Option<Timestamp>, until: Option<Timestamp>) -> (Stri
     )
 }
 
+/// The lowest attempt id created at or after `at`: attempts older than `at` have smaller
+/// ids (attempt ids start with their creation time).
+pub fn attempt_id_floor(at: Timestamp) -> String {
+    let ms = u64::try_from(at.as_millis()).unwrap_or(0);
+    format!("atmpt_{}", hookd_core::ids::id_body_floor(ms))
+}
+
 /// A due delivery handed to a node, with what it needs to send it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClaimedDelivery {
@@ -165,6 +172,44 @@ pub struct FlowEndpoint {
     /// Requests at once at most.
     pub max_concurrency: Option<u32>,
     pub fifo: bool,
+}
+
+/// What [`Store::reserve_idempotency_key`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotencyReservation {
+    /// The key was free (or its earlier holder expired): the caller now holds it and must
+    /// complete or release it.
+    Reserved,
+    /// The key is taken; the record says by what request and whether it finished.
+    Existing(IdempotencyRecord),
+}
+
+/// A stored idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The fingerprint of the request that took the key.
+    pub fingerprint: String,
+    /// The stored response (status, body), or `None` while the first request still runs.
+    pub response: Option<(u16, Vec<u8>)>,
+    /// Until when an unfinished reservation holds the key against a retry.
+    pub locked_until: Timestamp,
+    /// When the key is forgotten.
+    pub expires_at: Timestamp,
+}
+
+/// A request for an idempotency key: what [`Store::reserve_idempotency_key`] writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// The key, already scoped to the caller (keys of different principals never meet).
+    pub key: String,
+    /// A digest of the request (method, path, body) the key is used for.
+    pub fingerprint: String,
+    /// A random value naming this reservation: only its holder completes or releases it.
+    pub token: String,
+    pub now: Timestamp,
+    /// The reservation lapses at this time if its request never finishes (a crash).
+    pub locked_until: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 /// Everything hookd stores. Implementations must be safe to share across tasks; every
@@ -344,4 +389,51 @@ pub trait Store: Send + Sync + 'static {
     fn due_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
         None
     }
+
+    // ---- idempotency keys ----
+    /// Takes `claim.key` for a request if it is free, expired, or held by a reservation
+    /// that lapsed (`locked_until <= now`: its request died); otherwise returns what holds
+    /// it. Atomic: of concurrent callers (on any node) at most one gets `Reserved`.
+    async fn reserve_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> StoreResult<IdempotencyReservation>;
+    /// Stores the response of the reservation `token` of `key`. Returns whether it did:
+    /// `false` when the reservation lapsed and was taken over meanwhile.
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        token: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<bool>;
+    /// The stored key, if any and not expired at `now`.
+    async fn get_idempotency_key(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>>;
+    /// Drops the unfinished reservation `token` of `key` (its request failed with a server
+    /// error), so a retry runs afresh.
+    async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` keys expired at `now`; returns how many.
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
+
+    // ---- retention ----
+    /// Removes the payload of a message of `app` (it reads back as `None`). `NotFound` if
+    /// the message does not exist.
+    async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()>;
+    /// Empties the stored response body of an attempt. `NotFound` if it does not exist.
+    async fn expunge_attempt_content(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+        attempt: &AttemptId,
+    ) -> StoreResult<()>;
+    /// Expunges up to `limit` payloads whose `payload_expires_at <= now`, except those of
+    /// messages with a destination still pending or in flight (they are taken in a later
+    /// round, once settled). Returns how many. Concurrent callers never block each other.
+    async fn purge_expired_payloads(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
+    /// Deletes up to `limit` attempts created before `before`; returns how many.
+    async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
 }

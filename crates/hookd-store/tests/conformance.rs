@@ -27,6 +27,8 @@ mod postgres_flow;
 mod postgres_only;
 #[path = "conformance/queue.rs"]
 mod queue;
+#[path = "conformance/retention.rs"]
+mod retention;
 
 use fixtures::*;
 use hookd_store::postgres::PostgresStore;
@@ -111,6 +113,13 @@ backend_tests!(
         flow::check_one_owner_per_endpoint_until_its_lease_ends,
         flow::check_deleting_an_endpoint_or_app_unlists_it,
         flow::check_requeue_marks_rows_per_endpoint,
+        retention::check_idempotency_key_is_reserved_once_then_replays_its_response,
+        retention::check_lapsed_released_and_expired_keys_are_taken_again,
+        retention::check_concurrent_reservations_of_one_key_have_one_winner,
+        retention::check_expired_idempotency_keys_are_purged_in_batches,
+        retention::check_payload_expiry_is_stored_and_content_can_be_expunged,
+        retention::check_expired_payloads_are_purged_unless_a_delivery_still_needs_them,
+        retention::check_attempts_are_expunged_and_purged_by_age,
     ]
 );
 

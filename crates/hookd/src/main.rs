@@ -23,6 +23,18 @@ struct Cli {
 enum Command {
     /// Run the API and the delivery workers.
     Serve(ServeArgs),
+    /// Delete old data once: expired payloads, attempts older than `--older-than`, expired
+    /// idempotency keys. Reads the same configuration as `serve`.
+    Prune(PruneArgs),
+}
+
+#[derive(clap::Args)]
+struct PruneArgs {
+    /// Delete attempts older than this age, e.g. `30d`, `12h`, `90m`, `45s`.
+    #[arg(long)]
+    older_than: String,
+    #[command(flatten)]
+    config: ServeArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,7 +48,23 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Prune(args) => prune(args),
     }
+}
+
+fn prune(args: PruneArgs) -> anyhow::Result<()> {
+    let older_than = hookd_server::cleaner::parse_age(&args.older_than)?;
+    let config = Config::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let removed = runtime.block_on(hookd_server::prune(&config, older_than))?;
+    println!(
+        "pruned {} expired payloads, {} attempts older than {}, {} expired idempotency keys",
+        removed.payloads, removed.attempts, args.older_than, removed.idempotency_keys
+    );
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -27,6 +27,7 @@ fn message(app: &AppId) -> Message {
         channels: None,
         tags: None,
         created_at: Timestamp::now(),
+        payload_expires_at: None,
     }
 }
 

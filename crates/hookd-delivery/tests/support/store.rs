@@ -16,8 +16,9 @@ use hookd_core::model::{
 };
 use hookd_core::Timestamp;
 use hookd_store::{
-    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
-    PageRequest, Store, StoreError, StoreResult,
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
+    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
+    StoreResult,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -461,5 +462,51 @@ impl Store for MemStore {
             .iter()
             .filter(|d| d.dest.status == DeliveryStatus::Pending && !inner.is_marked(&d.dest));
         Ok(pending.filter_map(|d| d.dest.next_attempt_at).min())
+    }
+
+    async fn reserve_idempotency_key(
+        &self,
+        _: &IdempotencyClaim,
+    ) -> StoreResult<IdempotencyReservation> {
+        unimplemented!()
+    }
+    async fn complete_idempotency_key(
+        &self,
+        _: &str,
+        _: &str,
+        _: u16,
+        _: &[u8],
+    ) -> StoreResult<bool> {
+        unimplemented!()
+    }
+    async fn get_idempotency_key(
+        &self,
+        _: &str,
+        _: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        unimplemented!()
+    }
+    async fn release_idempotency_key(&self, _: &str, _: &str) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn purge_idempotency_keys(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
+        unimplemented!()
+    }
+    async fn expunge_message_content(&self, _: &AppId, _: &MsgId) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn expunge_attempt_content(
+        &self,
+        _: &AppId,
+        _: &MsgId,
+        _: &AttemptId,
+    ) -> StoreResult<()> {
+        unimplemented!()
+    }
+    async fn purge_expired_payloads(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
+        unimplemented!()
+    }
+    async fn purge_attempts(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
+        unimplemented!()
     }
 }

@@ -171,6 +171,23 @@ pub async fn get(
     Ok(Json(attempt.into()))
 }
 
+/// `DELETE /app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content`: forgets the
+/// response body recorded for the attempt (204).
+pub async fn expunge_content(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id, attempt_id)): ApiPath<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    let id = AttemptId::parse(&attempt_id).ok_or_else(|| ApiError::not_found("attempt"))?;
+    state
+        .store
+        .expunge_attempt_content(&app.id, &msg.id, &id)
+        .await
+        .map_err(|e| ApiError::from_store("attempt", e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `MessageEndpointOut`: the endpoint plus the message's delivery state there.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,7 +13,7 @@ use super::app::load_app;
 use super::endpoint::load_endpoint;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
-use super::message::{commit_and_dispatch, MessageOut};
+use super::message::{commit_and_dispatch, payload_expiry, MessageOut};
 use super::ApiState;
 use axum::extract::State;
 use axum::Json;
@@ -95,6 +95,7 @@ pub async fn send_example(
         channels: None,
         tags: None,
         created_at: now,
+        payload_expires_at: payload_expiry(now, None),
     };
     commit_and_dispatch(&state, &msg, &[&ep]).await?;
     Ok(Json(MessageOut::new(msg, true)))

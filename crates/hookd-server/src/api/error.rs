@@ -28,6 +28,10 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: a unique key is taken; the string explains which.
     Conflict(String),
+    /// 422: an `idempotency-key` already used for a different request.
+    IdempotencyKeyReused,
+    /// 409: an `idempotency-key` whose first request is still running.
+    IdempotencyKeyInProgress,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
     /// 503: storage is unreachable or shutting down.
@@ -148,6 +152,23 @@ impl IntoResponse for ApiError {
                 "this route does not accept this method",
             ),
             Self::Conflict(detail) => simple(StatusCode::CONFLICT, "conflict", &detail),
+            // Svix's 422 shape (a `detail` list), which the SDKs parse.
+            Self::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({
+                    "code": "idempotency_key_reused",
+                    "detail": [{
+                        "loc": ["header", "idempotency-key"],
+                        "msg": "this idempotency-key was already used for a different request",
+                        "type": "value_error",
+                    }],
+                }),
+            ),
+            Self::IdempotencyKeyInProgress => simple(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_progress",
+                "a request with this idempotency-key is still running; retry shortly",
+            ),
             Self::PayloadTooLarge => simple(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",

@@ -25,6 +25,12 @@ use std::sync::Arc;
 
 /// Most tags on a message.
 const MAX_TAGS: usize = 5;
+/// `payloadRetentionPeriod` bounds and default, in days (Svix's).
+const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 5..=90;
+/// `payloadRetentionHours` bounds (up to 90 days).
+const RETENTION_HOURS: std::ops::RangeInclusive<i64> = 1..=2160;
+const DEFAULT_RETENTION_DAYS: i64 = 90;
+const DAY_MS: i64 = 86_400_000;
 
 /// Body of create (`MessageIn`). The payload is kept as the exact bytes sent.
 #[derive(Debug, Deserialize)]
@@ -38,10 +44,12 @@ pub struct MessageIn {
     channels: Option<Vec<String>>,
     #[serde(default)]
     tags: Option<Vec<String>>,
-    /// Accepted for compatibility; payloads are kept until the message is deleted.
+    /// Days the payload is kept (Svix: 5 to 90, default 90); the cleaner expunges it after.
     #[serde(default)]
-    #[allow(dead_code)]
     payload_retention_period: Option<i64>,
+    /// Hours the payload is kept (newer Svix SDKs send it; 1 to 2160), instead of days.
+    #[serde(default)]
+    payload_retention_hours: Option<i64>,
     /// Creates the app when the path names none yet.
     #[serde(default)]
     application: Option<AppIn>,
@@ -98,6 +106,20 @@ fn yes() -> bool {
     true
 }
 
+/// When a payload written at `now` with a retention of `days` (default 90) expires.
+pub fn payload_expiry(now: Timestamp, days: Option<i64>) -> Option<Timestamp> {
+    let days = days.unwrap_or(DEFAULT_RETENTION_DAYS);
+    Some(now.plus_millis(days.saturating_mul(DAY_MS)))
+}
+
+/// The payload expiry a create asks for: hours if given, else days (default 90).
+fn requested_expiry(now: Timestamp, body: &MessageIn) -> Option<Timestamp> {
+    match body.payload_retention_hours {
+        Some(hours) => Some(now.plus_millis(hours.saturating_mul(DAY_MS / 24))),
+        None => payload_expiry(now, body.payload_retention_period),
+    }
+}
+
 fn check_in(body: &MessageIn) -> ApiResult<()> {
     validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
     if !body.payload.get().starts_with('{') {
@@ -105,6 +127,28 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
     }
     if let Some(id) = &body.event_id {
         validate::uid(id).map_err(|m| ApiError::field("eventId", m))?;
+    }
+    if let Some(days) = body.payload_retention_period {
+        if !RETENTION_DAYS.contains(&days) {
+            return Err(ApiError::field(
+                "payloadRetentionPeriod",
+                "payloadRetentionPeriod must be between 5 and 90 days",
+            ));
+        }
+    }
+    if let Some(hours) = body.payload_retention_hours {
+        if body.payload_retention_period.is_some() {
+            return Err(ApiError::field(
+                "payloadRetentionHours",
+                "give payloadRetentionHours or payloadRetentionPeriod, not both",
+            ));
+        }
+        if !RETENTION_HOURS.contains(&hours) {
+            return Err(ApiError::field(
+                "payloadRetentionHours",
+                "payloadRetentionHours must be between 1 and 2160 hours",
+            ));
+        }
     }
     if let Some(tags) = &body.tags {
         if tags.len() > MAX_TAGS {
@@ -153,6 +197,7 @@ pub async fn create(
     let target = fan_out(&state, &cache, &app_id, body.application.take()).await?;
     let app = &target.app;
     let now = Timestamp::now();
+    let payload_expires_at = requested_expiry(now, &body);
     let msg = Message {
         id: MsgId::generate_at(now),
         app_id: app.id.clone(),
@@ -162,6 +207,7 @@ pub async fn create(
         channels,
         tags: body.tags,
         created_at: now,
+        payload_expires_at,
     };
 
     let targets: Vec<&Endpoint> = target
@@ -306,4 +352,21 @@ pub async fn get(
     let app = load_app(&state, &app_id).await?;
     let msg = load_message(&state, &app.id, &msg_id).await?;
     Ok(Json(MessageOut::new(msg, params.with_content)))
+}
+
+/// `DELETE /app/{app_id}/msg/{msg_id}/content`: expunges the payload (204). The message
+/// then reads back with `payload: {}`; deliveries still pending settle as failed without
+/// a request, since there is nothing left to send.
+pub async fn expunge_content(
+    State(state): State<ApiState>,
+    ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, &app_id).await?;
+    let msg = load_message(&state, &app.id, &msg_id).await?;
+    state
+        .store
+        .expunge_message_content(&app.id, &msg.id)
+        .await
+        .map_err(|e| ApiError::from_store("message", e))?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 //! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
 //! - [`auth`]: the bearer token check (everything but health): the admin token, or an
 //!   app-portal token ([`portal`]) limited to one application.
+//! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
 //! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod event_type;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod message;
 pub mod pagination;
 pub mod portal;
@@ -34,7 +36,7 @@ pub mod portal;
 mod tests;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Extension, Router};
 use hookd_delivery::Engine;
 use hookd_store::Store;
@@ -53,6 +55,8 @@ pub struct ApiState {
     pub secret_grace: std::time::Duration,
     /// Endpoint URLs must be `https` (deliveries to `http` are refused too).
     pub https_only: bool,
+    /// How long an `idempotency-key` and its stored response are kept.
+    pub idempotency_ttl: std::time::Duration,
 }
 
 /// The API's router, ready to serve.
@@ -116,6 +120,14 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/app/{app_id}/msg/{msg_id}", get(message::get))
         .route(
+            "/app/{app_id}/msg/{msg_id}/content",
+            delete(message::expunge_content),
+        )
+        .route(
+            "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+            delete(attempt::expunge_content),
+        )
+        .route(
             "/app/{app_id}/msg/{msg_id}/endpoint",
             get(attempt::list_destinations),
         )
@@ -139,6 +151,11 @@ pub fn router(state: ApiState) -> Router {
             "/auth/app-portal-access/{app_id}",
             post(portal::app_portal_access),
         )
+        // Layers run outside-in in reverse order: authentication, then idempotency.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,

@@ -153,6 +153,13 @@ const ROUTES: &[Route] = &[
         "",
     ),
     Route("GET", "/app/{app_id}/attempt/msg/{msg_id}", OwnApp, ""),
+    Route("DELETE", "/app/{app_id}/msg/{msg_id}/content", OwnApp, ""),
+    Route(
+        "DELETE",
+        "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
+        OwnApp,
+        "",
+    ),
     Route("POST", "/auth/app-portal-access/{app_id}", AdminOnly, "{}"),
 ];
 
@@ -458,7 +465,15 @@ async fn portal_token_is_confined_to_its_app(app: TestApp) {
         .iter()
         .filter(|r| matches!(r.2, OwnApp | Shared))
         .collect();
-    own.sort_by_key(|r| r.0 == "DELETE");
+    // Deletes last, the deepest first (a message's content before its endpoint, which takes
+    // the attempts with it).
+    own.sort_by_key(|r| {
+        let delete = r.0 == "DELETE";
+        (
+            delete,
+            std::cmp::Reverse(if delete { r.1.len() } else { 0 }),
+        )
+    });
     for (i, route) in own.iter().enumerate() {
         let app_part = if i % 2 == 0 { &a.app_id } else { &a.app_uid };
         let path = path_for(route.1, app_part, &a);

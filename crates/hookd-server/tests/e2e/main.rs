@@ -9,3 +9,4 @@ mod access;
 mod api;
 mod delivery;
 mod flow;
+mod retention;

@@ -54,6 +54,49 @@ fn test_config(dir: &std::path::Path) -> Config {
     config
 }
 
+/// The database a test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// A schema of its own on `HOOKD_TEST_POSTGRES_URL` (left behind, named `hookd_e2e_…`).
+    Postgres,
+}
+
+/// Starts hookd on `backend` after `tweak`; `None` (after saying so) when the backend is
+/// PostgreSQL and no test server is configured.
+pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    match backend {
+        Backend::Sqlite => Some(spawn_app_with(tweak).await),
+        Backend::Postgres => {
+            let Some(admin_url) = std::env::var("HOOKD_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+            else {
+                eprintln!("skipped: HOOKD_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            let name = format!("hookd_e2e_{:016x}", rand::random::<u64>());
+            let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
+                .expect("connecting to the test PostgreSQL");
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("CREATE SCHEMA {name}"))
+                .await
+                .expect("creating a test schema");
+            let sep = if admin_url.contains('?') { '&' } else { '?' };
+            let url = format!("{admin_url}{sep}options=-csearch_path%3D{name}");
+            Some(
+                spawn_app_with(|c| {
+                    c.database = hookd_server::config::Database::Postgres(url);
+                    tweak(c);
+                })
+                .await,
+            )
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }

@@ -104,12 +104,13 @@ fn copy_error(e: &StoreError) -> StoreError {
 /// per row. The probe holds a key-share lock on a listed endpoint's row until commit, so an
 /// update that unlists the endpoint waits and then re-marks these rows (`endpoints.rs`).
 /// `$18` is the notification channel, `$19` whether any written destination is left
-/// unclaimed (marked rows included: their owner may be another node).
+/// unclaimed (marked rows included: their owner may be another node), `$20` the payloads'
+/// expiry times.
 const INSERT_SQL: &str = "WITH msg AS (
         INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-            created_at)
+            created_at, payload_expires_at)
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-            $6::text[], $7::text[], $8::bigint[])
+            $6::text[], $7::text[], $8::bigint[], $20::bigint[])
         ON CONFLICT DO NOTHING
         RETURNING id
     ), dests AS (
@@ -168,6 +169,7 @@ async fn write(pool: &Pool, channel: &str, batch: &[Pending]) -> StoreResult<Has
             &d.lease_owner,
             &channel,
             &wake_others,
+            &m.payload_expires_at,
         ],
         "inserting messages",
     )
@@ -187,6 +189,7 @@ struct MessageColumns<'a> {
     channels: Vec<Option<String>>,
     tags: Vec<Option<String>>,
     created_at: Vec<i64>,
+    payload_expires_at: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -199,6 +202,7 @@ impl<'a> MessageColumns<'a> {
         self.channels.push(to_json_opt(msg.channels.as_ref())?);
         self.tags.push(to_json_opt(msg.tags.as_ref())?);
         self.created_at.push(ms(msg.created_at));
+        self.payload_expires_at.push(ms_opt(msg.payload_expires_at));
         Ok(())
     }
 }

@@ -2,8 +2,8 @@
 //! `batcher` (a message and its destinations atomically; payloads stored as the exact text
 //! given).
 
-use super::codec::ts_col;
 use super::codec::{col, json_col_opt, ms};
+use super::codec::{ts_col, ts_col_opt};
 use super::query::{fetch_one, query, ListQuery};
 use super::queue;
 use crate::{MessageFilter, Page, PageRequest, StoreResult};
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 const WITH_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, payload, channels, tags,
-    created_at FROM messages";
+    created_at, payload_expires_at FROM messages";
 /// Leaves the payload unread (it is the bulk of the row).
 const WITHOUT_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, NULL::text, channels,
-    tags, created_at FROM messages";
+    tags, created_at, payload_expires_at FROM messages";
 
 fn from_row(row: &Row) -> StoreResult<Message> {
     Ok(Message {
@@ -29,6 +29,7 @@ fn from_row(row: &Row) -> StoreResult<Message> {
         channels: json_col_opt(row, 5)?,
         tags: json_col_opt(row, 6)?,
         created_at: ts_col(row, 7)?,
+        payload_expires_at: ts_col_opt(row, 8)?,
     })
 }
 

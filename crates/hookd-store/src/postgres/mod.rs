@@ -10,6 +10,7 @@
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL
 //!   of each area as async functions over a pooled connection.
 //! - `batcher`: group commit for new messages (many per statement, each answered alone).
+//! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, taking a pooled connection per call.
 //! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
 //! - `codec`, `query`: value conversions, error mapping, statement helpers and the
@@ -38,6 +39,7 @@ mod messages;
 mod migrations;
 mod query;
 mod queue;
+mod retention;
 mod store;
 
 use anyhow::Context;

@@ -2,10 +2,13 @@
 //! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
 
 use super::codec::{pg_error, pool_error};
-use super::{apps, attempts, endpoints, event_types, flow, messages, queue, PostgresStore};
+use super::{
+    apps, attempts, endpoints, event_types, flow, messages, queue, retention, PostgresStore,
+};
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
-    PageRequest, Store, StoreError, StoreResult,
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
+    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use deadpool_postgres::Client;
@@ -243,5 +246,59 @@ impl Store for PostgresStore {
 
     fn due_signal(&self) -> Option<Arc<Notify>> {
         Some(self.due.clone())
+    }
+
+    async fn reserve_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> StoreResult<IdempotencyReservation> {
+        retention::reserve(&self.client().await?, claim).await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        token: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<bool> {
+        retention::complete(&self.client().await?, key, token, status, body).await
+    }
+
+    async fn get_idempotency_key(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        retention::get_key(&self.client().await?, key, now).await
+    }
+
+    async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {
+        retention::release(&self.client().await?, key, token).await
+    }
+
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::purge_keys(&self.client().await?, now, limit).await
+    }
+
+    async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
+        retention::expunge_message(&self.client().await?, app, msg).await
+    }
+
+    async fn expunge_attempt_content(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+        attempt: &AttemptId,
+    ) -> StoreResult<()> {
+        retention::expunge_attempt(&self.client().await?, app, msg, attempt).await
+    }
+
+    async fn purge_expired_payloads(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::purge_payloads(&self.client().await?, now, limit).await
+    }
+
+    async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        retention::purge_attempts(&self.client().await?, before, limit).await
     }
 }

@@ -1,7 +1,9 @@
 //! Messages: the `messages` table. A message is written together with its destinations
 //! (in the writer's job, so atomically); payloads are stored as the exact text given.
 
-use super::codec::{json_col_opt, ms, to_json_opt, ts_col, unique_or_other, SqlContext};
+use super::codec::{
+    json_col_opt, ms, ms_opt, to_json_opt, ts_col, ts_col_opt, unique_or_other, SqlContext,
+};
 use super::query::{json_list, ListQuery};
 use super::queue;
 use crate::{MessageFilter, Page, PageRequest, StoreError, StoreResult};
@@ -11,10 +13,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
 const WITH_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, payload, channels, tags,
-    created_at FROM messages";
+    created_at, payload_expires_at FROM messages";
 /// Leaves the payload unread (it is the bulk of the row).
 const WITHOUT_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, NULL, channels, tags,
-    created_at FROM messages";
+    created_at, payload_expires_at FROM messages";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -26,6 +28,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         channels: json_col_opt(row, 5)?,
         tags: json_col_opt(row, 6)?,
         created_at: ts_col(row, 7)?,
+        payload_expires_at: ts_col_opt(row, 8)?,
     })
 }
 
@@ -39,7 +42,7 @@ pub(super) fn insert(
     let tags = to_json_opt(msg.tags.as_ref())?;
     conn.prepare_cached(
         "INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         created_at, payload_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -50,7 +53,8 @@ pub(super) fn insert(
             msg.payload.as_deref(),
             channels,
             tags,
-            ms(msg.created_at)
+            ms(msg.created_at),
+            ms_opt(msg.payload_expires_at)
         ])
     })
     .map_err(|e| unique_or_other(e, "messages.event_id", "eventId", "inserting a message"))?;

@@ -8,6 +8,8 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),
     include_str!("sql/0002_previous_secrets.sql"),
+    include_str!("sql/0003_idempotency_keys.sql"),
+    include_str!("sql/0004_payload_retention.sql"),
     include_str!("sql/0006_flow_control.sql"),
 ];
 

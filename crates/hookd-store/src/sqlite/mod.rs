@@ -8,6 +8,7 @@
 //! - `migrations` (+ `sql/`): the embedded schema.
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL of
 //!   each area as plain synchronous functions over a connection or transaction.
+//! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, sending each call to the writer or a reader.
 //! - `codec`, `query`: value conversions, error mapping, and the list-query builder.
 //!
@@ -26,6 +27,7 @@ mod migrations;
 mod query;
 mod queue;
 mod readers;
+mod retention;
 mod store;
 mod writer;
 

@@ -1,10 +1,13 @@
 //! The [`Store`] impl of [`SqliteStore`]: each write is a job for the group-commit writer,
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
-use super::{apps, attempts, endpoints, event_types, flow, messages, queue, SqliteStore};
+use super::{
+    apps, attempts, endpoints, event_types, flow, messages, queue, retention, SqliteStore,
+};
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, MessageFilter, Page,
-    PageRequest, Store, StoreError, StoreResult,
+    AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
+    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
+    StoreResult,
 };
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
@@ -310,5 +313,83 @@ impl Store for SqliteStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         self.readers.run(queue::next_due_at).await
+    }
+
+    async fn reserve_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> StoreResult<IdempotencyReservation> {
+        let claim = claim.clone();
+        self.writer
+            .submit(move |tx| retention::reserve(tx, &claim))
+            .await
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        token: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<bool> {
+        let (key, token, body) = (key.to_owned(), token.to_owned(), body.to_vec());
+        self.writer
+            .submit(move |tx| retention::complete(tx, &key, &token, status, &body))
+            .await
+    }
+
+    async fn get_idempotency_key(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let key = key.to_owned();
+        self.readers
+            .run(move |c| retention::get_key(c, &key, now))
+            .await
+    }
+
+    async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {
+        let (key, token) = (key.to_owned(), token.to_owned());
+        self.writer
+            .submit(move |tx| retention::release(tx, &key, &token))
+            .await
+    }
+
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.writer
+            .submit(move |tx| retention::purge_keys(tx, now, limit))
+            .await
+    }
+
+    async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
+        let (app, msg) = (app.clone(), msg.clone());
+        self.writer
+            .submit(move |tx| retention::expunge_message(tx, &app, &msg))
+            .await
+    }
+
+    async fn expunge_attempt_content(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+        attempt: &AttemptId,
+    ) -> StoreResult<()> {
+        let (app, msg, attempt) = (app.clone(), msg.clone(), attempt.clone());
+        self.writer
+            .submit(move |tx| retention::expunge_attempt(tx, &app, &msg, &attempt))
+            .await
+    }
+
+    async fn purge_expired_payloads(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.writer
+            .submit(move |tx| retention::purge_payloads(tx, now, limit))
+            .await
+    }
+
+    async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
+        self.writer
+            .submit(move |tx| retention::purge_attempts(tx, before, limit))
+            .await
     }
 }

@@ -94,6 +94,7 @@ pub fn message_at(app: &AppId, event_type: &str, at: Timestamp) -> Message {
         channels: None,
         tags: None,
         created_at: at,
+        payload_expires_at: None,
     }
 }
 

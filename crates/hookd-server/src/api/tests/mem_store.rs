@@ -24,6 +24,8 @@ struct Data {
     messages: Vec<Message>,
     dests: Vec<MessageDestination>,
     attempts: Vec<Attempt>,
+    /// Idempotency keys: key -> (token, record).
+    idempotency: std::collections::HashMap<String, (String, IdempotencyRecord)>,
 }
 
 /// A keyset page over items sorted ascending by `key`.
@@ -404,6 +406,115 @@ impl Store for MemStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         Ok(None)
+    }
+
+    async fn reserve_idempotency_key(
+        &self,
+        c: &IdempotencyClaim,
+    ) -> StoreResult<IdempotencyReservation> {
+        let mut d = self.data();
+        if let Some((_, r)) = d.idempotency.get(&c.key) {
+            let lapsed = r.response.is_none() && r.locked_until <= c.now;
+            if r.expires_at > c.now && !lapsed {
+                return Ok(IdempotencyReservation::Existing(r.clone()));
+            }
+        }
+        let record = IdempotencyRecord {
+            fingerprint: c.fingerprint.clone(),
+            response: None,
+            locked_until: c.locked_until,
+            expires_at: c.expires_at,
+        };
+        d.idempotency
+            .insert(c.key.clone(), (c.token.clone(), record));
+        Ok(IdempotencyReservation::Reserved)
+    }
+    async fn complete_idempotency_key(
+        &self,
+        key: &str,
+        token: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<bool> {
+        let mut d = self.data();
+        match d.idempotency.get_mut(key) {
+            Some((t, r)) if t == token && r.response.is_none() => {
+                r.response = Some((status, body.to_vec()));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn get_idempotency_key(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<IdempotencyRecord>> {
+        let d = self.data();
+        Ok(d.idempotency
+            .get(key)
+            .map(|(_, r)| r.clone())
+            .filter(|r| r.expires_at > now))
+    }
+    async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {
+        let mut d = self.data();
+        if d.idempotency
+            .get(key)
+            .is_some_and(|(t, r)| t == token && r.response.is_none())
+        {
+            d.idempotency.remove(key);
+        }
+        Ok(())
+    }
+    async fn purge_idempotency_keys(&self, now: Timestamp, _: u32) -> StoreResult<u64> {
+        let mut d = self.data();
+        let before = d.idempotency.len();
+        d.idempotency.retain(|_, (_, r)| r.expires_at > now);
+        Ok((before - d.idempotency.len()) as u64)
+    }
+    async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
+        let mut d = self.data();
+        let m = d
+            .messages
+            .iter_mut()
+            .find(|m| m.app_id == *app && m.id == *msg)
+            .ok_or(StoreError::NotFound)?;
+        m.payload = None;
+        m.payload_expires_at = None;
+        Ok(())
+    }
+    async fn expunge_attempt_content(
+        &self,
+        app: &AppId,
+        msg: &MsgId,
+        id: &AttemptId,
+    ) -> StoreResult<()> {
+        let mut d = self.data();
+        let a = d
+            .attempts
+            .iter_mut()
+            .find(|a| a.app_id == *app && a.msg_id == *msg && a.id == *id)
+            .ok_or(StoreError::NotFound)?;
+        a.response.clear();
+        Ok(())
+    }
+    async fn purge_expired_payloads(&self, now: Timestamp, _: u32) -> StoreResult<u64> {
+        let mut d = self.data();
+        let mut n = 0;
+        for m in &mut d.messages {
+            if m.payload_expires_at.is_some_and(|t| t <= now) {
+                m.payload = None;
+                m.payload_expires_at = None;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+    async fn purge_attempts(&self, before: Timestamp, _: u32) -> StoreResult<u64> {
+        let mut d = self.data();
+        let n = d.attempts.len();
+        d.attempts.retain(|a| a.created_at >= before);
+        Ok((n - d.attempts.len()) as u64)
     }
 }
 

@@ -7,6 +7,7 @@
 mod app;
 mod endpoint;
 mod event_type;
+mod idempotency;
 mod mem_store;
 mod message;
 
@@ -64,6 +65,7 @@ impl TestApi {
             max_body_bytes: MAX_BODY,
             secret_grace: std::time::Duration::from_secs(86_400),
             https_only: false,
+            idempotency_ttl: std::time::Duration::from_secs(86_400),
         };
         (router(state), shutdown.drop_guard())
     }
