@@ -21,7 +21,7 @@ use hookd_core::Timestamp;
 use std::sync::Arc;
 
 pub mod postgres;
-mod secrets;
+pub mod secrets;
 pub mod sqlite;
 
 /// The errors a backend maps its own into. Handlers never see SQL types.

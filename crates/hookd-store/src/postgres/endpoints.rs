@@ -9,18 +9,28 @@ use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::Endpoint;
-use hookd_core::signing::EndpointSecret;
+use crate::secrets::SecretCodec;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
     event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets
     FROM endpoints";
 
-fn from_row(row: &Row) -> StoreResult<Endpoint> {
-    let secret: &str = col(row, 11)?;
-    let secret = EndpointSecret::parse(secret).map_err(|e| corrupt(11, e))?;
+/// Reads a row, opening its sealed secrets with `codec`.
+fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<Endpoint> + '_ {
+    move |row| decode_row(codec, row)
+}
+
+fn decode_row(codec: &SecretCodec, row: &Row) -> StoreResult<Endpoint> {
+    let id: &str = col(row, 0)?;
+    let secret = codec
+        .open_secret(id, col(row, 11)?)
+        .map_err(|e| corrupt(11, e))?;
+    let previous_secrets = codec
+        .open_previous(id, col(row, 15)?)
+        .map_err(|e| corrupt(15, e))?;
     Ok(Endpoint {
-        id: EndpointId::from_trusted(col(row, 0)?),
+        id: EndpointId::from_trusted(id.to_owned()),
         app_id: AppId::from_trusted(col(row, 1)?),
         uid: col(row, 2)?,
         url: col(row, 3)?,
@@ -35,33 +45,35 @@ fn from_row(row: &Row) -> StoreResult<Endpoint> {
         headers: json_col(row, 12)?,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
-        previous_secrets: crate::secrets::decode(col(row, 15)?).map_err(|e| corrupt(15, e))?,
+        previous_secrets,
     })
 }
 
-/// The JSON-encoded columns of an endpoint.
+/// The encoded columns of an endpoint: JSON, and the sealed secrets.
 struct JsonFields {
     event_types: Option<String>,
     channels: Option<String>,
     metadata: String,
     headers: String,
+    secret: String,
     previous_secrets: String,
 }
 
 impl JsonFields {
-    fn of(ep: &Endpoint) -> StoreResult<Self> {
+    fn of(ep: &Endpoint, codec: &SecretCodec) -> StoreResult<Self> {
         Ok(Self {
             event_types: to_json_opt(ep.event_types.as_ref())?,
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
             headers: to_json(&ep.headers)?,
-            previous_secrets: crate::secrets::encode(&ep.previous_secrets)?,
+            secret: codec.seal_secret(&ep.id, &ep.secret),
+            previous_secrets: codec.seal_previous(&ep.id, &ep.previous_secrets)?,
         })
     }
 }
 
-pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
+pub(super) async fn insert(client: &Client, codec: &SecretCodec, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep, codec)?;
     execute(
         client,
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
@@ -80,7 +92,7 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &json.event_types,
             &json.channels,
             &json.metadata,
-            &ep.secret.expose(),
+            &json.secret,
             &json.headers,
             &ms(ep.created_at),
             &ms(ep.updated_at),
@@ -93,7 +105,12 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
 }
 
 /// An endpoint of `app`, by id first, else by uid (one lookup: an id match sorts first).
-pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+pub(super) async fn get(
+    client: &Client,
+    codec: &SecretCodec,
+    app: &AppId,
+    id_or_uid: &str,
+) -> StoreResult<Endpoint> {
     let sql = format!(
         "{SELECT} WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1"
     );
@@ -102,30 +119,35 @@ pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreR
         &sql,
         &[&app.as_str(), &id_or_uid],
         "reading an endpoint",
-        from_row,
+        from_row(codec),
     )
     .await
 }
 
 pub(super) async fn list(
     client: &Client,
+    codec: &SecretCodec,
     app: &AppId,
     page: &PageRequest,
 ) -> StoreResult<Page<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = $", app.as_str().to_owned());
-    query.fetch_page(client, "id", page, from_row).await
+    query.fetch_page(client, "id", page, from_row(codec)).await
 }
 
-pub(super) async fn all(client: &Client, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+pub(super) async fn all(
+    client: &Client,
+    codec: &SecretCodec,
+    app: &AppId,
+) -> StoreResult<Vec<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = $", app.as_str().to_owned());
     query.order_by("id");
-    query.fetch_all(client, from_row).await
+    query.fetch_all(client, from_row(codec)).await
 }
 
-pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
+pub(super) async fn update(client: &Client, codec: &SecretCodec, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep, codec)?;
     let changed = execute(
         client,
         "UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
@@ -144,7 +166,7 @@ pub(super) async fn update(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &json.event_types,
             &json.channels,
             &json.metadata,
-            &ep.secret.expose(),
+            &json.secret,
             &json.headers,
             &ms(ep.updated_at),
             &json.previous_secrets,
