@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Context};
 use hookd_core::retry::RetrySchedule;
+use hookd_store::secrets::MainKey;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::fmt;
@@ -58,6 +59,14 @@ pub struct ServeArgs {
     /// PostgreSQL: seconds before a statement is cancelled [default: 10].
     #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
     pub database_statement_timeout: Option<f64>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
+    /// generated on first start into the data dir; required with PostgreSQL].
+    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
+    pub main_key: Option<String>,
+    /// Comma-separated base64 main keys still accepted for decryption while every secret
+    /// is re-encrypted under `main_key` (key rotation).
+    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
+    pub previous_main_keys: Option<String>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -95,6 +104,10 @@ pub struct FileConfig {
     pub database_connect_timeout: Option<f64>,
     /// PostgreSQL: PEM file of extra root certificates trusted for TLS (`sslmode=require`).
     pub database_ca_file: Option<PathBuf>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest.
+    pub main_key: Option<String>,
+    /// Base64 main keys still accepted for decryption during a main key rotation.
+    pub previous_main_keys: Option<Vec<String>>,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -133,6 +146,11 @@ pub struct Config {
     pub secret_grace: Duration,
     pub https_only: bool,
     pub postgres: PostgresSettings,
+    /// Encrypts endpoint secrets at rest. `None`: with SQLite, read or generate the key in
+    /// the data directory; PostgreSQL refuses to start without one.
+    pub main_key: Option<MainKey>,
+    /// Keys that still decrypt secrets sealed before a main key rotation.
+    pub previous_main_keys: Vec<MainKey>,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +179,9 @@ impl fmt::Debug for Config {
             .field("secret_grace", &self.secret_grace)
             .field("https_only", &self.https_only)
             .field("postgres", &self.postgres)
+            // A MainKey's Debug shows its id only.
+            .field("main_key", &self.main_key)
+            .field("previous_main_keys", &self.previous_main_keys)
             .finish()
     }
 }
@@ -270,6 +291,24 @@ impl Config {
                 )?,
                 ca_file: file.database_ca_file,
             },
+            main_key: args
+                .main_key
+                .as_deref()
+                .or(file.main_key.as_deref())
+                .map(|k| main_key("main_key", k))
+                .transpose()?,
+            previous_main_keys: match (&args.previous_main_keys, &file.previous_main_keys) {
+                (Some(list), _) => list
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| main_key("previous_main_keys", k))
+                    .collect::<anyhow::Result<_>>()?,
+                (None, Some(list)) => list
+                    .iter()
+                    .map(|k| main_key("previous_main_keys", k))
+                    .collect::<anyhow::Result<_>>()?,
+                (None, None) => Vec::new(),
+            },
         })
     }
 }
@@ -303,6 +342,11 @@ fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Ve
                 .with_context(|| format!("allowed network {p:?} is not a CIDR"))
         })
         .collect()
+}
+
+/// Parses a main key without echoing it in the error.
+fn main_key(name: &str, text: &str) -> anyhow::Result<MainKey> {
+    MainKey::from_base64(text).map_err(|e| anyhow::anyhow!("{name}: {e} (see `hookd keygen --main-key`)"))
 }
 
 fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration> {
@@ -381,5 +425,28 @@ mod tests {
         })
         .contains("retry schedule"));
         assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+        let err = bad(ServeArgs {
+            main_key: Some("c2hvcnQta2V5".into()),
+            ..Default::default()
+        });
+        assert!(err.contains("main_key") && !err.contains("c2hvcnQta2V5"));
+    }
+
+    #[test]
+    fn main_keys_come_from_flags_or_the_file_and_show_only_their_ids() {
+        let (key, b64) = MainKey::generate();
+        let (old, old_b64) = MainKey::generate();
+        let file: FileConfig =
+            toml::from_str(&format!("previous_main_keys = [\"{old_b64}\"]")).unwrap();
+        let args = ServeArgs {
+            main_key: Some(b64.clone()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.main_key.as_ref().map(MainKey::id), Some(key.id()));
+        assert_eq!(c.previous_main_keys.len(), 1);
+        assert_eq!(c.previous_main_keys[0].id(), old.id());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(&b64) && !debug.contains(&old_b64));
     }
 }

@@ -23,6 +23,38 @@ struct Cli {
 enum Command {
     /// Run the API and the delivery workers.
     Serve(ServeArgs),
+    /// Print a new random key: an endpoint secret, an ed25519 key pair or a main key.
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+#[group(multiple = false)]
+struct KeygenArgs {
+    /// An HMAC endpoint secret, `whsec_…` (the default).
+    #[arg(long)]
+    hmac: bool,
+    /// An ed25519 endpoint key pair: the `whsk_…` secret key (give it to hookd as the
+    /// endpoint's `secret` or rotation `key`), then the `whpk_…` public key (give it to
+    /// the receiver), one per line.
+    #[arg(long)]
+    ed25519: bool,
+    /// A main key for `HOOKD_MAIN_KEY` / `main_key` (base64 of 32 bytes).
+    #[arg(long)]
+    main_key: bool,
+}
+
+/// Prints the requested key to stdout (never to the log).
+fn keygen(args: &KeygenArgs) {
+    use hookd_core::signing::EndpointSecret;
+    if args.ed25519 {
+        let key = EndpointSecret::generate_ed25519();
+        println!("{}", key.expose());
+        println!("{}", key.verification_key());
+    } else if args.main_key {
+        println!("{}", hookd_store::secrets::MainKey::generate().1);
+    } else {
+        println!("{}", EndpointSecret::generate().expose());
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +68,10 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Keygen(args) => {
+            keygen(&args);
+            Ok(())
+        }
     }
 }
 
