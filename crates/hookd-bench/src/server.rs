@@ -93,7 +93,10 @@ impl Cluster {
         let mut env = vec![
             ("HOOKD_DATABASE_URL".to_owned(), database_url),
             ("HOOKD_ADMIN_TOKEN".to_owned(), admin_token.clone()),
-            ("HOOKD_MAIN_KEY".to_owned(), BASE64_STANDARD.encode(main_key)),
+            (
+                "HOOKD_MAIN_KEY".to_owned(),
+                BASE64_STANDARD.encode(main_key),
+            ),
             (
                 "HOOKD_ALLOWED_NETWORKS".to_owned(),
                 receiver_networks.to_owned(),

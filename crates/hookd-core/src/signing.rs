@@ -135,8 +135,7 @@ impl EndpointSecret {
             KEYPAIR_BYTES => {
                 let pair: [u8; KEYPAIR_BYTES] =
                     bytes.as_slice().try_into().expect("length checked");
-                SigningKey::from_keypair_bytes(&pair)
-                    .map_err(|_| SecretError::PublicKeyMismatch)?
+                SigningKey::from_keypair_bytes(&pair).map_err(|_| SecretError::PublicKeyMismatch)?
             }
             _ => return Err(SecretError::Malformed),
         };
@@ -328,7 +327,10 @@ mod tests {
                 "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
             );
             let body = br#"{"test": 2432232314}"#;
-            assert_eq!(k.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body), expected);
+            assert_eq!(
+                k.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+                expected
+            );
         }
     }
 
@@ -340,12 +342,19 @@ mod tests {
         assert!(!format!("{k:?}").contains(k.expose()));
         let public = k.public_key().unwrap();
         assert_eq!(k.verification_key(), public);
-        let seed_only = format!("whsk_{}", B64.encode(&B64.decode(&k.expose()[5..]).unwrap()[..32]));
+        let seed_only = format!(
+            "whsk_{}",
+            B64.encode(&B64.decode(&k.expose()[5..]).unwrap()[..32])
+        );
         let from_seed = EndpointSecret::parse(&seed_only).unwrap();
         assert_eq!(from_seed.public_key().unwrap(), public);
         let sig = k.sign("msg_1", 1000, b"{}");
         assert!(sig.starts_with("v1a,"));
-        assert_eq!(from_seed.sign("msg_1", 1000, b"{}"), sig, "ed25519 is deterministic");
+        assert_eq!(
+            from_seed.sign("msg_1", 1000, b"{}"),
+            sig,
+            "ed25519 is deterministic"
+        );
         let header = format!("v1,bm9wZQ== {sig}");
         assert_eq!(verify_v1a(&public, "msg_1", 1000, b"{}", &header), Ok(()));
         assert_eq!(

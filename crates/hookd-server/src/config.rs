@@ -346,7 +346,8 @@ fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Ve
 
 /// Parses a main key without echoing it in the error.
 fn main_key(name: &str, text: &str) -> anyhow::Result<MainKey> {
-    MainKey::from_base64(text).map_err(|e| anyhow::anyhow!("{name}: {e} (see `hookd keygen --main-key`)"))
+    MainKey::from_base64(text)
+        .map_err(|e| anyhow::anyhow!("{name}: {e} (see `hookd keygen --main-key`)"))
 }
 
 fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration> {

@@ -81,9 +81,10 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 None => main_key::load_or_create(&config.data_dir)?,
             };
             let keyring = Keyring::new(main, config.previous_main_keys.clone());
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open_encrypted(&path, keyring))
-                .await
-                .context("opening the database")??;
+            let store =
+                tokio::task::spawn_blocking(move || SqliteStore::open_encrypted(&path, keyring))
+                    .await
+                    .context("opening the database")??;
             let released = store
                 .release_all_leases(Timestamp::now())
                 .await

@@ -359,7 +359,8 @@ mod tests {
         let (old, old_b64) = MainKey::generate();
         let ep = EndpointId::generate();
         let secret = EndpointSecret::generate_ed25519();
-        let sealed = SecretCodec::new(Some(Keyring::new(old, Vec::new()))).seal_secret(&ep, &secret);
+        let sealed =
+            SecretCodec::new(Some(Keyring::new(old, Vec::new()))).seal_secret(&ep, &secret);
         let old_again = MainKey::from_base64(&old_b64).unwrap();
         let rotated = SecretCodec::new(Some(Keyring::new(MainKey::generate().0, vec![old_again])));
         assert_eq!(rotated.open_secret(ep.as_str(), &sealed).unwrap(), secret);
@@ -369,7 +370,9 @@ mod tests {
             .open_secret(ep.as_str(), &sealed)
             .unwrap_err();
         assert!(err.contains("not configured") && !err.contains(secret.expose()));
-        assert!(SecretCodec::default().open_secret(ep.as_str(), &sealed).is_err());
+        assert!(SecretCodec::default()
+            .open_secret(ep.as_str(), &sealed)
+            .is_err());
     }
 
     #[test]

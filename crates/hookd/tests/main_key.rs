@@ -108,9 +108,16 @@ async fn postgres_main_key_rotation_reencrypts_and_wrong_keys_are_refused() {
 
     // A node with another key refuses, naming the key id in use; nothing changed.
     let stranger_text = keygen("--main-key").remove(0);
-    let err = start_fails(&schema.url, dir.path(), &[("HOOKD_MAIN_KEY", &stranger_text)]);
+    let err = start_fails(
+        &schema.url,
+        dir.path(),
+        &[("HOOKD_MAIN_KEY", &stranger_text)],
+    );
     assert!(err.contains(old.id()) && err.contains("main key"), "{err}");
-    assert!(!err.contains(&stranger_text) && !err.contains(MAIN_KEY), "{err}");
+    assert!(
+        !err.contains(&stranger_text) && !err.contains(MAIN_KEY),
+        "{err}"
+    );
     assert_eq!(schema.count(&sealed_under(&old)).await, 1);
 
     // Rotation: the new key with the old one as previous re-encrypts at start.
@@ -130,7 +137,9 @@ async fn postgres_main_key_rotation_reencrypts_and_wrong_keys_are_refused() {
     assert_eq!(after, before, "the endpoint's own key is unchanged");
     let id = api.send(&app, 1).await.expect("accepted");
     eventually("delivered after rotation", Duration::from_secs(30), || {
-        let got = rx.delivered().contains_key(&(id.clone(), "/hook".to_owned()));
+        let got = rx
+            .delivered()
+            .contains_key(&(id.clone(), "/hook".to_owned()));
         async move { got }
     })
     .await;

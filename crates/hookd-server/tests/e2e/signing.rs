@@ -3,7 +3,7 @@
 //! hookd's (Python's `cryptography` or Node's `crypto`), rotation between key kinds, and
 //! endpoint secrets encrypted in the database file with the generated main key.
 
-use crate::support::{restart_in, spawn_app, Receiver, Received};
+use crate::support::{restart_in, spawn_app, Received, Receiver};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hookd_core::signing::{verify_v1, verify_v1a, EndpointSecret};
@@ -159,7 +159,10 @@ async fn rotating_between_hmac_and_ed25519_signs_with_both_during_the_grace_peri
         .await;
     let got = &rx.wait_for("/mix", 1, WAIT).await[0];
     let (id, ts, sig) = parts(got);
-    let kinds: Vec<_> = sig.split(' ').map(|s| s.split(',').next().unwrap()).collect();
+    let kinds: Vec<_> = sig
+        .split(' ')
+        .map(|s| s.split(',').next().unwrap())
+        .collect();
     assert_eq!(kinds, ["v1a", "v1"], "{sig}");
     assert_v1a(&public, got);
     let old = EndpointSecret::parse(&old).unwrap();
@@ -189,7 +192,10 @@ async fn bad_key_types_and_keys_are_refused_with_a_field_error() {
     pair[40] ^= 1;
     let mismatched = format!("whsk_{}", B64.encode(pair));
     for (body, field) in [
-        (json!({"url": "https://example.com", "keyType": "rsa"}), "keyType"),
+        (
+            json!({"url": "https://example.com", "keyType": "rsa"}),
+            "keyType",
+        ),
         (
             json!({"url": "https://example.com", "keyType": "ed25519", "secret": hmac.expose()}),
             "keyType",
@@ -198,7 +204,10 @@ async fn bad_key_types_and_keys_are_refused_with_a_field_error() {
             json!({"url": "https://example.com", "secret": "whsk_c2hvcnQ="}),
             "secret",
         ),
-        (json!({"url": "https://example.com", "secret": mismatched}), "secret"),
+        (
+            json!({"url": "https://example.com", "secret": mismatched}),
+            "secret",
+        ),
     ] {
         let (s, out) = app.post(&format!("/app/{a}/endpoint"), body).await;
         assert_eq!(s, 422, "{out}");
@@ -224,7 +233,10 @@ async fn secrets_are_encrypted_in_the_database_file_and_survive_a_restart() {
     let a = app.create_app().await;
     let supplied = EndpointSecret::generate();
     let (ep, _) = app
-        .create_endpoint(&a, json!({"url": rx.url("/r"), "secret": supplied.expose()}))
+        .create_endpoint(
+            &a,
+            json!({"url": rx.url("/r"), "secret": supplied.expose()}),
+        )
         .await;
     let dir = app.stop().await;
     assert!(
@@ -238,7 +250,11 @@ async fn secrets_are_encrypted_in_the_database_file_and_survive_a_restart() {
         if path.to_string_lossy().contains("hookd.db") {
             let bytes = std::fs::read(&path).unwrap();
             let text = String::from_utf8_lossy(&bytes);
-            assert!(!text.contains(&body), "plaintext secret in {}", path.display());
+            assert!(
+                !text.contains(&body),
+                "plaintext secret in {}",
+                path.display()
+            );
         }
     }
     let app = restart_in(dir).await;

@@ -5,11 +5,11 @@
 use super::codec::ts_col;
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
 use super::query::{execute, fetch_one, query_opt, ListQuery};
+use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::Endpoint;
-use crate::secrets::SecretCodec;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,

@@ -110,18 +110,16 @@ async fn reencrypt(client: &Client, codec: &SecretCodec, prefix: &str) -> anyhow
         }
         let mut columns: [Vec<String>; 5] = Default::default();
         for row in &rows {
-            let (id, secret, previous): (String, String, String) = (
-                row.try_get(0)?,
-                row.try_get(1)?,
-                row.try_get(2)?,
-            );
+            let (id, secret, previous): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             let (new_secret, new_previous) = codec
                 .reseal(&id, &secret, &previous)
                 .map_err(|e| anyhow::anyhow!("endpoint {id}: {e}"))?
                 .context("re-encryption needs a keyring")?;
-            for (column, value) in columns
-                .iter_mut()
-                .zip([id, secret, previous, new_secret, new_previous])
+            for (column, value) in
+                columns
+                    .iter_mut()
+                    .zip([id, secret, previous, new_secret, new_previous])
             {
                 column.push(value);
             }

@@ -4,10 +4,10 @@
 use super::codec::{json_col, json_col_opt, ms, to_json, to_json_opt, ts_col};
 use super::codec::{unique_or_other, SqlContext};
 use super::query::ListQuery;
+use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::Endpoint;
-use crate::secrets::SecretCodec;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -115,7 +115,10 @@ pub(super) fn get(
     for key in ["id", "uid"] {
         let found = conn
             .prepare_cached(&format!("{SELECT} WHERE app_id = ?1 AND {key} = ?2"))
-            .and_then(|mut s| s.query_row([app.as_str(), id_or_uid], from_row(codec)).optional())
+            .and_then(|mut s| {
+                s.query_row([app.as_str(), id_or_uid], from_row(codec))
+                    .optional()
+            })
             .ctx("reading an endpoint")?;
         if let Some(ep) = found {
             return Ok(ep);

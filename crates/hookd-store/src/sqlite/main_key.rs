@@ -88,7 +88,9 @@ fn reencrypt(conn: &mut Connection, codec: &SecretCodec, prefix: &str) -> anyhow
     let mut after = String::new();
     let mut total = 0;
     loop {
-        let tx = conn.transaction().context("re-encrypting endpoint secrets")?;
+        let tx = conn
+            .transaction()
+            .context("re-encrypting endpoint secrets")?;
         let rows: Vec<(String, String, String)> = tx
             .prepare_cached(&select)
             .and_then(|mut s| {

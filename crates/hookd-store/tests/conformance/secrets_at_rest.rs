@@ -90,7 +90,10 @@ async fn reopen(db: &Db, keyring: Option<Keyring>) -> Arc<dyn Store> {
 }
 
 fn ring(main: u8, previous: &[u8]) -> Keyring {
-    Keyring::new(main_key(main), previous.iter().map(|n| main_key(*n)).collect())
+    Keyring::new(
+        main_key(main),
+        previous.iter().map(|n| main_key(*n)).collect(),
+    )
 }
 
 /// An endpoint with an ed25519 key and a previous HMAC key (both kinds sealed).
@@ -119,13 +122,22 @@ fn plaintexts(ep: &Endpoint) -> Vec<String> {
 fn assert_sealed_under(raw: &[(String, String, String)], key: u8, eps: &[Endpoint]) {
     let prefix = format!("enc1:{}:", main_key(key).id());
     for (id, secret, previous) in raw {
-        assert!(secret.starts_with(&prefix), "{id}: secret not under key {key}");
-        assert!(previous.starts_with(&prefix), "{id}: previous not under key {key}");
+        assert!(
+            secret.starts_with(&prefix),
+            "{id}: secret not under key {key}"
+        );
+        assert!(
+            previous.starts_with(&prefix),
+            "{id}: previous not under key {key}"
+        );
     }
     for ep in eps {
         let (_, secret, previous) = raw.iter().find(|r| r.0 == ep.id.as_str()).unwrap();
         for text in plaintexts(ep) {
-            assert!(!secret.contains(&text) && !previous.contains(&text), "plaintext at rest");
+            assert!(
+                !secret.contains(&text) && !previous.contains(&text),
+                "plaintext at rest"
+            );
         }
     }
 }
@@ -141,7 +153,10 @@ async fn check_raw_columns_hold_no_plaintext_secret(db: Db) {
     rotated.rotate_secret(EndpointSecret::generate_ed25519(), t(1), t(1000));
     store.update_endpoint(&rotated).await.unwrap();
     assert_sealed_under(&db.raw().await, 1, &[rotated.clone(), ed.clone()]);
-    assert_eq!(store.get_endpoint(&app.id, ed.id.as_str()).await.unwrap(), ed);
+    assert_eq!(
+        store.get_endpoint(&app.id, ed.id.as_str()).await.unwrap(),
+        ed
+    );
     let mut both = vec![rotated, ed];
     both.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(store.all_endpoints(&app.id).await.unwrap(), both);
@@ -175,7 +190,11 @@ async fn check_main_key_rotation_reencrypts_every_secret(db: Db) {
     let store = reopen(&db, Some(ring(2, &[]))).await;
     assert_eq!(store.all_endpoints(&app.id).await.unwrap(), eps);
     drop(store);
-    let err = db.open(Some(ring(1, &[]))).await.err().expect("old key refused");
+    let err = db
+        .open(Some(ring(1, &[])))
+        .await
+        .err()
+        .expect("old key refused");
     let text = format!("{err:#}");
     assert!(text.contains(main_key(2).id()), "{text}");
     assert!(text.contains("main key"), "{text}");
@@ -188,7 +207,11 @@ async fn check_a_store_with_the_wrong_key_or_none_refuses_to_open(db: Db) {
         let err = db.open(keys).await.err().expect("wrong key refused");
         assert!(format!("{err:#}").contains(main_key(1).id()), "{err:#}");
     }
-    reopen(&db, Some(ring(1, &[]))).await.health().await.unwrap();
+    reopen(&db, Some(ring(1, &[])))
+        .await
+        .health()
+        .await
+        .unwrap();
 }
 
 async fn check_plaintext_rows_from_before_encryption_get_sealed(db: Db) {
@@ -203,7 +226,10 @@ async fn check_plaintext_rows_from_before_encryption_get_sealed(db: Db) {
 
     let store = reopen(&db, Some(ring(1, &[]))).await;
     assert_sealed_under(&db.raw().await, 1, std::slice::from_ref(&ep));
-    assert_eq!(store.get_endpoint(&app.id, ep.id.as_str()).await.unwrap(), ep);
+    assert_eq!(
+        store.get_endpoint(&app.id, ep.id.as_str()).await.unwrap(),
+        ep
+    );
 }
 
 macro_rules! both_backends {
