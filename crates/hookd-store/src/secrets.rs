@@ -320,8 +320,8 @@ pub(crate) fn wrong_key(found: &str, keys: Option<&Keyring>) -> anyhow::Error {
     match keys {
         Some(keys) => anyhow::anyhow!(
             "the database's endpoint secrets are encrypted with main key {found}, but this \
-             node's main_key / previous_main_keys have ids {}: configure the main key the \
-             other nodes use (see docs/signing-and-secrets.md)",
+             node's main_key / previous_main_keys have ids {}: configure the key the database \
+             was encrypted with (see docs/signing-and-secrets.md)",
             keys.ids().join(", ")
         ),
         None => anyhow::anyhow!(
