@@ -9,6 +9,8 @@
 #        PYTHON             interpreter that creates the venv (default python3)
 #        HOOKD_COMPAT_DATABASE_URL  run hookd on this database instead of a temporary
 #                           SQLite file (e.g. an empty PostgreSQL database)
+#        HOOKD_MAIN_KEY     main key for the server (default: a random one per run, so a
+#                           reused HOOKD_COMPAT_DATABASE_URL needs the key of its first run)
 # The server log is kept at target/compat-hookd.log.
 set -euo pipefail
 
@@ -69,6 +71,7 @@ trap 'exit 143' TERM
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 TOKEN="compat_$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
 URL="http://127.0.0.1:$PORT"
+MAIN_KEY="${HOOKD_MAIN_KEY:-$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')}"
 
 (
     cd "$TMP"
@@ -76,6 +79,7 @@ URL="http://127.0.0.1:$PORT"
         HOOKD_DATA_DIR="$TMP" \
         HOOKD_DATABASE_URL="${HOOKD_COMPAT_DATABASE_URL:-sqlite://$TMP/hookd.db}" \
         HOOKD_ADMIN_TOKEN="$TOKEN" \
+        HOOKD_MAIN_KEY="$MAIN_KEY" \
         HOOKD_ALLOWED_NETWORKS="127.0.0.0/8,::1/128" \
         HOOKD_RETRY_SCHEDULE="1,1" \
         HOOKD_LOG="${HOOKD_LOG:-info}" \

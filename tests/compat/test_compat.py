@@ -25,6 +25,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pydantic
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from standardwebhooks.webhooks import Webhook
 from svix.api import (
     AppPortalAccessIn,
@@ -299,6 +300,34 @@ def client(token):
 
 def make_app(label, **kw):
     return svix.application.create(ApplicationIn(name=f"compat {label} {RUN}", **kw))
+
+
+def new_ed25519_key():
+    """A fresh (whsk_ secret key as seed‖public key, whpk_ public key), made by cryptography."""
+    from cryptography.hazmat.primitives import serialization
+
+    private = Ed25519PrivateKey.generate()
+    raw = serialization.Encoding.Raw
+    seed = private.private_bytes(raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    public = private.public_key().public_bytes(raw, serialization.PublicFormat.Raw)
+    return ("whsk_" + base64.b64encode(seed + public).decode(),
+            "whpk_" + base64.b64encode(public).decode())
+
+
+def verify_v1a(record, public_key):
+    """Checks that a v1a entry of the request's signature verifies with the whpk_ key."""
+    h = record["headers"]
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key[len("whpk_"):]))
+    signed = f"{h['webhook-id']}.{h['webhook-timestamp']}.".encode() + record["body"]
+    for entry in h["webhook-signature"].split(" "):
+        version, _, sig = entry.partition(",")
+        if version == "v1a":
+            try:
+                key.verify(base64.b64decode(sig), signed)
+                return
+            except Exception:  # noqa: BLE001 - InvalidSignature: try the next entry
+                pass
+    raise CheckFailed(f"no v1a signature verifies: {h['webhook-signature']!r}")
 
 
 def make_event_type(label):
@@ -714,6 +743,32 @@ def _():
     secret = new_secret()
     ep = make_endpoint(app.id, f"/ep-{RUN}/supplied", secret=secret)
     eq(svix.endpoint.get_secret(app.id, ep.id).key, secret, "secret")
+
+
+@check("endpoint: a whsk_ secret signs v1a; get_secret and rotate_secret give the whpk_ key")
+def _():
+    app = make_app("eped")
+    path = f"/ep-{RUN}/ed25519"
+    whsk, whpk = new_ed25519_key()
+    ep = make_endpoint(app.id, path, secret=whsk)
+    eq(svix.endpoint.get_secret(app.id, ep.id).key, whpk, "public key from get_secret")
+    svix.message.create(app.id, MessageIn(event_type="ed.test", payload={"e": 1}))
+    wait_for(lambda: R.requests(path), "a v1a delivery")
+    verify_v1a(R.requests(path)[0], whpk)
+    # Rotating to a whsec_ key: the ed25519 key keeps signing through its grace period,
+    # next to the v1 signature that standardwebhooks checks.
+    supplied = new_secret()
+    out = svix.endpoint.rotate_secret(app.id, ep.id, EndpointSecretRotateIn(key=supplied))
+    eq(out.key, supplied, "rotate_secret to a whsec_ key")
+    whsk2, whpk2 = new_ed25519_key()
+    svix.endpoint.rotate_secret(app.id, ep.id, EndpointSecretRotateIn(key=whsk2))
+    eq(svix.endpoint.get_secret(app.id, ep.id).key, whpk2, "public key after rotation")
+    svix.message.create(app.id, MessageIn(event_type="ed.test", payload={"e": 2}))
+    wait_for(lambda: len(R.requests(path)) >= 2, "a delivery after rotation")
+    r = R.requests(path)[1]
+    verify_v1a(r, whpk2)
+    verify_v1a(r, whpk)
+    verify(r, supplied)
 
 
 # ---------------------------------------------------------------------------------------

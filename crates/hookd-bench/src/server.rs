@@ -8,6 +8,7 @@
 
 use crate::procfs;
 use anyhow::{bail, Context};
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use std::fs::{File, OpenOptions};
@@ -83,6 +84,8 @@ impl Cluster {
             .take(32)
             .map(char::from)
             .collect();
+        // Every node of a cluster shares one main key (required with PostgreSQL).
+        let main_key: [u8; 32] = rand::thread_rng().gen();
         let database_url = match spec.database_url {
             Some(url) => url,
             None => format!("sqlite://{}", dir.path().join("hookd.db").display()),
@@ -90,6 +93,10 @@ impl Cluster {
         let mut env = vec![
             ("HOOKD_DATABASE_URL".to_owned(), database_url),
             ("HOOKD_ADMIN_TOKEN".to_owned(), admin_token.clone()),
+            (
+                "HOOKD_MAIN_KEY".to_owned(),
+                BASE64_STANDARD.encode(main_key),
+            ),
             (
                 "HOOKD_ALLOWED_NETWORKS".to_owned(),
                 receiver_networks.to_owned(),

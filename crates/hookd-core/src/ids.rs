@@ -4,8 +4,8 @@
 //! the Unix epoch followed by 80 random bits. The base62 alphabet is in ASCII order, so
 //! ids sort by creation time both as numbers and as strings: inserts append to B-tree
 //! indexes and keyset pagination by id walks in time order. Within one process, ids made
-//! in the same millisecond also sort in the order they were made (the random part of the
-//! later one is the earlier one's plus one), so message order is creation order.
+//! one after the other also sort in the order they were made, even within a millisecond
+//! (the later one is the earlier one plus one), so message order is creation order.
 
 use rand::RngCore;
 use std::fmt;
@@ -13,7 +13,11 @@ use std::fmt;
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const BODY_LEN: usize = 22;
 
-/// The last id value made in this process.
+/// How far back (ms) an id's time may be from the latest id's and still be made to sort
+/// after it.
+const MONOTONIC_WINDOW_MS: u128 = 1_000;
+
+/// The largest id value made in this process.
 static LAST: std::sync::Mutex<u128> = std::sync::Mutex::new(0);
 
 /// Encodes 48 bits of time and 80 random bits as 22 base62 characters; an id made in the
@@ -26,11 +30,16 @@ pub fn new_id_body(millis: u64) -> String {
         value |= u128::from(*b) << (8 * (9 - i));
     }
     {
+        // An id for a time at or up to a second before the latest id made here sorts right
+        // after that id (taking its millisecond): ids made one after the other never go
+        // backwards, even across threads whose clocks were read a moment apart. Ids for
+        // explicitly older times (tests, imports) keep their time.
         let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
-        if value >> 80 == *last >> 80 && value <= *last {
+        let (ms, last_ms) = (value >> 80, *last >> 80);
+        if ms <= last_ms && last_ms - ms <= MONOTONIC_WINDOW_MS && value <= *last {
             value = *last + 1;
         }
-        *last = value;
+        *last = (*last).max(value);
     }
     encode_base62(value)
 }
@@ -152,7 +161,7 @@ mod tests {
 
     #[test]
     fn ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made() {
-        let at = Timestamp::from_millis(1_800_000_000_000);
+        let at = Timestamp::now();
         let ids: Vec<MsgId> = (0..1000).map(|_| MsgId::generate_at(at)).collect();
         assert!(ids
             .windows(2)

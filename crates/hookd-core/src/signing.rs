@@ -1,11 +1,15 @@
-//! Standard Webhooks signing: `webhook-signature: v1,<base64(HMAC-SHA256(key, "id.ts.body"))>`.
+//! Standard Webhooks signing, symmetric and asymmetric:
+//! - `whsec_…` secrets sign with `v1,<base64(HMAC-SHA256(key, "id.ts.body"))>`;
+//! - `whsk_…` secret keys sign with `v1a,<base64(ed25519(seed, "id.ts.body"))>`, verified
+//!   by receivers with the matching `whpk_…` public key.
 //!
-//! The key is the base64 part of a `whsec_…` secret, decoded. Verification accepts a
+//! The key is the base64 part of the secret, decoded. Verification accepts a
 //! space-separated list of signatures (several keys during rotation) and compares in
 //! constant time.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey, Verifier};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
@@ -16,38 +20,100 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Prefix of symmetric endpoint secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
+/// Prefix of ed25519 secret keys (`v1a` signing).
+pub const SIGNING_KEY_PREFIX: &str = "whsk_";
+/// Prefix of ed25519 public keys, what receivers of `v1a` signatures verify with.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
 /// Bytes of key material in a generated secret.
 pub const GENERATED_KEY_BYTES: usize = 32;
 const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 75;
+const SEED_BYTES: usize = ed25519_dalek::SECRET_KEY_LENGTH;
+const KEYPAIR_BYTES: usize = ed25519_dalek::KEYPAIR_LENGTH;
 
-/// A symmetric endpoint secret: the `whsec_…` text and its decoded key.
-#[derive(Clone, PartialEq, Eq)]
+/// An endpoint's signing key: the text its owner sees (`whsec_…` or `whsk_…`) and the
+/// decoded key. Equality compares the text.
+#[derive(Clone)]
 pub struct EndpointSecret {
     text: String,
-    key: Vec<u8>,
+    key: Key,
+}
+
+#[derive(Clone)]
+enum Key {
+    /// The HMAC-SHA256 key of a `whsec_` secret.
+    Hmac(Vec<u8>),
+    /// The ed25519 key of a `whsk_` secret (boxed: it is large and rarely used).
+    Ed25519(Box<SigningKey>),
+}
+
+/// Which Standard Webhooks scheme a secret signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyType {
+    /// `whsec_`, `v1` HMAC-SHA256: the receiver holds the same secret.
+    Hmac,
+    /// `whsk_`, `v1a` ed25519: the receiver holds only the `whpk_` public key.
+    Ed25519,
 }
 
 /// Why a supplied secret was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
-    #[error("secret must look like whsec_<base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes>")]
+    #[error(
+        "secret must look like whsec_<base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes> \
+         or whsk_<base64 of a 32-byte ed25519 seed or 64-byte seed and public key>"
+    )]
     Malformed,
+    #[error("the public half of the whsk_ key does not match its seed")]
+    PublicKeyMismatch,
 }
 
+impl PartialEq for EndpointSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for EndpointSecret {}
+
 impl EndpointSecret {
-    /// A fresh random secret.
+    /// A fresh random `whsec_` secret.
     pub fn generate() -> Self {
         let mut key = vec![0u8; GENERATED_KEY_BYTES];
         rand::thread_rng().fill_bytes(&mut key);
         Self {
             text: format!("{SECRET_PREFIX}{}", B64.encode(&key)),
-            key,
+            key: Key::Hmac(key),
         }
     }
 
-    /// Parses `whsec_<base64>` (the prefix is optional on input, as in Svix).
+    /// A fresh random ed25519 key, written as `whsk_<base64 of seed and public key>` (the
+    /// 64-byte form Svix uses).
+    pub fn generate_ed25519() -> Self {
+        let mut seed = [0u8; SEED_BYTES];
+        rand::thread_rng().fill_bytes(&mut seed);
+        let key = SigningKey::from_bytes(&seed);
+        Self {
+            text: format!("{SIGNING_KEY_PREFIX}{}", B64.encode(key.to_keypair_bytes())),
+            key: Key::Ed25519(Box::new(key)),
+        }
+    }
+
+    /// A fresh random secret of the given type.
+    pub fn generate_of(kind: KeyType) -> Self {
+        match kind {
+            KeyType::Hmac => Self::generate(),
+            KeyType::Ed25519 => Self::generate_ed25519(),
+        }
+    }
+
+    /// Parses `whsec_<base64>` (the prefix is optional on input, as in Svix) or
+    /// `whsk_<base64>` (prefix required) of a 32-byte seed or a 64-byte seed‖public key,
+    /// whose public half must match the seed.
     pub fn parse(s: &str) -> Result<Self, SecretError> {
+        if let Some(b64) = s.strip_prefix(SIGNING_KEY_PREFIX) {
+            return Self::parse_ed25519(b64);
+        }
         let b64 = s.strip_prefix(SECRET_PREFIX).unwrap_or(s);
         let key = B64.decode(b64).map_err(|_| SecretError::Malformed)?;
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
@@ -55,29 +121,117 @@ impl EndpointSecret {
         }
         Ok(Self {
             text: format!("{SECRET_PREFIX}{b64}"),
-            key,
+            key: Key::Hmac(key),
         })
     }
 
-    /// The `whsec_…` text shown to the endpoint's owner.
+    fn parse_ed25519(b64: &str) -> Result<Self, SecretError> {
+        let bytes = B64.decode(b64).map_err(|_| SecretError::Malformed)?;
+        let key = match bytes.len() {
+            SEED_BYTES => {
+                let seed: [u8; SEED_BYTES] = bytes.as_slice().try_into().expect("length checked");
+                SigningKey::from_bytes(&seed)
+            }
+            KEYPAIR_BYTES => {
+                let pair: [u8; KEYPAIR_BYTES] =
+                    bytes.as_slice().try_into().expect("length checked");
+                SigningKey::from_keypair_bytes(&pair).map_err(|_| SecretError::PublicKeyMismatch)?
+            }
+            _ => return Err(SecretError::Malformed),
+        };
+        Ok(Self {
+            text: format!("{SIGNING_KEY_PREFIX}{b64}"),
+            key: Key::Ed25519(Box::new(key)),
+        })
+    }
+
+    /// The `whsec_…` or `whsk_…` text (never logged; shown to the endpoint's owner only
+    /// for `whsec_`, whose receivers need the secret itself).
     pub fn expose(&self) -> &str {
         &self.text
     }
 
-    /// The HMAC key bytes.
-    pub fn key(&self) -> &[u8] {
-        &self.key
+    /// Which scheme this key signs with.
+    pub fn key_type(&self) -> KeyType {
+        match self.key {
+            Key::Hmac(_) => KeyType::Hmac,
+            Key::Ed25519(_) => KeyType::Ed25519,
+        }
     }
 
-    /// Signs one delivery: returns `v1,<base64>`.
+    /// The `whpk_…` public key of an ed25519 key; `None` for `whsec_`.
+    pub fn public_key(&self) -> Option<String> {
+        match &self.key {
+            Key::Hmac(_) => None,
+            Key::Ed25519(k) => Some(format!(
+                "{PUBLIC_KEY_PREFIX}{}",
+                B64.encode(k.verifying_key().as_bytes())
+            )),
+        }
+    }
+
+    /// What a receiver verifies with: the `whsec_` secret itself, or the `whpk_` public
+    /// key of a `whsk_` key.
+    pub fn verification_key(&self) -> String {
+        self.public_key().unwrap_or_else(|| self.text.clone())
+    }
+
+    /// Signs one delivery: returns `v1,<base64>` or `v1a,<base64>`.
     pub fn sign(&self, msg_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
-        sign_v1(&self.key, msg_id, timestamp_secs, body)
+        match &self.key {
+            Key::Hmac(key) => sign_v1(key, msg_id, timestamp_secs, body),
+            Key::Ed25519(key) => {
+                let signature = key.sign(&signed_content(msg_id, timestamp_secs, body));
+                format!("v1a,{}", B64.encode(signature.to_bytes()))
+            }
+        }
     }
 }
 
 impl fmt::Debug for EndpointSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EndpointSecret(<redacted>)")
+    }
+}
+
+/// `"{msg_id}.{timestamp}.{body}"`, what both schemes sign.
+fn signed_content(msg_id: &str, timestamp_secs: i64, body: &[u8]) -> Vec<u8> {
+    let ts = timestamp_secs.to_string();
+    let mut content = Vec::with_capacity(msg_id.len() + ts.len() + body.len() + 2);
+    content.extend_from_slice(msg_id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(ts.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(body);
+    content
+}
+
+/// Verifies a `webhook-signature` header's `v1a,` entries with a `whpk_…` public key.
+pub fn verify_v1a(
+    public_key: &str,
+    msg_id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+    header: &str,
+) -> Result<(), VerifyError> {
+    let key = public_key
+        .strip_prefix(PUBLIC_KEY_PREFIX)
+        .and_then(|b64| B64.decode(b64).ok())
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
+        .ok_or(VerifyError::NoMatch)?;
+    let content = signed_content(msg_id, timestamp_secs, body);
+    let matched = header.split_whitespace().any(|candidate| {
+        candidate
+            .strip_prefix("v1a,")
+            .and_then(|b64| B64.decode(b64).ok())
+            .and_then(|sig| ed25519_dalek::Signature::from_slice(&sig).ok())
+            .is_some_and(|sig| key.verify(&content, &sig).is_ok())
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatch)
     }
 }
 
@@ -135,7 +289,8 @@ mod tests {
         let s = EndpointSecret::generate();
         assert!(s.expose().starts_with("whsec_"));
         assert_eq!(EndpointSecret::parse(s.expose()).unwrap(), s);
-        assert_eq!(s.key().len(), GENERATED_KEY_BYTES);
+        assert_eq!(s.key_type(), KeyType::Hmac);
+        assert_eq!(s.verification_key(), s.expose());
         assert!(!format!("{s:?}").contains(s.expose()));
     }
 
@@ -143,6 +298,69 @@ mod tests {
     fn rejects_malformed_secrets() {
         assert!(EndpointSecret::parse("whsec_!!!").is_err());
         assert!(EndpointSecret::parse("whsec_c2hvcnQ=").is_err());
+        assert_eq!(
+            EndpointSecret::parse("whsk_c2hvcnQ="),
+            Err(SecretError::Malformed)
+        );
+        // A 64-byte key whose public half belongs to another seed.
+        let a = EndpointSecret::generate_ed25519();
+        let b = EndpointSecret::generate_ed25519();
+        let seed_a = &B64.decode(&a.expose()[5..]).unwrap()[..32];
+        let pk_b = &B64.decode(&b.expose()[5..]).unwrap()[32..];
+        let mixed = format!("whsk_{}", B64.encode([seed_a, pk_b].concat()));
+        assert_eq!(
+            EndpointSecret::parse(&mixed),
+            Err(SecretError::PublicKeyMismatch)
+        );
+    }
+
+    /// The v1a vector of the project's shared signature vectors (RFC 8032 test 1 key).
+    #[test]
+    fn v1a_matches_the_published_vector_in_both_key_forms() {
+        let seed = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+        let pair = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2DXWpgBgrEKt9VL/tPJZAc6DuFy89qmIyWvAhpo9wdRGg==";
+        let expected = "v1a,fldxM4gAKugP6nnt1hdz3sgGfZ6d99nzrMFnZOELIxbzEHoVmAb2ADpkJK7zgPePmPsle0zV9jSeGlHFG2NVAw==";
+        for text in [seed, pair] {
+            let k = EndpointSecret::parse(text).unwrap();
+            assert_eq!(
+                k.public_key().unwrap(),
+                "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+            );
+            let body = br#"{"test": 2432232314}"#;
+            assert_eq!(
+                k.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn ed25519_keys_accept_seed_or_keypair_and_sign_v1a() {
+        let k = EndpointSecret::generate_ed25519();
+        assert_eq!(k.key_type(), KeyType::Ed25519);
+        assert!(k.expose().starts_with("whsk_"));
+        assert!(!format!("{k:?}").contains(k.expose()));
+        let public = k.public_key().unwrap();
+        assert_eq!(k.verification_key(), public);
+        let seed_only = format!(
+            "whsk_{}",
+            B64.encode(&B64.decode(&k.expose()[5..]).unwrap()[..32])
+        );
+        let from_seed = EndpointSecret::parse(&seed_only).unwrap();
+        assert_eq!(from_seed.public_key().unwrap(), public);
+        let sig = k.sign("msg_1", 1000, b"{}");
+        assert!(sig.starts_with("v1a,"));
+        assert_eq!(
+            from_seed.sign("msg_1", 1000, b"{}"),
+            sig,
+            "ed25519 is deterministic"
+        );
+        let header = format!("v1,bm9wZQ== {sig}");
+        assert_eq!(verify_v1a(&public, "msg_1", 1000, b"{}", &header), Ok(()));
+        assert_eq!(
+            verify_v1a(&public, "msg_1", 1000, b"{ }", &header),
+            Err(VerifyError::NoMatch)
+        );
     }
 
     #[test]

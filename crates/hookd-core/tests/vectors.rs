@@ -3,7 +3,7 @@
 //! Without that folder the test says it was skipped, unless `HOOKD_REQUIRE_VECTORS=1`
 //! (set by CI) makes its absence a failure.
 
-use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_core::signing::{verify_v1, verify_v1a, EndpointSecret};
 use std::path::PathBuf;
 
 fn vectors() -> Option<Vec<serde_json::Value>> {
@@ -52,5 +52,42 @@ fn standard_webhooks_v1_vectors_sign_and_verify() {
         let mut tampered = payload.to_vec();
         tampered[0] ^= 1;
         assert!(verify_v1(&secret, id, ts, &tampered, expected, ts, 300).is_err());
+    }
+}
+
+#[test]
+fn standard_webhooks_v1a_vectors_sign_and_verify() {
+    let Some(all) = vectors() else { return };
+    let v1a: Vec<_> = all
+        .iter()
+        .filter(|v| v["scheme"] == "standard-webhooks-v1a")
+        .collect();
+    assert!(
+        !v1a.is_empty(),
+        "the vectors file has no standard-webhooks-v1a entries"
+    );
+    for v in v1a {
+        let id = v["id"].as_str().unwrap();
+        let ts = v["timestamp"].as_i64().unwrap();
+        let payload = v["payload"].as_str().unwrap().as_bytes();
+        let expected = v["expected_header"].as_str().unwrap();
+        let public = v["public_key"].as_str().unwrap();
+        // The seed form, and the 64-byte seed‖public key form named in the note if any.
+        let mut keys = vec![v["secret"].as_str().unwrap().to_owned()];
+        if let Some(pair) = v["secret_note"]
+            .as_str()
+            .and_then(|n| n.split_whitespace().find(|w| w.starts_with("whsk_")))
+        {
+            keys.push(pair.to_owned());
+        }
+        for key in keys {
+            let secret = EndpointSecret::parse(&key).unwrap();
+            assert_eq!(secret.public_key().as_deref(), Some(public), "vector {id}");
+            assert_eq!(secret.sign(id, ts, payload), expected, "vector {id}");
+        }
+        assert_eq!(verify_v1a(public, id, ts, payload, expected), Ok(()));
+        let mut tampered = payload.to_vec();
+        tampered[0] ^= 1;
+        assert!(verify_v1a(public, id, ts, &tampered, expected).is_err());
     }
 }

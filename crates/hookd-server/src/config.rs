@@ -7,6 +7,7 @@
 use anyhow::{bail, Context};
 use hookd_core::retry::RetrySchedule;
 use hookd_delivery::ProxyConfig;
+use hookd_store::secrets::MainKey;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::fmt;
@@ -71,6 +72,14 @@ pub struct ServeArgs {
     /// Seconds between two rounds of the retention cleaner [default: 60].
     #[arg(long, env = "HOOKD_CLEANER_INTERVAL")]
     pub cleaner_interval: Option<f64>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
+    /// generated on first start into the data dir; required with PostgreSQL].
+    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
+    pub main_key: Option<String>,
+    /// Comma-separated base64 main keys still accepted for decryption while every secret
+    /// is re-encrypted under `main_key` (key rotation).
+    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
+    pub previous_main_keys: Option<String>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -116,6 +125,10 @@ pub struct FileConfig {
     pub attempt_retention: Option<f64>,
     /// Seconds between two rounds of the retention cleaner [default: 60].
     pub cleaner_interval: Option<f64>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest.
+    pub main_key: Option<String>,
+    /// Base64 main keys still accepted for decryption during a main key rotation.
+    pub previous_main_keys: Option<Vec<String>>,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -162,6 +175,11 @@ pub struct Config {
     pub attempt_retention: Option<Duration>,
     /// The pause between two rounds of the retention cleaner.
     pub cleaner_interval: Duration,
+    /// Encrypts endpoint secrets at rest. `None`: with SQLite, read or generate the key in
+    /// the data directory; PostgreSQL refuses to start without one.
+    pub main_key: Option<MainKey>,
+    /// Keys that still decrypt secrets sealed before a main key rotation.
+    pub previous_main_keys: Vec<MainKey>,
 }
 
 impl fmt::Debug for Config {
@@ -194,6 +212,9 @@ impl fmt::Debug for Config {
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("attempt_retention", &self.attempt_retention)
             .field("cleaner_interval", &self.cleaner_interval)
+            // A MainKey's Debug shows its id only.
+            .field("main_key", &self.main_key)
+            .field("previous_main_keys", &self.previous_main_keys)
             .finish()
     }
 }
@@ -327,6 +348,24 @@ impl Config {
                 args.cleaner_interval.or(file.cleaner_interval),
                 60.0,
             )?,
+            main_key: args
+                .main_key
+                .as_deref()
+                .or(file.main_key.as_deref())
+                .map(|k| main_key("main_key", k))
+                .transpose()?,
+            previous_main_keys: match (&args.previous_main_keys, &file.previous_main_keys) {
+                (Some(list), _) => list
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| main_key("previous_main_keys", k))
+                    .collect::<anyhow::Result<_>>()?,
+                (None, Some(list)) => list
+                    .iter()
+                    .map(|k| main_key("previous_main_keys", k))
+                    .collect::<anyhow::Result<_>>()?,
+                (None, None) => Vec::new(),
+            },
         })
     }
 }
@@ -360,6 +399,12 @@ fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Ve
                 .with_context(|| format!("allowed network {p:?} is not a CIDR"))
         })
         .collect()
+}
+
+/// Parses a main key without echoing it in the error.
+fn main_key(name: &str, text: &str) -> anyhow::Result<MainKey> {
+    MainKey::from_base64(text)
+        .map_err(|e| anyhow::anyhow!("{name}: {e} (see `hookd keygen --main-key`)"))
 }
 
 fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration> {
@@ -443,6 +488,11 @@ mod tests {
             ..Default::default()
         })
         .contains("http://"));
+        let err = bad(ServeArgs {
+            main_key: Some("c2hvcnQta2V5".into()),
+            ..Default::default()
+        });
+        assert!(err.contains("main_key") && !err.contains("c2hvcnQta2V5"));
     }
 
     #[test]
@@ -455,5 +505,23 @@ mod tests {
             Some(ProxyConfig::parse("http://u:hunter2@egress:3128").unwrap())
         );
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn main_keys_come_from_flags_or_the_file_and_show_only_their_ids() {
+        let (key, b64) = MainKey::generate();
+        let (old, old_b64) = MainKey::generate();
+        let file: FileConfig =
+            toml::from_str(&format!("previous_main_keys = [\"{old_b64}\"]")).unwrap();
+        let args = ServeArgs {
+            main_key: Some(b64.clone()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.main_key.as_ref().map(MainKey::id), Some(key.id()));
+        assert_eq!(c.previous_main_keys.len(), 1);
+        assert_eq!(c.previous_main_keys[0].id(), old.id());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(&b64) && !debug.contains(&old_b64));
     }
 }

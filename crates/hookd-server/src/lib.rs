@@ -5,6 +5,7 @@
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per resource), auth and errors.
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
+//! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
 //!
@@ -14,12 +15,14 @@ pub mod admin_token;
 pub mod api;
 pub mod cleaner;
 pub mod config;
+pub mod main_key;
 
 use anyhow::Context;
 use config::{Config, Database};
 use hookd_core::Timestamp;
 use hookd_delivery::{Engine, EngineConfig};
 use hookd_store::postgres::{PostgresOptions, PostgresStore};
+use hookd_store::secrets::Keyring;
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::Store;
 use std::sync::Arc;
@@ -99,9 +102,15 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
     match &config.database {
         Database::Sqlite(path) => {
             let path = path.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
-                .await
-                .context("opening the database")??;
+            let main = match &config.main_key {
+                Some(key) => key.clone(),
+                None => main_key::load_or_create(&config.data_dir)?,
+            };
+            let keyring = Keyring::new(main, config.previous_main_keys.clone());
+            let store =
+                tokio::task::spawn_blocking(move || SqliteStore::open_encrypted(&path, keyring))
+                    .await
+                    .context("opening the database")??;
             let released = if release_leases {
                 store
                     .release_all_leases(Timestamp::now())
@@ -120,6 +129,11 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
         }
         Database::Postgres(url) => {
             let pg = &config.postgres;
+            // Every node must share the key, so none can be generated here.
+            let main = config.main_key.clone().context(
+                "PostgreSQL needs main_key (HOOKD_MAIN_KEY), the same on every node: it \
+                 encrypts endpoint secrets at rest; create one with `hookd keygen --main-key`",
+            )?;
             let options = PostgresOptions {
                 url: url.clone(),
                 pool_size: pg.pool_size,
@@ -127,6 +141,7 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
                 connect_timeout: pg.connect_timeout,
                 acquire_timeout: pg.connect_timeout,
                 ca_file: pg.ca_file.clone(),
+                keyring: Some(Keyring::new(main, config.previous_main_keys.clone())),
             };
             let store = PostgresStore::connect(&options)
                 .await

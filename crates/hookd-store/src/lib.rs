@@ -5,6 +5,9 @@
 //!   here names a database; handlers and the delivery engine only ever see these types.
 //! - [`sqlite`]: the embedded backend (one writer thread doing group commit, a small pool
 //!   of reader connections, WAL, migrations embedded and applied at open).
+//! - [`secrets`]: how both backends keep endpoint secrets at rest: sealed with
+//!   XChaCha20-Poly1305 under a main key ([`secrets::Keyring`]), checked and re-encrypted
+//!   at open.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
 //! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the
@@ -21,7 +24,7 @@ use hookd_core::Timestamp;
 use std::sync::Arc;
 
 pub mod postgres;
-mod secrets;
+pub mod secrets;
 pub mod sqlite;
 
 /// The errors a backend maps its own into. Handlers never see SQL types.

@@ -29,6 +29,8 @@ mod postgres_only;
 mod queue;
 #[path = "conformance/retention.rs"]
 mod retention;
+#[path = "conformance/secrets_at_rest.rs"]
+mod secrets_at_rest;
 
 use fixtures::*;
 use hookd_store::postgres::PostgresStore;
@@ -41,7 +43,8 @@ use tempfile::TempDir;
 /// A fresh SQLite store in its own directory (nested, so `open` must create parents).
 async fn open_sqlite() -> Option<(TempDir, Arc<SqliteStore>)> {
     let dir = TempDir::new().unwrap();
-    let store = SqliteStore::open(&dir.path().join("data/hookd.db")).unwrap();
+    let path = dir.path().join("data/hookd.db");
+    let store = SqliteStore::open_encrypted(&path, test_keyring()).unwrap();
     Some((dir, Arc::new(store)))
 }
 

@@ -22,7 +22,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API and the delivery workers.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Print a new random key: an endpoint secret, an ed25519 key pair or a main key.
+    Keygen(KeygenArgs),
     /// Delete old data once: expired payloads, attempts older than `--older-than`, expired
     /// idempotency keys. Reads the same configuration as `serve`.
     Prune(PruneArgs),
@@ -37,6 +39,36 @@ struct PruneArgs {
     config: ServeArgs,
 }
 
+#[derive(clap::Args)]
+#[group(multiple = false)]
+struct KeygenArgs {
+    /// An HMAC endpoint secret, `whsec_…` (the default).
+    #[arg(long)]
+    hmac: bool,
+    /// An ed25519 endpoint key pair: the `whsk_…` secret key (give it to hookd as the
+    /// endpoint's `secret` or rotation `key`), then the `whpk_…` public key (give it to
+    /// the receiver), one per line.
+    #[arg(long)]
+    ed25519: bool,
+    /// A main key for `HOOKD_MAIN_KEY` / `main_key` (base64 of 32 bytes).
+    #[arg(long)]
+    main_key: bool,
+}
+
+/// Prints the requested key to stdout (never to the log).
+fn keygen(args: &KeygenArgs) {
+    use hookd_core::signing::EndpointSecret;
+    if args.ed25519 {
+        let key = EndpointSecret::generate_ed25519();
+        println!("{}", key.expose());
+        println!("{}", key.verification_key());
+    } else if args.main_key {
+        println!("{}", hookd_store::secrets::MainKey::generate().1);
+    } else {
+        println!("{}", EndpointSecret::generate().expose());
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -47,8 +79,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Prune(args) => prune(args),
+        Command::Keygen(args) => {
+            keygen(&args);
+            Ok(())
+        }
     }
 }
 

@@ -13,6 +13,7 @@ fn prune(database_url: &str, data_dir: &Path, older_than: &str) -> Output {
         .args(["prune", "--older-than", older_than])
         .env("HOOKD_DATABASE_URL", database_url)
         .env("HOOKD_DATA_DIR", data_dir)
+        .env("HOOKD_MAIN_KEY", support::MAIN_KEY)
         .env("HOOKD_LOG", "warn")
         .output()
         .expect("hookd prune runs")

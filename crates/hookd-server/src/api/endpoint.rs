@@ -5,7 +5,7 @@
 
 use super::app::load_app;
 use super::cache::FanOutCache;
-use super::endpoint_body::{apply_in, apply_patch, blank, EndpointIn, EndpointPatch};
+use super::endpoint_body::{apply_in, apply_patch, blank, signing_key, EndpointIn, EndpointPatch};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::pagination::{ListResponse, PageParams};
@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Endpoint, Metadata};
-use hookd_core::signing::EndpointSecret;
 use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -114,12 +113,7 @@ pub async fn create(
     ApiPath(app_id): ApiPath<String>,
     ApiJson(mut body): ApiJson<EndpointIn>,
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
-    let secret = match body.secret.take() {
-        Some(s) => {
-            EndpointSecret::parse(&s).map_err(|e| ApiError::field("secret", e.to_string()))?
-        }
-        None => EndpointSecret::generate(),
-    };
+    let secret = signing_key(body.secret.take(), body.key_type.take(), "secret")?;
     let app = load_app(&state, &app_id).await?;
     let mut ep = blank(&app.id, secret);
     apply_in(&state, &mut ep, body).await?;
@@ -147,6 +141,7 @@ pub async fn upsert(
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let app = load_app(&state, &app_id).await?;
     let secret = body.secret.take();
+    let key_type = body.key_type.take();
     match state.store.get_endpoint(&app.id, &ep_id).await {
         Ok(mut ep) => {
             apply_in(&state, &mut ep, body).await?;
@@ -156,11 +151,7 @@ pub async fn upsert(
         }
         Err(StoreError::NotFound) => {
             validate::uid(&ep_id).map_err(|m| ApiError::field("uid", m))?;
-            let secret = match secret {
-                Some(s) => EndpointSecret::parse(&s)
-                    .map_err(|e| ApiError::field("secret", e.to_string()))?,
-                None => EndpointSecret::generate(),
-            };
+            let secret = signing_key(secret, key_type, "secret")?;
             let mut ep = blank(&app.id, secret);
             ep.uid = Some(ep_id);
             apply_in(&state, &mut ep, body).await?;
@@ -205,6 +196,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `{"key": ...}`: what receivers verify with, the `whsec_` secret or, for an ed25519
+/// endpoint, its `whpk_` public key (the `whsk_` secret key never leaves hookd).
 #[derive(Debug, Serialize)]
 pub struct SecretOut {
     key: String,
@@ -219,12 +212,16 @@ pub struct RotateIn {
     /// How long the replaced key keeps signing, 0 to 7 days [default: the configured
     /// `secret_grace_period`, 24 h].
     grace_period_seconds: Option<u32>,
+    /// hookd extension: `"hmac"` (default) or `"ed25519"`, the kind of key generated when
+    /// `key` is absent.
+    key_type: Option<String>,
 }
 
 /// Longest grace period a rotation may ask for (as Svix).
 const MAX_GRACE_SECONDS: u32 = 7 * 86_400;
 
-/// `POST /app/{app_id}/endpoint/{endpoint_id}/secret/rotate`: 200 `{"key": "<new>"}`.
+/// `POST /app/{app_id}/endpoint/{endpoint_id}/secret/rotate`: 200 `{"key": "<new>"}` (the
+/// new `whsec_` secret, or the new `whpk_` public key of an ed25519 key).
 /// The replaced key keeps signing (a second signature in `webhook-signature`) until the
 /// grace period ends; at most `MAX_PREVIOUS_SECRETS` old keys are kept.
 pub async fn rotate_secret(
@@ -239,10 +236,7 @@ pub async fn rotate_secret(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?
     };
-    let new = match body.key {
-        Some(k) => EndpointSecret::parse(&k).map_err(|e| ApiError::field("key", e.to_string()))?,
-        None => EndpointSecret::generate(),
-    };
+    let new = signing_key(body.key, body.key_type, "key")?;
     let grace = match body.grace_period_seconds {
         Some(s) if s > MAX_GRACE_SECONDS => {
             return Err(ApiError::field(
@@ -265,11 +259,12 @@ pub async fn rotate_secret(
         .map_err(|e| ApiError::from_store("endpoint", e))?;
     changed(&state, &cache, &ep);
     Ok(Json(SecretOut {
-        key: ep.secret.expose().to_owned(),
+        key: ep.secret.verification_key(),
     }))
 }
 
-/// `GET /app/{app_id}/endpoint/{endpoint_id}/secret`: `{"key": "whsec_..."}`.
+/// `GET /app/{app_id}/endpoint/{endpoint_id}/secret`: `{"key": "whsec_..."}`, or
+/// `{"key": "whpk_..."}` for an ed25519 endpoint.
 pub async fn secret(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
@@ -277,6 +272,6 @@ pub async fn secret(
     let app = load_app(&state, &app_id).await?;
     let ep = load_endpoint(&state, &app.id, &ep_id).await?;
     Ok(Json(SecretOut {
-        key: ep.secret.expose().to_owned(),
+        key: ep.secret.verification_key(),
     }))
 }

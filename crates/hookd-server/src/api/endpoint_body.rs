@@ -6,7 +6,7 @@ use super::extract::double_option;
 use super::ApiState;
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Endpoint, Metadata};
-use hookd_core::signing::EndpointSecret;
+use hookd_core::signing::{EndpointSecret, KeyType};
 use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
 use serde::Deserialize;
@@ -45,6 +45,44 @@ pub struct EndpointIn {
     pub secret: Option<String>,
     #[serde(default)]
     headers: Option<BTreeMap<String, String>>,
+    /// hookd extension, only read on create: `"hmac"` (default) or `"ed25519"`, the kind
+    /// of key generated when `secret` is absent.
+    #[serde(default)]
+    pub key_type: Option<String>,
+}
+
+/// The signing key of a create or a rotation: `given` (field `field`) parsed, or else a
+/// generated one of `key_type` (`"hmac"` by default, or `"ed25519"`). A `key_type` that
+/// contradicts the given key is refused.
+pub fn signing_key(
+    given: Option<String>,
+    key_type: Option<String>,
+    field: &'static str,
+) -> ApiResult<EndpointSecret> {
+    let wanted = match key_type.as_deref() {
+        None => None,
+        Some("hmac") => Some(KeyType::Hmac),
+        Some("ed25519") => Some(KeyType::Ed25519),
+        Some(_) => {
+            return Err(ApiError::field(
+                "keyType",
+                "keyType must be \"hmac\" or \"ed25519\"",
+            ))
+        }
+    };
+    let key = match given {
+        Some(text) => {
+            EndpointSecret::parse(&text).map_err(|e| ApiError::field(field, e.to_string()))?
+        }
+        None => return Ok(EndpointSecret::generate_of(wanted.unwrap_or(KeyType::Hmac))),
+    };
+    if wanted.is_some_and(|w| w != key.key_type()) {
+        return Err(ApiError::field(
+            "keyType",
+            format!("keyType does not match the kind of {field} given"),
+        ));
+    }
+    Ok(key)
 }
 
 /// Body of PATCH (`EndpointPatch`): absent fields stay, `null` clears.

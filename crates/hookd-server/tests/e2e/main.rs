@@ -10,3 +10,4 @@ mod api;
 mod delivery;
 mod flow;
 mod retention;
+mod signing;

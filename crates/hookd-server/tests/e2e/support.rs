@@ -101,7 +101,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
+/// The main key of servers on PostgreSQL (which has no data directory to keep one in).
+const PG_MAIN_KEY: &str = "aG9va2QtZTJlLXRlc3QtbWFpbi1rZXktMDEyMzQ1Njc=";
+
+async fn start(mut config: Config, dir: tempfile::TempDir) -> TestApp {
+    if matches!(config.database, hookd_server::config::Database::Postgres(_))
+        && config.main_key.is_none()
+    {
+        config.main_key = Some(hookd_store::secrets::MainKey::from_base64(PG_MAIN_KEY).unwrap());
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();

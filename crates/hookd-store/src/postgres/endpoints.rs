@@ -12,11 +12,11 @@
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
 use super::codec::{pg_error, ts_col};
 use super::query::{execute, fetch_one, query_opt, ListQuery};
+use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::Endpoint;
-use hookd_core::signing::EndpointSecret;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
@@ -24,11 +24,21 @@ const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_li
     max_concurrency, fifo
     FROM endpoints";
 
-fn from_row(row: &Row) -> StoreResult<Endpoint> {
-    let secret: &str = col(row, 11)?;
-    let secret = EndpointSecret::parse(secret).map_err(|e| corrupt(11, e))?;
+/// Reads a row, opening its sealed secrets with `codec`.
+fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<Endpoint> + '_ {
+    move |row| decode_row(codec, row)
+}
+
+fn decode_row(codec: &SecretCodec, row: &Row) -> StoreResult<Endpoint> {
+    let id: &str = col(row, 0)?;
+    let secret = codec
+        .open_secret(id, col(row, 11)?)
+        .map_err(|e| corrupt(11, e))?;
+    let previous_secrets = codec
+        .open_previous(id, col(row, 15)?)
+        .map_err(|e| corrupt(15, e))?;
     Ok(Endpoint {
-        id: EndpointId::from_trusted(col(row, 0)?),
+        id: EndpointId::from_trusted(id.to_owned()),
         app_id: AppId::from_trusted(col(row, 1)?),
         uid: col(row, 2)?,
         url: col(row, 3)?,
@@ -45,27 +55,29 @@ fn from_row(row: &Row) -> StoreResult<Endpoint> {
         headers: json_col(row, 12)?,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
-        previous_secrets: crate::secrets::decode(col(row, 15)?).map_err(|e| corrupt(15, e))?,
+        previous_secrets,
     })
 }
 
-/// The JSON-encoded columns of an endpoint.
+/// The encoded columns of an endpoint: JSON, and the sealed secrets.
 struct JsonFields {
     event_types: Option<String>,
     channels: Option<String>,
     metadata: String,
     headers: String,
+    secret: String,
     previous_secrets: String,
 }
 
 impl JsonFields {
-    fn of(ep: &Endpoint) -> StoreResult<Self> {
+    fn of(ep: &Endpoint, codec: &SecretCodec) -> StoreResult<Self> {
         Ok(Self {
             event_types: to_json_opt(ep.event_types.as_ref())?,
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
             headers: to_json(&ep.headers)?,
-            previous_secrets: crate::secrets::encode(&ep.previous_secrets)?,
+            secret: codec.seal_secret(&ep.id, &ep.secret),
+            previous_secrets: codec.seal_previous(&ep.id, &ep.previous_secrets)?,
         })
     }
 }
@@ -84,8 +96,8 @@ const INSERT_SQL: &str = "WITH ep AS (
     )
     SELECT count(*) FROM ep";
 
-pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
+pub(super) async fn insert(client: &Client, codec: &SecretCodec, ep: &Endpoint) -> StoreResult<()> {
+    let json = JsonFields::of(ep, codec)?;
     execute(
         client,
         INSERT_SQL,
@@ -101,7 +113,7 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
             &json.event_types,
             &json.channels,
             &json.metadata,
-            &ep.secret.expose(),
+            &json.secret,
             &json.headers,
             &ms(ep.created_at),
             &ms(ep.updated_at),
@@ -117,7 +129,12 @@ pub(super) async fn insert(client: &Client, ep: &Endpoint) -> StoreResult<()> {
 }
 
 /// An endpoint of `app`, by id first, else by uid (one lookup: an id match sorts first).
-pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+pub(super) async fn get(
+    client: &Client,
+    codec: &SecretCodec,
+    app: &AppId,
+    id_or_uid: &str,
+) -> StoreResult<Endpoint> {
     let sql = format!(
         "{SELECT} WHERE app_id = $1 AND (id = $2 OR uid = $2) ORDER BY id = $2 DESC LIMIT 1"
     );
@@ -126,26 +143,31 @@ pub(super) async fn get(client: &Client, app: &AppId, id_or_uid: &str) -> StoreR
         &sql,
         &[&app.as_str(), &id_or_uid],
         "reading an endpoint",
-        from_row,
+        from_row(codec),
     )
     .await
 }
 
 pub(super) async fn list(
     client: &Client,
+    codec: &SecretCodec,
     app: &AppId,
     page: &PageRequest,
 ) -> StoreResult<Page<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = $", app.as_str().to_owned());
-    query.fetch_page(client, "id", page, from_row).await
+    query.fetch_page(client, "id", page, from_row(codec)).await
 }
 
-pub(super) async fn all(client: &Client, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+pub(super) async fn all(
+    client: &Client,
+    codec: &SecretCodec,
+    app: &AppId,
+) -> StoreResult<Vec<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = $", app.as_str().to_owned());
     query.order_by("id");
-    query.fetch_all(client, from_row).await
+    query.fetch_all(client, from_row(codec)).await
 }
 
 /// The endpoint, and its `flow_endpoints` row added or removed per `$18` (whether it is
@@ -177,9 +199,13 @@ const UPDATE_SQL: &str = "WITH ep AS (
 const REMARK_SQL: &str = "UPDATE message_destinations SET flow = $2
     WHERE endpoint_id = $1 AND status = 1 AND flow <> $2";
 
-pub(super) async fn update(client: &mut Client, ep: &Endpoint) -> StoreResult<()> {
+pub(super) async fn update(
+    client: &mut Client,
+    codec: &SecretCodec,
+    ep: &Endpoint,
+) -> StoreResult<()> {
     let what = "updating an endpoint";
-    let json = JsonFields::of(ep)?;
+    let json = JsonFields::of(ep, codec)?;
     let flow = ep.is_flow_controlled();
     let tx = client.transaction().await.map_err(|e| pg_error(e, what))?;
     let stmt = tx
@@ -201,7 +227,7 @@ pub(super) async fn update(client: &mut Client, ep: &Endpoint) -> StoreResult<()
                 &json.event_types,
                 &json.channels,
                 &json.metadata,
-                &ep.secret.expose(),
+                &json.secret,
                 &json.headers,
                 &ms(ep.updated_at),
                 &json.previous_secrets,

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0003_idempotency_keys.sql"),
     include_str!("sql/0004_payload_retention.sql"),
     include_str!("sql/0006_flow_control.sql"),
+    include_str!("sql/0007_main_key_check.sql"),
 ];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so

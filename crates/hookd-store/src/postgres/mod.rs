@@ -35,6 +35,7 @@ mod endpoints;
 mod event_types;
 mod flow;
 mod listener;
+mod main_key;
 mod messages;
 mod migrations;
 mod query;
@@ -42,6 +43,7 @@ mod queue;
 mod retention;
 mod store;
 
+use crate::secrets::{Keyring, SecretCodec};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use std::fmt;
@@ -69,6 +71,9 @@ pub struct PostgresOptions {
     /// PEM root certificate(s) trusted for the server's TLS certificate, in addition to
     /// the webpki (Mozilla) roots: for a server with a private CA.
     pub ca_file: Option<PathBuf>,
+    /// Encrypts endpoint secrets at rest; every node of a database needs the same main key
+    /// (or it in its previous keys). `None` writes plaintext: for tests and tools only.
+    pub keyring: Option<Keyring>,
 }
 
 impl Default for PostgresOptions {
@@ -80,6 +85,7 @@ impl Default for PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
             ca_file: None,
+            keyring: None,
         }
     }
 }
@@ -93,6 +99,7 @@ impl fmt::Debug for PostgresOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("ca_file", &self.ca_file)
+            .field("keyring", &self.keyring)
             .finish()
     }
 }
@@ -110,6 +117,8 @@ pub struct PostgresStore {
     messages: batcher::MessageBatcher,
     /// Bounds `health()` even when a pooled connection hangs: acquire plus connect time.
     health_timeout: Duration,
+    /// Seals and opens endpoint secrets (plaintext without a keyring).
+    codec: SecretCodec,
     /// Stops the listener task when the store is dropped.
     _listener: DropGuard,
 }
@@ -118,6 +127,10 @@ impl PostgresStore {
     /// Connects to the database in `opts.url`, applies the embedded migrations to the
     /// connection's current schema (safe when several nodes start at once), builds the
     /// pool and starts listening for work made due by other nodes.
+    ///
+    /// With `opts.keyring`: fails if the database's endpoint secrets are encrypted with a
+    /// main key the keyring lacks, then re-encrypts (in batches, safe while other nodes
+    /// run) every secret not yet under the main key.
     pub async fn connect(opts: &PostgresOptions) -> anyhow::Result<Self> {
         let mut target = connect::Target::new(opts)?;
         let due = Arc::new(Notify::new());
@@ -130,6 +143,8 @@ impl PostgresStore {
             .and_then(|row| row.try_get(0))
             .context("reading the current schema")?;
         let schema = schema.context("the search_path names no existing schema")?;
+        let codec = SecretCodec::new(opts.keyring.clone());
+        main_key::prepare(&mut session.client, &codec).await?;
         let channel = listener::channel_name(&schema);
         let pool = target.pool(opts)?;
         let stop = CancellationToken::new();
@@ -147,6 +162,7 @@ impl PostgresStore {
             due,
             channel,
             health_timeout: opts.acquire_timeout + opts.connect_timeout,
+            codec,
             _listener: stop.drop_guard(),
         })
     }

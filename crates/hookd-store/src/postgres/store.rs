@@ -89,23 +89,23 @@ impl Store for PostgresStore {
     }
 
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
-        endpoints::insert(&self.client().await?, ep).await
+        endpoints::insert(&self.client().await?, &self.codec, ep).await
     }
 
     async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
-        endpoints::get(&self.client().await?, app, id_or_uid).await
+        endpoints::get(&self.client().await?, &self.codec, app, id_or_uid).await
     }
 
     async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
-        endpoints::list(&self.client().await?, app, page).await
+        endpoints::list(&self.client().await?, &self.codec, app, page).await
     }
 
     async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>> {
-        endpoints::all(&self.client().await?, app).await
+        endpoints::all(&self.client().await?, &self.codec, app).await
     }
 
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
-        endpoints::update(&mut self.client().await?, ep).await
+        endpoints::update(&mut self.client().await?, &self.codec, ep).await
     }
 
     async fn set_endpoint_disabled(

@@ -6,10 +6,10 @@
 use super::codec::{json_col, json_col_opt, ms, to_json, to_json_opt, ts_col};
 use super::codec::{unique_or_other, SqlContext};
 use super::query::ListQuery;
+use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::Endpoint;
-use hookd_core::signing::EndpointSecret;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -18,12 +18,23 @@ const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_li
     max_concurrency, fifo
     FROM endpoints";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
+/// Reads a row, opening its sealed secrets with `codec`.
+fn from_row(codec: &SecretCodec) -> impl Fn(&Row<'_>) -> rusqlite::Result<Endpoint> + '_ {
+    move |row| decode_row(codec, row)
+}
+
+fn decode_row(codec: &SecretCodec, row: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    let id: String = row.get(0)?;
     let secret: String = row.get(11)?;
-    let secret = EndpointSecret::parse(&secret)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, Box::new(e)))?;
+    let secret = codec
+        .open_secret(&id, &secret)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(11, Type::Text, e.into()))?;
+    let previous: String = row.get(15)?;
+    let previous_secrets = codec
+        .open_previous(&id, &previous)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(15, Type::Text, e.into()))?;
     Ok(Endpoint {
-        id: EndpointId::from_trusted(row.get(0)?),
+        id: EndpointId::from_trusted(id),
         app_id: AppId::from_trusted(row.get(1)?),
         uid: row.get(2)?,
         url: row.get(3)?,
@@ -40,16 +51,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         headers: json_col(row, 12)?,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
-        previous_secrets: {
-            let text: String = row.get(15)?;
-            crate::secrets::decode(&text)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(15, Type::Text, e.into()))?
-        },
+        previous_secrets,
     })
 }
 
-pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
+/// Inserts `ep` with its encoded columns `json` (encoded by the caller, off the writer).
+pub(super) fn insert(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
          disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
@@ -70,7 +77,7 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             json.event_types,
             json.channels,
             json.metadata,
-            ep.secret.expose(),
+            json.secret,
             json.headers,
             ms(ep.created_at),
             ms(ep.updated_at),
@@ -112,33 +119,43 @@ fn sync_flow(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     Ok(())
 }
 
-/// The JSON-encoded columns of an endpoint.
-struct JsonFields {
+/// The encoded columns of an endpoint: JSON, and the sealed secrets.
+pub(super) struct JsonFields {
     event_types: Option<String>,
     channels: Option<String>,
     metadata: String,
     headers: String,
+    secret: String,
     previous_secrets: String,
 }
 
 impl JsonFields {
-    fn of(ep: &Endpoint) -> StoreResult<Self> {
+    pub(super) fn of(ep: &Endpoint, codec: &SecretCodec) -> StoreResult<Self> {
         Ok(Self {
             event_types: to_json_opt(ep.event_types.as_ref())?,
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
             headers: to_json(&ep.headers)?,
-            previous_secrets: crate::secrets::encode(&ep.previous_secrets)?,
+            secret: codec.seal_secret(&ep.id, &ep.secret),
+            previous_secrets: codec.seal_previous(&ep.id, &ep.previous_secrets)?,
         })
     }
 }
 
 /// An endpoint of `app`, by id first, else by uid.
-pub(super) fn get(conn: &Connection, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
+pub(super) fn get(
+    conn: &Connection,
+    codec: &SecretCodec,
+    app: &AppId,
+    id_or_uid: &str,
+) -> StoreResult<Endpoint> {
     for key in ["id", "uid"] {
         let found = conn
             .prepare_cached(&format!("{SELECT} WHERE app_id = ?1 AND {key} = ?2"))
-            .and_then(|mut s| s.query_row([app.as_str(), id_or_uid], from_row).optional())
+            .and_then(|mut s| {
+                s.query_row([app.as_str(), id_or_uid], from_row(codec))
+                    .optional()
+            })
             .ctx("reading an endpoint")?;
         if let Some(ep) = found {
             return Ok(ep);
@@ -149,23 +166,28 @@ pub(super) fn get(conn: &Connection, app: &AppId, id_or_uid: &str) -> StoreResul
 
 pub(super) fn list(
     conn: &Connection,
+    codec: &SecretCodec,
     app: &AppId,
     page: &PageRequest,
 ) -> StoreResult<Page<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = ?", app.as_str().to_owned());
-    query.fetch_page(conn, "id", page, from_row)
+    query.fetch_page(conn, "id", page, from_row(codec))
 }
 
-pub(super) fn all(conn: &Connection, app: &AppId) -> StoreResult<Vec<Endpoint>> {
+pub(super) fn all(
+    conn: &Connection,
+    codec: &SecretCodec,
+    app: &AppId,
+) -> StoreResult<Vec<Endpoint>> {
     let mut query = ListQuery::new(SELECT);
     query.and("app_id = ?", app.as_str().to_owned());
     query.order_by("id");
-    query.fetch_all(conn, from_row)
+    query.fetch_all(conn, from_row(codec))
 }
 
-pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
-    let json = JsonFields::of(ep)?;
+/// Updates `ep` with its encoded columns `json` (encoded by the caller, off the writer).
+pub(super) fn update(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> StoreResult<()> {
     let changed = conn
         .prepare_cached(
             "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
@@ -187,7 +209,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
                 json.event_types,
                 json.channels,
                 json.metadata,
-                ep.secret.expose(),
+                json.secret,
                 json.headers,
                 ms(ep.updated_at),
                 json.previous_secrets,

@@ -22,6 +22,7 @@ mod codec;
 mod endpoints;
 mod event_types;
 mod flow;
+mod main_key;
 mod messages;
 mod migrations;
 mod query;
@@ -31,6 +32,7 @@ mod retention;
 mod store;
 mod writer;
 
+use crate::secrets::{Keyring, SecretCodec};
 use anyhow::{bail, Context};
 use rusqlite::Connection;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -52,6 +54,8 @@ pub struct SqliteStore {
     readers: readers::Readers,
     /// Background WAL checkpoints.
     _checkpointer: checkpointer::Checkpointer,
+    /// Seals and opens endpoint secrets (plaintext when opened without a keyring).
+    codec: SecretCodec,
     /// The `<path>.lock` file, locked exclusively while this store is open.
     _lock: File,
 }
@@ -61,7 +65,22 @@ impl SqliteStore {
     /// exclusive lock (a `<path>.lock` file) so two processes never share one SQLite file,
     /// and applies the embedded migrations. Fails if another process (or another open
     /// store in this process) holds the lock.
+    ///
+    /// Endpoint secrets are written in plaintext: for tests and tools. `hookd serve` uses
+    /// [`SqliteStore::open_encrypted`]. Fails if the database's secrets are encrypted.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_with(path, None)
+    }
+
+    /// [`SqliteStore::open`], with endpoint secrets encrypted under `keyring`'s main key.
+    /// At open, fails if the database's secrets are sealed with a key the keyring lacks,
+    /// then re-encrypts (in batches) every secret not yet under the main key: plaintext
+    /// from before encryption, or values sealed with a previous main key.
+    pub fn open_encrypted(path: &Path, keyring: Keyring) -> anyhow::Result<Self> {
+        Self::open_with(path, Some(keyring))
+    }
+
+    fn open_with(path: &Path, keyring: Option<Keyring>) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating the data directory {}", parent.display()))?;
@@ -71,6 +90,8 @@ impl SqliteStore {
             .with_context(|| format!("opening the SQLite database {}", path.display()))?;
         configure_writer(&conn)?;
         migrations::apply(&mut conn)?;
+        let codec = SecretCodec::new(keyring);
+        main_key::prepare(&mut conn, &codec)?;
         let readers = readers::Readers::open(path)?;
         let writer = writer::Writer::spawn(conn)?;
         let checkpointer = checkpointer::Checkpointer::spawn(path)?;
@@ -79,6 +100,7 @@ impl SqliteStore {
             writer,
             readers,
             _checkpointer: checkpointer,
+            codec,
             _lock: lock,
         })
     }

@@ -95,35 +95,39 @@ impl Store for SqliteStore {
     }
 
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        let json = endpoints::JsonFields::of(ep, &self.codec)?;
         let ep = ep.clone();
         self.writer
-            .submit(move |tx| endpoints::insert(tx, &ep))
+            .submit(move |tx| endpoints::insert(tx, &ep, &json))
             .await
     }
 
     async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
-        let (app, key) = (app.clone(), id_or_uid.to_owned());
+        let (app, key, codec) = (app.clone(), id_or_uid.to_owned(), self.codec.clone());
         self.readers
-            .run(move |c| endpoints::get(c, &app, &key))
+            .run(move |c| endpoints::get(c, &codec, &app, &key))
             .await
     }
 
     async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
-        let (app, page) = (app.clone(), page.clone());
+        let (app, page, codec) = (app.clone(), page.clone(), self.codec.clone());
         self.readers
-            .run(move |c| endpoints::list(c, &app, &page))
+            .run(move |c| endpoints::list(c, &codec, &app, &page))
             .await
     }
 
     async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>> {
-        let app = app.clone();
-        self.readers.run(move |c| endpoints::all(c, &app)).await
+        let (app, codec) = (app.clone(), self.codec.clone());
+        self.readers
+            .run(move |c| endpoints::all(c, &codec, &app))
+            .await
     }
 
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
+        let json = endpoints::JsonFields::of(ep, &self.codec)?;
         let ep = ep.clone();
         self.writer
-            .submit(move |tx| endpoints::update(tx, &ep))
+            .submit(move |tx| endpoints::update(tx, &ep, &json))
             .await
     }
 

@@ -8,9 +8,21 @@ use hookd_core::model::{
 };
 use hookd_core::signing::EndpointSecret;
 use hookd_core::Timestamp;
+use hookd_store::secrets::{Keyring, MainKey};
 use hookd_store::PageRequest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The main key of the suite's stores: every check runs with secrets sealed at rest.
+pub fn test_keyring() -> Keyring {
+    Keyring::new(main_key(1), Vec::new())
+}
+
+/// A fixed main key per `n` (for rotation tests).
+pub fn main_key(n: u8) -> MainKey {
+    use base64::Engine;
+    MainKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([n; 32])).unwrap()
+}
 
 /// A fixed point in time plus `ms`, so tests never depend on the clock.
 pub fn t(ms: i64) -> Timestamp {

@@ -64,6 +64,7 @@ impl TestSchema {
             pool_size: 4,
             connect_timeout: Duration::from_secs(2),
             acquire_timeout: Duration::from_secs(2),
+            keyring: Some(crate::fixtures::test_keyring()),
             ..PostgresOptions::default()
         }
     }

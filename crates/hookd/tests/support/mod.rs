@@ -17,6 +17,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub const TOKEN: &str = "binary-test-admin-token-0123";
+/// The main key every test node shares (nodes of one PostgreSQL database must).
+pub const MAIN_KEY: &str = "aG9va2QtdGVzdC1tYWluLWtleS0wMTIzNDU2Nzg5YWI=";
 
 /// A running `hookd serve`; killed with SIGKILL when dropped.
 pub struct Node {
@@ -36,6 +38,7 @@ impl Node {
             .env("HOOKD_DATABASE_URL", database_url)
             .env("HOOKD_DATA_DIR", data_dir)
             .env("HOOKD_ADMIN_TOKEN", TOKEN)
+            .env("HOOKD_MAIN_KEY", MAIN_KEY)
             .env("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")
             .env("HOOKD_RETRY_SCHEDULE", "0.5,0.5,1,1,1")
             .env("HOOKD_LOG", "warn")

@@ -1,0 +1,134 @@
+//! At connect: checks that the configured main key is the one the database's secrets are
+//! encrypted with, and re-encrypts every secret not yet under it (see `crate::secrets`).
+//!
+//! Safe with several nodes: the key check row is created with `ON CONFLICT DO NOTHING` and
+//! read back (two nodes starting with different keys on an empty database: one refuses);
+//! each re-encrypted row is written only if its columns still hold what was read (a
+//! compare-and-set, so an endpoint changed meanwhile by another node is left as that node
+//! wrote it); the check moves to the new key only once no row is under another key.
+
+use crate::secrets::{
+    sealed_key_id, sealed_prefix, wrong_key, SecretCodec, REENCRYPT_BATCH, SEALED_PREFIX_LEN,
+};
+use anyhow::Context;
+use tokio_postgres::Client;
+
+/// Refuses a keyring (or its absence) that does not fit the database, then brings every
+/// secret under the main key and, when none is left under another, records that key as
+/// the database's.
+pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow::Result<()> {
+    let Some(keys) = codec.keyring() else {
+        return match read_check(client).await? {
+            Some(found) => Err(wrong_key(&found, None)),
+            None => Ok(()),
+        };
+    };
+    client
+        .execute(
+            "INSERT INTO main_key_check (id, key_id) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            &[&keys.main_id()],
+        )
+        .await
+        .context("recording the main key check")?;
+    let check = read_check(client)
+        .await?
+        .context("the main key check row is missing")?;
+    if !keys.knows(&check) {
+        return Err(wrong_key(&check, Some(keys)));
+    }
+    let sql = format!(
+        "SELECT substr(secret, 1, {n}) FROM endpoints WHERE secret LIKE 'enc1:%'
+         UNION SELECT substr(previous_secrets, 1, {n}) FROM endpoints
+         WHERE previous_secrets LIKE 'enc1:%'",
+        n = SEALED_PREFIX_LEN
+    );
+    for row in client
+        .query(&sql, &[])
+        .await
+        .context("listing the main keys in use")?
+    {
+        let prefix: String = row.try_get(0).context("listing the main keys in use")?;
+        if let Some(id) = sealed_key_id(&prefix).filter(|id| !keys.knows(id)) {
+            return Err(wrong_key(id, Some(keys)));
+        }
+    }
+    let prefix = sealed_prefix(keys.main_id());
+    let done = reencrypt(client, codec, &prefix).await?;
+    if done > 0 {
+        tracing::info!(
+            endpoints = done,
+            main_key.id = keys.main_id(),
+            "re-encrypted endpoint secrets under the main key"
+        );
+    }
+    let sql = format!(
+        "UPDATE main_key_check SET key_id = $1 WHERE id = 1 AND NOT EXISTS (
+             SELECT 1 FROM endpoints
+             WHERE substr(secret, 1, {n}) <> $2 OR substr(previous_secrets, 1, {n}) <> $2)",
+        n = SEALED_PREFIX_LEN
+    );
+    client
+        .execute(&sql, &[&keys.main_id(), &prefix])
+        .await
+        .context("recording the main key check")?;
+    Ok(())
+}
+
+async fn read_check(client: &Client) -> anyhow::Result<Option<String>> {
+    client
+        .query_opt("SELECT key_id FROM main_key_check WHERE id = 1", &[])
+        .await
+        .context("reading the main key check")?
+        .map(|row| row.try_get(0))
+        .transpose()
+        .context("reading the main key check")
+}
+
+/// One pass over the endpoints in id order, `REENCRYPT_BATCH` rows per statement, sealing
+/// again every row whose secrets are not under `prefix`. Returns how many were written.
+async fn reencrypt(client: &Client, codec: &SecretCodec, prefix: &str) -> anyhow::Result<u64> {
+    let select = format!(
+        "SELECT id, secret, previous_secrets FROM endpoints
+         WHERE id > $1 AND (substr(secret, 1, {n}) <> $2 OR substr(previous_secrets, 1, {n}) <> $2)
+         ORDER BY id LIMIT $3",
+        n = SEALED_PREFIX_LEN
+    );
+    let update = "UPDATE endpoints e SET secret = v.new_secret, previous_secrets = v.new_previous
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+             AS v(id, old_secret, old_previous, new_secret, new_previous)
+        WHERE e.id = v.id AND e.secret = v.old_secret AND e.previous_secrets = v.old_previous";
+    let limit = REENCRYPT_BATCH as i64;
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let rows = client
+            .query(&select, &[&after, &prefix, &limit])
+            .await
+            .context("reading endpoint secrets to re-encrypt")?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let mut columns: [Vec<String>; 5] = Default::default();
+        for row in &rows {
+            let (id, secret, previous): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let (new_secret, new_previous) = codec
+                .reseal(&id, &secret, &previous)
+                .map_err(|e| anyhow::anyhow!("endpoint {id}: {e}"))?
+                .context("re-encryption needs a keyring")?;
+            for (column, value) in
+                columns
+                    .iter_mut()
+                    .zip([id, secret, previous, new_secret, new_previous])
+            {
+                column.push(value);
+            }
+        }
+        after = columns[0].last().cloned().unwrap_or_default();
+        let [ids, old_s, old_p, new_s, new_p] = &columns;
+        total += client
+            .execute(update, &[ids, old_s, old_p, new_s, new_p])
+            .await
+            .context("writing re-encrypted endpoint secrets")?;
+    }
+}
