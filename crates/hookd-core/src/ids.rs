@@ -131,6 +131,11 @@ typed_id!(
     EventTypeId,
     "evtype"
 );
+typed_id!(
+    /// A background task (an endpoint recovery).
+    TaskId,
+    "qtask"
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,8 @@ mod apps;
 mod cascades;
 #[path = "conformance/endpoints.rs"]
 mod endpoints;
+#[path = "conformance/failure.rs"]
+mod failure;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/messages.rs"]
@@ -99,6 +101,9 @@ backend_tests!(
         queue::check_record_outcomes_writes_a_batch_like_single_outcomes,
         queue::check_endpoint_stats_count_destinations_per_status_in_a_window,
         cascades::check_delete_app_removes_everything_under_it,
+        failure::check_failure_streak_disables_an_endpoint_once_and_success_clears_it,
+        failure::check_recovery_requeues_failed_deliveries_in_batches_under_one_lease,
+        failure::check_an_expired_recovery_lease_passes_to_another_node,
     ]
 );
 

@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),
     include_str!("sql/0002_previous_secrets.sql"),
+    include_str!("sql/0005_failure_handling.sql"),
 ];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so

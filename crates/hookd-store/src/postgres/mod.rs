@@ -30,6 +30,7 @@ mod codec;
 mod connect;
 mod endpoints;
 mod event_types;
+mod failure;
 mod listener;
 mod messages;
 mod migrations;

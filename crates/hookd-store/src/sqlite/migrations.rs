@@ -8,6 +8,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),
     include_str!("sql/0002_previous_secrets.sql"),
+    include_str!("sql/0005_failure_handling.sql"),
 ];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.

@@ -20,6 +20,7 @@ mod checkpointer;
 mod codec;
 mod endpoints;
 mod event_types;
+mod failure;
 mod messages;
 mod migrations;
 mod query;
