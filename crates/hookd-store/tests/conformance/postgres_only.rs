@@ -160,7 +160,7 @@ async fn postgres_migrations_are_safe_when_nodes_start_together_and_again() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [2], "one row, at the newest version");
+    assert_eq!(versions, [3], "one row, at the newest version");
 }
 
 /// A TCP relay in front of the test server, so a test can make the server unreachable.
