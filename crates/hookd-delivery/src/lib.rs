@@ -19,6 +19,9 @@
 //! - `cache`: endpoints cached for at most a second, invalidated on change.
 //! - `decision`: the next state after an attempt (retry schedule, `Retry-After`), pure.
 //! - `headers`: the signed `webhook-*` headers and the endpoint's custom ones.
+//! - `health`: failure streaks per endpoint, written in batches; auto-disable.
+//! - [`operational`]: operational webhooks, committed as messages of an internal app.
+//! - `recovery`: runs endpoint recoveries (leased background tasks), paced.
 //! - [`ssrf`]: the address policy, applied after DNS resolution; the connection goes to the
 //!   address that was checked.
 //!
@@ -31,9 +34,12 @@ mod decision;
 mod dispatcher;
 mod engine;
 mod headers;
+mod health;
 mod lease;
+pub mod operational;
 mod poller;
 mod recorder;
+mod recovery;
 pub mod ssrf;
 
 use hookd_core::ids::{AppId, EndpointId};
@@ -76,6 +82,10 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// `user-agent` of outbound requests.
     pub user_agent: String,
+    /// Disable an endpoint once every attempt to it has failed for this long.
+    pub auto_disable_after: Duration,
+    /// Where operational webhooks go; `None` sends none.
+    pub operational: Option<operational::OperationalTarget>,
 }
 
 impl Default for EngineConfig {
@@ -96,6 +106,8 @@ impl Default for EngineConfig {
             max_inflight: 512,
             shutdown_grace: Duration::from_secs(20),
             user_agent: concat!("hookd/", env!("CARGO_PKG_VERSION")).into(),
+            auto_disable_after: Duration::from_secs(5 * 86_400),
+            operational: None,
         }
     }
 }
@@ -194,6 +206,27 @@ impl Engine {
     /// Asks the poller to look for due work now (after a resend, say).
     pub fn wake(&self) {
         self.shared.poller.wake.notify_one();
+    }
+
+    /// Queues an operational webhook (a no-op unless an operator URL is configured).
+    pub fn emit(&self, event: operational::OpEvent) {
+        self.shared.ops.emit(event);
+    }
+
+    /// Whether `app` is the internal application carrying operational webhooks.
+    pub fn is_internal_app(&self, app: &AppId) -> bool {
+        self.shared.ops.is_internal(app)
+    }
+
+    /// Asks the recovery worker to look for new tasks now.
+    pub fn wake_recovery(&self) {
+        self.shared.recovery_wake.notify_one();
+    }
+
+    /// Forgets what this node knows about an endpoint's health (after re-enabling it, its
+    /// failure streak was cleared in the store).
+    pub fn forget_endpoint_health(&self, app: &AppId, endpoint: &EndpointId) {
+        self.shared.health.forget(app, endpoint);
     }
 
     /// Forgets a cached endpoint after it changed or was deleted.

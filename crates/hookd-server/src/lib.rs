@@ -4,6 +4,7 @@
 //! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags).
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per resource), auth and errors.
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
+//! - [`operational`]: the internal application that carries operational webhooks.
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
 //!
@@ -12,6 +13,7 @@
 pub mod admin_token;
 pub mod api;
 pub mod config;
+pub mod operational;
 
 use anyhow::Context;
 use config::{Config, Database};
@@ -38,8 +40,16 @@ pub async fn run(
         None => admin_token::load_or_create(&config.data_dir)?,
     };
 
+    let mut engine_cfg = engine_config(&config);
+    if let Some(hook) = &config.operational_webhook {
+        engine_cfg.operational = Some(
+            operational::ensure_target(store.as_ref(), hook)
+                .await
+                .context("setting up operational webhooks")?,
+        );
+    }
     let engine_stop = CancellationToken::new();
-    let engine = Engine::start(store.clone(), engine_config(&config), engine_stop.clone())
+    let engine = Engine::start(store.clone(), engine_cfg, engine_stop.clone())
         .context("starting the delivery engine")?;
 
     let state = api::ApiState {
@@ -137,6 +147,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         lease: config.lease,
         poll_interval: config.poll_interval,
         shutdown_grace: config.shutdown_grace,
+        auto_disable_after: config.auto_disable_after,
         ..EngineConfig::default()
     }
 }

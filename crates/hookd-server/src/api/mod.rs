@@ -9,7 +9,7 @@
 //! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
 //! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
 //!   [`endpoint_insight`]),
-//!   [`message`], [`attempt`], [`health`]: handlers.
+//!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
@@ -27,6 +27,7 @@ pub mod extract;
 pub mod health;
 pub mod message;
 pub mod pagination;
+pub mod recovery;
 
 #[cfg(test)]
 mod tests;
@@ -108,6 +109,12 @@ pub fn router(state: ApiState) -> Router {
                 .put(endpoint_headers::update)
                 .patch(endpoint_headers::patch),
         )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/recover",
+            post(recovery::recover),
+        )
+        .route("/background-task", get(recovery::list))
+        .route("/background-task/{task_id}", get(recovery::get))
         .route(
             "/app/{app_id}/msg",
             get(message::list).post(message::create),
