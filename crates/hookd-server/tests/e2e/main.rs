@@ -4,4 +4,6 @@
 mod support;
 
 mod api;
+mod databases;
 mod delivery;
+mod failure;
