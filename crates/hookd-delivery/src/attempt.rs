@@ -173,22 +173,27 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     let event = if internal {
         None
     } else {
-        attempt_event(shared, dest, result.succeeded(), next.status, next.attempt_count).map(
-            |kind| OpEvent {
-                kind,
-                app_id: dest.app_id.clone(),
-                app_uid: None,
-                endpoint_id: dest.endpoint_id.clone(),
-                endpoint_uid: endpoint.uid.clone(),
-                fail_since: None,
-                last_attempt: Some(LastAttempt {
-                    msg_id: dest.msg_id.clone(),
-                    attempt_id: attempt.id.clone(),
-                    response_status_code: code,
-                    at: sent_at,
-                }),
-            },
+        attempt_event(
+            shared,
+            dest,
+            result.succeeded(),
+            next.status,
+            next.attempt_count,
         )
+        .map(|kind| OpEvent {
+            kind,
+            app_id: dest.app_id.clone(),
+            app_uid: None,
+            endpoint_id: dest.endpoint_id.clone(),
+            endpoint_uid: endpoint.uid.clone(),
+            fail_since: None,
+            last_attempt: Some(LastAttempt {
+                msg_id: dest.msg_id.clone(),
+                attempt_id: attempt.id.clone(),
+                response_status_code: code,
+                at: sent_at,
+            }),
+        })
     };
     let outcome = DeliveryOutcome {
         msg_id: dest.msg_id.clone(),

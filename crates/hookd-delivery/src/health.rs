@@ -34,7 +34,8 @@ const SWEEP_ABOVE: usize = 16_384;
 pub(crate) struct Health {
     queue: mpsc::Sender<EndpointResult>,
     rx: Mutex<Option<mpsc::Receiver<EndpointResult>>>,
-    healthy: Mutex<HashMap<(AppId, EndpointId), Instant>>,
+    /// Endpoints seen succeeding, by id (ids are unique across applications).
+    healthy: Mutex<HashMap<EndpointId, Instant>>,
 }
 
 impl Health {
@@ -61,12 +62,11 @@ impl Health {
 
     /// Reports the result of an attempt (already recorded).
     pub fn report(&self, app: &AppId, endpoint: &EndpointId, ok: bool, at: Timestamp) {
-        let key = (app.clone(), endpoint.clone());
         {
             let mut healthy = self.healthy.lock().unwrap_or_else(|p| p.into_inner());
             if ok {
                 if healthy
-                    .get(&key)
+                    .get(endpoint)
                     .is_some_and(|seen| seen.elapsed() < HEALTHY_FOR)
                 {
                     return;
@@ -74,14 +74,14 @@ impl Health {
                 if healthy.len() >= SWEEP_ABOVE {
                     healthy.retain(|_, seen| seen.elapsed() < HEALTHY_FOR);
                 }
-                healthy.insert(key.clone(), Instant::now());
+                healthy.insert(endpoint.clone(), Instant::now());
             } else {
-                healthy.remove(&key);
+                healthy.remove(endpoint);
             }
         }
         let result = EndpointResult {
-            app_id: key.0,
-            endpoint_id: key.1,
+            app_id: app.clone(),
+            endpoint_id: endpoint.clone(),
             ok,
             at,
         };
@@ -91,11 +91,11 @@ impl Health {
     }
 
     /// Forgets what is known about an endpoint (re-enabled through the API).
-    pub fn forget(&self, app: &AppId, endpoint: &EndpointId) {
+    pub fn forget(&self, endpoint: &EndpointId) {
         self.healthy
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&(app.clone(), endpoint.clone()));
+            .remove(endpoint);
     }
 }
 

@@ -225,8 +225,8 @@ impl Engine {
 
     /// Forgets what this node knows about an endpoint's health (after re-enabling it, its
     /// failure streak was cleared in the store).
-    pub fn forget_endpoint_health(&self, app: &AppId, endpoint: &EndpointId) {
-        self.shared.health.forget(app, endpoint);
+    pub fn forget_endpoint_health(&self, endpoint: &EndpointId) {
+        self.shared.health.forget(endpoint);
     }
 
     /// Forgets a cached endpoint after it changed or was deleted.

@@ -148,7 +148,12 @@ impl Operational {
         let Some(target) = shared.ops.target.clone() else {
             return;
         };
-        let rx = shared.ops.rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let rx = shared
+            .ops
+            .rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(rx) = rx {
             shared.tracker.spawn(run(shared.clone(), target, rx));
         }
@@ -222,7 +227,11 @@ async fn payload(shared: &Shared, e: &OpEvent) -> Value {
     let store = &*shared.store;
     let app_uid = match &e.app_uid {
         Some(uid) => Some(uid.clone()),
-        None => store.get_app(e.app_id.as_str()).await.ok().and_then(|a| a.uid),
+        None => store
+            .get_app(e.app_id.as_str())
+            .await
+            .ok()
+            .and_then(|a| a.uid),
     };
     let mut data = Map::new();
     data.insert("appId".into(), json!(e.app_id));

@@ -68,7 +68,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             app.id = %task.app_id,
             endpoint.id = %task.endpoint_id
         );
-        if run_task(&shared, &task.id, &owner, pause).instrument(span).await.is_break() {
+        if run_task(&shared, &task.id, &owner, pause)
+            .instrument(span)
+            .await
+            .is_break()
+        {
             return;
         }
     }

@@ -332,7 +332,9 @@ fn operational_webhook(
         (Some(_), None) => bail!(
             "operational_webhook_url needs operational_webhook_secret (a whsec_ key) to sign with"
         ),
-        (None, Some(_)) => bail!("operational_webhook_secret is set without operational_webhook_url"),
+        (None, Some(_)) => {
+            bail!("operational_webhook_secret is set without operational_webhook_url")
+        }
     };
     let uri: http::Uri = url
         .parse()

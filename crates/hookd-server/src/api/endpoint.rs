@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Application, Endpoint, Metadata};
-use hookd_delivery::operational::{OpEvent, OpEventKind};
 use hookd_core::signing::EndpointSecret;
 use hookd_core::{validate, Timestamp};
+use hookd_delivery::operational::{OpEvent, OpEventKind};
 use hookd_store::{EndpointResult, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +113,7 @@ async fn clear_streak_if_reenabled(state: &ApiState, was_disabled: bool, ep: &En
     {
         tracing::warn!(error = %e, endpoint.id = %ep.id, "clearing the failure streak of a re-enabled endpoint failed");
     }
-    state.engine.forget_endpoint_health(&ep.app_id, &ep.id);
+    state.engine.forget_endpoint_health(&ep.id);
 }
 
 /// Drops every cached copy of `ep` on this node after it changed.

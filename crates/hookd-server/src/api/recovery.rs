@@ -130,5 +130,9 @@ pub async fn list(
 ) -> ApiResult<Json<ListResponse<TaskOut>>> {
     let cursor = params.cursor(true)?;
     let page = state.store.list_recoveries(&cursor.request).await?;
-    Ok(Json(cursor.respond(page, |t| t.id.to_string(), TaskOut::from)))
+    Ok(Json(cursor.respond(
+        page,
+        |t| t.id.to_string(),
+        TaskOut::from,
+    )))
 }

@@ -2,7 +2,7 @@
 //! after a failure streak, operational webhooks, and endpoint recovery.
 
 use crate::databases::test_databases;
-use crate::support::{restart_in_with, spawn_app_with, Answer, Receiver, Received, TestApp};
+use crate::support::{restart_in_with, spawn_app_with, Answer, Received, Receiver, TestApp};
 use hookd_core::retry::RetrySchedule;
 use hookd_core::signing::{verify_v1, EndpointSecret};
 use hookd_server::config::{Config, OperationalWebhook};
@@ -38,7 +38,11 @@ fn verified(secret: &EndpointSecret, r: &Received) -> Value {
 }
 
 /// Waits until the operator has received every type in `types`; returns all events.
-async fn wait_for_types(receiver: &Receiver, secret: &EndpointSecret, types: &[&str]) -> Vec<Value> {
+async fn wait_for_types(
+    receiver: &Receiver,
+    secret: &EndpointSecret,
+    types: &[&str],
+) -> Vec<Value> {
     let mut n = 1;
     loop {
         let got = receiver.wait_for("/ops", n, WAIT).await;
@@ -93,7 +97,10 @@ async fn operational_webhooks_report_every_event_type_signed() {
         receiver.set_default("/b", Answer::status(500));
         receiver.set_default("/c", Answer::status(410));
         let msg = app
-            .send(&app_id, json!({"eventType": "invoice.paid", "eventId": "evt-1", "payload": {}}))
+            .send(
+                &app_id,
+                json!({"eventType": "invoice.paid", "eventId": "evt-1", "payload": {}}),
+            )
             .await;
         receiver.wait_for("/a", 5, WAIT).await;
         receiver.wait_for("/b", 5, WAIT).await;
@@ -121,7 +128,10 @@ async fn operational_webhooks_report_every_event_type_signed() {
         assert_eq!(created["data"]["appUid"], "acme");
         assert_eq!(created["data"]["endpointUid"], "ep-a");
         find(&events, "endpoint.updated", &a);
-        assert_eq!(find(&events, "endpoint.deleted", &a)["data"]["endpointUid"], "ep-a");
+        assert_eq!(
+            find(&events, "endpoint.deleted", &a)["data"]["endpointUid"],
+            "ep-a"
+        );
         let disabled = find(&events, "endpoint.disabled", &c);
         assert!(disabled["data"]["failSince"].is_string(), "{disabled}");
         for (kind, ep) in [
@@ -135,20 +145,32 @@ async fn operational_webhooks_report_every_event_type_signed() {
             assert_eq!(data["msgId"], msg.as_str(), "{kind}");
             assert_eq!(data["msgEventId"], "evt-1", "{kind}");
             assert_eq!(data["appUid"], "acme", "{kind}");
-            assert!(data["lastAttempt"]["id"].as_str().unwrap().starts_with("atmpt_"));
+            assert!(data["lastAttempt"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("atmpt_"));
             assert!(data["lastAttempt"]["timestamp"].is_string());
         }
-        let code = |kind, ep| find(&events, kind, ep)["data"]["lastAttempt"]["responseStatusCode"].clone();
+        let code =
+            |kind, ep| find(&events, kind, ep)["data"]["lastAttempt"]["responseStatusCode"].clone();
         assert_eq!(code("message.attempt.failing", &a), 500);
         assert_eq!(code("message.attempt.recovered", &a), 200);
         assert_eq!(code("message.attempt.exhausted", &c), 410);
         // Exactly one failing per message and endpoint, and no events about the operator's
         // own deliveries.
-        let failing = events.iter().filter(|e| e["type"] == "message.attempt.failing").count();
+        let failing = events
+            .iter()
+            .filter(|e| e["type"] == "message.attempt.failing")
+            .count();
         assert_eq!(failing, 2);
         // The internal application is not listed.
         let (_, apps) = app.get("/app").await;
-        let ids: Vec<&str> = apps["data"].as_array().unwrap().iter().filter_map(|a| a["id"].as_str()).collect();
+        let ids: Vec<&str> = apps["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["id"].as_str())
+            .collect();
         assert_eq!(ids, [app_id.as_str()]);
         app.stop().await;
     }
@@ -178,7 +200,8 @@ async fn an_endpoint_failing_for_the_period_is_disabled_and_stays_so_until_reena
             .create_endpoint(&app_id, json!({"url": receiver.url("/x")}))
             .await;
         receiver.set_default("/x", Answer::status(500));
-        app.send(&app_id, json!({"eventType": "a", "payload": {}})).await;
+        app.send(&app_id, json!({"eventType": "a", "payload": {}}))
+            .await;
         let path = format!("/app/{app_id}/endpoint/{ep}");
         app.wait_for(&path, WAIT, |v| v["disabled"] == true).await;
         // Once disabled, the retries stop (settled without a request).
@@ -204,7 +227,8 @@ async fn an_endpoint_failing_for_the_period_is_disabled_and_stays_so_until_reena
         receiver.script("/x", [Answer::status(500)]);
         receiver.set_default("/x", Answer::status(200));
         let before = receiver.received("/x").len();
-        app.send(&app_id, json!({"eventType": "a", "payload": {}})).await;
+        app.send(&app_id, json!({"eventType": "a", "payload": {}}))
+            .await;
         receiver.wait_for("/x", before + 2, WAIT).await;
         assert!(!endpoint_disabled(&app, &app_id, &ep).await);
         app.stop().await;
@@ -254,23 +278,32 @@ async fn recovery_resends_failed_messages_of_the_window_as_a_pollable_task() {
         let recover = format!("/app/{app_id}/endpoint/{ep}/recover");
         let (s, v) = app.post(&recover, json!({"until": since})).await;
         assert_eq!(s, 422, "{v}");
-        let (s, v) = app.post(&recover, json!({"since": until, "until": since})).await;
+        let (s, v) = app
+            .post(&recover, json!({"since": until, "until": since}))
+            .await;
         assert_eq!((s, v["code"].as_str()), (422, Some("validation")), "{v}");
         let (s, _) = app
-            .post(&format!("/app/{app_id}/endpoint/ep_nope/recover"), json!({"since": since}))
+            .post(
+                &format!("/app/{app_id}/endpoint/ep_nope/recover"),
+                json!({"since": since}),
+            )
             .await;
         assert_eq!(s, 404);
 
         receiver.set_default("/x", Answer::status(200));
         let before = receiver.received("/x").len();
-        let (s, v) = app.post(&recover, json!({"since": since, "until": until})).await;
+        let (s, v) = app
+            .post(&recover, json!({"since": since, "until": until}))
+            .await;
         assert_eq!(s, 202, "{v}");
         assert_eq!(v["status"], "running");
         assert_eq!(v["task"], "endpoint.recover");
         let task = v["id"].as_str().unwrap().to_owned();
         assert!(task.starts_with("qtask_"));
         let done = app
-            .wait_for(&format!("/background-task/{task}"), WAIT, |v| v["status"] == "finished")
+            .wait_for(&format!("/background-task/{task}"), WAIT, |v| {
+                v["status"] == "finished"
+            })
             .await;
         assert_eq!(done["data"]["recovered"], 2, "{done}");
         let got = receiver.wait_for("/x", before + 2, WAIT).await;
@@ -315,28 +348,45 @@ async fn a_large_recovery_does_not_stall_live_traffic_to_other_endpoints() {
             assert!(s == 201 || s == 409, "{v}");
         }
         let (slow, _) = app
-            .create_endpoint(&app_id, json!({"url": receiver.url("/slow"), "filterTypes": ["old"]}))
+            .create_endpoint(
+                &app_id,
+                json!({"url": receiver.url("/slow"), "filterTypes": ["old"]}),
+            )
             .await;
-        app.create_endpoint(&app_id, json!({"url": receiver.url("/live"), "filterTypes": ["new"]}))
-            .await;
+        app.create_endpoint(
+            &app_id,
+            json!({"url": receiver.url("/live"), "filterTypes": ["new"]}),
+        )
+        .await;
         receiver.set_default("/slow", Answer::status(500));
         let mut sent = Vec::new();
         for i in 0..FAILED {
             let (s, v) = app
-                .post(&format!("/app/{app_id}/msg"), json!({"eventType": "old", "payload": {"i": i}}))
+                .post(
+                    &format!("/app/{app_id}/msg"),
+                    json!({"eventType": "old", "payload": {"i": i}}),
+                )
                 .await;
             assert_eq!(s, 202, "{v}");
             sent.push(v);
         }
-        app.wait_for(&format!("/app/{app_id}/endpoint/{slow}/stats"), Duration::from_secs(60), |v| {
-            v["fail"].as_u64() == Some(FAILED)
-        })
+        app.wait_for(
+            &format!("/app/{app_id}/endpoint/{slow}/stats"),
+            Duration::from_secs(60),
+            |v| v["fail"].as_u64() == Some(FAILED),
+        )
         .await;
         // The recovered endpoint now answers, slowly.
-        receiver.set_default("/slow", Answer::status(200).delay(Duration::from_millis(20)));
+        receiver.set_default(
+            "/slow",
+            Answer::status(200).delay(Duration::from_millis(20)),
+        );
         let since = sent[0]["timestamp"].as_str().unwrap();
         let (s, v) = app
-            .post(&format!("/app/{app_id}/endpoint/{slow}/recover"), json!({"since": since}))
+            .post(
+                &format!("/app/{app_id}/endpoint/{slow}/recover"),
+                json!({"since": since}),
+            )
             .await;
         assert_eq!(s, 202, "{v}");
         let task = v["id"].as_str().unwrap().to_owned();
@@ -346,7 +396,8 @@ async fn a_large_recovery_does_not_stall_live_traffic_to_other_endpoints() {
         let mut during = 0;
         for i in 0..20 {
             let started = Instant::now();
-            app.send(&app_id, json!({"eventType": "new", "payload": {"i": i}})).await;
+            app.send(&app_id, json!({"eventType": "new", "payload": {"i": i}}))
+                .await;
             receiver.wait_for("/live", i + 1, WAIT).await;
             worst = worst.max(started.elapsed());
             let (_, t) = app.get(&format!("/background-task/{task}")).await;
@@ -354,12 +405,22 @@ async fn a_large_recovery_does_not_stall_live_traffic_to_other_endpoints() {
                 during += 1;
             }
         }
-        eprintln!("worst live latency during recovery: {worst:?} ({during} of 20 sent while it ran)");
-        assert!(during >= 10, "the recovery finished too early to tell ({during})");
-        assert!(worst < Duration::from_secs(1), "live traffic stalled: {worst:?}");
-        app.wait_for(&format!("/background-task/{task}"), Duration::from_secs(60), |v| {
-            v["status"] == "finished"
-        })
+        eprintln!(
+            "worst live latency during recovery: {worst:?} ({during} of 20 sent while it ran)"
+        );
+        assert!(
+            during >= 10,
+            "the recovery finished too early to tell ({during})"
+        );
+        assert!(
+            worst < Duration::from_secs(1),
+            "live traffic stalled: {worst:?}"
+        );
+        app.wait_for(
+            &format!("/background-task/{task}"),
+            Duration::from_secs(60),
+            |v| v["status"] == "finished",
+        )
         .await;
         receiver
             .wait_for("/slow", 2 * FAILED as usize, Duration::from_secs(60))

@@ -216,4 +216,3 @@ pub(super) async fn step(
     .await?;
     row.as_ref().map(task_from_row).transpose()
 }
-

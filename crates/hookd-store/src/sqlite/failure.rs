@@ -131,15 +131,21 @@ pub(super) fn insert_task(conn: &Connection, t: &RecoveryTask) -> StoreResult<()
 }
 
 pub(super) fn get_task(conn: &Connection, id: &str) -> StoreResult<RecoveryTask> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM recovery_tasks WHERE id = ?1"))
-        .and_then(|mut s| s.query_row([id], task_from_row).optional())
-        .ctx("reading a recovery task")?
-        .ok_or(StoreError::NotFound)
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM recovery_tasks WHERE id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], task_from_row).optional())
+    .ctx("reading a recovery task")?
+    .ok_or(StoreError::NotFound)
 }
 
 pub(super) fn list_tasks(conn: &Connection, page: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
-    ListQuery::new(&format!("SELECT {COLUMNS} FROM recovery_tasks"))
-        .fetch_page(conn, "id", page, task_from_row)
+    ListQuery::new(&format!("SELECT {COLUMNS} FROM recovery_tasks")).fetch_page(
+        conn,
+        "id",
+        page,
+        task_from_row,
+    )
 }
 
 pub(super) fn claim_task(

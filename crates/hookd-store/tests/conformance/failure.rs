@@ -22,7 +22,10 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
     let other = endpoint(&app.id, Some("other"));
     store.create_endpoint(&ep).await.unwrap();
     store.create_endpoint(&other).await.unwrap();
-    assert_eq!(store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(), None);
+    assert_eq!(
+        store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(),
+        None
+    );
 
     // The first failure opens the streak; later ones keep its start.
     let none = store
@@ -34,7 +37,10 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
         .note_endpoint_results(&[result(&ep, false, t(200))], t(0))
         .await
         .unwrap();
-    assert_eq!(store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(), Some(t(100)));
+    assert_eq!(
+        store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(),
+        Some(t(100))
+    );
 
     // Once the streak is old enough, the endpoint is disabled, and reported only once.
     let disabled = store
@@ -47,8 +53,20 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
     assert_eq!(disabled.len(), 1);
     assert_eq!(disabled[0].endpoint_id, ep.id);
     assert_eq!(disabled[0].failing_since, t(100));
-    assert!(store.get_endpoint(&app.id, ep.id.as_str()).await.unwrap().disabled);
-    assert!(!store.get_endpoint(&app.id, other.id.as_str()).await.unwrap().disabled);
+    assert!(
+        store
+            .get_endpoint(&app.id, ep.id.as_str())
+            .await
+            .unwrap()
+            .disabled
+    );
+    assert!(
+        !store
+            .get_endpoint(&app.id, other.id.as_str())
+            .await
+            .unwrap()
+            .disabled
+    );
     let again = store
         .note_endpoint_results(&[result(&ep, false, t(400))], t(150))
         .await
@@ -60,7 +78,10 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
         .note_endpoint_results(&[result(&ep, true, t(500))], t(150))
         .await
         .unwrap();
-    assert_eq!(store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(), None);
+    assert_eq!(
+        store.endpoint_failing_since(&app.id, &ep.id).await.unwrap(),
+        None
+    );
     // Results for an endpoint of another app change nothing.
     let mut stranger = result(&other, false, t(600));
     stranger.app_id = hookd_core::ids::AppId::generate();
@@ -68,7 +89,13 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
         .note_endpoint_results(&[stranger], t(1000))
         .await
         .unwrap();
-    assert_eq!(store.endpoint_failing_since(&app.id, &other.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .endpoint_failing_since(&app.id, &other.id)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A destination settled with `status` after `count` attempts.
@@ -128,7 +155,11 @@ pub async fn check_recovery_requeues_failed_deliveries_in_batches_under_one_leas
         .unwrap()
         .expect("a running task");
     assert_eq!(held.id, task.id);
-    assert!(store.claim_recovery("node-b", t(70), t(10_070)).await.unwrap().is_none());
+    assert!(store
+        .claim_recovery("node-b", t(70), t(10_070))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .recovery_step(&task.id, "node-b", 2, t(80), t(10_080))
         .await
@@ -150,7 +181,11 @@ pub async fn check_recovery_requeues_failed_deliveries_in_batches_under_one_leas
     assert_eq!(done.cursor.as_ref(), failed_in_window.last());
     assert_eq!(store.get_recovery(task.id.as_str()).await.unwrap(), done);
     // A finished task is neither claimed nor stepped again.
-    assert!(store.claim_recovery("node-b", t(20_000), t(30_000)).await.unwrap().is_none());
+    assert!(store
+        .claim_recovery("node-b", t(20_000), t(30_000))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .recovery_step(&task.id, "node-a", 2, t(200), t(10_200))
         .await
@@ -160,7 +195,12 @@ pub async fn check_recovery_requeues_failed_deliveries_in_batches_under_one_leas
     // Exactly the failed deliveries in the window are due again, as manual resends that
     // keep their attempt count; nothing else moved.
     let mut requeued = Vec::new();
-    for msg in store.list_messages(&app.id, &Default::default(), &all()).await.unwrap().items {
+    for msg in store
+        .list_messages(&app.id, &Default::default(), &all())
+        .await
+        .unwrap()
+        .items
+    {
         for d in store.list_destinations(&app.id, &msg.id).await.unwrap() {
             if d.status == DeliveryStatus::Pending {
                 assert_eq!(d.endpoint_id, ep.id);
@@ -174,7 +214,10 @@ pub async fn check_recovery_requeues_failed_deliveries_in_batches_under_one_leas
     }
     requeued.sort();
     assert_eq!(requeued, failed_in_window);
-    let claimed = store.claim_due(t(100), 100, t(5_000), "node-a", &[]).await.unwrap();
+    let claimed = store
+        .claim_due(t(100), 100, t(5_000), "node-a", &[])
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 5);
 
     let listed = store.list_recoveries(&all()).await.unwrap();
@@ -195,7 +238,11 @@ pub async fn check_an_expired_recovery_lease_passes_to_another_node(store: &dyn 
     }
     let task = RecoveryTask::new(app.id.clone(), ep.id.clone(), t(0), None, t(10));
     store.create_recovery(&task).await.unwrap();
-    store.claim_recovery("node-a", t(10), t(1_000)).await.unwrap().unwrap();
+    store
+        .claim_recovery("node-a", t(10), t(1_000))
+        .await
+        .unwrap()
+        .unwrap();
     let step = store
         .recovery_step(&task.id, "node-a", 2, t(20), t(1_020))
         .await
@@ -204,7 +251,11 @@ pub async fn check_an_expired_recovery_lease_passes_to_another_node(store: &dyn 
     assert_eq!((step.recovered, step.status), (2, TaskStatus::Running));
     // node-a dies; once the lease its last step renewed runs out, node-b resumes after
     // the cursor.
-    assert!(store.claim_recovery("node-b", t(1_020), t(2_000)).await.unwrap().is_some());
+    assert!(store
+        .claim_recovery("node-b", t(1_020), t(2_000))
+        .await
+        .unwrap()
+        .is_some());
     assert!(store
         .recovery_step(&task.id, "node-a", 2, t(1_010), t(2_010))
         .await
