@@ -74,9 +74,27 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
         Mode::Target { url, token } => (None, vec![url.clone()], token.clone()),
     };
     let api = Api::new(bases, &token, plan.concurrency)?;
+    let recover_api = api.clone();
     let app = setup(&api, &receiver, plan.endpoints)
         .await
         .context("setting up the application and its endpoints")?;
+    let recovery = if plan.recover > 0 {
+        let prep_deadline = Instant::now() + plan.timeout;
+        Some(
+            crate::recover::prepare(
+                &api,
+                &app,
+                plan.recover,
+                plan.concurrency,
+                prep_deadline,
+                plan.quiet,
+            )
+            .await
+            .context("preparing the recovery")?,
+        )
+    } else {
+        None
+    };
 
     let messages = match plan.pace {
         Pace::Count(n) => n,
@@ -112,6 +130,14 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
     }
     let (stats, cluster, crashes_done, timed_out) = outcome?;
     let elapsed = t0.elapsed();
+    let recovery = match recovery {
+        Some(r) => Some(
+            r.finish(&recover_api, t0 + elapsed, Instant::now() + plan.timeout)
+                .await
+                .context("waiting for the recovery")?,
+        ),
+        None => None,
+    };
     let bench_cpu = procfs::cpu_seconds(None);
     let server = match cluster {
         Some(cluster) => Some(cluster.stop().await?),
@@ -125,6 +151,7 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
         &stats,
         server,
         crashes_done,
+        recovery,
         Timing {
             t0,
             elapsed,
@@ -155,6 +182,9 @@ fn spawn_env(plan: &Plan) -> Vec<(String, String)> {
     if plan.fail_rate > 0.0 || crashes {
         // Failed first attempts come back within seconds, not the default schedule's minutes.
         env.push(("HOOKD_RETRY_SCHEDULE".into(), "1,1,1,1,1".into()));
+    } else if plan.recover > 0 {
+        // The messages to recover must fail for good within seconds.
+        env.push(("HOOKD_RETRY_SCHEDULE".into(), "1".into()));
     }
     if plan.backlog {
         // Held answers must not time out while the backlog builds.
@@ -237,6 +267,7 @@ fn report(
     stats: &SendStats,
     server: Option<ServerStats>,
     crashes_done: u32,
+    recovery: Option<crate::recover::RecoveryReport>,
     timing: Timing,
 ) -> Report {
     let summary = registry.summarize(plan.slow_endpoints);
@@ -309,5 +340,6 @@ fn report(
         bench_cpu_s: timing.bench_cpu,
         elapsed_s: timing.elapsed.as_secs_f64(),
         timed_out: timing.timed_out,
+        recovery,
     }
 }

@@ -48,8 +48,8 @@ pub struct TaskData {
     endpoint_id: EndpointId,
     since: Timestamp,
     until: Option<Timestamp>,
-    /// Deliveries requeued so far.
-    recovered: u64,
+    /// Failed deliveries re-sent (requeued) so far (Svix's name).
+    messages_sent: u64,
 }
 
 /// `BackgroundTaskOut`.
@@ -74,7 +74,7 @@ impl From<RecoveryTask> for TaskOut {
                 endpoint_id: t.endpoint_id,
                 since: t.since,
                 until: t.until,
-                recovered: t.recovered,
+                messages_sent: t.recovered,
             },
             updated_at: t.updated_at,
         }

@@ -305,7 +305,7 @@ async fn recovery_resends_failed_messages_of_the_window_as_a_pollable_task() {
                 v["status"] == "finished"
             })
             .await;
-        assert_eq!(done["data"]["recovered"], 2, "{done}");
+        assert_eq!(done["data"]["messagesSent"], 2, "{done}");
         let got = receiver.wait_for("/x", before + 2, WAIT).await;
         let resent: BTreeSet<String> = got[before..]
             .iter()
@@ -320,9 +320,11 @@ async fn recovery_resends_failed_messages_of_the_window_as_a_pollable_task() {
             v["success"] == 2 && v["fail"] == 2
         })
         .await;
-        let (s, list) = app.get("/background-task").await;
+        let (s, list) = app.get("/background-task?status=finished").await;
         assert_eq!(s, 200);
         assert_eq!(list["data"][0]["id"], task.as_str());
+        let (_, list) = app.get("/background-task?status=running").await;
+        assert_eq!(list["data"], json!([]));
         let (s, v) = app.get("/background-task/qtask_nope").await;
         assert_eq!((s, v["code"].as_str()), (404, Some("not_found")), "{v}");
         app.stop().await;
