@@ -123,13 +123,36 @@ pub async fn get(
     Ok(Json(task.into()))
 }
 
-/// `GET /background-task`: newest first unless `order=ascending`.
+/// The filters of `GET /background-task`.
+#[derive(Debug, Deserialize)]
+pub struct TaskFilter {
+    status: Option<String>,
+    task: Option<String>,
+}
+
+/// `GET /background-task`: newest first unless `order=ascending`. `status` and `task`
+/// filter the page's items (a filtered page may hold fewer than `limit`).
 pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(params): ApiQuery<PageParams>,
+    ApiQuery(filter): ApiQuery<TaskFilter>,
 ) -> ApiResult<Json<ListResponse<TaskOut>>> {
+    if let Some(status) = &filter.status {
+        if !["running", "finished", "failed"].contains(&status.as_str()) {
+            return Err(ApiError::query(
+                "status",
+                "status must be running, finished or failed",
+            ));
+        }
+    }
+    if filter.task.as_deref().is_some_and(|t| t != TASK_KIND) {
+        return Err(ApiError::query("task", format!("task must be {TASK_KIND}")));
+    }
     let cursor = params.cursor(true)?;
-    let page = state.store.list_recoveries(&cursor.request).await?;
+    let mut page = state.store.list_recoveries(&cursor.request).await?;
+    if let Some(status) = &filter.status {
+        page.items.retain(|t| t.status.as_str() == status);
+    }
     Ok(Json(cursor.respond(
         page,
         |t| t.id.to_string(),
