@@ -11,7 +11,9 @@ use hookd_core::Timestamp;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-/// Updates the streaks, then disables the listed endpoints whose streak is too old.
+/// Updates the streaks, then disables the listed endpoints whose streak is too old. A row
+/// is written only when something changes (a streak opens or ends, or an endpoint is
+/// disabled), so a failing endpoint's failures cost a read each.
 pub(super) fn note_results(
     conn: &Connection,
     results: &[EndpointResult],
@@ -27,6 +29,7 @@ pub(super) fn note_results(
         .prepare_cached(
             "UPDATE endpoints SET failing_since = coalesce(failing_since, ?3)
              WHERE id = ?1 AND app_id = ?2
+               AND (failing_since IS NULL OR (disabled = 0 AND failing_since <= ?4))
              RETURNING failing_since <= ?4 AND disabled = 0, failing_since",
         )
         .ctx("preparing the streak update")?;
