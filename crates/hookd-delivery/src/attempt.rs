@@ -174,8 +174,9 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         None
     } else {
         attempt_event(
-            shared,
-            dest,
+            shared.config.retry.max_attempts(),
+            dest.trigger,
+            dest.attempt_count,
             result.succeeded(),
             next.status,
             next.attempt_count,
@@ -219,17 +220,18 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
 ///   least `FAILING_AFTER` failed scheduled attempts (or all of them, if the schedule has
 ///   fewer): a late retry, a resend or a recovery.
 fn attempt_event(
-    shared: &Shared,
-    dest: &MessageDestination,
+    max_attempts: u32,
+    trigger: TriggerType,
+    attempts_before: u32,
     succeeded: bool,
     next_status: DeliveryStatus,
     next_count: u32,
 ) -> Option<OpEventKind> {
-    let reported_after = FAILING_AFTER.min(shared.config.retry.max_attempts());
+    let reported_after = FAILING_AFTER.min(max_attempts);
     if succeeded {
-        return (dest.attempt_count >= reported_after).then_some(OpEventKind::AttemptRecovered);
+        return (attempts_before >= reported_after).then_some(OpEventKind::AttemptRecovered);
     }
-    if dest.trigger != TriggerType::Scheduled {
+    if trigger != TriggerType::Scheduled {
         return None;
     }
     match next_status {
@@ -306,4 +308,48 @@ fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recor
 /// written.
 async fn record(shared: &Shared, outcome: &DeliveryOutcome) -> bool {
     shared.recorder.record(outcome.clone()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryStatus::{Fail, Pending, Success};
+    use OpEventKind::*;
+    use TriggerType::{Manual, Scheduled};
+
+    #[test]
+    fn failing_fires_once_on_the_fourth_failure_with_retries_left() {
+        let ev = |before, status, next| attempt_event(8, Scheduled, before, false, status, next);
+        assert_eq!(ev(0, Pending, 1), None);
+        assert_eq!(ev(2, Pending, 3), None);
+        assert_eq!(ev(3, Pending, 4), Some(AttemptFailing));
+        assert_eq!(ev(4, Pending, 5), None);
+        assert_eq!(ev(7, Fail, 8), Some(AttemptExhausted));
+        // 410 Gone ends the retries early: exhausted too.
+        assert_eq!(ev(1, Fail, 2), Some(AttemptExhausted));
+    }
+
+    #[test]
+    fn manual_failures_send_nothing_and_successes_recover_only_after_a_report() {
+        assert_eq!(attempt_event(8, Manual, 8, false, Fail, 8), None);
+        assert_eq!(attempt_event(8, Scheduled, 3, true, Success, 4), None);
+        assert_eq!(
+            attempt_event(8, Scheduled, 4, true, Success, 5),
+            Some(AttemptRecovered)
+        );
+        assert_eq!(
+            attempt_event(8, Manual, 8, true, Success, 8),
+            Some(AttemptRecovered)
+        );
+        // A schedule of three attempts never sends failing; exhausted, then recovered.
+        assert_eq!(
+            attempt_event(3, Scheduled, 2, false, Fail, 3),
+            Some(AttemptExhausted)
+        );
+        assert_eq!(
+            attempt_event(3, Manual, 3, true, Success, 3),
+            Some(AttemptRecovered)
+        );
+        assert_eq!(attempt_event(3, Manual, 2, true, Success, 2), None);
+    }
 }
