@@ -35,7 +35,7 @@ pub struct RecoveryReport {
     pub messages_sent: u64,
     /// Deliveries the recovered endpoint got after the recovery started.
     pub delivered: u64,
-    /// From the recover call to the task's `finished`.
+    /// From the recover call to the task's `finished` (polled every 100 ms).
     pub task_s: f64,
     /// From the recover call to the last recovered delivery.
     pub delivered_s: f64,
@@ -54,7 +54,8 @@ struct Sink {
 pub struct Recovery {
     sink: Arc<Sink>,
     accept: tokio::task::JoinHandle<()>,
-    task: String,
+    /// Polls the task while the workload runs: when it finished, and what it re-sent.
+    watch: tokio::task::JoinHandle<anyhow::Result<(Instant, u64)>>,
     messages: u64,
     started: Instant,
 }
@@ -62,6 +63,21 @@ pub struct Recovery {
 impl Drop for Recovery {
     fn drop(&mut self) {
         self.accept.abort();
+        self.watch.abort();
+    }
+}
+
+/// Polls the task every 100 ms until it is finished.
+async fn watch(api: Api, task: String, deadline: Instant) -> anyhow::Result<(Instant, u64)> {
+    loop {
+        let (status, sent) = api.task(&task).await?;
+        if status == "finished" {
+            return Ok((Instant::now(), sent));
+        }
+        if Instant::now() >= deadline {
+            bail!("the recovery did not finish before the timeout ({sent} sent)");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -172,10 +188,15 @@ pub async fn prepare(
     if !quiet {
         eprintln!("hookd-bench: recovery {task} started; running the workload");
     }
+    let watch = tokio::spawn(watch(
+        api.clone(),
+        task,
+        started + Duration::from_secs(3600),
+    ));
     Ok(Recovery {
         sink,
         accept,
-        task,
+        watch,
         messages: n,
         started,
     })
@@ -184,20 +205,14 @@ pub async fn prepare(
 impl Recovery {
     /// Waits for the task to finish and every recovered delivery to arrive.
     pub async fn finish(
-        self,
-        api: &Api,
+        mut self,
         workload_done: Instant,
         deadline: Instant,
     ) -> anyhow::Result<RecoveryReport> {
-        let (finished_at, sent) = loop {
-            let (status, sent) = api.task(&self.task).await?;
-            if status == "finished" {
-                break (Instant::now(), sent);
-            }
-            if Instant::now() >= deadline {
-                bail!("the recovery did not finish before the timeout ({sent} sent)");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        let watching = tokio::time::timeout_at(deadline.into(), &mut self.watch).await;
+        let (finished_at, sent) = match watching {
+            Ok(joined) => joined.context("the recovery watcher panicked")??,
+            Err(_) => bail!("the recovery did not finish before the timeout"),
         };
         while self.sink.ok.load(Ordering::Acquire) < self.messages && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -74,7 +74,6 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
         Mode::Target { url, token } => (None, vec![url.clone()], token.clone()),
     };
     let api = Api::new(bases, &token, plan.concurrency)?;
-    let recover_api = api.clone();
     let app = setup(&api, &receiver, plan.endpoints)
         .await
         .context("setting up the application and its endpoints")?;
@@ -132,7 +131,7 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
     let elapsed = t0.elapsed();
     let recovery = match recovery {
         Some(r) => Some(
-            r.finish(&recover_api, t0 + elapsed, Instant::now() + plan.timeout)
+            r.finish(t0 + elapsed, Instant::now() + plan.timeout)
                 .await
                 .context("waiting for the recovery")?,
         ),
