@@ -77,10 +77,13 @@ impl Drop for PgSchema {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let _ = connect(&url)
+                let dropped = connect(&url)
                     .await
                     .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
                     .await;
+                if let Err(e) = dropped {
+                    eprintln!("leaving test schema {name} behind: {e}");
+                }
             });
         })
         .join();
