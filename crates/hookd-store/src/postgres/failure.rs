@@ -161,16 +161,21 @@ pub(super) async fn claim_task(
 
 /// One step of a held task, in one statement: pick the next failed deliveries past the
 /// cursor, requeue them, advance the task, and notify the other nodes that work is due.
-/// Data-modifying CTEs run even when unreferenced; the notification is referenced.
+/// Data-modifying CTEs run even when unreferenced; the notification is referenced. Both
+/// lower bounds on `msg_id` are index conditions of the partial failed-rows index, and the
+/// limit applies inside the lateral scan (index order, no sort), so a step reads only the
+/// rows it takes instead of rescanning or sorting the rest of the window.
 const STEP_SQL: &str = "WITH t AS (
         SELECT id, app_id, endpoint_id, msg_lo, msg_hi, cursor FROM recovery_tasks
         WHERE id = $1 AND status = 0 AND lease_owner = $2 FOR UPDATE
     ), picked AS (
-        SELECT d.msg_id, d.endpoint_id FROM message_destinations d JOIN t
-            ON d.endpoint_id = t.endpoint_id AND d.app_id = t.app_id
-        WHERE d.status = 2 AND d.msg_id >= t.msg_lo AND d.msg_id < t.msg_hi
-          AND (t.cursor IS NULL OR d.msg_id > t.cursor)
-        ORDER BY d.msg_id LIMIT $3 FOR UPDATE OF d
+        SELECT p.msg_id, p.endpoint_id FROM t, LATERAL (
+            SELECT d.msg_id, d.endpoint_id FROM message_destinations d
+            WHERE d.endpoint_id = t.endpoint_id AND d.app_id = t.app_id AND d.status = 2
+              AND d.msg_id >= t.msg_lo AND d.msg_id < t.msg_hi
+              AND d.msg_id > coalesce(t.cursor, '')
+            ORDER BY d.msg_id LIMIT $3 FOR UPDATE OF d
+        ) p
     ), requeued AS (
         UPDATE message_destinations d SET status = 1, next_attempt_at = $4, trigger = 1,
             lease_owner = NULL

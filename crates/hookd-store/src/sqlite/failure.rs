@@ -170,11 +170,15 @@ pub(super) fn claim_task(
     .ctx("claiming a recovery task")
 }
 
-/// Failed deliveries of the endpoint past the cursor, in message id order.
-const PICK_SQL: &str = "SELECT msg_id FROM message_destinations
+/// Failed deliveries of the endpoint from the window's start (first step) or past the
+/// cursor (later steps), in message id order. The lower bound is one range on the
+/// `(endpoint_id, msg_id)` index, so a step never rescans what earlier steps passed.
+const PICK_FIRST_SQL: &str = "SELECT msg_id FROM message_destinations
     WHERE endpoint_id = ?1 AND app_id = ?2 AND status = 2 AND msg_id >= ?3 AND msg_id < ?4
-      AND (?5 IS NULL OR msg_id > ?5)
-    ORDER BY msg_id LIMIT ?6";
+    ORDER BY msg_id LIMIT ?5";
+const PICK_NEXT_SQL: &str = "SELECT msg_id FROM message_destinations
+    WHERE endpoint_id = ?1 AND app_id = ?2 AND status = 2 AND msg_id > ?3 AND msg_id < ?4
+    ORDER BY msg_id LIMIT ?5";
 
 pub(super) fn step(
     conn: &Connection,
@@ -200,10 +204,14 @@ pub(super) fn step(
     let Some((app, endpoint, lo, hi, cursor)) = held else {
         return Ok(None);
     };
+    let (pick, from) = match &cursor {
+        Some(c) => (PICK_NEXT_SQL, c),
+        None => (PICK_FIRST_SQL, &lo),
+    };
     let picked: Vec<String> = conn
-        .prepare_cached(PICK_SQL)
+        .prepare_cached(pick)
         .and_then(|mut s| {
-            s.query_map(params![endpoint, app, lo, hi, cursor, limit], |r| r.get(0))?
+            s.query_map(params![endpoint, app, from, hi, limit], |r| r.get(0))?
                 .collect()
         })
         .ctx("selecting failed deliveries to recover")?;
@@ -245,4 +253,29 @@ pub(super) fn step(
         .optional()
     })
     .ctx("advancing a recovery task")
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    #[test]
+    fn recovery_steps_scan_the_endpoint_index_from_the_cursor() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::apply(&mut conn).unwrap();
+        for sql in [super::PICK_FIRST_SQL, super::PICK_NEXT_SQL] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params!["ep", "app", "msg_a", "msg_z", 10], |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(plan.contains("destinations_by_endpoint"), "{plan}");
+            assert!(plan.contains("msg_id>?"), "{plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
 }
