@@ -53,9 +53,11 @@ from svix.api import (
     MessageIn,
     MessageListOptions,
     MessageStatus,
+    RecoverIn,
     Svix,
     SvixOptions,
 )
+from svix.api import BackgroundTaskListOptions, BackgroundTaskStatus
 from svix.exceptions import HttpError, HTTPValidationError
 
 TIMEOUT = float(os.environ.get("HOOKD_COMPAT_TIMEOUT", "20"))
@@ -735,6 +737,37 @@ def _():
     future = datetime.datetime(2999, 1, 1, tzinfo=datetime.timezone.utc)
     none = svix.endpoint.get_stats(app.id, ep.id, EndpointGetStatsOptions(since=future))
     eq(none.success, 0, "stats since a future date")
+
+
+@check("endpoint: recover re-sends failed messages as a background task")
+def _():
+    app = make_app("eprec")
+    path = f"/ep-{RUN}/recover"
+    ep = make_endpoint(app.id, path)
+    secret = svix.endpoint.get_secret(app.id, ep.id).key
+    since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)
+    R.fail_first(path, 3)  # every attempt of the 1,1 schedule fails
+    msg = svix.message.create(app.id, MessageIn(event_type="rec.test", payload={"r": 1}))
+    wait_for(
+        lambda: svix.endpoint.get_stats(app.id, ep.id).fail == 1 or None,
+        "the message to fail for good",
+    )
+    out = svix.endpoint.recover(app.id, ep.id, RecoverIn(since=since))
+    ensure(out.id.startswith("qtask_"), f"task id {out.id!r}")
+    eq((out.status, str(out.task)), (BackgroundTaskStatus.RUNNING, "endpoint.recover"), "task")
+    done = wait_for(
+        lambda: (lambda t: t if t.status == BackgroundTaskStatus.FINISHED else None)(
+            svix.background_task.get(out.id)
+        ),
+        "the recovery to finish",
+    )
+    eq(done.data.get("messagesSent"), 1, "messages sent")
+    wait_for(lambda: len(R.requests(path)) >= 4 or None, "the recovered delivery")
+    last = R.requests(path)[3]
+    verify(last, secret)
+    eq(last["headers"].get("webhook-id"), msg.id, "webhook-id of the re-sent message")
+    listed = svix.background_task.list(BackgroundTaskListOptions(limit=50))
+    ensure(any(t.id == out.id for t in listed.data), "the task is listed")
 
 
 @check("endpoint: create with a supplied secret, read it back")

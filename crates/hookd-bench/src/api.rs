@@ -51,6 +51,25 @@ struct SecretOut {
     key: String,
 }
 
+/// An endpoint's deliveries per status (the part the bench reads).
+#[derive(Deserialize)]
+pub struct StatsOut {
+    pub fail: u64,
+}
+
+#[derive(Deserialize)]
+struct TaskOut {
+    status: String,
+    data: TaskData,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskData {
+    #[serde(default)]
+    messages_sent: u64,
+}
+
 impl Api {
     /// A client with keep-alive connections (up to `pool` idle per server) and the bearer `token`.
     pub fn new(bases: Vec<String>, token: &str, pool: usize) -> anyhow::Result<Self> {
@@ -168,6 +187,42 @@ impl Api {
             Ok(out) => SendOutcome::Accepted(out.id),
             Err(err) => SendOutcome::Refused(format!("unreadable 2xx body: {err}")),
         }
+    }
+
+    /// `GET /api/v1/app/{app}/endpoint/{endpoint}/stats`.
+    pub async fn endpoint_stats(&self, app: &str, endpoint: &str) -> anyhow::Result<StatsOut> {
+        self.get_json(&format!("/api/v1/app/{app}/endpoint/{endpoint}/stats"))
+            .await
+    }
+
+    /// `POST /api/v1/app/{app}/endpoint/{endpoint}/recover`; returns the task id.
+    pub async fn recover(&self, app: &str, endpoint: &str, since: &str) -> anyhow::Result<String> {
+        let body = serde_json::json!({ "since": since }).to_string();
+        let out: IdOut = self
+            .post_json(
+                &format!("/api/v1/app/{app}/endpoint/{endpoint}/recover"),
+                body,
+            )
+            .await?;
+        Ok(out.id)
+    }
+
+    /// `GET /api/v1/background-task/{task}`: its status and messages re-sent so far.
+    pub async fn task(&self, task: &str) -> anyhow::Result<(String, u64)> {
+        let out: TaskOut = self
+            .get_json(&format!("/api/v1/background-task/{task}"))
+            .await?;
+        Ok((out.status, out.data.messages_sent))
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<T> {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.bases[0]))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        read_json(res, path).await
     }
 
     async fn post_json<T: for<'de> Deserialize<'de>>(

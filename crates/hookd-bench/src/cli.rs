@@ -67,6 +67,10 @@ pub struct Cli {
     /// on the same data each time.
     #[arg(long, default_value_t = 0)]
     pub crash: u32,
+    /// Before the workload, fail N messages on an extra endpoint, then recover it while
+    /// the workload runs (the latency figures are then live traffic during a recovery).
+    #[arg(long, default_value_t = 0)]
+    pub recover: u64,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
@@ -117,6 +121,7 @@ pub struct Plan {
     pub fail_rate: f64,
     pub backlog: bool,
     pub timeout: Duration,
+    pub recover: u64,
     pub json: bool,
     pub quiet: bool,
 }
@@ -205,6 +210,7 @@ impl Cli {
             fail_rate: self.fail_rate,
             backlog: self.backlog,
             timeout: Duration::from_secs_f64(self.timeout),
+            recover: self.recover,
             json: self.json,
             quiet: self.quiet,
         })

@@ -23,6 +23,7 @@ mod crash;
 mod postgres;
 mod procfs;
 mod receiver;
+mod recover;
 mod registry;
 mod report;
 mod routing;

@@ -101,6 +101,9 @@ pub struct Report {
     pub elapsed_s: f64,
     /// The run stopped at --timeout with deliveries missing.
     pub timed_out: bool,
+    /// With --recover: the recovery that ran under the workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<crate::recover::RecoveryReport>,
 }
 
 impl Report {
@@ -149,6 +152,9 @@ impl Report {
         if p.crash > 0 {
             extras.push(format!("crash {} (done {})", p.crash, self.crashes_done));
         }
+        if let Some(r) = &self.recovery {
+            extras.push(format!("recover {}", r.messages));
+        }
         if !extras.is_empty() {
             rows.push(("options", extras.join(", ")));
         }
@@ -176,6 +182,25 @@ impl Report {
                 format!(
                     "p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
                     l.p50, l.p90, l.p99, l.max
+                ),
+            ));
+        }
+        if let Some(r) = &self.recovery {
+            rows.push((
+                "recovery",
+                format!(
+                    "{} of {} re-sent, task {:.2} s, delivered {} in {:.2} s ({:.0}/s), {}",
+                    r.messages_sent,
+                    r.messages,
+                    r.task_s,
+                    r.delivered,
+                    r.delivered_s,
+                    r.delivered as f64 / r.delivered_s.max(1e-9),
+                    if r.overlapped_workload {
+                        "outlasted the workload"
+                    } else {
+                        "done before the workload's end"
+                    }
                 ),
             ));
         }

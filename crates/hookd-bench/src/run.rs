@@ -77,6 +77,23 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
     let app = setup(&api, &receiver, plan.endpoints)
         .await
         .context("setting up the application and its endpoints")?;
+    let recovery = if plan.recover > 0 {
+        let prep_deadline = Instant::now() + plan.timeout;
+        Some(
+            crate::recover::prepare(
+                &api,
+                &app,
+                plan.recover,
+                plan.concurrency,
+                prep_deadline,
+                plan.quiet,
+            )
+            .await
+            .context("preparing the recovery")?,
+        )
+    } else {
+        None
+    };
 
     let messages = match plan.pace {
         Pace::Count(n) => n,
@@ -112,13 +129,21 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
     }
     let (stats, cluster, crashes_done, timed_out) = outcome?;
     let elapsed = t0.elapsed();
+    let recovery = match recovery {
+        Some(r) => Some(
+            r.finish(t0 + elapsed, Instant::now() + plan.timeout)
+                .await
+                .context("waiting for the recovery")?,
+        ),
+        None => None,
+    };
     let bench_cpu = procfs::cpu_seconds(None);
     let server = match cluster {
         Some(cluster) => Some(cluster.stop().await?),
         None => None,
     };
     drop(receiver);
-    Ok(report(
+    let mut report = report(
         plan,
         messages,
         &registry,
@@ -131,7 +156,9 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
             timed_out,
             bench_cpu,
         },
-    ))
+    );
+    report.recovery = recovery;
+    Ok(report)
 }
 
 /// Creates the application and one endpoint per channel; hands the secrets to the receiver.
@@ -155,6 +182,9 @@ fn spawn_env(plan: &Plan) -> Vec<(String, String)> {
     if plan.fail_rate > 0.0 || crashes {
         // Failed first attempts come back within seconds, not the default schedule's minutes.
         env.push(("HOOKD_RETRY_SCHEDULE".into(), "1,1,1,1,1".into()));
+    } else if plan.recover > 0 {
+        // The messages to recover must fail for good within seconds.
+        env.push(("HOOKD_RETRY_SCHEDULE".into(), "1".into()));
     }
     if plan.backlog {
         // Held answers must not time out while the backlog builds.
@@ -309,5 +339,6 @@ fn report(
         bench_cpu_s: timing.bench_cpu,
         elapsed_s: timing.elapsed.as_secs_f64(),
         timed_out: timing.timed_out,
+        recovery: None,
     }
 }

@@ -153,6 +153,11 @@ typed_id!(
     EventTypeId,
     "evtype"
 );
+typed_id!(
+    /// A background task (an endpoint recovery).
+    TaskId,
+    "qtask"
+);
 
 #[cfg(test)]
 mod tests {

@@ -139,6 +139,9 @@ impl Endpoint {
     }
 }
 
+/// How long a payload is kept when its message does not say (Svix's default, 90 days).
+pub const DEFAULT_PAYLOAD_RETENTION_DAYS: i64 = 90;
+
 /// An event sent to an application, fanned out to its matching endpoints.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {

@@ -7,9 +7,10 @@
 use crate::decision::{decide, parse_retry_after, AttemptResult};
 use crate::engine::Shared;
 use crate::headers::SignedHeaders;
+use crate::operational::{LastAttempt, OpEvent, OpEventKind};
 use bytes::Bytes;
 use hookd_core::ids::AttemptId;
-use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination};
+use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination, TriggerType};
 use hookd_core::Timestamp;
 use hookd_store::{ClaimedDelivery, DeliveryOutcome, StoreError};
 use std::sync::Arc;
@@ -30,7 +31,16 @@ pub(crate) struct Recording {
     outcome: DeliveryOutcome,
     /// When the destination comes due again (a retry), for the poller.
     next_attempt_at: Option<Timestamp>,
+    /// Whether the attempt succeeded, for the endpoint's failure streak (`None`: no
+    /// attempt, or a delivery of operational webhooks).
+    succeeded: Option<bool>,
+    /// The operational webhook this attempt calls for, sent once the outcome is recorded.
+    event: Option<OpEvent>,
 }
+
+/// `message.attempt.failing` is sent after this many failed scheduled attempts of a
+/// message, when retries remain (as Svix: the fourth).
+pub(crate) const FAILING_AFTER: u32 = 4;
 
 impl Recording {
     /// Writes the outcome (batched and retried by the recorder) and tells the poller about
@@ -39,6 +49,15 @@ impl Recording {
         if record(shared, &self.outcome).await {
             if let Some(at) = self.next_attempt_at {
                 shared.poller.due_at(at);
+            }
+            if let (Some(ok), Some(attempt)) = (self.succeeded, &self.outcome.attempt) {
+                let o = &self.outcome;
+                shared
+                    .health
+                    .report(&o.app_id, &o.endpoint_id, ok, attempt.created_at);
+            }
+            if let Some(event) = self.event {
+                shared.ops.emit(event);
             }
         }
     }
@@ -133,8 +152,9 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
             "delivery attempt failed"
         );
     }
+    let internal = shared.ops.is_internal(&dest.app_id);
     if result.gone() {
-        disable_gone_endpoint(shared, dest).await;
+        disable_gone_endpoint(shared, dest, internal, sent_at).await;
     }
 
     let attempt = Attempt {
@@ -150,6 +170,32 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         trigger: dest.trigger,
         created_at: sent_at,
     };
+    let event = if internal {
+        None
+    } else {
+        attempt_event(
+            shared.config.retry.max_attempts(),
+            dest.trigger,
+            dest.attempt_count,
+            result.succeeded(),
+            next.status,
+            next.attempt_count,
+        )
+        .map(|kind| OpEvent {
+            kind,
+            app_id: dest.app_id.clone(),
+            app_uid: None,
+            endpoint_id: dest.endpoint_id.clone(),
+            endpoint_uid: endpoint.uid.clone(),
+            fail_since: None,
+            last_attempt: Some(LastAttempt {
+                msg_id: dest.msg_id.clone(),
+                attempt_id: attempt.id.clone(),
+                response_status_code: code,
+                at: sent_at,
+            }),
+        })
+    };
     let outcome = DeliveryOutcome {
         msg_id: dest.msg_id.clone(),
         endpoint_id: dest.endpoint_id.clone(),
@@ -162,18 +208,73 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     Some(Recording {
         outcome,
         next_attempt_at: next.next_attempt_at,
+        succeeded: (!internal).then(|| result.succeeded()),
+        event,
     })
 }
 
-/// `410 Gone`: the receiver asks never to be called again.
-async fn disable_gone_endpoint(shared: &Shared, dest: &MessageDestination) {
+/// Which `message.attempt.*` event an attempt calls for:
+/// - `failing` when the [`FAILING_AFTER`]th scheduled attempt failed and retries remain;
+/// - `exhausted` when a scheduled attempt failed and no retry follows (`410 Gone` too);
+/// - `recovered` when an attempt succeeds after one of those was sent, that is, after at
+///   least `FAILING_AFTER` failed scheduled attempts (or all of them, if the schedule has
+///   fewer): a late retry, a resend or a recovery.
+fn attempt_event(
+    max_attempts: u32,
+    trigger: TriggerType,
+    attempts_before: u32,
+    succeeded: bool,
+    next_status: DeliveryStatus,
+    next_count: u32,
+) -> Option<OpEventKind> {
+    let reported_after = FAILING_AFTER.min(max_attempts);
+    if succeeded {
+        return (attempts_before >= reported_after).then_some(OpEventKind::AttemptRecovered);
+    }
+    if trigger != TriggerType::Scheduled {
+        return None;
+    }
+    match next_status {
+        DeliveryStatus::Fail => Some(OpEventKind::AttemptExhausted),
+        DeliveryStatus::Pending if next_count == FAILING_AFTER => Some(OpEventKind::AttemptFailing),
+        _ => None,
+    }
+}
+
+/// `410 Gone`: the receiver asks never to be called again. Sends `endpoint.disabled`
+/// (with the start of the failure streak, or this attempt's time).
+async fn disable_gone_endpoint(
+    shared: &Shared,
+    dest: &MessageDestination,
+    internal: bool,
+    sent_at: Timestamp,
+) {
     tracing::warn!("endpoint answered 410 Gone; disabling it");
     match shared
         .store
         .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, true)
         .await
     {
-        Ok(()) | Err(StoreError::NotFound) => {}
+        Ok(()) => {
+            if !internal {
+                let since = shared
+                    .store
+                    .endpoint_failing_since(&dest.app_id, &dest.endpoint_id)
+                    .await
+                    .ok()
+                    .flatten();
+                let mut event = OpEvent::endpoint(
+                    OpEventKind::EndpointDisabled,
+                    dest.app_id.clone(),
+                    None,
+                    dest.endpoint_id.clone(),
+                    None,
+                );
+                event.fail_since = Some(since.unwrap_or(sent_at));
+                shared.ops.emit(event);
+            }
+        }
+        Err(StoreError::NotFound) => {}
         Err(e) => tracing::warn!(error = %e, "disabling the endpoint failed"),
     }
     shared.cache.invalidate(&dest.app_id, &dest.endpoint_id);
@@ -198,6 +299,8 @@ fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recor
     Recording {
         outcome,
         next_attempt_at: None,
+        succeeded: None,
+        event: None,
     }
 }
 
@@ -205,4 +308,48 @@ fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recor
 /// written.
 async fn record(shared: &Shared, outcome: &DeliveryOutcome) -> bool {
     shared.recorder.record(outcome.clone()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryStatus::{Fail, Pending, Success};
+    use OpEventKind::*;
+    use TriggerType::{Manual, Scheduled};
+
+    #[test]
+    fn failing_fires_once_on_the_fourth_failure_with_retries_left() {
+        let ev = |before, status, next| attempt_event(8, Scheduled, before, false, status, next);
+        assert_eq!(ev(0, Pending, 1), None);
+        assert_eq!(ev(2, Pending, 3), None);
+        assert_eq!(ev(3, Pending, 4), Some(AttemptFailing));
+        assert_eq!(ev(4, Pending, 5), None);
+        assert_eq!(ev(7, Fail, 8), Some(AttemptExhausted));
+        // 410 Gone ends the retries early: exhausted too.
+        assert_eq!(ev(1, Fail, 2), Some(AttemptExhausted));
+    }
+
+    #[test]
+    fn manual_failures_send_nothing_and_successes_recover_only_after_a_report() {
+        assert_eq!(attempt_event(8, Manual, 8, false, Fail, 8), None);
+        assert_eq!(attempt_event(8, Scheduled, 3, true, Success, 4), None);
+        assert_eq!(
+            attempt_event(8, Scheduled, 4, true, Success, 5),
+            Some(AttemptRecovered)
+        );
+        assert_eq!(
+            attempt_event(8, Manual, 8, true, Success, 8),
+            Some(AttemptRecovered)
+        );
+        // A schedule of three attempts never sends failing; exhausted, then recovered.
+        assert_eq!(
+            attempt_event(3, Scheduled, 2, false, Fail, 3),
+            Some(AttemptExhausted)
+        );
+        assert_eq!(
+            attempt_event(3, Manual, 3, true, Success, 3),
+            Some(AttemptRecovered)
+        );
+        assert_eq!(attempt_event(3, Manual, 2, true, Success, 2), None);
+    }
 }

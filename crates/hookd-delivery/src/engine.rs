@@ -7,6 +7,8 @@
 use crate::cache::EndpointCache;
 use crate::client::HttpClient;
 use crate::dispatcher::Lanes;
+use crate::health::Health;
+use crate::operational::Operational;
 use crate::recorder::Recorder;
 use crate::ssrf::SsrfPolicy;
 use crate::EngineConfig;
@@ -86,6 +88,12 @@ pub(crate) struct Shared {
     pub hard_stop: CancellationToken,
     /// Cancelled once everything stopped.
     pub closed: CancellationToken,
+    /// Failure streaks and auto-disable.
+    pub health: Health,
+    /// Operational webhooks.
+    pub ops: Operational,
+    /// A recovery task was created: look for it now.
+    pub recovery_wake: Notify,
 }
 
 impl Shared {
@@ -120,6 +128,9 @@ impl Shared {
             shutdown,
             hard_stop: CancellationToken::new(),
             closed: CancellationToken::new(),
+            health: Health::new(),
+            ops: Operational::new(config.operational.clone()),
+            recovery_wake: Notify::new(),
             config,
         }))
     }
@@ -129,6 +140,9 @@ impl Shared {
         self.tracker.spawn(crate::poller::run(self.clone()));
         self.tracker.spawn(crate::lease::run(self.clone()));
         self.tracker.spawn(crate::flow::run(self.clone()));
+        self.tracker.spawn(crate::recovery::run(self.clone()));
+        Health::start(self);
+        Operational::start(self);
         tokio::spawn(close_after_shutdown(self.clone()));
     }
 }

@@ -21,6 +21,9 @@
 //! - `cache`: endpoints cached for at most a second, invalidated on change.
 //! - `decision`: the next state after an attempt (retry schedule, `Retry-After`), pure.
 //! - `headers`: the signed `webhook-*` headers and the endpoint's custom ones.
+//! - `health`: failure streaks per endpoint, written in batches; auto-disable.
+//! - [`operational`]: operational webhooks, committed as messages of an internal app.
+//! - `recovery`: runs endpoint recoveries (leased background tasks), paced.
 //! - [`ssrf`]: the address policy, applied after DNS resolution; the connection goes to the
 //!   address that was checked.
 //! - [`proxy`]: the optional outbound `CONNECT` proxy (static egress), tunnelling to the
@@ -36,10 +39,13 @@ mod dispatcher;
 mod engine;
 mod flow;
 mod headers;
+mod health;
 mod lease;
+pub mod operational;
 mod poller;
 pub mod proxy;
 mod recorder;
+mod recovery;
 pub mod ssrf;
 
 pub use proxy::ProxyConfig;
@@ -86,6 +92,10 @@ pub struct EngineConfig {
     pub user_agent: String,
     /// Send every delivery through this HTTP `CONNECT` proxy (static egress address).
     pub proxy: Option<ProxyConfig>,
+    /// Disable an endpoint once every attempt to it has failed for this long.
+    pub auto_disable_after: Duration,
+    /// Where operational webhooks go; `None` sends none.
+    pub operational: Option<operational::OperationalTarget>,
 }
 
 impl Default for EngineConfig {
@@ -107,6 +117,8 @@ impl Default for EngineConfig {
             shutdown_grace: Duration::from_secs(20),
             user_agent: concat!("hookd/", env!("CARGO_PKG_VERSION")).into(),
             proxy: None,
+            auto_disable_after: Duration::from_secs(5 * 86_400),
+            operational: None,
         }
     }
 }
@@ -207,6 +219,27 @@ impl Engine {
     pub fn wake(&self) {
         self.shared.poller.wake.notify_one();
         self.shared.flow.kick_all();
+    }
+
+    /// Queues an operational webhook (a no-op unless an operator URL is configured).
+    pub fn emit(&self, event: operational::OpEvent) {
+        self.shared.ops.emit(event);
+    }
+
+    /// Whether `app` is the internal application carrying operational webhooks.
+    pub fn is_internal_app(&self, app: &AppId) -> bool {
+        self.shared.ops.is_internal(app)
+    }
+
+    /// Asks the recovery worker to look for new tasks now.
+    pub fn wake_recovery(&self) {
+        self.shared.recovery_wake.notify_one();
+    }
+
+    /// Forgets what this node knows about an endpoint's health (after re-enabling it, its
+    /// failure streak was cleared in the store).
+    pub fn forget_endpoint_health(&self, endpoint: &EndpointId) {
+        self.shared.health.forget(endpoint);
     }
 
     /// Forgets a cached endpoint after it changed or was deleted.

@@ -6,6 +6,7 @@
 
 use anyhow::{bail, Context};
 use hookd_core::retry::RetrySchedule;
+use hookd_core::signing::EndpointSecret;
 use hookd_delivery::ProxyConfig;
 use hookd_store::secrets::MainKey;
 use ipnet::IpNet;
@@ -80,6 +81,17 @@ pub struct ServeArgs {
     /// is re-encrypted under `main_key` (key rotation).
     #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
     pub previous_main_keys: Option<String>,
+    /// Seconds an endpoint may keep failing every attempt before it is disabled
+    /// [default: 432000, 5 days].
+    #[arg(long, env = "HOOKD_AUTO_DISABLE_AFTER")]
+    pub auto_disable_after: Option<f64>,
+    /// URL that receives operational webhooks (`endpoint.*`, `message.attempt.*`); unset:
+    /// none are sent.
+    #[arg(long, env = "HOOKD_OPERATIONAL_WEBHOOK_URL")]
+    pub operational_webhook_url: Option<String>,
+    /// Signing secret (`whsec_...`) of operational webhooks; required with the URL.
+    #[arg(long, env = "HOOKD_OPERATIONAL_WEBHOOK_SECRET", hide_env_values = true)]
+    pub operational_webhook_secret: Option<String>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -129,6 +141,21 @@ pub struct FileConfig {
     pub main_key: Option<String>,
     /// Base64 main keys still accepted for decryption during a main key rotation.
     pub previous_main_keys: Option<Vec<String>>,
+    /// Seconds an endpoint may keep failing every attempt before it is disabled
+    /// [default: 432000, 5 days].
+    pub auto_disable_after: Option<f64>,
+    /// URL that receives operational webhooks; unset: none are sent.
+    pub operational_webhook_url: Option<String>,
+    /// Signing secret (`whsec_...`) of operational webhooks; required with the URL.
+    pub operational_webhook_secret: Option<String>,
+}
+
+/// Where operational webhooks go, and the key that signs them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperationalWebhook {
+    pub url: String,
+    /// Redacted in `Debug`.
+    pub secret: EndpointSecret,
 }
 
 /// How a node talks to PostgreSQL (ignored with SQLite).
@@ -180,6 +207,10 @@ pub struct Config {
     pub main_key: Option<MainKey>,
     /// Keys that still decrypt secrets sealed before a main key rotation.
     pub previous_main_keys: Vec<MainKey>,
+    /// Disable an endpoint once every attempt to it has failed for this long.
+    pub auto_disable_after: Duration,
+    /// Operational webhooks; `None` sends none.
+    pub operational_webhook: Option<OperationalWebhook>,
 }
 
 impl fmt::Debug for Config {
@@ -215,6 +246,8 @@ impl fmt::Debug for Config {
             // A MainKey's Debug shows its id only.
             .field("main_key", &self.main_key)
             .field("previous_main_keys", &self.previous_main_keys)
+            .field("auto_disable_after", &self.auto_disable_after)
+            .field("operational_webhook", &self.operational_webhook)
             .finish()
     }
 }
@@ -366,8 +399,48 @@ impl Config {
                     .collect::<anyhow::Result<_>>()?,
                 (None, None) => Vec::new(),
             },
+            auto_disable_after: secs(
+                "auto_disable_after",
+                args.auto_disable_after.or(file.auto_disable_after),
+                432_000.0,
+            )?,
+            operational_webhook: operational_webhook(
+                args.operational_webhook_url
+                    .clone()
+                    .or(file.operational_webhook_url),
+                args.operational_webhook_secret
+                    .clone()
+                    .or(file.operational_webhook_secret),
+            )?,
         })
     }
+}
+
+/// Validates the operational webhook settings: both or neither, an absolute http(s) URL,
+/// a `whsec_` secret.
+fn operational_webhook(
+    url: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<Option<OperationalWebhook>> {
+    let (url, secret) = match (url, secret) {
+        (None, None) => return Ok(None),
+        (Some(url), Some(secret)) => (url, secret),
+        (Some(_), None) => bail!(
+            "operational_webhook_url needs operational_webhook_secret (a whsec_ key) to sign with"
+        ),
+        (None, Some(_)) => {
+            bail!("operational_webhook_secret is set without operational_webhook_url")
+        }
+    };
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| anyhow::anyhow!("operational_webhook_url is not a valid URL"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        bail!("operational_webhook_url must be an absolute http or https URL");
+    }
+    let secret = EndpointSecret::parse(&secret)
+        .map_err(|e| anyhow::anyhow!("operational_webhook_secret: {e}"))?;
+    Ok(Some(OperationalWebhook { url, secret }))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -493,6 +566,27 @@ mod tests {
             ..Default::default()
         });
         assert!(err.contains("main_key") && !err.contains("c2hvcnQta2V5"));
+        let url_only = ServeArgs {
+            operational_webhook_url: Some("https://ops.example.com/hook".into()),
+            ..Default::default()
+        };
+        assert!(bad(url_only.clone()).contains("operational_webhook_secret"));
+        assert!(bad(ServeArgs {
+            operational_webhook_secret: Some("whsec_bad".into()),
+            ..url_only.clone()
+        })
+        .contains("operational_webhook_secret"));
+        assert!(bad(ServeArgs {
+            operational_webhook_url: Some("ftp://ops.example.com".into()),
+            operational_webhook_secret: Some(EndpointSecret::generate().expose().to_owned()),
+            ..Default::default()
+        })
+        .contains("http or https"));
+        assert!(bad(ServeArgs {
+            auto_disable_after: Some(0.0),
+            ..Default::default()
+        })
+        .contains("auto_disable_after"));
     }
 
     #[test]
@@ -523,5 +617,20 @@ mod tests {
         assert_eq!(c.previous_main_keys[0].id(), old.id());
         let debug = format!("{c:?}");
         assert!(!debug.contains(&b64) && !debug.contains(&old_b64));
+    }
+
+    #[test]
+    fn operational_webhook_secret_is_redacted() {
+        let secret = EndpointSecret::generate();
+        let args = ServeArgs {
+            operational_webhook_url: Some("https://ops.example.com/hook".into()),
+            operational_webhook_secret: Some(secret.expose().to_owned()),
+            auto_disable_after: Some(60.0),
+            ..Default::default()
+        };
+        let c = Config::resolve(FileConfig::default(), &args).unwrap();
+        assert_eq!(c.auto_disable_after, Duration::from_secs(60));
+        assert_eq!(c.operational_webhook.as_ref().unwrap().secret, secret);
+        assert!(!format!("{c:?}").contains(secret.expose()));
     }
 }

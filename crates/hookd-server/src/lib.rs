@@ -6,6 +6,7 @@
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
+//! - [`operational`]: the internal application that carries operational webhooks.
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
 //!
@@ -16,6 +17,7 @@ pub mod api;
 pub mod cleaner;
 pub mod config;
 pub mod main_key;
+pub mod operational;
 
 use anyhow::Context;
 use config::{Config, Database};
@@ -43,8 +45,16 @@ pub async fn run(
         None => admin_token::load_or_create(&config.data_dir)?,
     };
 
+    let mut engine_cfg = engine_config(&config);
+    if let Some(hook) = &config.operational_webhook {
+        engine_cfg.operational = Some(
+            operational::ensure_target(store.as_ref(), hook)
+                .await
+                .context("setting up operational webhooks")?,
+        );
+    }
     let engine_stop = CancellationToken::new();
-    let engine = Engine::start(store.clone(), engine_config(&config), engine_stop.clone())
+    let engine = Engine::start(store.clone(), engine_cfg, engine_stop.clone())
         .context("starting the delivery engine")?;
 
     let state = api::ApiState {
@@ -183,6 +193,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         poll_interval: config.poll_interval,
         shutdown_grace: config.shutdown_grace,
         proxy: config.proxy.clone(),
+        auto_disable_after: config.auto_disable_after,
         ..EngineConfig::default()
     }
 }

@@ -16,7 +16,7 @@
 //! that dies only delays its claimed work until the lease runs out.
 
 use async_trait::async_trait;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
 use hookd_core::model::{
     Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
 };
@@ -26,6 +26,9 @@ use std::sync::Arc;
 pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
+mod tasks;
+
+pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};
 
 /// The errors a backend maps its own into. Handlers never see SQL types.
 #[derive(Debug, thiserror::Error)]
@@ -439,4 +442,78 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_expired_payloads(&self, now: Timestamp, limit: u32) -> StoreResult<u64>;
     /// Deletes up to `limit` attempts created before `before`; returns how many.
     async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64>;
+    // ---- failure handling (auto-disable, recovery) ----
+    /// Records each endpoint's latest attempt result: a success ends its failure streak, a
+    /// failure starts one at `at` unless one is running. Then disables every listed,
+    /// enabled endpoint whose streak began at or before `disable_failing_since` and
+    /// returns those. Each endpoint appears at most once in `results`. The default (for
+    /// test stores) records nothing.
+    async fn note_endpoint_results(
+        &self,
+        results: &[EndpointResult],
+        disable_failing_since: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        let _ = (results, disable_failing_since);
+        Ok(Vec::new())
+    }
+    /// When the endpoint's current failure streak began (`None` when it is not failing).
+    async fn endpoint_failing_since(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        let _ = (app, endpoint);
+        Ok(None)
+    }
+    /// Stores a new recovery task.
+    async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
+        let _ = task;
+        Err(unsupported())
+    }
+    /// Looks a recovery task up by id.
+    async fn get_recovery(&self, id: &str) -> StoreResult<RecoveryTask> {
+        let _ = id;
+        Err(StoreError::NotFound)
+    }
+    /// Recovery tasks, newest first by default.
+    async fn list_recoveries(&self, page: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
+        let _ = page;
+        Ok(Page {
+            items: Vec::new(),
+            has_more: false,
+        })
+    }
+    /// Leases the oldest running task whose lease is free or expired to `owner` until
+    /// `lease_until`; `None` when there is none. Two callers never hold one task at once.
+    async fn claim_recovery(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        let _ = (owner, now, lease_until);
+        Ok(None)
+    }
+    /// One step of a task `owner` holds: requeues (pending, due at `now`, manual trigger,
+    /// attempt count kept) up to `limit` of the next failed deliveries in message id order,
+    /// moves the cursor past them, renews the lease to `lease_until`, and marks the task
+    /// finished when fewer than `limit` were left. Returns the updated task, or `None` if
+    /// `owner` no longer holds it (or it is not running).
+    async fn recovery_step(
+        &self,
+        id: &TaskId,
+        owner: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        let _ = (id, owner, limit, now, lease_until);
+        Err(unsupported())
+    }
+}
+
+fn unsupported() -> StoreError {
+    StoreError::Other(anyhow::anyhow!(
+        "this store does not support background tasks"
+    ))
 }

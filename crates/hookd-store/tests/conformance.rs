@@ -13,6 +13,8 @@ mod apps;
 mod cascades;
 #[path = "conformance/endpoints.rs"]
 mod endpoints;
+#[path = "conformance/failure.rs"]
+mod failure;
 #[path = "conformance/fixtures.rs"]
 mod fixtures;
 #[path = "conformance/flow.rs"]
@@ -123,6 +125,10 @@ backend_tests!(
         retention::check_payload_expiry_is_stored_and_content_can_be_expunged,
         retention::check_expired_payloads_are_purged_unless_a_delivery_still_needs_them,
         retention::check_attempts_are_expunged_and_purged_by_age,
+        failure::check_failure_streak_disables_an_endpoint_once_and_success_clears_it,
+        failure::check_recovery_requeues_failed_deliveries_in_batches_under_one_lease,
+        failure::check_an_expired_recovery_lease_passes_to_another_node,
+        failure::check_recovered_deliveries_follow_the_endpoints_flow_control,
     ]
 );
 

@@ -27,7 +27,7 @@ enum Command {
     Keygen(KeygenArgs),
     /// Delete old data once: expired payloads, attempts older than `--older-than`, expired
     /// idempotency keys. Reads the same configuration as `serve`.
-    Prune(PruneArgs),
+    Prune(Box<PruneArgs>),
 }
 
 #[derive(clap::Args)]
@@ -80,7 +80,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(*args),
-        Command::Prune(args) => prune(args),
+        Command::Prune(args) => prune(*args),
         Command::Keygen(args) => {
             keygen(&args);
             Ok(())

@@ -152,7 +152,10 @@ pub async fn list(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListResponse<AppOut>>> {
     let cursor = params.cursor(true)?;
-    let page = state.store.list_apps(&cursor.request).await?;
+    let mut page = state.store.list_apps(&cursor.request).await?;
+    // The internal application of operational webhooks is not the user's.
+    page.items
+        .retain(|a| a.uid.as_deref() != Some(crate::operational::APP_UID));
     Ok(Json(cursor.respond(
         page,
         |a| a.id.to_string(),

@@ -14,9 +14,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
-use hookd_core::model::{Endpoint, Metadata};
+use hookd_core::model::{Application, Endpoint, Metadata};
 use hookd_core::{validate, Timestamp};
-use hookd_store::StoreError;
+use hookd_delivery::operational::{OpEvent, OpEventKind};
+use hookd_store::{EndpointResult, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// `EndpointOut`, with the subscription and rate limit under both Svix names.
@@ -84,6 +85,41 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
+/// Sends an `endpoint.*` operational webhook about `ep` of `app`.
+fn emit(state: &ApiState, kind: OpEventKind, app: &Application, ep: &Endpoint) {
+    state.engine.emit(OpEvent::endpoint(
+        kind,
+        app.id.clone(),
+        app.uid.clone(),
+        ep.id.clone(),
+        ep.uid.clone(),
+    ));
+}
+
+/// After an update: an endpoint enabled again starts with no failure streak, so the next
+/// failure does not disable it at once.
+async fn clear_streak_if_reenabled(state: &ApiState, was_disabled: bool, ep: &Endpoint) {
+    if !was_disabled || ep.disabled {
+        return;
+    }
+    let cleared = EndpointResult {
+        app_id: ep.app_id.clone(),
+        endpoint_id: ep.id.clone(),
+        ok: true,
+        at: Timestamp::now(),
+    };
+    // A failure here leaves an old streak that may disable the endpoint again at its next
+    // failure; the update itself stands.
+    if let Err(e) = state
+        .store
+        .note_endpoint_results(&[cleared], Timestamp::from_millis(i64::MIN))
+        .await
+    {
+        tracing::warn!(error = %e, endpoint.id = %ep.id, "clearing the failure streak of a re-enabled endpoint failed");
+    }
+    state.engine.forget_endpoint_health(&ep.id);
+}
+
 /// Drops every cached copy of `ep` on this node after it changed.
 pub(super) fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
     state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
@@ -119,6 +155,7 @@ pub async fn create(
     apply_in(&state, &mut ep, body).await?;
     state.store.create_endpoint(&ep).await.map_err(conflict)?;
     changed(&state, &cache, &ep);
+    emit(&state, OpEventKind::EndpointCreated, &app, &ep);
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
@@ -144,9 +181,12 @@ pub async fn upsert(
     let key_type = body.key_type.take();
     match state.store.get_endpoint(&app.id, &ep_id).await {
         Ok(mut ep) => {
+            let was_disabled = ep.disabled;
             apply_in(&state, &mut ep, body).await?;
             state.store.update_endpoint(&ep).await.map_err(conflict)?;
+            clear_streak_if_reenabled(&state, was_disabled, &ep).await;
             changed(&state, &cache, &ep);
+            emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
             Ok((StatusCode::OK, Json(ep.into())))
         }
         Err(StoreError::NotFound) => {
@@ -157,6 +197,7 @@ pub async fn upsert(
             apply_in(&state, &mut ep, body).await?;
             state.store.create_endpoint(&ep).await.map_err(conflict)?;
             changed(&state, &cache, &ep);
+            emit(&state, OpEventKind::EndpointCreated, &app, &ep);
             Ok((StatusCode::CREATED, Json(ep.into())))
         }
         Err(e) => Err(e.into()),
@@ -172,10 +213,13 @@ pub async fn patch(
 ) -> ApiResult<Json<EndpointOut>> {
     let app = load_app(&state, &app_id).await?;
     let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    let was_disabled = ep.disabled;
     apply_patch(&state, &mut ep, body).await?;
     ep.updated_at = Timestamp::now();
     state.store.update_endpoint(&ep).await.map_err(conflict)?;
+    clear_streak_if_reenabled(&state, was_disabled, &ep).await;
     changed(&state, &cache, &ep);
+    emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
     Ok(Json(ep.into()))
 }
 
@@ -193,6 +237,7 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::from_store("endpoint", e))?;
     changed(&state, &cache, &ep);
+    emit(&state, OpEventKind::EndpointDeleted, &app, &ep);
     Ok(StatusCode::NO_CONTENT)
 }
 

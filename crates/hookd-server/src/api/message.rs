@@ -29,7 +29,7 @@ const MAX_TAGS: usize = 5;
 const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 5..=90;
 /// `payloadRetentionHours` bounds (up to 90 days).
 const RETENTION_HOURS: std::ops::RangeInclusive<i64> = 1..=2160;
-const DEFAULT_RETENTION_DAYS: i64 = 90;
+const DEFAULT_RETENTION_DAYS: i64 = hookd_core::model::DEFAULT_PAYLOAD_RETENTION_DAYS;
 const DAY_MS: i64 = 86_400_000;
 
 /// Body of create (`MessageIn`). The payload is kept as the exact bytes sent.

@@ -11,7 +11,7 @@
 //! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
 //! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
 //!   [`endpoint_insight`]),
-//!   [`message`], [`attempt`], [`health`]: handlers.
+//!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod message;
 pub mod pagination;
 pub mod portal;
+pub mod recovery;
 
 #[cfg(test)]
 mod tests;
@@ -114,6 +115,12 @@ pub fn router(state: ApiState) -> Router {
                 .put(endpoint_headers::update)
                 .patch(endpoint_headers::patch),
         )
+        .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/recover",
+            post(recovery::recover),
+        )
+        .route("/background-task", get(recovery::list))
+        .route("/background-task/{task_id}", get(recovery::get))
         .route(
             "/app/{app_id}/msg",
             get(message::list).post(message::create),

@@ -155,6 +155,14 @@ const ROUTES: &[Route] = &[
     Route("GET", "/app/{app_id}/attempt/msg/{msg_id}", OwnApp, ""),
     Route("DELETE", "/app/{app_id}/msg/{msg_id}/content", OwnApp, ""),
     Route(
+        "POST",
+        "/app/{app_id}/endpoint/{endpoint_id}/recover",
+        OwnApp,
+        r#"{"since":"2020-01-01T00:00:00Z"}"#,
+    ),
+    Route("GET", "/background-task", AdminOnly, ""),
+    Route("GET", "/background-task/{task_id}", AdminOnly, ""),
+    Route(
         "DELETE",
         "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
         OwnApp,

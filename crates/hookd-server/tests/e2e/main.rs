@@ -7,7 +7,9 @@ mod support;
 
 mod access;
 mod api;
+mod databases;
 mod delivery;
+mod failure;
 mod flow;
 mod retention;
 mod signing;

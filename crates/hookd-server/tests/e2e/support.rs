@@ -38,6 +38,13 @@ pub async fn restart_in(dir: tempfile::TempDir) -> TestApp {
     start(config, dir).await
 }
 
+/// Starts hookd again on the data directory of a stopped one, after `tweak`.
+pub async fn restart_in_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(dir.path());
+    tweak(&mut config);
+    start(config, dir).await
+}
+
 fn test_config(dir: &std::path::Path) -> Config {
     let args = ServeArgs {
         database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),

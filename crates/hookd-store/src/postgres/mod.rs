@@ -33,6 +33,7 @@ mod codec;
 mod connect;
 mod endpoints;
 mod event_types;
+mod failure;
 mod flow;
 mod listener;
 mod main_key;

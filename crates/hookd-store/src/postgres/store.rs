@@ -3,16 +3,18 @@
 
 use super::codec::{pg_error, pool_error};
 use super::{
-    apps, attempts, endpoints, event_types, flow, messages, queue, retention, PostgresStore,
+    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention,
+    PostgresStore,
 };
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
     IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
     StoreResult,
 };
+use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
 use deadpool_postgres::Client;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
 use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -300,5 +302,57 @@ impl Store for PostgresStore {
 
     async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         retention::purge_attempts(&self.client().await?, before, limit).await
+    }
+
+    async fn note_endpoint_results(
+        &self,
+        results: &[EndpointResult],
+        disable_failing_since: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        failure::note_results(&self.client().await?, results, disable_failing_since).await
+    }
+
+    async fn endpoint_failing_since(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        failure::failing_since(&self.client().await?, app, endpoint).await
+    }
+
+    async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
+        failure::insert_task(&self.client().await?, task).await
+    }
+
+    async fn get_recovery(&self, id: &str) -> StoreResult<RecoveryTask> {
+        failure::get_task(&self.client().await?, id).await
+    }
+
+    async fn list_recoveries(&self, page: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
+        failure::list_tasks(&self.client().await?, page).await
+    }
+
+    async fn claim_recovery(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        failure::claim_task(&self.client().await?, owner, now, lease_until).await
+    }
+
+    async fn recovery_step(
+        &self,
+        id: &TaskId,
+        owner: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        let client = self.client().await?;
+        failure::step(&client, id, owner, limit, now, lease_until, &self.channel).await
     }
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0002_previous_secrets.sql"),
     include_str!("sql/0003_idempotency_keys.sql"),
     include_str!("sql/0004_payload_retention.sql"),
+    include_str!("sql/0005_failure_handling.sql"),
     include_str!("sql/0006_flow_control.sql"),
     include_str!("sql/0007_main_key_check.sql"),
 ];

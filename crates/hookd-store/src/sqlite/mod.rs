@@ -21,6 +21,7 @@ mod checkpointer;
 mod codec;
 mod endpoints;
 mod event_types;
+mod failure;
 mod flow;
 mod main_key;
 mod messages;

@@ -2,15 +2,16 @@
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
 use super::{
-    apps, attempts, endpoints, event_types, flow, messages, queue, retention, SqliteStore,
+    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, SqliteStore,
 };
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
     IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
     StoreResult,
 };
+use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
 use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
 use hookd_core::Timestamp;
 
@@ -394,6 +395,76 @@ impl Store for SqliteStore {
     async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
         self.writer
             .submit(move |tx| retention::purge_attempts(tx, before, limit))
+            .await
+    }
+
+    async fn note_endpoint_results(
+        &self,
+        results: &[EndpointResult],
+        disable_failing_since: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = results.to_vec();
+        self.writer
+            .submit(move |tx| failure::note_results(tx, &results, disable_failing_since))
+            .await
+    }
+
+    async fn endpoint_failing_since(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        let (app, endpoint) = (app.clone(), endpoint.clone());
+        self.readers
+            .run(move |c| failure::failing_since(c, &app, &endpoint))
+            .await
+    }
+
+    async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
+        let task = task.clone();
+        self.writer
+            .submit(move |tx| failure::insert_task(tx, &task))
+            .await
+    }
+
+    async fn get_recovery(&self, id: &str) -> StoreResult<RecoveryTask> {
+        let id = id.to_owned();
+        self.readers.run(move |c| failure::get_task(c, &id)).await
+    }
+
+    async fn list_recoveries(&self, page: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
+        let page = page.clone();
+        self.readers
+            .run(move |c| failure::list_tasks(c, &page))
+            .await
+    }
+
+    async fn claim_recovery(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        let owner = owner.to_owned();
+        self.writer
+            .submit(move |tx| failure::claim_task(tx, &owner, now, lease_until))
+            .await
+    }
+
+    async fn recovery_step(
+        &self,
+        id: &TaskId,
+        owner: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        let (id, owner) = (id.clone(), owner.to_owned());
+        self.writer
+            .submit(move |tx| failure::step(tx, &id, &owner, limit, now, lease_until))
             .await
     }
 }

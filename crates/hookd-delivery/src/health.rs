@@ -1,0 +1,144 @@
+//! Endpoint health: the failure streak behind auto-disable.
+//!
+//! After each recorded attempt the endpoint's result goes to one task, which writes the
+//! latest result per endpoint in batches (`Store::note_endpoint_results`): a failure opens
+//! a streak (`failing_since`, kept in the database so restarts and other nodes see it), a
+//! success ends it. The store disables an endpoint whose streak is older than
+//! `auto_disable_after`; this task then drops it from the cache and emits
+//! `endpoint.disabled`.
+//!
+//! Successes are the hot path, and almost always change nothing: an endpoint seen
+//! succeeding is remembered for [`HEALTHY_FOR`], and its successes are not written in that
+//! time. A failure forgets it at once. The cost is that a streak opened by another node may
+//! outlive a success here by up to that long, which only matters against a period of days.
+
+use crate::engine::Shared;
+use crate::operational::{OpEvent, OpEventKind};
+use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::Timestamp;
+use hookd_store::EndpointResult;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How long an endpoint seen succeeding is not reported again for a success.
+const HEALTHY_FOR: Duration = Duration::from_secs(10);
+/// Results waiting to be written; beyond this a result is dropped (the next one reports
+/// the same streak).
+const QUEUE: usize = 8192;
+const BATCH: usize = 512;
+/// Remembered healthy endpoints beyond this count trigger a sweep of stale ones.
+const SWEEP_ABOVE: usize = 16_384;
+
+pub(crate) struct Health {
+    queue: mpsc::Sender<EndpointResult>,
+    rx: Mutex<Option<mpsc::Receiver<EndpointResult>>>,
+    /// Endpoints seen succeeding, by id (ids are unique across applications).
+    healthy: Mutex<HashMap<EndpointId, Instant>>,
+}
+
+impl Health {
+    pub fn new() -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        Self {
+            queue,
+            rx: Mutex::new(Some(rx)),
+            healthy: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn start(shared: &Arc<Shared>) {
+        let rx = shared
+            .health
+            .rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(rx) = rx {
+            shared.tracker.spawn(run(shared.clone(), rx));
+        }
+    }
+
+    /// Reports the result of an attempt (already recorded).
+    pub fn report(&self, app: &AppId, endpoint: &EndpointId, ok: bool, at: Timestamp) {
+        {
+            let mut healthy = self.healthy.lock().unwrap_or_else(|p| p.into_inner());
+            if ok {
+                if healthy
+                    .get(endpoint)
+                    .is_some_and(|seen| seen.elapsed() < HEALTHY_FOR)
+                {
+                    return;
+                }
+                if healthy.len() >= SWEEP_ABOVE {
+                    healthy.retain(|_, seen| seen.elapsed() < HEALTHY_FOR);
+                }
+                healthy.insert(endpoint.clone(), Instant::now());
+            } else {
+                healthy.remove(endpoint);
+            }
+        }
+        let result = EndpointResult {
+            app_id: app.clone(),
+            endpoint_id: endpoint.clone(),
+            ok,
+            at,
+        };
+        if self.queue.try_send(result).is_err() {
+            tracing::debug!("endpoint health queue is full; dropping a result");
+        }
+    }
+
+    /// Forgets what is known about an endpoint (re-enabled through the API).
+    pub fn forget(&self, endpoint: &EndpointId) {
+        self.healthy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(endpoint);
+    }
+}
+
+async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<EndpointResult>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
+            _ = shared.shutdown.cancelled() => return,
+        }
+        // The latest result per endpoint wins.
+        let mut latest: HashMap<(AppId, EndpointId), EndpointResult> = HashMap::new();
+        for r in batch.drain(..) {
+            latest.insert((r.app_id.clone(), r.endpoint_id.clone()), r);
+        }
+        let results: Vec<EndpointResult> = latest.into_values().collect();
+        let cutoff = Timestamp::now().plus_millis(
+            -i64::try_from(shared.config.auto_disable_after.as_millis()).unwrap_or(i64::MAX),
+        );
+        match shared.store.note_endpoint_results(&results, cutoff).await {
+            Ok(disabled) => {
+                for d in disabled {
+                    tracing::warn!(
+                        app.id = %d.app_id,
+                        endpoint.id = %d.endpoint_id,
+                        failing_since = %d.failing_since,
+                        "every attempt to this endpoint failed for the auto-disable period; disabled it"
+                    );
+                    shared.cache.invalidate(&d.app_id, &d.endpoint_id);
+                    let mut event = OpEvent::endpoint(
+                        OpEventKind::EndpointDisabled,
+                        d.app_id,
+                        None,
+                        d.endpoint_id,
+                        None,
+                    );
+                    event.fail_since = Some(d.failing_since);
+                    shared.ops.emit(event);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, count = results.len(), "recording endpoint failure streaks failed")
+            }
+        }
+    }
+}
