@@ -2,7 +2,7 @@
 """Runs the benchmark matrix of BENCHMARKS.md: each scenario N times with hookd-bench,
 then prints one Markdown table row per scenario (medians, with min-max spread).
 
-Usage: python3 bench/run.py [--runs 3] [--only NAME ...] [--pg URL]
+Usage: python3 bench/run.py [--runs 3] [--only NAME ...] [--pg URL] [--hookd-bin PATH]
 Needs: cargo build --release -p hookd -p hookd-bench (run from the repository root).
 Raw JSON lines are appended to target/bench-results.jsonl.
 """
@@ -15,7 +15,7 @@ import sys
 import time
 
 BENCH = "target/release/hookd-bench"
-BASE = ["--spawn", "--hookd-bin", "target/release/hookd", "--json", "--quiet"]
+BASE = ["--spawn", "--json", "--quiet"]
 
 # name -> (backend, extra flags)
 SCENARIOS = [
@@ -35,8 +35,8 @@ SCENARIOS = [
 ]
 
 
-def run_once(flags, backend, pg_url):
-    cmd = [BENCH] + BASE + flags.split()
+def run_once(flags, backend, pg_url, hookd_bin):
+    cmd = [BENCH] + BASE + ["--hookd-bin", hookd_bin] + flags.split()
     if backend == "pg":
         cmd += ["--database-url", pg_url]
     started = time.time()
@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--pg", default=os.environ.get(
         "HOOKD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--hookd-bin", default="target/release/hookd",
+                    help="the hookd binary under test (e.g. an older build, for before/after)")
     args = ap.parse_args()
     os.makedirs("target", exist_ok=True)
     rows = []
@@ -77,8 +79,9 @@ def main():
             continue
         results = []
         for i in range(args.runs):
-            r = run_once(flags, backend, args.pg)
+            r = run_once(flags, backend, args.pg, args.hookd_bin)
             r["_scenario"] = name
+            r["_hookd_bin"] = args.hookd_bin
             with open("target/bench-results.jsonl", "a") as f:
                 f.write(json.dumps(r) + "\n")
             print(f"{name} run {i + 1}: accepted/s {r['accepted_per_s']:.0f} "

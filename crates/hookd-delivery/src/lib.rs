@@ -214,11 +214,18 @@ impl Engine {
         dispatcher::enqueue(&self.shared, &reserved, work);
     }
 
-    /// Asks the poller to look for due work now (after a resend, say), and the owner of
-    /// flow-controlled endpoints too if that is this node.
+    /// Asks the poller to look for due work now (after a resend, say).
     pub fn wake(&self) {
         self.shared.poller.wake.notify_one();
-        self.shared.flow.kick_all();
+    }
+
+    /// New work for these flow-controlled endpoints was committed: if this node owns any
+    /// of them, it looks for their deliveries now (other nodes hear of it through the
+    /// store's due signal).
+    pub fn wake_flow(&self, endpoints: &[EndpointId]) {
+        for ep in endpoints {
+            self.shared.flow.kick(ep);
+        }
     }
 
     /// Queues an operational webhook (a no-op unless an operator URL is configured).

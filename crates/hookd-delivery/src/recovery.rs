@@ -96,6 +96,8 @@ async fn run_task(
         match step {
             Ok(Some(t)) => {
                 shared.poller.wake.notify_one();
+                // The endpoint may be flow-controlled and owned here.
+                shared.flow.kick(&t.endpoint_id);
                 if t.status != TaskStatus::Running {
                     tracing::info!(recovered = t.recovered, "endpoint recovery finished");
                     return ControlFlow::Continue(());

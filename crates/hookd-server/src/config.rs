@@ -320,6 +320,11 @@ impl Config {
             max_retry_after: secs("max_retry_after", file.max_retry_after, 3600.0)?,
             max_body_bytes: match args.max_body_bytes.or(file.max_body_bytes) {
                 Some(0) => bail!("max_body_bytes must be positive"),
+                // A message's response echoes its payload, and idempotent responses are
+                // kept whole (at most 16 MiB): the request limit stays well below that.
+                Some(n) if n > MAX_BODY_BYTES => {
+                    bail!("max_body_bytes must be at most {MAX_BODY_BYTES} (8 MiB)")
+                }
                 Some(n) => n,
                 None => 1024 * 1024,
             },
@@ -413,11 +418,24 @@ impl Config {
                     .or(file.operational_webhook_secret),
             )?,
         })
+        .and_then(|c| {
+            if c.https_only
+                && c.operational_webhook
+                    .as_ref()
+                    .is_some_and(|o| !o.url.starts_with("https://"))
+            {
+                bail!("operational_webhook_url must use https when https_only is set");
+            }
+            Ok(c)
+        })
     }
 }
 
 /// Validates the operational webhook settings: both or neither, an absolute http(s) URL,
 /// a `whsec_` secret.
+/// Largest accepted `max_body_bytes`.
+const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 fn operational_webhook(
     url: Option<String>,
     secret: Option<String>,

@@ -106,7 +106,8 @@ pub async fn prune(
 
 /// Opens the configured database. With SQLite, which one process owns (the store holds a
 /// lock), every lease found at start-up is a leftover of a crash and is released (when
-/// `release_leases`, i.e. for `serve`) so that work resumes at once. With PostgreSQL,
+/// `release_leases`, i.e. for `serve`, which may also generate the SQLite main key) so that
+/// work resumes at once. With PostgreSQL,
 /// leases may belong to live nodes: they expire.
 async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc<dyn Store>> {
     match &config.database {
@@ -114,7 +115,16 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
             let path = path.clone();
             let main = match &config.main_key {
                 Some(key) => key.clone(),
-                None => main_key::load_or_create(&config.data_dir)?,
+                None if release_leases => main_key::load_or_create(&config.data_dir)?,
+                // Maintenance (`hookd prune`) never makes a key: one made here, away from
+                // the server's data directory, would seal the secrets under a key the
+                // server does not have.
+                None => main_key::load(&config.data_dir)?.with_context(|| {
+                    format!(
+                        "no main key: set main_key, or point data_dir at the server's data directory (it holds {})",
+                        main_key::FILE_NAME
+                    )
+                })?,
             };
             let keyring = Keyring::new(main, config.previous_main_keys.clone());
             let store =

@@ -11,17 +11,24 @@ use std::path::Path;
 /// The file in the data directory holding the generated key (base64).
 pub const FILE_NAME: &str = "main-key";
 
-/// Reads the stored main key, or generates and stores a new one.
-pub fn load_or_create(data_dir: &Path) -> anyhow::Result<MainKey> {
+/// Reads the stored main key; `None` when the data directory has none.
+pub fn load(data_dir: &Path) -> anyhow::Result<Option<MainKey>> {
     let path = data_dir.join(FILE_NAME);
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            return MainKey::from_base64(&text)
-                .with_context(|| format!("the main key in {} is not valid", path.display()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Ok(text) => MainKey::from_base64(&text)
+            .map(Some)
+            .with_context(|| format!("the main key in {} is not valid", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
+}
+
+/// Reads the stored main key, or generates and stores a new one.
+pub fn load_or_create(data_dir: &Path) -> anyhow::Result<MainKey> {
+    if let Some(key) = load(data_dir)? {
+        return Ok(key);
+    }
+    let path = data_dir.join(FILE_NAME);
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let (key, text) = MainKey::generate();

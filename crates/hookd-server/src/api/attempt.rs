@@ -286,6 +286,9 @@ pub async fn resend(
     } else {
         drop(admission);
         state.engine.wake();
+        if ep.is_flow_controlled() {
+            state.engine.wake_flow(std::slice::from_ref(&ep.id));
+        }
     }
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }

@@ -10,7 +10,9 @@
 //! - the same key with another request gets 422 `idempotency_key_reused`;
 //! - a retry while the first request still runs waits for its response (up to 5 s, then
 //!   409 `idempotency_key_in_progress`);
-//! - a 5xx response is not stored (the key is released), so a retry runs afresh.
+//! - a 5xx response is not stored (the key is released), so a retry runs afresh;
+//! - routes that answer with a credential (secret rotation, app-portal access) ignore the
+//!   key: their response is never stored.
 //!
 //! The handler runs in a task of its own, so a client that hangs up does not cancel it
 //! half-way: its response is stored for the retry. A reservation whose process died holds
@@ -53,6 +55,9 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
     let Some(raw_key) = req.headers().get(HEADER) else {
         return next.run(req).await;
     };
+    if answers_with_a_credential(&req) {
+        return next.run(req).await;
+    }
     let key = match check_key(raw_key) {
         Ok(k) => k,
         Err(e) => return e.into_response(),
@@ -94,6 +99,18 @@ pub async fn idempotency(State(state): State<ApiState>, req: Request, next: Next
                 .into_response()
         }
     }
+}
+
+/// Routes whose response is a credential (a new endpoint secret, an app-portal token):
+/// it is never stored, so these run again on a retry (harmlessly: a second rotation, a
+/// second token) instead of keeping a copy of the credential outside the sealed columns.
+fn answers_with_a_credential(req: &Request) -> bool {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| {
+            let p = p.as_str();
+            p.ends_with("/secret/rotate") || p.contains("/auth/app-portal-access/")
+        })
 }
 
 /// Stores the response under the reservation (or releases it on a server error) and

@@ -236,8 +236,8 @@ pub async fn commit_and_dispatch(
         targets.iter().partition(|ep| ep.is_flow_controlled());
     let direct: Vec<EndpointId> = direct.iter().map(|ep| ep.id.clone()).collect();
     let admission = (!direct.is_empty()).then(|| state.engine.admit(&direct));
-    let dests_paced = !paced.is_empty();
-    let paced = paced.iter().map(|ep| (ep.id.clone(), false));
+    let paced_ids: Vec<EndpointId> = paced.iter().map(|ep| ep.id.clone()).collect();
+    let paced = paced_ids.iter().map(|id| (id.clone(), false));
     let dests: Vec<MessageDestination> = direct
         .into_iter()
         .enumerate()
@@ -286,8 +286,8 @@ pub async fn commit_and_dispatch(
             .collect();
         state.engine.submit(admission, work);
     }
-    if dests_paced {
-        state.engine.wake();
+    if !paced_ids.is_empty() {
+        state.engine.wake_flow(&paced_ids);
     }
     Ok(())
 }

@@ -96,6 +96,12 @@ pub async fn recover(
     }
     let app = load_app(&state, &app_id).await?;
     let ep = load_endpoint(&state, &app.id, &ep_id).await?;
+    if ep.disabled {
+        // Its deliveries would only be settled as failed again, without a request.
+        return Err(ApiError::Conflict(
+            "the endpoint is disabled; enable it before recovering its messages".into(),
+        ));
+    }
     let task = RecoveryTask::new(app.id, ep.id, body.since, body.until, now);
     state.store.create_recovery(&task).await?;
     state.engine.wake_recovery();

@@ -11,7 +11,9 @@ CREATE TABLE flow_endpoints (
     lease_until  INTEGER
 ) WITHOUT ROWID;
 CREATE INDEX flow_endpoints_by_app ON flow_endpoints (app_id);
--- A throttle set before this version makes an endpoint flow-controlled.
+-- A throttle set before this version makes an endpoint flow-controlled; a stored 0 meant
+-- none (and now reads so).
+UPDATE endpoints SET rate_limit = NULL WHERE rate_limit = 0;
 INSERT INTO flow_endpoints (endpoint_id, app_id)
     SELECT id, app_id FROM endpoints WHERE rate_limit IS NOT NULL;
 
