@@ -699,6 +699,21 @@ def _():
     eq(hdrs.get("content-type"), "application/json", "content-type")
 
 
+@check("endpoint: throttle_rate is kept and enforced (deliveries spaced 1/rate apart)")
+def _():
+    app = make_app("throttle")
+    path = f"/ep-{RUN}/throttled"
+    ep = make_endpoint(app.id, path, throttle_rate=4)
+    eq(ep.throttle_rate, 4, "throttle_rate on create")
+    eq(svix.endpoint.get(app.id, ep.id).throttle_rate, 4, "throttle_rate on get")
+    for i in range(5):
+        svix.message.create(app.id, MessageIn(event_type="thr.test", payload={"i": i}))
+    wait_for(lambda: len(R.requests(path)) >= 5, "five throttled deliveries")
+    times = sorted(r["at"] for r in R.requests(path))
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    ensure(min(gaps) >= 0.2, f"deliveries {min(gaps):.3f}s apart under a throttle of 4/s")
+
+
 @check("endpoint: rotate_secret returns the new key; deliveries verify with old and new")
 def _():
     app = make_app("eprot")
