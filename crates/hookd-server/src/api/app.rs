@@ -153,9 +153,18 @@ pub async fn list(
 ) -> ApiResult<Json<ListResponse<AppOut>>> {
     let cursor = params.cursor(true)?;
     let mut page = state.store.list_apps(&cursor.request).await?;
-    // The internal application of operational webhooks is not the user's.
-    page.items
-        .retain(|a| a.uid.as_deref() != Some(crate::operational::APP_UID));
+    // The internal application of operational webhooks is not the user's. A page that held
+    // only it is replaced by the next one, so a walk never ends early on an empty page.
+    let internal = |a: &Application| a.uid.as_deref() == Some(crate::operational::APP_UID);
+    if let Some(i) = page.items.iter().position(internal) {
+        let removed = page.items.remove(i);
+        if page.items.is_empty() && page.has_more {
+            let mut next = cursor.request.clone();
+            next.after = Some(removed.id.to_string());
+            page = state.store.list_apps(&next).await?;
+            page.items.retain(|a| !internal(a));
+        }
+    }
     Ok(Json(cursor.respond(
         page,
         |a| a.id.to_string(),

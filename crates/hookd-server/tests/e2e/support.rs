@@ -22,6 +22,8 @@ pub struct TestApp {
     shutdown: CancellationToken,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL schema of a server started by [`spawn_on`], dropped after it.
+    schema: Option<crate::pg::PgSchema>,
 }
 
 /// Starts hookd with a short retry schedule and loopback allowed, after `tweak`.
@@ -65,7 +67,7 @@ fn test_config(dir: &std::path::Path) -> Config {
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Sqlite,
-    /// A schema of its own on `HOOKD_TEST_POSTGRES_URL` (left behind, named `hookd_e2e_…`).
+    /// A schema of its own on `HOOKD_TEST_POSTGRES_URL`, dropped with the [`TestApp`].
     Postgres,
 }
 
@@ -75,31 +77,15 @@ pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Opti
     match backend {
         Backend::Sqlite => Some(spawn_app_with(tweak).await),
         Backend::Postgres => {
-            let Some(admin_url) = std::env::var("HOOKD_TEST_POSTGRES_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-            else {
-                eprintln!("skipped: HOOKD_TEST_POSTGRES_URL is not set");
-                return None;
-            };
-            let name = format!("hookd_e2e_{:016x}", rand::random::<u64>());
-            let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
-                .await
-                .expect("connecting to the test PostgreSQL");
-            tokio::spawn(conn);
-            client
-                .batch_execute(&format!("CREATE SCHEMA {name}"))
-                .await
-                .expect("creating a test schema");
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{sep}options=-csearch_path%3D{name}");
-            Some(
-                spawn_app_with(|c| {
-                    c.database = hookd_server::config::Database::Postgres(url);
-                    tweak(c);
-                })
-                .await,
-            )
+            let schema = crate::pg::PgSchema::create("spawn_on").await?;
+            let url = schema.url.clone();
+            let mut app = spawn_app_with(|c| {
+                c.database = hookd_server::config::Database::Postgres(url);
+                tweak(c);
+            })
+            .await;
+            app.schema = Some(schema);
+            Some(app)
         }
     }
 }
@@ -127,6 +113,7 @@ async fn start(mut config: Config, dir: tempfile::TempDir) -> TestApp {
         shutdown,
         handle: Some(handle),
         dir: Some(dir),
+        schema: None,
     }
 }
 
