@@ -44,7 +44,7 @@ pub(crate) fn ct_eq_token(a: &[u8], b: &[u8]) -> bool {
 
 pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.chunks(2)

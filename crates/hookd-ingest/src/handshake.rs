@@ -54,7 +54,10 @@ pub fn handshake(config: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<H
                 .map(|(s, _)| s)
                 .ok()
                 .or(config.secrets.first())?;
-            let encrypted = to_hex(&hmac_sha256(secret.expose().as_bytes(), &[plain.as_bytes()]));
+            let encrypted = to_hex(&hmac_sha256(
+                secret.expose().as_bytes(),
+                &[plain.as_bytes()],
+            ));
             let body = serde_json::json!({ "plainToken": plain, "encryptedToken": encrypted });
             Some(HandshakeResponse {
                 status: 200,

@@ -56,7 +56,9 @@ pub fn verify(
     let secrets = &config.secrets;
     use providers::*;
     match config.provider {
-        Provider::StandardWebhooks => standard_webhooks::verify(secrets, req, now_unix_secs, tolerance),
+        Provider::StandardWebhooks => {
+            standard_webhooks::verify(secrets, req, now_unix_secs, tolerance)
+        }
         Provider::Github => github::verify(secrets, req),
         Provider::Stripe => stripe::verify(secrets, req, now_unix_secs, tolerance),
         Provider::Shopify => shopify::verify(secrets, req),

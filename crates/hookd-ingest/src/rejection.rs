@@ -90,7 +90,11 @@ impl std::error::Error for Rejection {}
 /// `Ok` when `timestamp` is within `tolerance_secs` of `now` in either direction.
 pub(crate) fn check_age(timestamp: i64, now: i64, tolerance_secs: u64) -> Result<(), Rejection> {
     if now.abs_diff(timestamp) > tolerance_secs {
-        return Err(Rejection::StaleTimestamp { timestamp, now, tolerance_secs });
+        return Err(Rejection::StaleTimestamp {
+            timestamp,
+            now,
+            tolerance_secs,
+        });
     }
     Ok(())
 }

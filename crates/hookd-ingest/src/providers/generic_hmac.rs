@@ -17,16 +17,22 @@ pub(crate) fn verify(
         .optional_header(&config.header)
         .ok_or_else(|| Rejection::MissingHeader(config.header.clone()))?;
     let encoded = match &config.prefix {
-        Some(prefix) => header
-            .strip_prefix(prefix.as_str())
-            .ok_or(Rejection::MalformedSignature("the configured prefix is absent"))?,
+        Some(prefix) => {
+            header
+                .strip_prefix(prefix.as_str())
+                .ok_or(Rejection::MalformedSignature(
+                    "the configured prefix is absent",
+                ))?
+        }
         None => header,
     };
     let sig = match config.encoding {
         Encoding::Hex => from_hex(encoded.trim()),
         Encoding::Base64 => from_base64(encoded.trim()),
     }
-    .ok_or(Rejection::MalformedSignature("not in the configured encoding"))?;
+    .ok_or(Rejection::MalformedSignature(
+        "not in the configured encoding",
+    ))?;
 
     let needs_timestamp = config.template.contains("{timestamp}");
     let ts_text = match &config.timestamp_header {
@@ -57,7 +63,10 @@ pub(crate) fn verify(
         .as_deref()
         .and_then(|name| req.optional_header(name))
         .map(str::to_owned);
-    Ok(Verified { event_id, timestamp })
+    Ok(Verified {
+        event_id,
+        timestamp,
+    })
 }
 
 /// Replaces `{body}` and `{timestamp}` in one left-to-right pass, so a body containing
@@ -66,7 +75,7 @@ fn render(template: &str, timestamp: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(template.len() + body.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
-        out.extend_from_slice(rest[..start].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..start]);
         let tail = &rest[start..];
         if let Some(after) = tail.strip_prefix("{body}") {
             out.extend_from_slice(body);

@@ -26,5 +26,8 @@ pub(crate) fn verify(
         .optional_header("idempotency-key")
         .or_else(|| req.optional_header("x-gitlab-event-uuid"))
         .map(str::to_owned);
-    Ok(Verified { event_id, timestamp: None })
+    Ok(Verified {
+        event_id,
+        timestamp: None,
+    })
 }

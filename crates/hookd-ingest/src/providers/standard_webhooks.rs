@@ -55,7 +55,14 @@ pub(crate) fn verify(
     let signature = req.header(sig_h)?;
     let timestamp = super::parse_unix(ts_text)?;
     let entries = parse_header(signature)?;
-    let content = [id.as_bytes(), b".", ts_text.trim().as_bytes(), b".", req.body].concat();
+    let content = [
+        id.as_bytes(),
+        b".",
+        ts_text.trim().as_bytes(),
+        b".",
+        req.body,
+    ]
+    .concat();
 
     let mut matched = false;
     for secret in secrets {
@@ -85,7 +92,9 @@ fn verify_v1a(public_b64: &str, content: &[u8], entries: &[Entry]) -> Result<boo
     let key = from_base64(public_b64)
         .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
         .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
-        .ok_or(Rejection::InvalidConfig("whpk_ key is not a base64 ed25519 public key"))?;
+        .ok_or(Rejection::InvalidConfig(
+            "whpk_ key is not a base64 ed25519 public key",
+        ))?;
     Ok(entries.iter().filter(|e| e.version == "v1a").any(|e| {
         ed25519_dalek::Signature::from_slice(&e.signature)
             .is_ok_and(|sig| key.verify_strict(content, &sig).is_ok())

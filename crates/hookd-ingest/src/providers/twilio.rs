@@ -24,7 +24,10 @@ pub fn url_variants(url: &str) -> Result<Vec<String>, Rejection> {
         Some(colon) if !hostport[colon..].contains(']') => &hostport[..colon],
         _ => hostport,
     };
-    let mut variants = vec![url.to_string(), format!("{scheme}://{userinfo}{host}{tail}")];
+    let mut variants = vec![
+        url.to_string(),
+        format!("{scheme}://{userinfo}{host}{tail}"),
+    ];
     if host == hostport {
         let port = match scheme.to_ascii_lowercase().as_str() {
             "https" => Some(443),
@@ -65,7 +68,10 @@ pub(crate) fn verify(secrets: &[Secret], req: &IncomingRequest<'_>) -> Result<Ve
         return Err(Rejection::BadSignature);
     }
     if let Some(expected) = body_hash {
-        if !ct_eq(sha256_hex(req.body).as_bytes(), expected.to_ascii_lowercase().as_bytes()) {
+        if !ct_eq(
+            sha256_hex(req.body).as_bytes(),
+            expected.to_ascii_lowercase().as_bytes(),
+        ) {
             return Err(Rejection::BodyHashMismatch);
         }
     }
@@ -79,13 +85,11 @@ pub(crate) fn verify(secrets: &[Secret], req: &IncomingRequest<'_>) -> Result<Ve
 
 /// Form parameters sorted by name then value, duplicates dropped (as twilio-python).
 fn form_params(req: &IncomingRequest<'_>) -> Result<Vec<(String, String)>, Rejection> {
-    let is_form = req
-        .optional_header("content-type")
-        .is_none_or(|ct| {
-            ct.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+    let is_form = req.optional_header("content-type").is_none_or(|ct| {
+        ct.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
     if !is_form || std::str::from_utf8(req.body).is_err() {
         return Err(Rejection::BodyNotForm);
     }

@@ -13,7 +13,10 @@ pub(crate) fn verify(
 ) -> Result<Verified, Rejection> {
     matching_secret(secrets, req).and_then(|(_, timestamp)| {
         check_age(timestamp, now, tolerance)?;
-        Ok(Verified { event_id: None, timestamp: Some(timestamp) })
+        Ok(Verified {
+            event_id: None,
+            timestamp: Some(timestamp),
+        })
     })
 }
 

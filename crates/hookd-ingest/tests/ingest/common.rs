@@ -66,7 +66,11 @@ impl Req {
     }
 }
 
-pub fn verify(config: &ProviderConfig, req: &Req, now: i64) -> Result<hookd_ingest::Verified, String> {
+pub fn verify(
+    config: &ProviderConfig,
+    req: &Req,
+    now: i64,
+) -> Result<hookd_ingest::Verified, String> {
     hookd_ingest::verify(config, &req.get(), now).map_err(|r| r.code().to_string())
 }
 
@@ -127,9 +131,11 @@ pub fn signs_timestamp(provider: Provider) -> bool {
 /// A body of the shape the provider sends, signed at `ts`.
 pub fn body_for(provider: Provider, ts: i64) -> Vec<u8> {
     match provider {
-        Provider::Linear => {
-            format!(r#"{{"action":"create","type":"Issue","webhookTimestamp":{}}}"#, ts * 1000).into()
-        }
+        Provider::Linear => format!(
+            r#"{{"action":"create","type":"Issue","webhookTimestamp":{}}}"#,
+            ts * 1000
+        )
+        .into(),
         Provider::Twilio => b"From=%2B14155550100&Body=hello+there&To=%2B14155550199".to_vec(),
         _ => br#"{"id":"evt_123","event_id":"ntf_123","object":"event"}"#.to_vec(),
     }
@@ -146,7 +152,10 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
         Provider::StandardWebhooks => {
             let key = B64.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
             let id = "msg_2abc";
-            let sig = hmac256(&key, &cat(&[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body]));
+            let sig = hmac256(
+                &key,
+                &cat(&[id.as_bytes(), b".", ts.to_string().as_bytes(), b".", body]),
+            );
             req = req
                 .with("webhook-id", id)
                 .with("webhook-timestamp", &ts.to_string())
@@ -154,7 +163,10 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
         }
         Provider::Github => {
             req = req
-                .with("x-hub-signature-256", &format!("sha256={}", hex(&hmac256(key, body))))
+                .with(
+                    "x-hub-signature-256",
+                    &format!("sha256={}", hex(&hmac256(key, body))),
+                )
                 .with("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958");
         }
         Provider::Stripe => {
@@ -164,7 +176,10 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
         Provider::Shopify => {
             req = req
                 .with("x-shopify-hmac-sha256", &b64(&hmac256(key, body)))
-                .with("x-shopify-webhook-id", "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043");
+                .with(
+                    "x-shopify-webhook-id",
+                    "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+                );
         }
         Provider::Slack | Provider::Zoom => {
             let sig = hmac256(key, &cat(&[b"v0:", ts.to_string().as_bytes(), b":", body]));
@@ -173,7 +188,9 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
             } else {
                 ("x-zm-signature", "x-zm-request-timestamp")
             };
-            req = req.with(s, &format!("v0={}", hex(&sig))).with(t, &ts.to_string());
+            req = req
+                .with(s, &format!("v0={}", hex(&sig)))
+                .with(t, &ts.to_string());
         }
         Provider::Twilio => {
             let mut params: Vec<(String, String)> = url::form_urlencoded::parse(body)
@@ -214,7 +231,10 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
             req = req
                 .with("twitch-eventsub-message-id", id)
                 .with("twitch-eventsub-message-timestamp", &stamp)
-                .with("twitch-eventsub-message-signature", &format!("sha256={}", hex(&sig)));
+                .with(
+                    "twitch-eventsub-message-signature",
+                    &format!("sha256={}", hex(&sig)),
+                );
         }
         Provider::GenericHmac => unreachable!(),
     }

@@ -12,8 +12,16 @@ fn slack_url_verification_answers_the_challenge() {
     assert!(verify(&cfg, &req, NOW).is_ok());
     let answer = handshake(&cfg, &req.get()).expect("a handshake");
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
-    let event = sign(Provider::Slack, "slack-secret", br#"{"type":"event_callback","event_id":"Ev1"}"#, NOW);
+    assert_eq!(
+        answer.body,
+        b"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
+    let event = sign(
+        Provider::Slack,
+        "slack-secret",
+        br#"{"type":"event_callback","event_id":"Ev1"}"#,
+        NOW,
+    );
     assert_eq!(handshake(&cfg, &event.get()), None);
 }
 
@@ -21,7 +29,10 @@ fn slack_url_verification_answers_the_challenge() {
 fn twitch_callback_verification_answers_the_challenge_as_text() {
     let body = br#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"type":"channel.follow"}}"#;
     let mut req = sign(Provider::Twitch, "twitch-secret", body, NOW);
-    req.set("twitch-eventsub-message-type", "webhook_callback_verification");
+    req.set(
+        "twitch-eventsub-message-type",
+        "webhook_callback_verification",
+    );
     let cfg = ProviderConfig::new(Provider::Twitch, ["twitch-secret"]);
     assert!(verify(&cfg, &req, NOW).is_ok());
     let answer = handshake(&cfg, &req.get()).expect("a handshake");
@@ -50,6 +61,14 @@ fn zoom_url_validation_returns_the_hmac_of_the_plain_token_with_the_signing_secr
 
 #[test]
 fn other_providers_have_no_handshake() {
-    let req = sign(Provider::Github, "s", br#"{"type":"url_verification","challenge":"c"}"#, NOW);
-    assert_eq!(handshake(&ProviderConfig::new(Provider::Github, ["s"]), &req.get()), None);
+    let req = sign(
+        Provider::Github,
+        "s",
+        br#"{"type":"url_verification","challenge":"c"}"#,
+        NOW,
+    );
+    assert_eq!(
+        handshake(&ProviderConfig::new(Provider::Github, ["s"]), &req.get()),
+        None
+    );
 }

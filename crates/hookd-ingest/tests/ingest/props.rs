@@ -4,9 +4,7 @@
 
 use crate::common::*;
 use hmac::{Hmac, Mac};
-use hookd_ingest::{
-    parse, Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig,
-};
+use hookd_ingest::{parse, Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig};
 use proptest::prelude::*;
 
 proptest! {
@@ -118,7 +116,12 @@ fn generic(
         header: "x-signature".into(),
         encoding,
         prefix,
-        template: if with_ts { "{timestamp}.{body}" } else { "{body}" }.into(),
+        template: if with_ts {
+            "{timestamp}.{body}"
+        } else {
+            "{body}"
+        }
+        .into(),
         timestamp_header: with_ts.then(|| "x-timestamp".to_string()),
         id_header: Some("x-event-id".into()),
     });
@@ -147,7 +150,10 @@ fn generic_signed(cfg: &ProviderConfig, secret: &str, body: &[u8], ts: i64) -> R
         Encoding::Base64 => b64(&mac),
     };
     let mut req = Req::new(URL, body.to_vec())
-        .with("x-signature", &format!("{}{encoded}", g.prefix.as_deref().unwrap_or("")))
+        .with(
+            "x-signature",
+            &format!("{}{encoded}", g.prefix.as_deref().unwrap_or("")),
+        )
         .with("x-event-id", "evt-generic");
     if let Some(h) = &g.timestamp_header {
         req.set(h, &ts.to_string());
@@ -157,9 +163,18 @@ fn generic_signed(cfg: &ProviderConfig, secret: &str, body: &[u8], ts: i64) -> R
 
 #[test]
 fn generic_hmac_reports_missing_and_malformed_headers_and_bad_config() {
-    let cfg = generic(HmacAlgorithm::Sha256, Encoding::Hex, Some("sha256=".into()), true, "k");
+    let cfg = generic(
+        HmacAlgorithm::Sha256,
+        Encoding::Hex,
+        Some("sha256=".into()),
+        true,
+        "k",
+    );
     let req = generic_signed(&cfg, "k", b"{}", NOW);
-    assert_eq!(verify(&cfg, &req, NOW).unwrap().event_id.as_deref(), Some("evt-generic"));
+    assert_eq!(
+        verify(&cfg, &req, NOW).unwrap().event_id.as_deref(),
+        Some("evt-generic")
+    );
     let mut no_ts = req.clone();
     no_ts.headers.remove("x-timestamp");
     assert_eq!(verify(&cfg, &no_ts, NOW).unwrap_err(), "missing_header");
@@ -168,12 +183,18 @@ fn generic_hmac_reports_missing_and_malformed_headers_and_bad_config() {
     assert_eq!(verify(&cfg, &no_sig, NOW).unwrap_err(), "missing_header");
     let mut bad_prefix = req.clone();
     bad_prefix.set("x-signature", "sha1=00");
-    assert_eq!(verify(&cfg, &bad_prefix, NOW).unwrap_err(), "malformed_signature");
+    assert_eq!(
+        verify(&cfg, &bad_prefix, NOW).unwrap_err(),
+        "malformed_signature"
+    );
     assert_eq!(verify(&cfg, &req, NOW).map(|v| v.timestamp), Ok(Some(NOW)));
 
     let mut missing_section = cfg.clone();
     missing_section.generic = None;
-    assert_eq!(verify(&missing_section, &req, NOW).unwrap_err(), "invalid_config");
+    assert_eq!(
+        verify(&missing_section, &req, NOW).unwrap_err(),
+        "invalid_config"
+    );
 
     let json: ProviderConfig = serde_json::from_value(serde_json::json!({
         "provider": "generic_hmac",

@@ -10,7 +10,12 @@ fn config(provider: Provider, seeds: &[&str]) -> ProviderConfig {
 }
 
 fn signed(provider: Provider, seed: &str, ts: i64) -> Req {
-    sign(provider, &secret_for(provider, seed), &body_for(provider, ts), ts)
+    sign(
+        provider,
+        &secret_for(provider, seed),
+        &body_for(provider, ts),
+        ts,
+    )
 }
 
 #[test]
@@ -71,9 +76,15 @@ fn a_second_active_secret_is_accepted_during_rotation() {
     for p in PROVIDERS {
         let req = signed(p, "new-secret", NOW);
         let both = config(p, &["old-secret", "new-secret"]);
-        assert!(verify(&both, &req, NOW).is_ok(), "{p:?} rejected the second secret");
+        assert!(
+            verify(&both, &req, NOW).is_ok(),
+            "{p:?} rejected the second secret"
+        );
         let req = signed(p, "old-secret", NOW);
-        assert!(verify(&both, &req, NOW).is_ok(), "{p:?} rejected the first secret");
+        assert!(
+            verify(&both, &req, NOW).is_ok(),
+            "{p:?} rejected the first secret"
+        );
     }
 }
 
@@ -83,11 +94,22 @@ fn a_stale_timestamp_is_refused_and_one_inside_the_tolerance_accepted() {
         let cfg = config(p, &["s3cret"]);
         let tolerance = cfg.tolerance() as i64;
         let old = signed(p, "s3cret", NOW - tolerance - 1);
-        assert_eq!(verify(&cfg, &old, NOW).unwrap_err(), "stale_timestamp", "{p:?} past");
+        assert_eq!(
+            verify(&cfg, &old, NOW).unwrap_err(),
+            "stale_timestamp",
+            "{p:?} past"
+        );
         let future = signed(p, "s3cret", NOW + tolerance + 1);
-        assert_eq!(verify(&cfg, &future, NOW).unwrap_err(), "stale_timestamp", "{p:?} future");
+        assert_eq!(
+            verify(&cfg, &future, NOW).unwrap_err(),
+            "stale_timestamp",
+            "{p:?} future"
+        );
         let edge = signed(p, "s3cret", NOW - tolerance);
-        assert!(verify(&cfg, &edge, NOW).is_ok(), "{p:?} at the edge of its tolerance");
+        assert!(
+            verify(&cfg, &edge, NOW).is_ok(),
+            "{p:?} at the edge of its tolerance"
+        );
     }
 }
 
@@ -143,9 +165,15 @@ fn a_missing_timestamp_header_or_unparseable_timestamp_is_refused() {
     for (p, header) in cases {
         let mut req = signed(p, "s3cret", NOW);
         req.set(header, "yesterday");
-        assert_eq!(verify(&config(p, &["s3cret"]), &req, NOW).unwrap_err(), "malformed_timestamp");
+        assert_eq!(
+            verify(&config(p, &["s3cret"]), &req, NOW).unwrap_err(),
+            "malformed_timestamp"
+        );
         req.headers.remove(header);
-        assert_eq!(verify(&config(p, &["s3cret"]), &req, NOW).unwrap_err(), "missing_header");
+        assert_eq!(
+            verify(&config(p, &["s3cret"]), &req, NOW).unwrap_err(),
+            "missing_header"
+        );
     }
 }
 
@@ -163,7 +191,10 @@ fn details_and_debug_never_show_the_secret() {
     let secret = "sup3r-s3cret-value";
     for p in PROVIDERS {
         let cfg = config(p, &[secret]);
-        assert!(!format!("{cfg:?}").contains(secret), "{p:?} Debug shows the secret");
+        assert!(
+            !format!("{cfg:?}").contains(secret),
+            "{p:?} Debug shows the secret"
+        );
         let mut req = signed(p, "wrong", NOW - 10_000);
         req.set(signature_header(p), secret);
         if let Err(r) = hookd_ingest::verify(&cfg, &req.get(), NOW) {
@@ -176,7 +207,10 @@ fn details_and_debug_never_show_the_secret() {
 fn stripe_accepts_any_of_several_v1_signatures() {
     let secret = "whsec_rolling";
     let good = sign(Provider::Stripe, secret, b"{\"id\":\"evt_9\"}", NOW);
-    let good_sig = good.headers["stripe-signature"].to_str().unwrap().to_string();
+    let good_sig = good.headers["stripe-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let v1 = good_sig.split_once(",v1=").unwrap().1;
     let mut req = good.clone();
     req.set(
@@ -184,8 +218,14 @@ fn stripe_accepts_any_of_several_v1_signatures() {
         &format!("t={NOW},v1={},v1={v1},v0=abc", "0".repeat(64)),
     );
     let cfg = ProviderConfig::new(Provider::Stripe, [secret]);
-    assert_eq!(verify(&cfg, &req, NOW).unwrap().event_id.as_deref(), Some("evt_9"));
-    req.set("stripe-signature", &format!("t={NOW},v1={},v1={}", "0".repeat(64), "1".repeat(64)));
+    assert_eq!(
+        verify(&cfg, &req, NOW).unwrap().event_id.as_deref(),
+        Some("evt_9")
+    );
+    req.set(
+        "stripe-signature",
+        &format!("t={NOW},v1={},v1={}", "0".repeat(64), "1".repeat(64)),
+    );
     assert_eq!(verify(&cfg, &req, NOW).unwrap_err(), "bad_signature");
     req.set("stripe-signature", &format!("t={NOW},v0={v1}"));
     assert_eq!(verify(&cfg, &req, NOW).unwrap_err(), "malformed_signature");
@@ -195,10 +235,16 @@ fn stripe_accepts_any_of_several_v1_signatures() {
 fn paddle_accepts_any_of_several_h1_signatures() {
     let secret = "pdl_ntf_x";
     let good = sign(Provider::Paddle, secret, b"{}", NOW);
-    let h = good.headers["paddle-signature"].to_str().unwrap().to_string();
+    let h = good.headers["paddle-signature"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let h1 = h.split_once(";h1=").unwrap().1;
     let mut req = good;
-    req.set("paddle-signature", &format!("ts={NOW};h1={};h1={h1}", "a".repeat(64)));
+    req.set(
+        "paddle-signature",
+        &format!("ts={NOW};h1={};h1={h1}", "a".repeat(64)),
+    );
     assert!(verify(&ProviderConfig::new(Provider::Paddle, [secret]), &req, NOW).is_ok());
 }
 
@@ -216,7 +262,10 @@ fn svix_headers_are_accepted_like_webhook_headers() {
     }))
     .unwrap();
     assert_eq!(cfg.provider, Provider::StandardWebhooks);
-    assert_eq!(verify(&cfg, &svix, NOW).unwrap().event_id.as_deref(), Some("msg_2abc"));
+    assert_eq!(
+        verify(&cfg, &svix, NOW).unwrap().event_id.as_deref(),
+        Some("msg_2abc")
+    );
 }
 
 #[test]
@@ -225,18 +274,32 @@ fn gitlab_token_mode_and_standard_webhooks_mode() {
     let mut req = Req::new(URL, b"{}".to_vec())
         .with("x-gitlab-token", "glpat-token")
         .with("x-gitlab-event-uuid", "uuid-1");
-    assert_eq!(verify(&cfg, &req, NOW).unwrap().event_id.as_deref(), Some("uuid-1"));
+    assert_eq!(
+        verify(&cfg, &req, NOW).unwrap().event_id.as_deref(),
+        Some("uuid-1")
+    );
     req.set("x-gitlab-token", "glpat-toke");
     assert_eq!(verify(&cfg, &req, NOW).unwrap_err(), "bad_signature");
 
     let whsec = secret_for(Provider::StandardWebhooks, "gitlab-signing-key");
-    let signed = sign(Provider::StandardWebhooks, &whsec, b"{\"object_kind\":\"push\"}", NOW);
+    let signed = sign(
+        Provider::StandardWebhooks,
+        &whsec,
+        b"{\"object_kind\":\"push\"}",
+        NOW,
+    );
     let cfg = ProviderConfig::new(Provider::Gitlab, [whsec]);
-    assert_eq!(verify(&cfg, &signed, NOW).unwrap().event_id.as_deref(), Some("msg_2abc"));
+    assert_eq!(
+        verify(&cfg, &signed, NOW).unwrap().event_id.as_deref(),
+        Some("msg_2abc")
+    );
     let mut tampered = signed.clone();
     tampered.body[3] ^= 1;
     assert_eq!(verify(&cfg, &tampered, NOW).unwrap_err(), "bad_signature");
-    assert_eq!(verify(&cfg, &signed, NOW + 301).unwrap_err(), "stale_timestamp");
+    assert_eq!(
+        verify(&cfg, &signed, NOW + 301).unwrap_err(),
+        "stale_timestamp"
+    );
 }
 
 #[test]
@@ -251,18 +314,36 @@ fn linear_needs_webhook_timestamp_in_the_signed_body() {
 fn twilio_url_with_and_without_port() {
     let secret = "authtoken";
     let body = b"Digits=1234&CallSid=CA1".to_vec();
-    let sign_url = |url: &str| b64(&hmac1(secret.as_bytes(), format!("{url}CallSidCA1Digits1234").as_bytes()));
+    let sign_url = |url: &str| {
+        b64(&hmac1(
+            secret.as_bytes(),
+            format!("{url}CallSidCA1Digits1234").as_bytes(),
+        ))
+    };
     let cfg = ProviderConfig::new(Provider::Twilio, [secret]);
     // Twilio signed with :443, we received without, and the reverse.
     let cases = [
-        ("https://example.com:443/sms?a=1", "https://example.com/sms?a=1"),
-        ("https://example.com/sms?a=1", "https://example.com:443/sms?a=1"),
-        ("http://user:pw@example.com:80/sms", "http://user:pw@example.com/sms"),
+        (
+            "https://example.com:443/sms?a=1",
+            "https://example.com/sms?a=1",
+        ),
+        (
+            "https://example.com/sms?a=1",
+            "https://example.com:443/sms?a=1",
+        ),
+        (
+            "http://user:pw@example.com:80/sms",
+            "http://user:pw@example.com/sms",
+        ),
         ("https://example.com/sms", "https://example.com:8443/sms"),
     ];
     for (signed_url, received_url) in cases {
-        let req = Req::new(received_url, body.clone()).with("x-twilio-signature", &sign_url(signed_url));
-        assert!(verify(&cfg, &req, NOW).is_ok(), "signed {signed_url}, received {received_url}");
+        let req =
+            Req::new(received_url, body.clone()).with("x-twilio-signature", &sign_url(signed_url));
+        assert!(
+            verify(&cfg, &req, NOW).is_ok(),
+            "signed {signed_url}, received {received_url}"
+        );
     }
     let req = Req::new("https://example.com/other", body.clone())
         .with("x-twilio-signature", &sign_url("https://example.com/sms"));
@@ -288,7 +369,10 @@ fn twilio_json_body_is_checked_against_body_sha256() {
 fn twilio_post_that_is_not_a_form_is_body_not_form() {
     let cfg = ProviderConfig::new(Provider::Twilio, ["t"]);
     let req = Req::new("https://example.com/hook", b"{}".to_vec())
-        .with("x-twilio-signature", &b64(&hmac1(b"t", b"https://example.com/hook")))
+        .with(
+            "x-twilio-signature",
+            &b64(&hmac1(b"t", b"https://example.com/hook")),
+        )
         .with("content-type", "application/json");
     assert_eq!(verify(&cfg, &req, NOW).unwrap_err(), "body_not_form");
     let req = req.with("content-type", "application/x-www-form-urlencoded");
@@ -303,7 +387,8 @@ fn twilio_post_that_is_not_a_form_is_body_not_form() {
 #[test]
 fn twilio_get_signs_the_url_alone() {
     let url = "https://example.com/voice?CallSid=CA1&From=%2B1";
-    let mut req = Req::new(url, Vec::new()).with("x-twilio-signature", &b64(&hmac1(b"t", url.as_bytes())));
+    let mut req =
+        Req::new(url, Vec::new()).with("x-twilio-signature", &b64(&hmac1(b"t", url.as_bytes())));
     req.method = "GET";
     assert!(verify(&ProviderConfig::new(Provider::Twilio, ["t"]), &req, NOW).is_ok());
 }

@@ -68,9 +68,10 @@ fn request_for(v: &Value) -> Vec<(ProviderConfig, Req, i64)> {
         }
         "twitch-eventsub" => {
             let stamp = s("timestamp");
-            let now = time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
-                .unwrap()
-                .unix_timestamp();
+            let now =
+                time::OffsetDateTime::parse(stamp, &time::format_description::well_known::Rfc3339)
+                    .unwrap()
+                    .unix_timestamp();
             let req = Req::new(URL, payload.clone())
                 .with(s("header_name"), header)
                 .with("twitch-eventsub-message-id", s("id"))
@@ -93,9 +94,21 @@ fn request_for(v: &Value) -> Vec<(ProviderConfig, Req, i64)> {
             let signed_with_port = v["also_valid"]["url_with_:443"].as_str().unwrap();
             vec![
                 (cfg(Provider::Twilio, secret), form_req(url, header), 0),
-                (cfg(Provider::Twilio, secret), form_req(&with_port, header), 0),
-                (cfg(Provider::Twilio, secret), form_req(url, signed_with_port), 0),
-                (cfg(Provider::Twilio, secret), form_req(&with_port, signed_with_port), 0),
+                (
+                    cfg(Provider::Twilio, secret),
+                    form_req(&with_port, header),
+                    0,
+                ),
+                (
+                    cfg(Provider::Twilio, secret),
+                    form_req(url, signed_with_port),
+                    0,
+                ),
+                (
+                    cfg(Provider::Twilio, secret),
+                    form_req(&with_port, signed_with_port),
+                    0,
+                ),
             ]
         }
         "twilio-sha1-json" => {
@@ -116,8 +129,9 @@ fn every_shared_vector_verifies_and_a_flipped_byte_does_not() {
     for v in &all {
         for (cfg, req, now) in request_for(v) {
             let scheme = v["scheme"].as_str().unwrap();
-            let verified = verify(&cfg, &req, now)
-                .unwrap_or_else(|code| panic!("vector {scheme} ({}) refused: {code}", v["provenance"]));
+            let verified = verify(&cfg, &req, now).unwrap_or_else(|code| {
+                panic!("vector {scheme} ({}) refused: {code}", v["provenance"])
+            });
             if let Some(id) = v["id"].as_str() {
                 assert_eq!(verified.event_id.as_deref(), Some(id), "{scheme} event id");
             }
@@ -126,7 +140,10 @@ fn every_shared_vector_verifies_and_a_flipped_byte_does_not() {
                 continue;
             }
             tampered.body[1] ^= 0x01;
-            assert!(verify(&cfg, &tampered, now).is_err(), "{scheme} accepted a flipped byte");
+            assert!(
+                verify(&cfg, &tampered, now).is_err(),
+                "{scheme} accepted a flipped byte"
+            );
             checked += 1;
         }
     }
@@ -137,8 +154,17 @@ fn every_shared_vector_verifies_and_a_flipped_byte_does_not() {
 #[test]
 fn stripe_vector_yields_the_event_id_from_the_body() {
     let Some(all) = vectors() else { return };
-    let v = all.iter().find(|v| v["scheme"] == "stripe-v1").expect("a stripe vector");
+    let v = all
+        .iter()
+        .find(|v| v["scheme"] == "stripe-v1")
+        .expect("a stripe vector");
     let (cfg, req, now) = request_for(v).remove(0);
-    assert_eq!(verify(&cfg, &req, now).unwrap().event_id.as_deref(), Some("evt_test_webhook"));
-    assert_eq!(verify(&cfg, &req, now + 301).unwrap_err(), "stale_timestamp");
+    assert_eq!(
+        verify(&cfg, &req, now).unwrap().event_id.as_deref(),
+        Some("evt_test_webhook")
+    );
+    assert_eq!(
+        verify(&cfg, &req, now + 301).unwrap_err(),
+        "stale_timestamp"
+    );
 }
