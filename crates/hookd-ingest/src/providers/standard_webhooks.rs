@@ -64,22 +64,36 @@ pub(crate) fn verify(
     ]
     .concat();
 
+    // A secret that cannot be decoded is skipped, so one bad entry does not block
+    // rotation; only when no secret is usable is the config reported.
     let mut matched = false;
+    let mut config_error = None;
+    let mut usable = 0;
     for secret in secrets {
         let secret = secret.expose();
         if let Some(b64) = secret.strip_prefix("whpk_") {
-            matched |= verify_v1a(b64, &content, &entries)?;
-        } else {
-            let key = from_base64(secret.strip_prefix("whsec_").unwrap_or(secret))
-                .ok_or(Rejection::InvalidConfig("secret is not whsec_<base64>"))?;
+            match verify_v1a(b64, &content, &entries) {
+                Ok(ok) => {
+                    usable += 1;
+                    matched |= ok;
+                }
+                Err(e) => config_error = Some(e),
+            }
+        } else if let Some(key) = from_base64(secret.strip_prefix("whsec_").unwrap_or(secret)) {
+            usable += 1;
             let expected = hmac_sha256(&key, &[&content]);
             for entry in entries.iter().filter(|e| e.version == "v1") {
                 matched |= ct_eq(&expected, &entry.signature);
             }
+        } else {
+            config_error = Some(Rejection::InvalidConfig("secret is not whsec_<base64>"));
         }
     }
     if !matched {
-        return Err(Rejection::BadSignature);
+        return Err(match config_error {
+            Some(e) if usable == 0 => e,
+            _ => Rejection::BadSignature,
+        });
     }
     check_age(timestamp, now, tolerance)?;
     Ok(Verified {

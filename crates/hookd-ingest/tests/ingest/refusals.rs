@@ -392,3 +392,13 @@ fn twilio_get_signs_the_url_alone() {
     req.method = "GET";
     assert!(verify(&ProviderConfig::new(Provider::Twilio, ["t"]), &req, NOW).is_ok());
 }
+
+#[test]
+fn standard_webhooks_secret_that_is_not_base64_is_invalid_config_unless_another_matches() {
+    let good = secret_for(Provider::StandardWebhooks, "k");
+    let req = sign(Provider::StandardWebhooks, &good, b"{}", NOW);
+    let broken = ProviderConfig::new(Provider::StandardWebhooks, ["whsec_%%%"]);
+    assert_eq!(verify(&broken, &req, NOW).unwrap_err(), "invalid_config");
+    let mixed = ProviderConfig::new(Provider::StandardWebhooks, ["whsec_%%%".to_string(), good]);
+    assert!(verify(&mixed, &req, NOW).is_ok());
+}
