@@ -9,11 +9,11 @@
 //!   snake_case `code()` and a `detail()` that never contains a secret.
 //! - `crypto`: HMAC helpers, hex/base64 decoding and constant-time comparison.
 //! - `providers/`: one file per provider scheme; each exposes `verify(...)`.
-//! - [`handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
+//! - [`mod@handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
 //!   requests that already passed [`verify`].
 //!
 //! This crate must not touch storage, HTTP servers or the delivery engine: the server
-//! calls [`verify`] and [`handshake`] and decides what to store and answer.
+//! calls [`verify()`] and [`handshake()`] and decides what to store and answer.
 //!
 //! Order of checks, everywhere: headers are parsed (`missing_header`,
 //! `malformed_signature`, `malformed_timestamp`), then the signature is checked against
