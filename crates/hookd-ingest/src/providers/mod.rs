@@ -1,0 +1,29 @@
+//! One module per provider scheme. Each `verify` parses headers, checks the signature
+//! against every active secret, then the timestamp's age, and extracts the event id.
+
+pub(crate) mod generic_hmac;
+pub(crate) mod github;
+pub(crate) mod gitlab;
+pub(crate) mod linear;
+pub(crate) mod paddle;
+pub(crate) mod shopify;
+pub(crate) mod slack;
+pub(crate) mod standard_webhooks;
+pub(crate) mod stripe;
+pub(crate) mod twilio;
+pub(crate) mod twitch;
+pub(crate) mod zoom;
+
+/// A top-level string field of a JSON body (event ids carried in the body), if any.
+pub(crate) fn json_string_field(body: &[u8], field: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get(field)?.as_str().map(str::to_owned)
+}
+
+/// Parses a Unix-seconds timestamp header value.
+pub(crate) fn parse_unix(value: &str) -> Result<i64, crate::Rejection> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| crate::Rejection::MalformedTimestamp("not an integer of Unix seconds"))
+}
