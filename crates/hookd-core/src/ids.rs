@@ -158,6 +158,11 @@ typed_id!(
     TaskId,
     "qtask"
 );
+typed_id!(
+    /// An ingest source: a receive URL for one provider's webhooks.
+    SourceId,
+    "src"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! The records hookd stores. Field names are Rust's; the API layer maps them to Svix's
 //! camelCase JSON. Every field says why it exists.
 
-use crate::ids::{AppId, AttemptId, EndpointId, MsgId};
+use crate::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId};
 use crate::signing::EndpointSecret;
 use crate::Timestamp;
 use std::collections::BTreeMap;
@@ -322,4 +322,32 @@ mod tests {
             .iter()
             .all(|p| p.expires_at > t0.plus_millis(200)));
     }
+}
+
+/// An ingest source: where one provider's webhooks are received and verified before they
+/// are forwarded to the endpoints of the source's own internal application.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IngestSource {
+    pub id: SourceId,
+    /// The user's own unique key for the source; usable wherever the id is.
+    pub uid: Option<String>,
+    pub name: String,
+    /// The provider kind as the API spells it (`github`, `stripe`, `generic-webhook`, ...).
+    pub source_type: String,
+    /// The provider's settings, secrets included; sealed at rest like endpoint secrets.
+    pub config: serde_json::Value,
+    pub metadata: Metadata,
+    /// The unguessable path segment of the receive URL (`/ingest/{token}`).
+    pub token: String,
+    /// The token before the last rotation, still accepted until it expires.
+    pub previous_token: Option<PreviousToken>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A rotated-out receive token and when it stops being accepted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreviousToken {
+    pub token: String,
+    pub expires_at: Timestamp,
 }

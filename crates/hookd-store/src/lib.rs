@@ -16,9 +16,10 @@
 //! that dies only delays its claimed work until the lease runs out.
 
 use async_trait::async_trait;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
+    Application, Attempt, DeliveryStatus, Endpoint, EventType, IngestSource, Message,
+    MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -509,6 +510,38 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<RecoveryTask>> {
         let _ = (id, owner, limit, now, lease_until);
         Err(unsupported())
+    }
+
+    // --- ingest sources ---
+
+    /// Stores a new source; `Conflict` if its uid is taken. The config is sealed at rest.
+    async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
+        let _ = source;
+        Err(unsupported())
+    }
+    /// By id first, else by uid.
+    async fn get_source(&self, id_or_uid: &str) -> StoreResult<IngestSource> {
+        let _ = id_or_uid;
+        Err(StoreError::NotFound)
+    }
+    /// Sources in id order, paged like every other list.
+    async fn list_sources(&self, page: &PageRequest) -> StoreResult<Page<IngestSource>> {
+        let _ = page;
+        Ok(Page {
+            items: Vec::new(),
+            has_more: false,
+        })
+    }
+    /// Replaces every mutable field (uid, name, type, config, metadata, tokens,
+    /// updated_at); `Conflict` if the new uid is taken.
+    async fn update_source(&self, source: &IngestSource) -> StoreResult<()> {
+        let _ = source;
+        Err(unsupported())
+    }
+    /// Deletes the source row (its internal application is deleted by the caller).
+    async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
+        let _ = id;
+        Err(StoreError::NotFound)
     }
 }
 

@@ -307,6 +307,24 @@ impl SecretCodec {
     }
 }
 
+impl SecretCodec {
+    /// Any other secret text column (`table.column` of row `id`), sealed with associated
+    /// data naming exactly that cell, so a value copied to another row or column will not
+    /// open.
+    pub(crate) fn seal_text(&self, column: &str, id: &str, plaintext: &str) -> String {
+        self.seal(plaintext, &text_aad(column, id))
+    }
+
+    /// Reads a column written by [`Self::seal_text`] back (plaintext passes through).
+    pub(crate) fn open_text(&self, column: &str, id: &str, stored: &str) -> Result<String, String> {
+        self.open(stored, &text_aad(column, id))
+    }
+}
+
+fn text_aad(column: &str, id: &str) -> Vec<u8> {
+    format!("hookd {column} {id}").into_bytes()
+}
+
 fn aad(ep: &EndpointId, column: &str) -> Vec<u8> {
     aad_str(ep.as_str(), column)
 }

@@ -33,6 +33,8 @@ mod queue;
 mod retention;
 #[path = "conformance/secrets_at_rest.rs"]
 mod secrets_at_rest;
+#[path = "conformance/sources.rs"]
+mod sources;
 
 use fixtures::*;
 use hookd_store::postgres::PostgresStore;
@@ -129,6 +131,10 @@ backend_tests!(
         failure::check_recovery_requeues_failed_deliveries_in_batches_under_one_lease,
         failure::check_an_expired_recovery_lease_passes_to_another_node,
         failure::check_recovered_deliveries_follow_the_endpoints_flow_control,
+        sources::check_source_crud_and_lookup_by_id_or_uid,
+        sources::check_source_uid_is_unique_on_create_and_update,
+        sources::check_source_token_rotation_keeps_the_previous_token_until_it_expires,
+        sources::check_source_pages_walk_in_id_order,
     ]
 );
 

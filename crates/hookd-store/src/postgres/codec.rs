@@ -19,6 +19,7 @@ const CONFLICT_KEYS: &[(&str, &str)] = &[
     ("endpoints_app_uid_key", "uid"),
     ("messages_app_event_id_key", "eventId"),
     ("event_types_name_key", "name"),
+    ("ingest_sources_uid_key", "uid"),
 ];
 
 /// Maps a driver error: a named unique violation to `Conflict`, a lost or refused

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0005_failure_handling.sql"),
     include_str!("sql/0006_flow_control.sql"),
     include_str!("sql/0007_main_key_check.sql"),
+    include_str!("sql/0008_ingest_sources.sql"),
 ];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so

@@ -42,6 +42,7 @@ mod migrations;
 mod query;
 mod queue;
 mod retention;
+mod sources;
 mod store;
 
 use crate::secrets::{Keyring, SecretCodec};

@@ -3,7 +3,7 @@
 
 use super::codec::{pg_error, pool_error};
 use super::{
-    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention,
+    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, sources,
     PostgresStore,
 };
 use crate::{
@@ -14,8 +14,10 @@ use crate::{
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
 use deadpool_postgres::Client;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
-use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
+use hookd_core::model::{
+    Application, Attempt, Endpoint, EventType, IngestSource, Message, MessageDestination,
+};
 use hookd_core::Timestamp;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -354,5 +356,25 @@ impl Store for PostgresStore {
     ) -> StoreResult<Option<RecoveryTask>> {
         let client = self.client().await?;
         failure::step(&client, id, owner, limit, now, lease_until, &self.channel).await
+    }
+
+    async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
+        sources::insert(&self.client().await?, &self.codec, source).await
+    }
+
+    async fn get_source(&self, id_or_uid: &str) -> StoreResult<IngestSource> {
+        sources::get(&self.client().await?, &self.codec, id_or_uid).await
+    }
+
+    async fn list_sources(&self, page: &PageRequest) -> StoreResult<Page<IngestSource>> {
+        sources::list(&self.client().await?, &self.codec, page).await
+    }
+
+    async fn update_source(&self, source: &IngestSource) -> StoreResult<()> {
+        sources::update(&self.client().await?, &self.codec, source).await
+    }
+
+    async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
+        sources::delete(&self.client().await?, id).await
     }
 }

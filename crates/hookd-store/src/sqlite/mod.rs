@@ -30,6 +30,7 @@ mod query;
 mod queue;
 mod readers;
 mod retention;
+mod sources;
 mod store;
 mod writer;
 

@@ -2,7 +2,8 @@
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
 use super::{
-    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, SqliteStore,
+    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, sources,
+    SqliteStore,
 };
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
@@ -11,8 +12,10 @@ use crate::{
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, TaskId};
-use hookd_core::model::{Application, Attempt, Endpoint, EventType, Message, MessageDestination};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
+use hookd_core::model::{
+    Application, Attempt, Endpoint, EventType, IngestSource, Message, MessageDestination,
+};
 use hookd_core::Timestamp;
 
 #[async_trait]
@@ -466,5 +469,40 @@ impl Store for SqliteStore {
         self.writer
             .submit(move |tx| failure::step(tx, &id, &owner, limit, now, lease_until))
             .await
+    }
+
+    async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
+        let config = sources::seal_config(&self.codec, source)?;
+        let source = source.clone();
+        self.writer
+            .submit(move |tx| sources::insert(tx, &source, &config))
+            .await
+    }
+
+    async fn get_source(&self, id_or_uid: &str) -> StoreResult<IngestSource> {
+        let (key, codec) = (id_or_uid.to_owned(), self.codec.clone());
+        self.readers
+            .run(move |c| sources::get(c, &codec, &key))
+            .await
+    }
+
+    async fn list_sources(&self, page: &PageRequest) -> StoreResult<Page<IngestSource>> {
+        let (page, codec) = (page.clone(), self.codec.clone());
+        self.readers
+            .run(move |c| sources::list(c, &codec, &page))
+            .await
+    }
+
+    async fn update_source(&self, source: &IngestSource) -> StoreResult<()> {
+        let config = sources::seal_config(&self.codec, source)?;
+        let source = source.clone();
+        self.writer
+            .submit(move |tx| sources::update(tx, &source, &config))
+            .await
+    }
+
+    async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
+        let id = id.clone();
+        self.writer.submit(move |tx| sources::delete(tx, &id)).await
     }
 }

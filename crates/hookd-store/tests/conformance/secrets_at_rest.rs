@@ -84,6 +84,31 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The first column of every row of `sql` (a query on one unqualified table name).
+    async fn raw_text(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(_, path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut stmt = conn.prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Db::Postgres(schema) => {
+                let admin = schema.admin().await;
+                admin
+                    .execute(&format!("SET search_path TO {}", schema.name()), &[])
+                    .await
+                    .unwrap();
+                let rows = admin.query(sql, &[]).await.unwrap();
+                rows.iter().map(|r| r.get(0)).collect()
+            }
+        }
+    }
+}
+
 /// A store must be dropped before the next opens (SQLite's lock; PostgreSQL's pool).
 async fn reopen(db: &Db, keyring: Option<Keyring>) -> Arc<dyn Store> {
     db.open(keyring).await.expect("the store opens")
@@ -232,6 +257,23 @@ async fn check_plaintext_rows_from_before_encryption_get_sealed(db: Db) {
     );
 }
 
+async fn check_source_config_is_sealed_in_its_raw_column(db: Db) {
+    let store = reopen(&db, Some(ring(1, &[]))).await;
+    let src = crate::sources::source(Some("gh"), t(0));
+    store.create_source(&src).await.unwrap();
+    let raw = db.raw_text("SELECT config FROM ingest_sources").await;
+    assert_eq!(raw.len(), 1);
+    assert!(raw[0].starts_with("enc1:"), "the config is sealed");
+    assert!(
+        !raw[0].contains("gh-very-secret-value"),
+        "no plaintext secret"
+    );
+    assert_eq!(store.get_source("gh").await.unwrap(), src);
+    drop(store);
+    let other_key = reopen(&db, Some(ring(2, &[1]))).await;
+    assert_eq!(other_key.get_source("gh").await.unwrap(), src);
+}
+
 macro_rules! both_backends {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -259,6 +301,7 @@ both_backends!(
     check_main_key_rotation_reencrypts_every_secret,
     check_a_store_with_the_wrong_key_or_none_refuses_to_open,
     check_plaintext_rows_from_before_encryption_get_sealed,
+    check_source_config_is_sealed_in_its_raw_column,
 );
 
 /// Two nodes starting at once on an empty database with different main keys: exactly

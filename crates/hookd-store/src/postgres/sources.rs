@@ -1,0 +1,153 @@
+//! Ingest sources: the `ingest_sources` table. The `config` column is sealed under the
+//! main key (it holds the provider's secrets).
+
+use super::codec::{col, json_col, ms, ms_opt, to_json, ts_col, ts_col_opt};
+use super::query::{execute, fetch_one, ListQuery};
+use crate::secrets::SecretCodec;
+use crate::{Page, PageRequest, StoreError, StoreResult};
+use deadpool_postgres::Client;
+use hookd_core::ids::SourceId;
+use hookd_core::model::{IngestSource, PreviousToken};
+use tokio_postgres::Row;
+
+const SELECT: &str = "SELECT id, uid, name, source_type, config, metadata, token,
+    previous_token, previous_token_expires_at, created_at, updated_at FROM ingest_sources";
+
+const CONFIG_COLUMN: &str = "ingest_sources.config";
+
+fn seal_config(codec: &SecretCodec, source: &IngestSource) -> StoreResult<String> {
+    Ok(codec.seal_text(CONFIG_COLUMN, source.id.as_str(), &to_json(&source.config)?))
+}
+
+fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<IngestSource> + '_ {
+    move |row| {
+        let id: String = col(row, 0)?;
+        let sealed: String = col(row, 4)?;
+        let corrupt = |why: String| StoreError::Other(anyhow::anyhow!("ingest source {id}: {why}"));
+        let config = codec
+            .open_text(CONFIG_COLUMN, &id, &sealed)
+            .map_err(corrupt)?;
+        let config =
+            serde_json::from_str(&config).map_err(|_| corrupt("the config is not JSON".into()))?;
+        let previous: Option<String> = col(row, 7)?;
+        let expires = ts_col_opt(row, 8)?;
+        Ok(IngestSource {
+            id: SourceId::from_trusted(id),
+            uid: col(row, 1)?,
+            name: col(row, 2)?,
+            source_type: col(row, 3)?,
+            config,
+            metadata: json_col(row, 5)?,
+            token: col(row, 6)?,
+            previous_token: previous
+                .zip(expires)
+                .map(|(token, expires_at)| PreviousToken { token, expires_at }),
+            created_at: ts_col(row, 9)?,
+            updated_at: ts_col(row, 10)?,
+        })
+    }
+}
+
+pub(super) async fn insert(
+    client: &Client,
+    codec: &SecretCodec,
+    s: &IngestSource,
+) -> StoreResult<()> {
+    let (config, metadata) = (seal_config(codec, s)?, to_json(&s.metadata)?);
+    let previous = s.previous_token.as_ref();
+    execute(
+        client,
+        "INSERT INTO ingest_sources (id, uid, name, source_type, config, metadata, token,
+         previous_token, previous_token_expires_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            &s.id.as_str(),
+            &s.uid,
+            &s.name,
+            &s.source_type,
+            &config,
+            &metadata,
+            &s.token,
+            &previous.map(|p| p.token.as_str()),
+            &ms_opt(previous.map(|p| p.expires_at)),
+            &ms(s.created_at),
+            &ms(s.updated_at),
+        ],
+        "inserting an ingest source",
+    )
+    .await?;
+    Ok(())
+}
+
+/// By id first, else by uid (one lookup: an id match sorts first).
+pub(super) async fn get(
+    client: &Client,
+    codec: &SecretCodec,
+    key: &str,
+) -> StoreResult<IngestSource> {
+    fetch_one(
+        client,
+        &format!("{SELECT} WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1"),
+        &[&key],
+        "reading an ingest source",
+        from_row(codec),
+    )
+    .await
+}
+
+pub(super) async fn list(
+    client: &Client,
+    codec: &SecretCodec,
+    page: &PageRequest,
+) -> StoreResult<Page<IngestSource>> {
+    ListQuery::new(SELECT)
+        .fetch_page(client, "id", page, from_row(codec))
+        .await
+}
+
+pub(super) async fn update(
+    client: &Client,
+    codec: &SecretCodec,
+    s: &IngestSource,
+) -> StoreResult<()> {
+    let (config, metadata) = (seal_config(codec, s)?, to_json(&s.metadata)?);
+    let previous = s.previous_token.as_ref();
+    let changed = execute(
+        client,
+        "UPDATE ingest_sources SET uid = $2, name = $3, source_type = $4, config = $5,
+         metadata = $6, token = $7, previous_token = $8, previous_token_expires_at = $9,
+         updated_at = $10 WHERE id = $1",
+        &[
+            &s.id.as_str(),
+            &s.uid,
+            &s.name,
+            &s.source_type,
+            &config,
+            &metadata,
+            &s.token,
+            &previous.map(|p| p.token.as_str()),
+            &ms_opt(previous.map(|p| p.expires_at)),
+            &ms(s.updated_at),
+        ],
+        "updating an ingest source",
+    )
+    .await?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn delete(client: &Client, id: &SourceId) -> StoreResult<()> {
+    let deleted = execute(
+        client,
+        "DELETE FROM ingest_sources WHERE id = $1",
+        &[&id.as_str()],
+        "deleting an ingest source",
+    )
+    .await?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
