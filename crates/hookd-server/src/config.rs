@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Signing secret (`whsec_...`) of operational webhooks; required with the URL.
     #[arg(long, env = "HOOKD_OPERATIONAL_WEBHOOK_SECRET", hide_env_values = true)]
     pub operational_webhook_secret: Option<String>,
+    /// Base URL the world reaches hookd at, used in ingest sources' `ingestUrl`
+    /// (`{public_url}/ingest/{token}`) [default: `http://{listen}`].
+    #[arg(long, env = "HOOKD_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -148,6 +152,8 @@ pub struct FileConfig {
     pub operational_webhook_url: Option<String>,
     /// Signing secret (`whsec_...`) of operational webhooks; required with the URL.
     pub operational_webhook_secret: Option<String>,
+    /// Base URL of ingest sources' receive URLs [default: `http://{listen}`].
+    pub public_url: Option<String>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -211,6 +217,9 @@ pub struct Config {
     pub auto_disable_after: Duration,
     /// Operational webhooks; `None` sends none.
     pub operational_webhook: Option<OperationalWebhook>,
+    /// Base of ingest receive URLs, without a trailing slash; `None`: `http://` and the
+    /// bound address.
+    pub public_url: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -248,6 +257,7 @@ impl fmt::Debug for Config {
             .field("previous_main_keys", &self.previous_main_keys)
             .field("auto_disable_after", &self.auto_disable_after)
             .field("operational_webhook", &self.operational_webhook)
+            .field("public_url", &self.public_url)
             .finish()
     }
 }
@@ -417,6 +427,7 @@ impl Config {
                     .clone()
                     .or(file.operational_webhook_secret),
             )?,
+            public_url: public_url(args.public_url.clone().or(file.public_url))?,
         })
         .and_then(|c| {
             if c.https_only
@@ -493,6 +504,20 @@ fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Ve
 }
 
 /// Parses a main key without echoing it in the error.
+/// `public_url` must be an absolute `http`/`https` URL; its trailing `/` is dropped.
+fn public_url(value: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(url) = value.map(|u| u.trim().trim_end_matches('/').to_owned()) else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['?', '#', ' ']) => Ok(Some(url)),
+        _ => bail!("public_url must be an http:// or https:// URL without query or fragment"),
+    }
+}
+
 fn main_key(name: &str, text: &str) -> anyhow::Result<MainKey> {
     MainKey::from_base64(text)
         .map_err(|e| anyhow::anyhow!("{name}: {e} (see `hookd keygen --main-key`)"))

@@ -65,6 +65,10 @@ pub async fn run(
         secret_grace: config.secret_grace,
         https_only: config.https_only,
         idempotency_ttl: config.idempotency_ttl,
+        public_url: match &config.public_url {
+            Some(url) => url.as_str().into(),
+            None => format!("http://{}", listener.local_addr()?).into(),
+        },
     };
     let cleaner = cleaner::spawn(
         store.clone(),

@@ -146,6 +146,14 @@ pub async fn load_or_create_app(
     }
 }
 
+/// Applications hookd keeps for itself: the operational-webhooks target and the ingest
+/// sources' endpoint holders. Hidden from `GET /app`.
+pub fn is_internal(app: &Application) -> bool {
+    app.uid.as_deref().is_some_and(|uid| {
+        uid == crate::operational::APP_UID || uid.starts_with(super::ingest_source::APP_UID_PREFIX)
+    })
+}
+
 /// `GET /app`: newest first unless `order=ascending`.
 pub async fn list(
     State(state): State<ApiState>,
@@ -153,16 +161,18 @@ pub async fn list(
 ) -> ApiResult<Json<ListResponse<AppOut>>> {
     let cursor = params.cursor(true)?;
     let mut page = state.store.list_apps(&cursor.request).await?;
-    // The internal application of operational webhooks is not the user's. A page that held
-    // only it is replaced by the next one, so a walk never ends early on an empty page.
-    let internal = |a: &Application| a.uid.as_deref() == Some(crate::operational::APP_UID);
-    if let Some(i) = page.items.iter().position(internal) {
-        let removed = page.items.remove(i);
-        if page.items.is_empty() && page.has_more {
-            let mut next = cursor.request.clone();
-            next.after = Some(removed.id.to_string());
-            page = state.store.list_apps(&next).await?;
-            page.items.retain(|a| !internal(a));
+    // Internal applications are not the user's. A page that held only those is replaced
+    // by the next one, so a walk never ends early on an empty page.
+    loop {
+        let last = page.items.last().map(|a| a.id.to_string());
+        page.items.retain(|a| !is_internal(a));
+        match last {
+            Some(last) if page.items.is_empty() && page.has_more => {
+                let mut next = cursor.request.clone();
+                next.after = Some(last);
+                page = state.store.list_apps(&next).await?;
+            }
+            _ => break,
         }
     }
     Ok(Json(cursor.respond(

@@ -12,6 +12,8 @@
 //! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
 //!   [`endpoint_insight`]),
 //!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
+//! - [`ingest_source`], [`ingest_endpoint`] (+ [`ingest_type`]): the Svix Ingest
+//!   management API under `/ingest/api/v1`, behind the same authentication.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
@@ -28,6 +30,9 @@ pub mod event_type;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod ingest_endpoint;
+pub mod ingest_source;
+pub mod ingest_type;
 pub mod message;
 pub mod pagination;
 pub mod portal;
@@ -58,6 +63,9 @@ pub struct ApiState {
     pub https_only: bool,
     /// How long an `idempotency-key` and its stored response are kept.
     pub idempotency_ttl: std::time::Duration,
+    /// Base of the ingest sources' receive URLs (`{public_url}/ingest/{token}`), without
+    /// a trailing slash.
+    pub public_url: Arc<str>,
 }
 
 /// The API's router, ready to serve.
@@ -168,6 +176,54 @@ pub fn router(state: ApiState) -> Router {
             auth::authorize,
         ));
 
+    let ingest = Router::new()
+        .route(
+            "/source",
+            get(ingest_source::list).post(ingest_source::create),
+        )
+        .route(
+            "/source/{source_id}",
+            get(ingest_source::get)
+                .put(ingest_source::update)
+                .delete(ingest_source::delete),
+        )
+        .route(
+            "/source/{source_id}/token/rotate",
+            post(ingest_source::rotate_token),
+        )
+        .route(
+            "/source/{source_id}/endpoint",
+            get(ingest_endpoint::list).post(ingest_endpoint::create),
+        )
+        .route(
+            "/source/{source_id}/endpoint/{endpoint_id}",
+            get(ingest_endpoint::get)
+                .put(ingest_endpoint::upsert)
+                .delete(ingest_endpoint::delete),
+        )
+        .route(
+            "/source/{source_id}/endpoint/{endpoint_id}/secret",
+            get(ingest_endpoint::secret),
+        )
+        .route(
+            "/source/{source_id}/endpoint/{endpoint_id}/secret/rotate",
+            post(ingest_endpoint::rotate_secret),
+        )
+        .route(
+            "/source/{source_id}/endpoint/{endpoint_id}/headers",
+            get(ingest_endpoint::headers)
+                .put(ingest_endpoint::update_headers)
+                .patch(ingest_endpoint::patch_headers),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ));
+
     let v1 = Router::new()
         .route("/health", get(health::health))
         .route("/health/ping", get(health::ping))
@@ -175,6 +231,7 @@ pub fn router(state: ApiState) -> Router {
 
     Router::new()
         .nest("/api/v1", v1)
+        .nest("/ingest/api/v1", ingest)
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

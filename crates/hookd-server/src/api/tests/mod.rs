@@ -66,6 +66,7 @@ impl TestApi {
             secret_grace: std::time::Duration::from_secs(86_400),
             https_only: false,
             idempotency_ttl: std::time::Duration::from_secs(86_400),
+            public_url: "http://hookd.test".into(),
         };
         (router(state), shutdown.drop_guard())
     }

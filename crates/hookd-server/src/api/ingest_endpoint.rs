@@ -1,0 +1,124 @@
+//! Ingest endpoints: `/ingest/api/v1/source/{source_id}/endpoint…`, the internal services a
+//! source forwards to. They are the endpoints of the source's internal application, so
+//! each handler resolves the source and calls the application endpoint handler with the
+//! application's uid: one implementation, one validation, for both APIs.
+
+use super::cache::FanOutCache;
+use super::endpoint::{self, EndpointOut, SecretOut};
+use super::endpoint_body::EndpointIn;
+use super::endpoint_headers::{self, HeadersIn, HeadersOut, HeadersPatch};
+use super::error::ApiResult;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::ingest_source::{app_uid, load_source};
+use super::pagination::{ListResponse, PageParams};
+use super::ApiState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+
+/// The internal application's uid for the source named by `source_id` (404 if none).
+async fn app_of(state: &ApiState, source_id: &str) -> ApiResult<String> {
+    Ok(app_uid(&load_source(state, source_id).await?.id))
+}
+
+/// `GET /source/{source_id}/endpoint`.
+pub async fn list(
+    State(state): State<ApiState>,
+    ApiPath(source_id): ApiPath<String>,
+    query: ApiQuery<PageParams>,
+) -> ApiResult<Json<ListResponse<EndpointOut>>> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::list(State(state), ApiPath(app), query).await
+}
+
+/// `POST /source/{source_id}/endpoint`: 201.
+pub async fn create(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath(source_id): ApiPath<String>,
+    body: ApiJson<EndpointIn>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::create(State(state), cache, ApiPath(app), body).await
+}
+
+/// `GET /source/{source_id}/endpoint/{endpoint_id}`.
+pub async fn get(
+    State(state): State<ApiState>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+) -> ApiResult<Json<EndpointOut>> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::get(State(state), ApiPath((app, ep))).await
+}
+
+/// `PUT /source/{source_id}/endpoint/{endpoint_id}`.
+pub async fn upsert(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+    body: ApiJson<EndpointIn>,
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::upsert(State(state), cache, ApiPath((app, ep)), body).await
+}
+
+/// `DELETE /source/{source_id}/endpoint/{endpoint_id}`: 204.
+pub async fn delete(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::delete(State(state), cache, ApiPath((app, ep))).await
+}
+
+/// `GET /source/{source_id}/endpoint/{endpoint_id}/secret`.
+pub async fn secret(
+    State(state): State<ApiState>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+) -> ApiResult<Json<SecretOut>> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::secret(State(state), ApiPath((app, ep))).await
+}
+
+/// `POST /source/{source_id}/endpoint/{endpoint_id}/secret/rotate`.
+pub async fn rotate_secret(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<SecretOut>> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint::rotate_secret(State(state), cache, ApiPath((app, ep)), body).await
+}
+
+/// `GET /source/{source_id}/endpoint/{endpoint_id}/headers`.
+pub async fn headers(
+    State(state): State<ApiState>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+) -> ApiResult<Json<HeadersOut>> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint_headers::get(State(state), ApiPath((app, ep))).await
+}
+
+/// `PUT /source/{source_id}/endpoint/{endpoint_id}/headers`.
+pub async fn update_headers(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+    body: ApiJson<HeadersIn>,
+) -> ApiResult<StatusCode> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint_headers::update(State(state), cache, ApiPath((app, ep)), body).await
+}
+
+/// `PATCH /source/{source_id}/endpoint/{endpoint_id}/headers`.
+pub async fn patch_headers(
+    State(state): State<ApiState>,
+    cache: Extension<FanOutCache>,
+    ApiPath((source_id, ep)): ApiPath<(String, String)>,
+    body: ApiJson<HeadersPatch>,
+) -> ApiResult<StatusCode> {
+    let app = app_of(&state, &source_id).await?;
+    endpoint_headers::patch(State(state), cache, ApiPath((app, ep)), body).await
+}
