@@ -27,7 +27,8 @@ enum Access {
 }
 use Access::*;
 
-/// One route of the API: method, pattern (as in `mod.rs`, relative to `/api/v1`), access,
+/// One route of the API: method, pattern (as in `mod.rs`, relative to `/api/v1`; the
+/// ingest routes in full, under `/ingest/api/v1`), access,
 /// and a JSON body for the call (placeholders `{url}` and `{event}`), empty for none.
 struct Route(&'static str, &'static str, Access, &'static str);
 
@@ -169,6 +170,82 @@ const ROUTES: &[Route] = &[
         "",
     ),
     Route("POST", "/auth/app-portal-access/{app_id}", AdminOnly, "{}"),
+    Route("GET", "/ingest/api/v1/source", AdminOnly, ""),
+    Route(
+        "POST",
+        "/ingest/api/v1/source",
+        AdminOnly,
+        r#"{"name":"s","type":"github","config":{"secret":"x"}}"#,
+    ),
+    Route("GET", "/ingest/api/v1/source/{source_id}", AdminOnly, ""),
+    Route(
+        "PUT",
+        "/ingest/api/v1/source/{source_id}",
+        AdminOnly,
+        r#"{"name":"s","type":"github","config":{"secret":"x"}}"#,
+    ),
+    Route("DELETE", "/ingest/api/v1/source/{source_id}", AdminOnly, ""),
+    Route(
+        "POST",
+        "/ingest/api/v1/source/{source_id}/token/rotate",
+        AdminOnly,
+        "",
+    ),
+    Route("GET", "/ingest/api/v1/source/{source_id}/endpoint", AdminOnly, ""),
+    Route(
+        "POST",
+        "/ingest/api/v1/source/{source_id}/endpoint",
+        AdminOnly,
+        r#"{"url":"{url}"}"#,
+    ),
+    Route(
+        "GET",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+        AdminOnly,
+        "",
+    ),
+    Route(
+        "PUT",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+        AdminOnly,
+        r#"{"url":"{url}"}"#,
+    ),
+    Route(
+        "DELETE",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}",
+        AdminOnly,
+        "",
+    ),
+    Route(
+        "GET",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/secret",
+        AdminOnly,
+        "",
+    ),
+    Route(
+        "POST",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/secret/rotate",
+        AdminOnly,
+        "",
+    ),
+    Route(
+        "GET",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+        AdminOnly,
+        "",
+    ),
+    Route(
+        "PUT",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+        AdminOnly,
+        r#"{"headers":{"x-a":"b"}}"#,
+    ),
+    Route(
+        "PATCH",
+        "/ingest/api/v1/source/{source_id}/endpoint/{endpoint_id}/headers",
+        AdminOnly,
+        r#"{"headers":{"x-a":"b"}}"#,
+    ),
 ];
 
 /// Every `(METHOD, pattern)` the router registers, read from its source: each
@@ -182,12 +259,21 @@ fn router_routes() -> BTreeSet<(String, String)> {
             src.matches(".merge(").count(),
             src.matches(".nest(").count()
         ),
-        (1, 1),
+        (1, 2),
         "mod.rs composes routers in a new way; teach router_routes() to read the new routes"
     );
+    // The ingest router (`let ingest = Router::new()…;`) is nested under `/ingest/api/v1`.
+    let ingest_start = src.find("let ingest = Router::new()").expect("the ingest router");
+    let ingest_end = ingest_start + src[ingest_start..].find(";\n").unwrap();
     let mut out = BTreeSet::new();
     let mut rest = src;
     while let Some(at) = rest.find(".route(") {
+        let offset = src.len() - rest.len() + at;
+        let prefix = if (ingest_start..ingest_end).contains(&offset) {
+            "/ingest/api/v1"
+        } else {
+            ""
+        };
         rest = &rest[at + ".route(".len()..];
         let args = &rest[..close_paren(rest)];
         let pattern = args
@@ -202,7 +288,7 @@ fn router_routes() -> BTreeSet<(String, String)> {
                 let i = from + i;
                 let before = args[..i].chars().next_back().unwrap_or(' ');
                 if !(before.is_alphanumeric() || before == '_' || before == ':') {
-                    out.insert((method.to_uppercase(), pattern.to_owned()));
+                    out.insert((method.to_uppercase(), format!("{prefix}{pattern}")));
                     methods += 1;
                 }
                 from = i + call.len();
@@ -320,6 +406,7 @@ fn path_for(pattern: &str, app_part: &str, res: &Fixture) -> String {
         .replace("{msg_id}", &res.msg_id)
         .replace("{attempt_id}", &res.attempt_id)
         .replace("{name}", EVENT)
+        .replace("{source_id}", "src_portal")
 }
 
 /// Sends `method path` with `token` and the route's body; returns (status, body text).

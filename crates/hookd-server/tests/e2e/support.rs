@@ -118,7 +118,12 @@ async fn start(mut config: Config, dir: tempfile::TempDir) -> TestApp {
 }
 
 impl TestApp {
+    /// `path` under `/api/v1`, or as given when it is an ingest API path (`/ingest/…`).
     pub fn url(&self, path: &str) -> String {
+        if path.starts_with("/ingest/") {
+            let root = self.base.strip_suffix("/api/v1").unwrap_or(&self.base);
+            return format!("{root}{path}");
+        }
         format!("{}{}", self.base, path)
     }
 
