@@ -107,7 +107,7 @@ struct ConfigIn {
 }
 
 /// Checks a source's `type` and `config` and builds the verifier config from them: 422
-/// `validation_error` for an unknown type, a config without a secret, or a generic HMAC
+/// `validation` for an unknown type, a config without a secret, or a generic HMAC
 /// config missing its algorithm, header or encoding.
 pub fn provider_config(source_type: &str, config: &Value) -> ApiResult<ProviderConfig> {
     let provider = provider_of(source_type).ok_or_else(|| {

@@ -191,7 +191,12 @@ const ROUTES: &[Route] = &[
         AdminOnly,
         "",
     ),
-    Route("GET", "/ingest/api/v1/source/{source_id}/endpoint", AdminOnly, ""),
+    Route(
+        "GET",
+        "/ingest/api/v1/source/{source_id}/endpoint",
+        AdminOnly,
+        "",
+    ),
     Route(
         "POST",
         "/ingest/api/v1/source/{source_id}/endpoint",
@@ -263,7 +268,9 @@ fn router_routes() -> BTreeSet<(String, String)> {
         "mod.rs composes routers in a new way; teach router_routes() to read the new routes"
     );
     // The ingest router (`let ingest = Router::new()…;`) is nested under `/ingest/api/v1`.
-    let ingest_start = src.find("let ingest = Router::new()").expect("the ingest router");
+    let ingest_start = src
+        .find("let ingest = Router::new()")
+        .expect("the ingest router");
     let ingest_end = ingest_start + src[ingest_start..].find(";\n").unwrap();
     let mut out = BTreeSet::new();
     let mut rest = src;

@@ -11,5 +11,6 @@ mod databases;
 mod delivery;
 mod failure;
 mod flow;
+mod ingest_api;
 mod retention;
 mod signing;
