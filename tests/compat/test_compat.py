@@ -58,6 +58,9 @@ from svix.api import (
     SvixOptions,
 )
 from svix.api import BackgroundTaskListOptions, BackgroundTaskStatus
+from svix.api import GithubConfig, IngestEndpointIn, IngestSourceIn, StripeConfig
+from svix.api.ingest_endpoint import IngestEndpointListOptions
+from svix.api.ingest_source import IngestSourceListOptions
 from svix.exceptions import HttpError, HTTPValidationError
 
 TIMEOUT = float(os.environ.get("HOOKD_COMPAT_TIMEOUT", "20"))
@@ -1261,6 +1264,83 @@ def _():
                 and a.status == MessageStatus.SUCCESS and a.response_status_code == 200]
 
     wait_for(manual, "a successful manual attempt in list_by_msg")
+
+
+# ---------------------------------------------------------------------------------------
+# ingest (svix.ingest.source / svix.ingest.endpoint)
+
+
+def raw_request(method, path, body=None):
+    """A request outside the SDK (for what the SDK cannot send); returns (status, JSON)."""
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(URL + path, data=data, method=method, headers={
+        "authorization": f"Bearer {TOKEN}", "content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+@check("ingest source: create, get by id and uid, update, rotate_token, delete")
+def _():
+    uid = uniq("src")
+    src = svix.ingest.source.create(IngestSourceIn(
+        name="compat gh", uid=uid, type="github",
+        config=GithubConfig(secret="gh-" + secrets.token_hex(8)), metadata={"team": "core"}))
+    ensure(src.id.startswith("src_"), f"id {src.id!r}")
+    eq((src.type, src.uid, src.metadata), ("github", uid, {"team": "core"}), "source")
+    ensure(src.ingest_url and "/ingest/" in src.ingest_url, f"ingestUrl {src.ingest_url!r}")
+    eq(svix.ingest.source.get(uid).id, src.id, "get by uid")
+    eq(svix.ingest.source.get(src.id).ingest_url, src.ingest_url, "get by id")
+    updated = svix.ingest.source.update(src.id, IngestSourceIn(
+        name="compat stripe", type="stripe", config=StripeConfig(secret="whsec_abc")))
+    eq((updated.name, updated.type), ("compat stripe", "stripe"), "updated")
+    rotated = svix.ingest.source.rotate_token(src.id)
+    ensure(rotated.ingest_url != src.ingest_url, "rotate_token kept the same URL")
+    eq(svix.ingest.source.get(src.id).ingest_url, rotated.ingest_url, "rotated URL")
+    svix.ingest.source.delete(src.id)
+    expect_http_error(404, svix.ingest.source.get, src.id)
+
+
+@check("ingest source: list pages; a hookd-only type reads as generic-webhook")
+def _():
+    made = {svix.ingest.source.create(IngestSourceIn(
+        name=f"compat list {i}", type="svix", config={"secret": new_secret()})).id
+        for i in range(3)}
+    status, twilio = raw_request("POST", "/ingest/api/v1/source", {
+        "name": "compat twilio", "type": "twilio", "config": {"secret": "tw"}})
+    eq(status, 201, f"raw create of a twilio source: {twilio}")
+    made.add(twilio["id"])
+    items, _ = paginate(svix.ingest.source.list, IngestSourceListOptions, 2)
+    ids = [s.id for s in items]
+    eq(len(ids), len(set(ids)), "each source once")
+    ensure(made <= set(ids), "created sources missing from the list")
+    got = svix.ingest.source.get(twilio["id"])
+    eq(got.type, "generic-webhook", "a type the SDK does not know")
+    for sid in made:
+        svix.ingest.source.delete(sid)
+
+
+@check("ingest endpoint: create, list, get, delete under a source")
+def _():
+    src = svix.ingest.source.create(IngestSourceIn(
+        name="compat ep", type="github", config=GithubConfig(secret="s3cret")))
+    ep = svix.ingest.endpoint.create(src.id, IngestEndpointIn(
+        url=R.url("/ingest-fwd"), uid=uniq("iep"), metadata={"k": "v"}))
+    ensure(ep.id.startswith("ep_"), f"id {ep.id!r}")
+    page = svix.ingest.endpoint.list(src.id, IngestEndpointListOptions())
+    eq([e.id for e in page.data], [ep.id], "listed endpoints")
+    eq(svix.ingest.endpoint.get(src.id, ep.id).url, ep.url, "get")
+    ensure(svix.ingest.endpoint.get_secret(src.id, ep.id).key.startswith("whsec_"), "secret")
+    svix.ingest.endpoint.delete(src.id, ep.id)
+    expect_http_error(404, svix.ingest.endpoint.get, src.id, ep.id)
+    apps, _ = paginate(svix.application.list, ApplicationListOptions, 250)
+    ensure(all(not (a.uid or "").startswith("hookd-ingest-") for a in apps),
+           "a source's internal application is listed")
+    svix.ingest.source.delete(src.id)
 
 
 # ---------------------------------------------------------------------------------------
