@@ -319,6 +319,21 @@ impl SecretCodec {
     pub(crate) fn open_text(&self, column: &str, id: &str, stored: &str) -> Result<String, String> {
         self.open(stored, &text_aad(column, id))
     }
+
+    /// A [`Self::seal_text`] cell sealed again under the main key (`None` without a
+    /// keyring), for re-encryption.
+    pub(crate) fn reseal_text(
+        &self,
+        column: &str,
+        id: &str,
+        stored: &str,
+    ) -> Result<Option<String>, String> {
+        let Some(keys) = self.0.as_deref() else {
+            return Ok(None);
+        };
+        let text = self.open_text(column, id, stored)?;
+        Ok(Some(keys.seal(text.as_bytes(), &text_aad(column, id))))
+    }
 }
 
 fn text_aad(column: &str, id: &str) -> Vec<u8> {

@@ -39,7 +39,8 @@ pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow:
     let sql = format!(
         "SELECT substr(secret, 1, {n}) FROM endpoints WHERE secret LIKE 'enc1:%'
          UNION SELECT substr(previous_secrets, 1, {n}) FROM endpoints
-         WHERE previous_secrets LIKE 'enc1:%'",
+         WHERE previous_secrets LIKE 'enc1:%'
+         UNION SELECT substr(config, 1, {n}) FROM ingest_sources WHERE config LIKE 'enc1:%'",
         n = SEALED_PREFIX_LEN
     );
     for row in client
@@ -61,10 +62,19 @@ pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow:
             "re-encrypted endpoint secrets under the main key"
         );
     }
+    let sources = reencrypt_sources(client, codec, &prefix).await?;
+    if sources > 0 {
+        tracing::info!(
+            sources,
+            main_key.id = keys.main_id(),
+            "re-encrypted ingest source configs under the main key"
+        );
+    }
     let sql = format!(
         "UPDATE main_key_check SET key_id = $1 WHERE id = 1 AND NOT EXISTS (
              SELECT 1 FROM endpoints
-             WHERE substr(secret, 1, {n}) <> $2 OR substr(previous_secrets, 1, {n}) <> $2)",
+             WHERE substr(secret, 1, {n}) <> $2 OR substr(previous_secrets, 1, {n}) <> $2)
+         AND NOT EXISTS (SELECT 1 FROM ingest_sources WHERE substr(config, 1, {n}) <> $2)",
         n = SEALED_PREFIX_LEN
     );
     client
@@ -131,4 +141,37 @@ async fn reencrypt(client: &Client, codec: &SecretCodec, prefix: &str) -> anyhow
             .await
             .context("writing re-encrypted endpoint secrets")?;
     }
+}
+
+/// Seals again every ingest source config not under `prefix` (sources are few: one pass),
+/// each written only if it still holds what was read. Returns how many were written.
+async fn reencrypt_sources(
+    client: &Client,
+    codec: &SecretCodec,
+    prefix: &str,
+) -> anyhow::Result<u64> {
+    let select = format!(
+        "SELECT id, config FROM ingest_sources WHERE substr(config, 1, {n}) <> $1",
+        n = SEALED_PREFIX_LEN
+    );
+    let rows = client
+        .query(&select, &[&prefix])
+        .await
+        .context("reading ingest source configs to re-encrypt")?;
+    let mut total = 0;
+    for row in &rows {
+        let (id, config): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        let sealed = codec
+            .reseal_text(super::sources::CONFIG_COLUMN, &id, &config)
+            .map_err(|e| anyhow::anyhow!("ingest source {id}: {e}"))?
+            .context("re-encryption needs a keyring")?;
+        total += client
+            .execute(
+                "UPDATE ingest_sources SET config = $3 WHERE id = $1 AND config = $2",
+                &[&id, &config, &sealed],
+            )
+            .await
+            .context("writing a re-encrypted ingest source config")?;
+    }
+    Ok(total)
 }

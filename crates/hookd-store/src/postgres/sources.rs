@@ -13,7 +13,8 @@ use tokio_postgres::Row;
 const SELECT: &str = "SELECT id, uid, name, source_type, config, metadata, token,
     previous_token, previous_token_expires_at, created_at, updated_at FROM ingest_sources";
 
-const CONFIG_COLUMN: &str = "ingest_sources.config";
+/// The column name in the sealed config's associated data.
+pub(super) const CONFIG_COLUMN: &str = "ingest_sources.config";
 
 fn seal_config(codec: &SecretCodec, source: &IngestSource) -> StoreResult<String> {
     Ok(codec.seal_text(CONFIG_COLUMN, source.id.as_str(), &to_json(&source.config)?))

@@ -48,6 +48,14 @@ pub(super) fn prepare(conn: &mut Connection, codec: &SecretCodec) -> anyhow::Res
             "re-encrypted endpoint secrets under the main key"
         );
     }
+    let sources = reencrypt_sources(conn, codec, &sealed_prefix(keys.main_id()))?;
+    if sources > 0 {
+        tracing::info!(
+            sources,
+            main_key.id = keys.main_id(),
+            "re-encrypted ingest source configs under the main key"
+        );
+    }
     // Nothing else writes meanwhile, so no row is left under another key.
     conn.execute(
         "UPDATE main_key_check SET key_id = ?1 WHERE id = 1",
@@ -62,7 +70,8 @@ fn sealed_key_ids(conn: &Connection) -> anyhow::Result<Vec<String>> {
     let sql = format!(
         "SELECT substr(secret, 1, {n}) FROM endpoints WHERE secret LIKE 'enc1:%'
          UNION SELECT substr(previous_secrets, 1, {n}) FROM endpoints
-         WHERE previous_secrets LIKE 'enc1:%'",
+         WHERE previous_secrets LIKE 'enc1:%'
+         UNION SELECT substr(config, 1, {n}) FROM ingest_sources WHERE config LIKE 'enc1:%'",
         n = SEALED_PREFIX_LEN
     );
     let mut stmt = conn.prepare(&sql).context("listing the main keys in use")?;
@@ -118,4 +127,40 @@ fn reencrypt(conn: &mut Connection, codec: &SecretCodec, prefix: &str) -> anyhow
         tx.commit().context("committing re-encrypted secrets")?;
         total += rows.len();
     }
+}
+
+/// Seals again every ingest source config not under `prefix`, in one transaction (sources
+/// are few). Returns how many.
+fn reencrypt_sources(
+    conn: &mut Connection,
+    codec: &SecretCodec,
+    prefix: &str,
+) -> anyhow::Result<usize> {
+    let tx = conn
+        .transaction()
+        .context("re-encrypting ingest source configs")?;
+    let rows: Vec<(String, String)> = tx
+        .prepare(&format!(
+            "SELECT id, config FROM ingest_sources WHERE substr(config, 1, {n}) <> ?1",
+            n = SEALED_PREFIX_LEN
+        ))
+        .and_then(|mut s| {
+            s.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .context("reading ingest source configs to re-encrypt")?;
+    for (id, config) in &rows {
+        let sealed = codec
+            .reseal_text(super::sources::CONFIG_COLUMN, id, config)
+            .map_err(|e| anyhow::anyhow!("ingest source {id}: {e}"))?
+            .context("re-encryption needs a keyring")?;
+        tx.execute(
+            "UPDATE ingest_sources SET config = ?2 WHERE id = ?1",
+            params![id, sealed],
+        )
+        .context("writing a re-encrypted ingest source config")?;
+    }
+    tx.commit()
+        .context("committing re-encrypted ingest source configs")?;
+    Ok(rows.len())
 }

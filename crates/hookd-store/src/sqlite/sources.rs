@@ -12,16 +12,15 @@ use hookd_core::model::{IngestSource, PreviousToken};
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// The column name in the sealed config's associated data.
+pub(super) const CONFIG_COLUMN: &str = "ingest_sources.config";
+
 const SELECT: &str = "SELECT id, uid, name, source_type, config, metadata, token,
     previous_token, previous_token_expires_at, created_at, updated_at FROM ingest_sources";
 
 /// The sealed `config` column value of a source.
 pub(super) fn seal_config(codec: &SecretCodec, source: &IngestSource) -> StoreResult<String> {
-    Ok(codec.seal_text(
-        "ingest_sources.config",
-        source.id.as_str(),
-        &to_json(&source.config)?,
-    ))
+    Ok(codec.seal_text(CONFIG_COLUMN, source.id.as_str(), &to_json(&source.config)?))
 }
 
 fn from_row(codec: &SecretCodec) -> impl Fn(&Row<'_>) -> rusqlite::Result<IngestSource> + '_ {
@@ -31,7 +30,7 @@ fn from_row(codec: &SecretCodec) -> impl Fn(&Row<'_>) -> rusqlite::Result<Ingest
         let conversion =
             |e: String| rusqlite::Error::FromSqlConversionFailure(4, Type::Text, e.into());
         let config = codec
-            .open_text("ingest_sources.config", &id, &sealed)
+            .open_text(CONFIG_COLUMN, &id, &sealed)
             .map_err(conversion)?;
         let config = serde_json::from_str(&config)
             .map_err(|_| conversion("the source config is not JSON".into()))?;

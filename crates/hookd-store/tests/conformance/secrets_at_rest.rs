@@ -270,8 +270,14 @@ async fn check_source_config_is_sealed_in_its_raw_column(db: Db) {
     );
     assert_eq!(store.get_source("gh").await.unwrap(), src);
     drop(store);
-    let other_key = reopen(&db, Some(ring(2, &[1]))).await;
-    assert_eq!(other_key.get_source("gh").await.unwrap(), src);
+    // A main key rotation re-encrypts the config too: the old key can then be dropped.
+    let rotated = reopen(&db, Some(ring(2, &[1]))).await;
+    assert_eq!(rotated.get_source("gh").await.unwrap(), src);
+    drop(rotated);
+    let resealed = db.raw_text("SELECT config FROM ingest_sources").await;
+    assert_ne!(resealed, raw, "sealed again under the new main key");
+    let only_new = reopen(&db, Some(ring(2, &[]))).await;
+    assert_eq!(only_new.get_source("gh").await.unwrap(), src);
 }
 
 macro_rules! both_backends {
