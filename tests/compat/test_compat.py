@@ -1284,7 +1284,7 @@ def raw_request(method, path, body=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-@check("ingest source: create, get by id and uid, update, rotate_token, delete")
+@check("ingest source: create, get by id and uid, upsert, rotate_token, delete")
 def _():
     uid = uniq("src")
     src = svix.ingest.source.create(IngestSourceIn(
@@ -1295,7 +1295,7 @@ def _():
     ensure(src.ingest_url and "/ingest/" in src.ingest_url, f"ingestUrl {src.ingest_url!r}")
     eq(svix.ingest.source.get(uid).id, src.id, "get by uid")
     eq(svix.ingest.source.get(src.id).ingest_url, src.ingest_url, "get by id")
-    updated = svix.ingest.source.update(src.id, IngestSourceIn(
+    updated = svix.ingest.source.upsert(src.id, IngestSourceIn(
         name="compat stripe", type="stripe", config=StripeConfig(secret="whsec_abc")))
     eq((updated.name, updated.type), ("compat stripe", "stripe"), "updated")
     rotated = svix.ingest.source.rotate_token(src.id)
