@@ -163,6 +163,11 @@ typed_id!(
     SourceId,
     "src"
 );
+typed_id!(
+    /// A request an ingest source refused (the rejection log).
+    RejectionId,
+    "rej"
+);
 
 #[cfg(test)]
 mod tests {

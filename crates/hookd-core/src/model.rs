@@ -345,6 +345,31 @@ pub struct IngestSource {
     pub updated_at: Timestamp,
 }
 
+/// A request an ingest source refused, kept for the operator (`GET .../rejection`).
+/// Bounded: the body is cut to [`IngestRejection::MAX_BODY`] bytes and the headers to
+/// the ones the verifier reads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IngestRejection {
+    pub id: crate::ids::RejectionId,
+    pub source_id: SourceId,
+    /// The stable code (`bad_signature`, `stale_timestamp`, `body_too_large`, ...).
+    pub code: String,
+    /// A human-readable reason; never contains a secret.
+    pub detail: String,
+    /// The request's headers (name lower-case, value), secrets left out.
+    pub headers: Vec<(String, String)>,
+    /// The first [`IngestRejection::MAX_BODY`] bytes of the body.
+    pub body: Vec<u8>,
+    /// The body's full size in bytes.
+    pub body_size: u64,
+    pub received_at: Timestamp,
+}
+
+impl IngestRejection {
+    /// Bytes of a rejected request's body that are kept.
+    pub const MAX_BODY: usize = 4096;
+}
+
 /// A rotated-out receive token and when it stops being accepted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PreviousToken {

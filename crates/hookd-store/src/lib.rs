@@ -18,8 +18,8 @@
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, DeliveryStatus, Endpoint, EventType, IngestSource, Message,
-    MessageDestination,
+    Application, Attempt, DeliveryStatus, Endpoint, EventType, IngestRejection, IngestSource,
+    Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -148,6 +148,28 @@ pub struct ClaimedDelivery {
     pub event_type: String,
     /// `None` if the payload was expunged.
     pub payload: Option<Arc<str>>,
+    /// For a message received through an ingest source: how to forward it (opaque JSON
+    /// written by [`Store::create_ingest_message`]); `None` for every other message.
+    pub forward: Option<Arc<str>>,
+}
+
+/// The de-duplication key of an ingest event: the provider's own event id within its
+/// source, remembered until `expires_at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IngestDedup {
+    pub source_id: SourceId,
+    pub event_id: String,
+    pub expires_at: Timestamp,
+}
+
+/// What [`Store::create_ingest_message`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IngestWrite {
+    /// The message and its destinations were written.
+    Created,
+    /// The source already holds an unexpired entry for this provider event id: nothing
+    /// was written; the message that event was stored as.
+    Duplicate(MsgId),
 }
 
 /// The result of working on one destination, written atomically with its attempt.
@@ -538,10 +560,70 @@ pub trait Store: Send + Sync + 'static {
         let _ = source;
         Err(unsupported())
     }
-    /// Deletes the source row (its internal application is deleted by the caller).
+    /// Deletes the source row, its rejections and its de-duplication entries (its
+    /// internal application is deleted by the caller).
     async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
         let _ = id;
         Err(StoreError::NotFound)
+    }
+    /// The source whose current token is `token`, or whose previous token is `token` and
+    /// expires after `now`; `NotFound` otherwise.
+    async fn get_source_by_token(&self, token: &str, now: Timestamp) -> StoreResult<IngestSource> {
+        let _ = (token, now);
+        Err(StoreError::NotFound)
+    }
+
+    // --- ingest events ---
+
+    /// Writes an event received through an ingest source, atomically: the message, its
+    /// destinations and `forward` (opaque JSON, handed back in [`ClaimedDelivery::forward`]
+    /// with every claim of these destinations, resends included). With `dedup`, and when
+    /// the source already holds an entry for that provider event id expiring after
+    /// `msg.created_at`, nothing is written and the earlier message id is returned;
+    /// otherwise the entry is written (replacing an expired one) with the message.
+    async fn create_ingest_message(
+        &self,
+        msg: &Message,
+        dests: &[MessageDestination],
+        forward: &str,
+        dedup: Option<&IngestDedup>,
+    ) -> StoreResult<IngestWrite> {
+        let _ = (msg, dests, forward, dedup);
+        Err(unsupported())
+    }
+    /// The `forward` JSON a message was written with by [`Store::create_ingest_message`];
+    /// `None` for other messages (and for a message that does not exist).
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
+        let _ = msg;
+        Ok(None)
+    }
+    /// Records a refused request.
+    async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {
+        let _ = rejection;
+        Err(unsupported())
+    }
+    /// A source's rejections in id order (newest first unless ascending), paged.
+    async fn list_ingest_rejections(
+        &self,
+        source: &SourceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<IngestRejection>> {
+        let _ = (source, page);
+        Ok(Page {
+            items: Vec::new(),
+            has_more: false,
+        })
+    }
+    /// Deletes up to `limit` de-duplication entries expired at `now` and up to `limit`
+    /// rejections received before `rejections_before`; returns how many rows went.
+    async fn purge_ingest_records(
+        &self,
+        now: Timestamp,
+        rejections_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let _ = (now, rejections_before, limit);
+        Ok(0)
     }
 }
 

@@ -126,5 +126,6 @@ pub fn claimed(dest: MessageDestination) -> ClaimedDelivery {
         dest,
         event_type: "invoice.paid".into(),
         payload: Some(PAYLOAD.into()),
+        forward: None,
     }
 }

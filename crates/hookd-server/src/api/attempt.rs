@@ -281,6 +281,7 @@ pub async fn resend(
             dest,
             event_type: msg.event_type,
             payload: msg.payload,
+            forward: None,
         }];
         state.engine.submit(admission, work);
     } else {

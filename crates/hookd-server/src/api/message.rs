@@ -282,6 +282,7 @@ pub async fn commit_and_dispatch(
                 dest,
                 event_type: msg.event_type.clone(),
                 payload: msg.payload.clone(),
+                forward: None,
             })
             .collect();
         state.engine.submit(admission, work);
