@@ -1343,6 +1343,48 @@ def _():
     svix.ingest.source.delete(src.id)
 
 
+@check("ingest receive: an svix-signed request to ingestUrl is forwarded once, re-signed")
+def _():
+    import urllib.request
+
+    provider_secret = new_secret()
+    src = svix.ingest.source.create(IngestSourceIn(
+        name="compat receive", type="svix", config={"secret": provider_secret}))
+    ep = svix.ingest.endpoint.create(src.id, IngestEndpointIn(url=R.url("/ingest-recv")))
+    ep_secret = svix.ingest.endpoint.get_secret(src.id, ep.id).key
+    body = json.dumps({"type": "user.created", "data": {"id": uniq("u")}}).encode()
+    msg_id = uniq("msg_provider")
+    now = datetime.datetime.now(tz=datetime.timezone.utc)
+    signature = Webhook(provider_secret).sign(msg_id, now, body.decode())
+    headers = {"content-type": "application/json", "svix-id": msg_id,
+               "svix-timestamp": str(int(now.timestamp())), "svix-signature": signature}
+
+    def post(data):
+        req = urllib.request.Request(src.ingest_url, data=data, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=15) as resp:
+                return resp.status, dict(resp.headers.items())
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers.items())
+
+    status, first = post(body)
+    eq(status, 204, "accepted")
+    status, again = post(body)
+    eq((status, again.get("x-hookd-duplicate")), (204, "true"), "the replay")
+    eq(again.get("x-hookd-msg-id"), first.get("x-hookd-msg-id"), "the replay's message")
+    status, _ = post(body.replace(b"user.created", b"user.deleted"))
+    eq(status, 401, "a tampered body")
+    got = wait_for(lambda: R.requests("/ingest-recv"), "the forwarded event")
+    record = got[0]
+    eq(record["body"], body, "the body, byte for byte")
+    verify(record, ep_secret)
+    eq(record["headers"].get("x-hookd-provider-event-id"), msg_id, "the provider's id")
+    status, log = raw_request("GET", f"/ingest/api/v1/source/{src.id}/rejection")
+    eq((status, [r["code"] for r in log["data"]]), (200, ["bad_signature"]), "rejection log")
+    eq(len(R.requests("/ingest-recv")), 1, "forwarded once")
+    svix.ingest.source.delete(src.id)
+
+
 # ---------------------------------------------------------------------------------------
 
 
