@@ -345,6 +345,27 @@ pub struct IngestSource {
     pub updated_at: Timestamp,
 }
 
+/// How an event received through an ingest source is forwarded (stored with its message as
+/// JSON; see `Store::create_ingest_message`). The message's payload is the body received,
+/// byte-exact: as text, or as standard base64 when the body was not text.
+#[derive(Clone, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestForward {
+    pub source_id: String,
+    /// The provider's own id of the event, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_event_id: Option<String>,
+    /// The provider's `content-type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// The provider's headers kept with the event (lower-case name, value), in order.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    /// The payload is the body in standard base64 (the body was not UTF-8 text).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base64: bool,
+}
+
 /// A request an ingest source refused, kept for the operator (`GET .../rejection`).
 /// Bounded: the body is cut to [`IngestRejection::MAX_BODY`] bytes and the headers to
 /// the ones the verifier reads.

@@ -8,11 +8,13 @@ use crate::decision::{decide, parse_retry_after, AttemptResult};
 use crate::engine::Shared;
 use crate::headers::SignedHeaders;
 use crate::operational::{LastAttempt, OpEvent, OpEventKind};
+use base64::Engine as _;
 use bytes::Bytes;
 use hookd_core::ids::AttemptId;
-use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination, TriggerType};
+use hookd_core::model::{Attempt, DeliveryStatus, IngestForward, MessageDestination, TriggerType};
 use hookd_core::Timestamp;
 use hookd_store::{ClaimedDelivery, DeliveryOutcome, StoreError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -22,6 +24,50 @@ struct PayloadBytes(Arc<str>);
 impl AsRef<[u8]> for PayloadBytes {
     fn as_ref(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+}
+
+/// The forwarding metadata of an event received through an ingest source.
+struct Forwarded {
+    meta: IngestForward,
+}
+
+impl Forwarded {
+    /// Unreadable metadata forwards the payload as a plain message would be.
+    fn parse(json: &str) -> Self {
+        Self {
+            meta: serde_json::from_str(json).unwrap_or_default(),
+        }
+    }
+
+    fn content_type(&self) -> &str {
+        self.meta
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream")
+    }
+
+    /// The provider's kept headers (those a delivery may carry), hookd's source and event
+    /// id headers, then the endpoint's own custom headers, which win.
+    fn headers<'a>(
+        &self,
+        custom: &'a BTreeMap<String, String>,
+    ) -> std::borrow::Cow<'a, BTreeMap<String, String>> {
+        let mut all: BTreeMap<String, String> = self
+            .meta
+            .headers
+            .iter()
+            .filter(|(name, _)| !hookd_core::validate::is_forbidden_header(name))
+            .cloned()
+            .collect();
+        if !self.meta.source_id.is_empty() {
+            all.insert("x-hookd-source-id".into(), self.meta.source_id.clone());
+        }
+        if let Some(id) = &self.meta.provider_event_id {
+            all.insert("x-hookd-provider-event-id".into(), id.clone());
+        }
+        all.extend(custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+        std::borrow::Cow::Owned(all)
     }
 }
 
@@ -88,8 +134,19 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     };
 
     let sent_at = Timestamp::now();
-    let body = Bytes::from_owner(PayloadBytes(payload));
+    let forward = work.forward.as_deref().map(Forwarded::parse);
+    let body = match forward.as_ref().filter(|f| f.meta.base64) {
+        Some(_) => match base64::engine::general_purpose::STANDARD.decode(payload.as_bytes()) {
+            Ok(raw) => Bytes::from(raw),
+            Err(_) => return Some(settle_without_request(dest, "stored body unreadable")),
+        },
+        None => Bytes::from_owner(PayloadBytes(payload)),
+    };
     let secrets: Vec<_> = endpoint.signing_secrets(sent_at).collect();
+    let custom = match &forward {
+        Some(f) => f.headers(&endpoint.headers),
+        None => std::borrow::Cow::Borrowed(&endpoint.headers),
+    };
     let headers = SignedHeaders {
         msg_id: dest.msg_id.as_str(),
         timestamp_secs: sent_at.as_secs(),
@@ -97,8 +154,11 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         secrets: &secrets,
         svix_headers: shared.config.svix_headers,
         user_agent: &shared.config.user_agent,
+        content_type: forward
+            .as_ref()
+            .map_or("application/json", |f| f.content_type()),
     }
-    .build(&endpoint.headers);
+    .build(&custom);
 
     let started = Instant::now();
     let sent = shared.client.post(&endpoint.url, headers, body).await;

@@ -17,6 +17,8 @@ pub(crate) struct SignedHeaders<'a> {
     pub secrets: &'a [&'a EndpointSecret],
     pub svix_headers: bool,
     pub user_agent: &'a str,
+    /// `application/json`, or the provider's own for a forwarded ingest event.
+    pub content_type: &'a str,
 }
 
 /// Names a custom header may not set (compared lower-case): the API refuses them too, so
@@ -45,7 +47,9 @@ impl SignedHeaders<'_> {
                 map.insert(USER_AGENT, ua);
             }
         }
-        map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let content_type = HeaderValue::from_str(self.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        map.insert(CONTENT_TYPE, content_type);
 
         let signature = self
             .secrets
@@ -87,6 +91,7 @@ mod tests {
             secrets: &[&secret],
             svix_headers: svix,
             user_agent: "hookd/test",
+            content_type: "application/json",
         }
         .build(&custom);
         (secret, map)
@@ -129,6 +134,7 @@ mod tests {
             secrets: &[&current, &previous],
             svix_headers: false,
             user_agent: "hookd/test",
+            content_type: "application/json",
         }
         .build(&BTreeMap::new());
         let sig = get(&map, "webhook-signature");

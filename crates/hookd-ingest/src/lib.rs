@@ -9,6 +9,7 @@
 //!   snake_case `code()` and a `detail()` that never contains a secret.
 //! - `crypto`: HMAC helpers, hex/base64 decoding and constant-time comparison.
 //! - `providers/`: one file per provider scheme; each exposes `verify(...)`.
+//! - `kept`: [`kept_headers`], the request headers kept with an accepted event.
 //! - [`mod@handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
 //!   requests that already passed [`verify`].
 //!
@@ -23,12 +24,14 @@
 pub mod config;
 mod crypto;
 pub mod handshake;
+mod kept;
 mod providers;
 pub mod rejection;
 pub mod request;
 
 pub use config::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig, Secret};
 pub use handshake::{handshake, HandshakeResponse};
+pub use kept::kept_headers;
 pub use rejection::Rejection;
 pub use request::IncomingRequest;
 

@@ -1,5 +1,6 @@
 //! The retention cleaner: expunges expired payloads, deletes attempts older than the
-//! configured retention and forgets expired idempotency keys.
+//! configured retention, forgets expired idempotency keys and ingest de-duplication
+//! entries, and deletes old entries of the ingest rejection log.
 //!
 //! Each node runs one (see [`spawn`]); `hookd prune` runs one pass ([`clean_once`]). Work is
 //! done in batches of [`BATCH`] rows, one short transaction each, yielding between batches,
@@ -26,15 +27,19 @@ pub struct Removed {
     pub payloads: u64,
     pub attempts: u64,
     pub idempotency_keys: u64,
+    /// Expired ingest de-duplication entries and old rejections.
+    pub ingest_records: u64,
 }
 
 /// One full pass at `now`: every expired payload (but those still needed), every attempt
-/// created before `attempts_before` (if given) and every expired idempotency key, batch by
-/// batch until none is left or `stop` is cancelled.
+/// created before `attempts_before` (if given), every expired idempotency key and ingest
+/// de-duplication entry, and every ingest rejection received before `rejections_before`,
+/// batch by batch until none is left or `stop` is cancelled.
 pub async fn clean_once(
     store: &dyn Store,
     now: Timestamp,
     attempts_before: Option<Timestamp>,
+    rejections_before: Timestamp,
     stop: &CancellationToken,
 ) -> StoreResult<Removed> {
     let payloads = drain(stop, || store.purge_expired_payloads(now, BATCH)).await?;
@@ -43,10 +48,15 @@ pub async fn clean_once(
         None => 0,
     };
     let idempotency_keys = drain(stop, || store.purge_idempotency_keys(now, BATCH)).await?;
+    let ingest_records = drain(stop, || {
+        store.purge_ingest_records(now, rejections_before, BATCH)
+    })
+    .await?;
     Ok(Removed {
         payloads,
         attempts,
         idempotency_keys,
+        ingest_records,
     })
 }
 
@@ -73,6 +83,7 @@ pub fn spawn(
     store: Arc<dyn Store>,
     interval: Duration,
     attempt_retention: Option<Duration>,
+    rejection_retention: Duration,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -83,11 +94,13 @@ pub fn spawn(
             }
             let now = Timestamp::now();
             let before = attempt_retention.map(|r| now.plus_millis(-millis(r)));
-            match clean_once(store.as_ref(), now, before, &stop).await {
+            let rejections_before = now.plus_millis(-millis(rejection_retention));
+            match clean_once(store.as_ref(), now, before, rejections_before, &stop).await {
                 Ok(r) if r != Removed::default() => tracing::info!(
                     payloads = r.payloads,
                     attempts = r.attempts,
                     idempotency_keys = r.idempotency_keys,
+                    ingest_records = r.ingest_records,
                     "retention cleaner removed expired data"
                 ),
                 Ok(_) => {}

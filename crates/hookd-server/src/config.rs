@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// Seconds between two rounds of the retention cleaner [default: 60].
     #[arg(long, env = "HOOKD_CLEANER_INTERVAL")]
     pub cleaner_interval: Option<f64>,
+    /// Seconds a received event's provider id is remembered, so the provider's retries of
+    /// it are acknowledged but forwarded once [default: 259200, 3 days].
+    #[arg(long, env = "HOOKD_INGEST_DEDUP_WINDOW")]
+    pub ingest_dedup_window: Option<f64>,
+    /// Days refused ingest requests are kept in the rejection log [default: 7].
+    #[arg(long, env = "HOOKD_INGEST_REJECTION_RETENTION")]
+    pub ingest_rejection_retention: Option<f64>,
     /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
     /// generated on first start into the data dir; required with PostgreSQL].
     #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
@@ -141,6 +148,11 @@ pub struct FileConfig {
     pub attempt_retention: Option<f64>,
     /// Seconds between two rounds of the retention cleaner [default: 60].
     pub cleaner_interval: Option<f64>,
+    /// Seconds a received event's provider id is remembered for de-duplication
+    /// [default: 259200, 3 days].
+    pub ingest_dedup_window: Option<f64>,
+    /// Days refused ingest requests are kept in the rejection log [default: 7].
+    pub ingest_rejection_retention: Option<f64>,
     /// Base64 of the 32-byte key encrypting endpoint secrets at rest.
     pub main_key: Option<String>,
     /// Base64 main keys still accepted for decryption during a main key rotation.
@@ -208,6 +220,10 @@ pub struct Config {
     pub attempt_retention: Option<Duration>,
     /// The pause between two rounds of the retention cleaner.
     pub cleaner_interval: Duration,
+    /// How long a received event's provider id is remembered for de-duplication.
+    pub ingest_dedup_window: Duration,
+    /// How long refused ingest requests are kept in the rejection log.
+    pub ingest_rejection_retention: Duration,
     /// Encrypts endpoint secrets at rest. `None`: with SQLite, read or generate the key in
     /// the data directory; PostgreSQL refuses to start without one.
     pub main_key: Option<MainKey>,
@@ -251,6 +267,11 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy)
             .field("idempotency_ttl", &self.idempotency_ttl)
             .field("attempt_retention", &self.attempt_retention)
+            .field("ingest_dedup_window", &self.ingest_dedup_window)
+            .field(
+                "ingest_rejection_retention",
+                &self.ingest_rejection_retention,
+            )
             .field("cleaner_interval", &self.cleaner_interval)
             // A MainKey's Debug shows its id only.
             .field("main_key", &self.main_key)
@@ -396,6 +417,21 @@ impl Config {
                 args.cleaner_interval.or(file.cleaner_interval),
                 60.0,
             )?,
+            ingest_dedup_window: secs(
+                "ingest_dedup_window",
+                args.ingest_dedup_window.or(file.ingest_dedup_window),
+                259_200.0,
+            )?,
+            ingest_rejection_retention: match args
+                .ingest_rejection_retention
+                .or(file.ingest_rejection_retention)
+            {
+                Some(d) if !(d.is_finite() && d > 0.0 && d <= 365.0) => {
+                    bail!("ingest_rejection_retention must be between 0 and 365 days (above 0)")
+                }
+                Some(d) => Duration::from_secs_f64(d * 86_400.0),
+                None => Duration::from_secs(7 * 86_400),
+            },
             main_key: args
                 .main_key
                 .as_deref()

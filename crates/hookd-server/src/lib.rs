@@ -69,11 +69,15 @@ pub async fn run(
             Some(url) => url.as_str().into(),
             None => format!("http://{}", listener.local_addr()?).into(),
         },
+        receiver: Arc::new(api::ingest_receive::Receiver::new(
+            config.ingest_dedup_window,
+        )),
     };
     let cleaner = cleaner::spawn(
         store.clone(),
         config.cleaner_interval,
         config.attempt_retention,
+        config.ingest_rejection_retention,
         engine_stop.clone(),
     );
     let addr = listener.local_addr()?;
@@ -94,7 +98,8 @@ pub async fn run(
 }
 
 /// Runs the retention cleaner once against the configured database (`hookd prune`):
-/// expired payloads, attempts older than `older_than` and expired idempotency keys.
+/// expired payloads, attempts and ingest rejections older than `older_than`, expired
+/// idempotency keys and ingest de-duplication entries.
 pub async fn prune(
     config: &Config,
     older_than: std::time::Duration,
@@ -102,7 +107,8 @@ pub async fn prune(
     let store = open_store(config, false).await?;
     let now = Timestamp::now();
     let cutoff = now.plus_millis(-i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
-    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), &CancellationToken::new())
+    let stop = CancellationToken::new();
+    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), cutoff, &stop)
         .await
         .context("pruning")?;
     Ok(removed)

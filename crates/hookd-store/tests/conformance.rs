@@ -19,6 +19,10 @@ mod failure;
 mod fixtures;
 #[path = "conformance/flow.rs"]
 mod flow;
+#[path = "conformance/ingest.rs"]
+mod ingest;
+#[path = "conformance/ingest_records.rs"]
+mod ingest_records;
 #[path = "conformance/messages.rs"]
 mod messages;
 #[path = "conformance/pg_schema.rs"]
@@ -39,7 +43,7 @@ mod sources;
 use fixtures::*;
 use hookd_store::postgres::PostgresStore;
 use hookd_store::sqlite::SqliteStore;
-use hookd_store::{MessageFilter, Store};
+use hookd_store::{IngestDedup, IngestWrite, MessageFilter, Store};
 use pg_schema::TestSchema;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -135,6 +139,15 @@ backend_tests!(
         sources::check_source_uid_is_unique_on_create_and_update,
         sources::check_source_token_rotation_keeps_the_previous_token_until_it_expires,
         sources::check_source_pages_walk_in_id_order,
+        ingest::check_ingest_duplicate_within_the_window_returns_the_first_message,
+        ingest::check_ingest_dedup_entry_expires_and_is_replaced,
+        ingest::check_ingest_dedup_is_per_source_and_optional,
+        ingest::check_concurrent_retries_of_one_event_store_it_once,
+        ingest::check_ingest_forward_comes_back_with_every_claim,
+        ingest_records::check_rejections_are_listed_per_source_newest_first_and_paged,
+        ingest_records::check_ingest_records_are_purged_by_age_in_batches,
+        ingest_records::check_source_by_token_accepts_the_current_and_an_unexpired_previous_token,
+        ingest_records::check_delete_source_removes_its_rejections_and_dedup_entries,
     ]
 );
 
@@ -239,6 +252,60 @@ async fn sqlite_group_commit_accepts_2000_concurrent_messages() {
     assert_eq!(claims.len(), 2000);
     // One fsync per message would take seconds; batches make it far quicker.
     assert!(elapsed.as_secs() < 20, "2000 messages took {elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_group_commit_takes_2000_concurrent_ingest_events_and_their_retries() {
+    let (_dir, store) = open_sqlite().await.unwrap();
+    let app = app(None);
+    store.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    store.create_endpoint(&ep).await.unwrap();
+    let store: Arc<dyn Store> = store;
+    let source = hookd_core::ids::SourceId::generate_at(t(0));
+
+    // 2000 events at once, each provider event id sent twice: one of each pair is stored.
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = (0..2000)
+        .map(|i| {
+            let (store, app_id, ep_id) = (store.clone(), app.id.clone(), ep.id.clone());
+            let entry = IngestDedup {
+                source_id: source.clone(),
+                event_id: format!("delivery-{}", i / 2),
+                expires_at: t(1_000_000),
+            };
+            tokio::spawn(async move {
+                let msg = message_at(&app_id, "github.push", t(i));
+                let dests = [dest(&msg, &ep_id, t(0))];
+                let written = store
+                    .create_ingest_message(&msg, &dests, "{}", Some(&entry))
+                    .await
+                    .unwrap();
+                (i / 2, msg.id, written)
+            })
+        })
+        .collect();
+    let mut stored = std::collections::HashMap::new();
+    let mut duplicates = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (pair, id, IngestWrite::Created) => assert!(stored.insert(pair, id).is_none()),
+            (pair, _, IngestWrite::Duplicate(first)) => duplicates.push((pair, first)),
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!((stored.len(), duplicates.len()), (1000, 1000));
+    for (pair, first) in duplicates {
+        assert_eq!(stored[&pair], first, "a retry names the stored event");
+    }
+    let claims = store
+        .claim_due(t(0), 5_000, t(20_000), "n", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 1000);
+    assert!(claims.iter().all(|c| c.forward.as_deref() == Some("{}")));
+    // One fsync per event would take seconds; batches make it far quicker.
+    assert!(elapsed.as_secs() < 20, "2000 events took {elapsed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,7 @@ use hookd_core::Timestamp;
 use hookd_store::{AttemptFilter, ClaimedDelivery};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 fn status_text(s: DeliveryStatus) -> &'static str {
     match s {
@@ -252,6 +253,12 @@ pub async fn resend(
             "the message's payload was expunged; it cannot be resent".into(),
         ));
     }
+    // An event received through an ingest source is resent as it was forwarded.
+    let forward = state
+        .store
+        .get_message_forward(&msg.id)
+        .await?
+        .map(Arc::from);
     // A flow-controlled endpoint's deliveries are claimed by the node that owns it.
     let admission = state.engine.admit(if ep.is_flow_controlled() {
         &[]
@@ -281,7 +288,7 @@ pub async fn resend(
             dest,
             event_type: msg.event_type,
             payload: msg.payload,
-            forward: None,
+            forward,
         }];
         state.engine.submit(admission, work);
     } else {

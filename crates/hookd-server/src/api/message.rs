@@ -18,7 +18,7 @@ use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
 use hookd_core::{validate, Timestamp};
-use hookd_store::{ClaimedDelivery, MessageFilter, StoreError};
+use hookd_store::{ClaimedDelivery, IngestDedup, IngestWrite, MessageFilter, StoreError};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -77,7 +77,8 @@ impl Serialize for RawPayload {
         let text = self.0.as_deref().unwrap_or("{}");
         match serde_json::from_str::<&RawValue>(text) {
             Ok(raw) => raw.serialize(s),
-            Err(_) => serde_json::Map::new().serialize(s),
+            // A body received through an ingest source need not be JSON (a form, say).
+            Err(_) => s.serialize_str(text),
         }
     }
 }
@@ -167,7 +168,7 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
 
 /// The app (created on the fly when the request asks for it) and its endpoints, from the
 /// cache when fresh.
-async fn fan_out(
+pub(crate) async fn fan_out(
     state: &ApiState,
     cache: &FanOutCache,
     id_or_uid: &str,
@@ -231,6 +232,26 @@ pub async fn commit_and_dispatch(
     msg: &Message,
     targets: &[&Endpoint],
 ) -> ApiResult<()> {
+    commit_and_dispatch_as(state, msg, targets, None)
+        .await
+        .map(|_| ())
+}
+
+/// How an event received through an ingest source is written: its forwarding metadata
+/// (JSON of `IngestForward`) and its de-duplication key.
+pub struct IngestParts<'a> {
+    pub forward: Arc<str>,
+    pub dedup: Option<&'a IngestDedup>,
+}
+
+/// [`commit_and_dispatch`], for a plain message (`ingest` is `None`) or an ingest event;
+/// a duplicate ingest event writes and dispatches nothing.
+pub async fn commit_and_dispatch_as(
+    state: &ApiState,
+    msg: &Message,
+    targets: &[&Endpoint],
+    ingest: Option<IngestParts<'_>>,
+) -> ApiResult<IngestWrite> {
     let now = msg.created_at;
     let (paced, direct): (Vec<&Endpoint>, Vec<&Endpoint>) =
         targets.iter().partition(|ep| ep.is_flow_controlled());
@@ -264,8 +285,24 @@ pub async fn commit_and_dispatch(
         })
         .collect();
 
-    match state.store.create_message(msg, &dests).await {
-        Ok(()) => {}
+    let forward = ingest.as_ref().map(|i| i.forward.clone());
+    let written = match &ingest {
+        Some(i) => {
+            state
+                .store
+                .create_ingest_message(msg, &dests, &i.forward, i.dedup)
+                .await
+        }
+        None => state
+            .store
+            .create_message(msg, &dests)
+            .await
+            .map(|()| IngestWrite::Created),
+    };
+    match written {
+        Ok(IngestWrite::Created) => {}
+        // Nothing was written: the admission's room is given back as it drops.
+        Ok(duplicate @ IngestWrite::Duplicate(_)) => return Ok(duplicate),
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::Conflict(
                 "a message with this eventId already exists in this application".into(),
@@ -282,7 +319,7 @@ pub async fn commit_and_dispatch(
                 dest,
                 event_type: msg.event_type.clone(),
                 payload: msg.payload.clone(),
-                forward: None,
+                forward: forward.clone(),
             })
             .collect();
         state.engine.submit(admission, work);
@@ -290,7 +327,7 @@ pub async fn commit_and_dispatch(
     if !paced_ids.is_empty() {
         state.engine.wake_flow(&paced_ids);
     }
-    Ok(())
+    Ok(IngestWrite::Created)
 }
 
 #[derive(Debug, Deserialize)]

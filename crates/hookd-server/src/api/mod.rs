@@ -13,7 +13,9 @@
 //!   [`endpoint_insight`]),
 //!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
 //! - [`ingest_source`], [`ingest_endpoint`] (+ [`ingest_type`]): the Svix Ingest
-//!   management API under `/ingest/api/v1`, behind the same authentication.
+//!   management API under `/ingest/api/v1`, behind the same authentication;
+//!   [`ingest_rejection`]: the rejection log there.
+//! - [`ingest_receive`]: `/ingest/{token}`, where providers send (no bearer token).
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
@@ -31,6 +33,8 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod ingest_endpoint;
+pub mod ingest_receive;
+pub mod ingest_rejection;
 pub mod ingest_source;
 pub mod ingest_type;
 pub mod message;
@@ -66,6 +70,8 @@ pub struct ApiState {
     /// Base of the ingest sources' receive URLs (`{public_url}/ingest/{token}`), without
     /// a trailing slash.
     pub public_url: Arc<str>,
+    /// The receiving route's caches and limits.
+    pub receiver: Arc<ingest_receive::Receiver>,
 }
 
 /// The API's router, ready to serve.
@@ -191,6 +197,7 @@ pub fn router(state: ApiState) -> Router {
             "/source/{source_id}/token/rotate",
             post(ingest_source::rotate_token),
         )
+        .route("/source/{source_id}/rejection", get(ingest_rejection::list))
         .route(
             "/source/{source_id}/endpoint",
             get(ingest_endpoint::list).post(ingest_endpoint::create),
@@ -232,6 +239,11 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .nest("/ingest/api/v1", ingest)
+        // Providers' requests: no bearer token, the unguessable path names the source.
+        .route(
+            "/ingest/{token}",
+            post(ingest_receive::receive).put(ingest_receive::receive),
+        )
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))

@@ -24,6 +24,9 @@ enum Access {
     AdminOnly,
     /// No token needed (health).
     Public,
+    /// A provider's receive URL: no bearer token, the path's unguessable token names an
+    /// ingest source; a portal token grants nothing (an unknown receive token: 404).
+    Receive,
 }
 use Access::*;
 
@@ -171,6 +174,14 @@ const ROUTES: &[Route] = &[
     ),
     Route("POST", "/auth/app-portal-access/{app_id}", AdminOnly, "{}"),
     Route("GET", "/ingest/api/v1/source", AdminOnly, ""),
+    Route(
+        "GET",
+        "/ingest/api/v1/source/{source_id}/rejection",
+        AdminOnly,
+        "",
+    ),
+    Route("POST", "/ingest/{token}", Receive, "{}"),
+    Route("PUT", "/ingest/{token}", Receive, "{}"),
     Route(
         "POST",
         "/ingest/api/v1/source",
@@ -414,6 +425,7 @@ fn path_for(pattern: &str, app_part: &str, res: &Fixture) -> String {
         .replace("{attempt_id}", &res.attempt_id)
         .replace("{name}", EVENT)
         .replace("{source_id}", "src_portal")
+        .replace("{token}", "not-a-receive-token")
 }
 
 /// Sends `method path` with `token` and the route's body; returns (status, body text).
@@ -501,7 +513,7 @@ async fn portal_token_is_confined_to_its_app(app: TestApp) {
                 path_for(route.1, &b.app_id, &b),
                 path_for(route.1, &b.app_uid, &b),
             ],
-            AdminOnly | Shared | Public => vec![
+            AdminOnly | Shared | Public | Receive => vec![
                 path_for(route.1, &a.app_id, &a),
                 path_for(route.1, &b.app_id, &b),
             ],
@@ -514,6 +526,11 @@ async fn portal_token_is_confined_to_its_app(app: TestApp) {
                 match route.2 {
                     Shared | Public if route.0 == "GET" => {
                         assert!((200..300).contains(&s), "{what}: {s} {body}")
+                    }
+                    Receive => {
+                        assert_eq!(s, 404, "{what}: {body}");
+                        let v: Value = serde_json::from_str(&body).unwrap();
+                        assert_eq!(v["code"], "not_found", "{what}");
                     }
                     _ => {
                         assert_eq!(s, 403, "{what}: {body}");

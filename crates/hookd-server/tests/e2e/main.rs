@@ -12,5 +12,6 @@ mod delivery;
 mod failure;
 mod flow;
 mod ingest_api;
+mod ingest_receive;
 mod retention;
 mod signing;

@@ -207,21 +207,22 @@ impl<'a> MessageColumns<'a> {
     }
 }
 
+/// A batch's destinations as column arrays (also used by `ingest.rs`).
 #[derive(Default)]
-struct DestinationColumns<'a> {
-    msg_id: Vec<&'a str>,
-    endpoint_id: Vec<&'a str>,
-    app_id: Vec<&'a str>,
-    status: Vec<i16>,
-    attempt_count: Vec<i64>,
-    next_attempt_at: Vec<Option<i64>>,
-    last_attempt_at: Vec<Option<i64>>,
-    trigger: Vec<i16>,
-    lease_owner: Vec<Option<&'a str>>,
+pub(super) struct DestinationColumns<'a> {
+    pub(super) msg_id: Vec<&'a str>,
+    pub(super) endpoint_id: Vec<&'a str>,
+    pub(super) app_id: Vec<&'a str>,
+    pub(super) status: Vec<i16>,
+    pub(super) attempt_count: Vec<i64>,
+    pub(super) next_attempt_at: Vec<Option<i64>>,
+    pub(super) last_attempt_at: Vec<Option<i64>>,
+    pub(super) trigger: Vec<i16>,
+    pub(super) lease_owner: Vec<Option<&'a str>>,
 }
 
 impl<'a> DestinationColumns<'a> {
-    fn push(&mut self, d: &'a MessageDestination) {
+    pub(super) fn push(&mut self, d: &'a MessageDestination) {
         self.msg_id.push(d.msg_id.as_str());
         self.endpoint_id.push(d.endpoint_id.as_str());
         self.app_id.push(d.app_id.as_str());

@@ -82,7 +82,7 @@ macro_rules! lease_sql {
             )
             SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count,
                 l.next_attempt_at, l.last_attempt_at, l.trigger, l.lease_owner,
-                m.event_type, m.payload
+                m.event_type, m.payload, m.forward
             FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
             ORDER BY l.msg_id"
         )
@@ -148,7 +148,7 @@ fn claimed_from_row(row: &Row) -> StoreResult<ClaimedDelivery> {
         dest: destination_from_row(row)?,
         event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
         payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
-        forward: None,
+        forward: col::<Option<&str>>(row, 11)?.map(Arc::from),
     })
 }
 

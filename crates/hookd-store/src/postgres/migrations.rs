@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0006_flow_control.sql"),
     include_str!("sql/0007_main_key_check.sql"),
     include_str!("sql/0008_ingest_sources.sql"),
+    include_str!("sql/0009_ingest_events.sql"),
 ];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so

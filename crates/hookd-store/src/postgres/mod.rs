@@ -9,6 +9,8 @@
 //! - `migrations` (+ `sql/`): the embedded schema, applied under an advisory lock.
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL
 //!   of each area as async functions over a pooled connection.
+//! - `sources`, `ingest`: ingest sources; the events received through them (dedup
+//!   entries, forward metadata) and the rejection log.
 //! - `batcher`: group commit for new messages (many per statement, each answered alone).
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, taking a pooled connection per call.
@@ -35,6 +37,7 @@ mod endpoints;
 mod event_types;
 mod failure;
 mod flow;
+mod ingest;
 mod listener;
 mod main_key;
 mod messages;

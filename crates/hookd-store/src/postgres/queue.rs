@@ -58,7 +58,7 @@ pub(super) const CLAIM_SQL: &str = "WITH due AS (
             d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner, due.due_at
     )
     SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count, l.next_attempt_at,
-        l.last_attempt_at, l.trigger, l.lease_owner, m.event_type, m.payload
+        l.last_attempt_at, l.trigger, l.lease_owner, m.event_type, m.payload, m.forward
     FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
     ORDER BY l.due_at, l.msg_id, l.endpoint_id";
 
@@ -91,7 +91,7 @@ pub(super) async fn claim_due(
                 dest: destination_from_row(row)?,
                 event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
                 payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
-                forward: None,
+                forward: col::<Option<&str>>(row, 11)?.map(Arc::from),
             })
         })
         .collect()

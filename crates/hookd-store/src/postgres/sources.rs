@@ -2,12 +2,13 @@
 //! main key (it holds the provider's secrets).
 
 use super::codec::{col, json_col, ms, ms_opt, to_json, ts_col, ts_col_opt};
-use super::query::{execute, fetch_one, ListQuery};
+use super::query::{execute, fetch_one, query, ListQuery};
 use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::SourceId;
 use hookd_core::model::{IngestSource, PreviousToken};
+use hookd_core::Timestamp;
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, uid, name, source_type, config, metadata, token,
@@ -139,14 +140,48 @@ pub(super) async fn update(
     Ok(())
 }
 
-pub(super) async fn delete(client: &Client, id: &SourceId) -> StoreResult<()> {
-    let deleted = execute(
+/// The source receiving on `token`: its current token, or its previous one while that
+/// has not expired at `now` (both columns are unique, so at most one row matches each).
+pub(super) async fn get_by_token(
+    client: &Client,
+    codec: &SecretCodec,
+    token: &str,
+    now: Timestamp,
+) -> StoreResult<IngestSource> {
+    fetch_one(
         client,
-        "DELETE FROM ingest_sources WHERE id = $1",
+        &format!(
+            "{SELECT} WHERE token = $1
+             OR (previous_token = $1 AND previous_token_expires_at > $2)
+             ORDER BY token = $1 DESC LIMIT 1"
+        ),
+        &[&token, &ms(now)],
+        "reading an ingest source by token",
+        from_row(codec),
+    )
+    .await
+}
+
+/// Deletes the source with its rejections and de-duplication entries, in one statement.
+pub(super) async fn delete(client: &Client, id: &SourceId) -> StoreResult<()> {
+    let rows = query(
+        client,
+        "WITH source AS (
+            DELETE FROM ingest_sources WHERE id = $1 RETURNING id
+        ), rejections AS (
+            DELETE FROM ingest_rejections WHERE source_id = $1
+        ), entries AS (
+            DELETE FROM ingest_dedup WHERE source_id = $1
+        )
+        SELECT count(*) FROM source",
         &[&id.as_str()],
         "deleting an ingest source",
     )
     .await?;
+    let deleted: i64 = match rows.first() {
+        Some(row) => col(row, 0)?,
+        None => 0,
+    };
     if deleted == 0 {
         return Err(StoreError::NotFound);
     }

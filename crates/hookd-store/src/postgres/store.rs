@@ -3,20 +3,21 @@
 
 use super::codec::{pg_error, pool_error};
 use super::{
-    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, sources,
-    PostgresStore,
+    apps, attempts, endpoints, event_types, failure, flow, ingest, messages, queue, retention,
+    sources, PostgresStore,
 };
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
-    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
-    StoreResult,
+    IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
+    PageRequest, Store, StoreError, StoreResult,
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestSource, Message, MessageDestination,
+    Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
+    MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -376,5 +377,45 @@ impl Store for PostgresStore {
 
     async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
         sources::delete(&self.client().await?, id).await
+    }
+
+    async fn get_source_by_token(&self, token: &str, now: Timestamp) -> StoreResult<IngestSource> {
+        sources::get_by_token(&self.client().await?, &self.codec, token, now).await
+    }
+
+    async fn create_ingest_message(
+        &self,
+        msg: &Message,
+        dests: &[MessageDestination],
+        forward: &str,
+        dedup: Option<&IngestDedup>,
+    ) -> StoreResult<IngestWrite> {
+        let client = self.client().await?;
+        ingest::insert_message(&client, &self.channel, msg, dests, forward, dedup).await
+    }
+
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
+        ingest::forward(&self.client().await?, msg).await
+    }
+
+    async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {
+        ingest::insert_rejection(&self.client().await?, rejection).await
+    }
+
+    async fn list_ingest_rejections(
+        &self,
+        source: &SourceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<IngestRejection>> {
+        ingest::list_rejections(&self.client().await?, source, page).await
+    }
+
+    async fn purge_ingest_records(
+        &self,
+        now: Timestamp,
+        rejections_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        ingest::purge(&self.client().await?, now, rejections_before, limit).await
     }
 }

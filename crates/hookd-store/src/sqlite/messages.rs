@@ -32,17 +32,20 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
-/// Inserts the message and each destination as given.
+/// Inserts the message and each destination as given; `forward` only for an event
+/// received through an ingest source.
 pub(super) fn insert(
     conn: &Connection,
     msg: &Message,
     dests: &[MessageDestination],
+    forward: Option<&str>,
 ) -> StoreResult<()> {
     let channels = to_json_opt(msg.channels.as_ref())?;
     let tags = to_json_opt(msg.tags.as_ref())?;
     conn.prepare_cached(
         "INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-         created_at, payload_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         created_at, payload_expires_at, forward)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -54,7 +57,8 @@ pub(super) fn insert(
             channels,
             tags,
             ms(msg.created_at),
-            ms_opt(msg.payload_expires_at)
+            ms_opt(msg.payload_expires_at),
+            forward
         ])
     })
     .map_err(|e| unique_or_other(e, "messages.event_id", "eventId", "inserting a message"))?;
@@ -62,6 +66,16 @@ pub(super) fn insert(
         queue::insert_destination(conn, dest)?;
     }
     Ok(())
+}
+
+/// The `forward` JSON of a message (`None` for a message not received through an ingest
+/// source, or one that does not exist).
+pub(super) fn forward(conn: &Connection, msg: &MsgId) -> StoreResult<Option<String>> {
+    let found: Option<Option<String>> = conn
+        .prepare_cached("SELECT forward FROM messages WHERE id = ?1")
+        .and_then(|mut s| s.query_row([msg.as_str()], |r| r.get(0)).optional())
+        .ctx("reading a message's forward metadata")?;
+    Ok(found.flatten())
 }
 
 /// A message of `app`, by id first, else by event id.

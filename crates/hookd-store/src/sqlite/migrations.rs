@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0006_flow_control.sql"),
     include_str!("sql/0007_main_key_check.sql"),
     include_str!("sql/0008_ingest_sources.sql"),
+    include_str!("sql/0009_ingest_events.sql"),
 ];
 
 /// Applies every migration the database has not seen yet, each in its own transaction.

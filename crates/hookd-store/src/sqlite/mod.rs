@@ -8,6 +8,8 @@
 //! - `migrations` (+ `sql/`): the embedded schema.
 //! - `apps`, `event_types`, `endpoints`, `messages`, `attempts`, `queue`, `flow`: the SQL of
 //!   each area as plain synchronous functions over a connection or transaction.
+//! - `sources`, `ingest`: ingest sources; the events received through them (dedup
+//!   entries, forward metadata) and the rejection log.
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, sending each call to the writer or a reader.
 //! - `codec`, `query`: value conversions, error mapping, and the list-query builder.
@@ -23,6 +25,7 @@ mod endpoints;
 mod event_types;
 mod failure;
 mod flow;
+mod ingest;
 mod main_key;
 mod messages;
 mod migrations;

@@ -42,7 +42,7 @@ pub(super) fn insert_destination(conn: &Connection, d: &MessageDestination) -> S
 /// spelled out so the planner picks the partial index `destinations_due`.
 pub(super) const CLAIM_SQL: &str = "SELECT d.msg_id, d.endpoint_id, d.app_id, d.status,
     d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner,
-    m.event_type, m.payload
+    m.event_type, m.payload, m.forward
     FROM message_destinations d LEFT JOIN messages m ON m.id = d.msg_id
     WHERE d.status = 1 AND d.flow = 0 AND d.next_attempt_at <= ?1
       AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
@@ -71,13 +71,14 @@ pub(super) fn claim_due(
     lease(conn, rows, lease_until, owner)
 }
 
-/// A row of [`CLAIM_SQL`]'s shape: the destination, then the message's type and payload.
+/// A row of [`CLAIM_SQL`]'s shape: the destination, then the message's type, payload and
+/// forward metadata.
 pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
     Ok(ClaimedDelivery {
         dest: destination_from_row(row)?,
         event_type: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
         payload: row.get::<_, Option<String>>(10)?.map(Arc::from),
-        forward: None,
+        forward: row.get::<_, Option<String>>(11)?.map(Arc::from),
     })
 }
 

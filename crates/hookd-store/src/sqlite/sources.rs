@@ -9,6 +9,7 @@ use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use hookd_core::ids::SourceId;
 use hookd_core::model::{IngestSource, PreviousToken};
+use hookd_core::Timestamp;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -140,6 +141,33 @@ pub(super) fn update(conn: &Connection, s: &IngestSource, config: &str) -> Store
     Ok(())
 }
 
+/// The source receiving on `token`: its current token, or its previous one while that
+/// has not expired at `now`.
+pub(super) fn get_by_token(
+    conn: &Connection,
+    codec: &SecretCodec,
+    token: &str,
+    now: Timestamp,
+) -> StoreResult<IngestSource> {
+    let current = conn
+        .prepare_cached(&format!("{SELECT} WHERE token = ?1"))
+        .and_then(|mut st| st.query_row([token], from_row(codec)).optional())
+        .ctx("reading an ingest source by token")?;
+    if let Some(source) = current {
+        return Ok(source);
+    }
+    conn.prepare_cached(&format!(
+        "{SELECT} WHERE previous_token = ?1 AND previous_token_expires_at > ?2"
+    ))
+    .and_then(|mut st| {
+        st.query_row(params![token, ms(now)], from_row(codec))
+            .optional()
+    })
+    .ctx("reading an ingest source by its previous token")?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Deletes the source with its rejections and de-duplication entries.
 pub(super) fn delete(conn: &Connection, id: &SourceId) -> StoreResult<()> {
     let deleted = conn
         .prepare_cached("DELETE FROM ingest_sources WHERE id = ?1")
@@ -148,5 +176,5 @@ pub(super) fn delete(conn: &Connection, id: &SourceId) -> StoreResult<()> {
     if deleted == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    super::ingest::forget_source(conn, id)
 }

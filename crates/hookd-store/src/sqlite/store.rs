@@ -2,19 +2,20 @@
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
 use super::{
-    apps, attempts, endpoints, event_types, failure, flow, messages, queue, retention, sources,
-    SqliteStore,
+    apps, attempts, endpoints, event_types, failure, flow, ingest, messages, queue, retention,
+    sources, SqliteStore,
 };
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
-    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
-    StoreResult,
+    IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
+    PageRequest, Store, StoreError, StoreResult,
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestSource, Message, MessageDestination,
+    Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
+    MessageDestination,
 };
 use hookd_core::Timestamp;
 
@@ -157,7 +158,7 @@ impl Store for SqliteStore {
     async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
         let (msg, dests) = (msg.clone(), dests.to_vec());
         self.writer
-            .submit(move |tx| messages::insert(tx, &msg, &dests))
+            .submit(move |tx| messages::insert(tx, &msg, &dests, None))
             .await
     }
 
@@ -504,5 +505,60 @@ impl Store for SqliteStore {
     async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
         let id = id.clone();
         self.writer.submit(move |tx| sources::delete(tx, &id)).await
+    }
+
+    async fn get_source_by_token(&self, token: &str, now: Timestamp) -> StoreResult<IngestSource> {
+        let (token, codec) = (token.to_owned(), self.codec.clone());
+        self.readers
+            .run(move |c| sources::get_by_token(c, &codec, &token, now))
+            .await
+    }
+
+    async fn create_ingest_message(
+        &self,
+        msg: &Message,
+        dests: &[MessageDestination],
+        forward: &str,
+        dedup: Option<&IngestDedup>,
+    ) -> StoreResult<IngestWrite> {
+        let (msg, dests, forward) = (msg.clone(), dests.to_vec(), forward.to_owned());
+        let dedup = dedup.cloned();
+        self.writer
+            .submit(move |tx| ingest::insert_message(tx, &msg, &dests, &forward, dedup.as_ref()))
+            .await
+    }
+
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
+        let msg = msg.clone();
+        self.readers.run(move |c| messages::forward(c, &msg)).await
+    }
+
+    async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {
+        let rejection = rejection.clone();
+        self.writer
+            .submit(move |tx| ingest::insert_rejection(tx, &rejection))
+            .await
+    }
+
+    async fn list_ingest_rejections(
+        &self,
+        source: &SourceId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<IngestRejection>> {
+        let (source, page) = (source.clone(), page.clone());
+        self.readers
+            .run(move |c| ingest::list_rejections(c, &source, &page))
+            .await
+    }
+
+    async fn purge_ingest_records(
+        &self,
+        now: Timestamp,
+        rejections_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.writer
+            .submit(move |tx| ingest::purge(tx, now, rejections_before, limit))
+            .await
     }
 }

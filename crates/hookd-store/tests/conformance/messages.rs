@@ -290,7 +290,7 @@ pub async fn check_concurrent_messages_keep_their_own_outcome(store: &dyn Store)
 }
 
 /// Polls every future concurrently and returns their outputs in order.
-async fn futures_join_all<F: std::future::Future>(
+pub async fn futures_join_all<F: std::future::Future>(
     futures: impl Iterator<Item = F>,
 ) -> Vec<F::Output> {
     use std::task::Poll;

@@ -133,6 +133,39 @@ async fn postgres_due_signal_wakes_another_store_on_unclaimed_messages_and_reque
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let (a, b) = (schema.open().await, schema.open().await);
+    let signal = a.due_signal().unwrap();
+    let app = app(None);
+    b.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    b.create_endpoint(&ep).await.unwrap();
+
+    let msg = message(&app.id, "github.push");
+    let entry = hookd_store::IngestDedup {
+        source_id: hookd_core::ids::SourceId::generate_at(t(0)),
+        event_id: "delivery-1".into(),
+        expires_at: t(1_000),
+    };
+    let written = b
+        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(0))], "{}", Some(&entry))
+        .await
+        .unwrap();
+    assert_eq!(written, hookd_store::IngestWrite::Created);
+    within(
+        "the signal after another store's ingested event",
+        signal.notified(),
+    )
+    .await;
+    let claims = a.claim_due(t(0), 10, t(100), "a", &[]).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].forward.as_deref(), Some("{}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migrations_are_safe_when_nodes_start_together_and_again() {
     let Some(schema) = TestSchema::create().await else {
         return;

@@ -67,6 +67,9 @@ impl TestApi {
             https_only: false,
             idempotency_ttl: std::time::Duration::from_secs(86_400),
             public_url: "http://hookd.test".into(),
+            receiver: Arc::new(crate::api::ingest_receive::Receiver::new(
+                std::time::Duration::from_secs(3600),
+            )),
         };
         (router(state), shutdown.drop_guard())
     }

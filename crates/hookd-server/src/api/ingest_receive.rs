@@ -1,0 +1,407 @@
+//! The receiving route, `POST|PUT /ingest/{token}`: where providers send their webhooks.
+//!
+//! No bearer token: the unguessable `{token}` names the source (its current token, or
+//! the previous one during the grace after a rotation). Per request:
+//! 1. the source is looked up ([`Receiver`] caches it for a second, misses included);
+//! 2. the body is read up to `max_body_bytes` (more: 413 `body_too_large`);
+//! 3. `hookd_ingest::verify` checks the signature (failure: 401 with the rejection's
+//!    code); a refused request is recorded in the rejection log (bounded, see
+//!    [`REJECTIONS_PER_SECOND`]) and never forwarded;
+//! 4. a verified handshake (Slack, Twitch, Zoom) is answered and not stored;
+//! 5. anything else is written, with its de-duplication key (the provider's event id,
+//!    remembered for `ingest_dedup_window`), as a message of the source's internal
+//!    application, fanned out to the source's endpoints, and only then acknowledged:
+//!    `204` with `x-hookd-msg-id`, plus `x-hookd-duplicate: true` for a provider retry
+//!    of an event already received (not forwarded again).
+//!
+//! The message's payload is the body byte-exact (as text, or base64 when it is not
+//! UTF-8 text); [`IngestForward`] keeps the provider's content type and kept headers so
+//! the delivery engine forwards the same bytes, re-signed with each endpoint's secret.
+
+use super::cache::FanOutCache;
+use super::error::{ApiError, ApiResult};
+use super::ingest_source::app_uid;
+use super::ingest_type::provider_config;
+use super::message::{commit_and_dispatch_as, fan_out, payload_expiry, IngestParts};
+use super::ApiState;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hookd_core::ids::{MsgId, RejectionId, SourceId};
+use hookd_core::model::{Endpoint, IngestForward, IngestRejection, Message};
+use hookd_core::Timestamp;
+use hookd_ingest::{IncomingRequest, ProviderConfig};
+use hookd_store::{IngestDedup, IngestWrite, StoreError};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a looked-up source (or the absence of one) is reused.
+const SOURCE_TTL: Duration = Duration::from_secs(1);
+/// Sources cached at most; the cache is emptied when full.
+const SOURCE_CACHE_CAPACITY: usize = 10_000;
+/// Refused requests recorded per second and node at most (a burst of twice that is
+/// allowed); beyond it they are still refused, only not recorded.
+pub const REJECTIONS_PER_SECOND: f64 = 100.0;
+/// Headers recorded with a rejection at most, and bytes kept of each value.
+const MAX_RECORDED_HEADERS: usize = 64;
+const MAX_RECORDED_VALUE: usize = 1024;
+
+/// A source as the route needs it.
+struct Receiving {
+    source_id: SourceId,
+    app_uid: String,
+    source_type: String,
+    /// The verifier's config, or why the stored config is unusable.
+    config: Result<ProviderConfig, String>,
+    /// Lower-case names of the headers kept with an accepted event.
+    kept: Vec<String>,
+}
+
+struct Cached {
+    at: Instant,
+    entry: Option<Arc<Receiving>>,
+}
+
+/// Per-node state of the receiving route.
+pub struct Receiver {
+    dedup_window: Duration,
+    sources: Mutex<HashMap<String, Cached>>,
+    budget: Mutex<Budget>,
+}
+
+/// A token bucket bounding how many rejections are written.
+struct Budget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Receiver {
+    pub fn new(dedup_window: Duration) -> Self {
+        Self {
+            dedup_window,
+            sources: Mutex::new(HashMap::new()),
+            budget: Mutex::new(Budget {
+                tokens: 2.0 * REJECTIONS_PER_SECOND,
+                at: Instant::now(),
+            }),
+        }
+    }
+
+    async fn source(
+        &self,
+        state: &ApiState,
+        token: &str,
+        now: Timestamp,
+    ) -> ApiResult<Option<Arc<Receiving>>> {
+        if let Some(hit) = self.sources.lock().expect("poisoned").get(token) {
+            if hit.at.elapsed() < SOURCE_TTL {
+                return Ok(hit.entry.clone());
+            }
+        }
+        let entry = match state.store.get_source_by_token(token, now).await {
+            Ok(source) => {
+                let config = provider_config(&source.source_type, &source.config)
+                    .map_err(|e| format!("{e:?}"));
+                let kept = match &config {
+                    Ok(c) => hookd_ingest::kept_headers(c),
+                    Err(_) => Vec::new(),
+                };
+                Some(Arc::new(Receiving {
+                    app_uid: app_uid(&source.id),
+                    source_id: source.id,
+                    source_type: source.source_type,
+                    config,
+                    kept,
+                }))
+            }
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let mut sources = self.sources.lock().expect("poisoned");
+        if sources.len() >= SOURCE_CACHE_CAPACITY {
+            sources.clear();
+        }
+        sources.insert(
+            token.to_owned(),
+            Cached {
+                at: Instant::now(),
+                entry: entry.clone(),
+            },
+        );
+        Ok(entry)
+    }
+
+    /// Whether one more rejection may be recorded now.
+    fn take_budget(&self) -> bool {
+        let mut b = self.budget.lock().expect("poisoned");
+        let now = Instant::now();
+        let refill = now.duration_since(b.at).as_secs_f64() * REJECTIONS_PER_SECOND;
+        b.tokens = (b.tokens + refill).min(2.0 * REJECTIONS_PER_SECOND);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `POST|PUT /ingest/{token}`.
+pub async fn receive(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
+    Path(token): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match receive_inner(&state, &cache, &token, &method, &uri, &headers, body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn receive_inner(
+    state: &ApiState,
+    cache: &FanOutCache,
+    token: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let receiver = &state.receiver;
+    let Some(source) = receiver.source(state, token, now).await? else {
+        return Err(ApiError::not_found("ingest source (receive URL)"));
+    };
+
+    let limit = state.max_body_bytes;
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = |size: u64| {
+        let detail = format!("the body is larger than the {limit} bytes accepted");
+        refuse(
+            state,
+            &source,
+            headers,
+            &[],
+            size,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            &detail,
+            now,
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(too_large(declared.unwrap_or_default()));
+    }
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) if declared.is_none() => return Ok(too_large(limit as u64 + 1)),
+        Err(_) => {
+            return Err(ApiError::InvalidJson(
+                "the request body could not be read".into(),
+            ))
+        }
+    };
+
+    let config = match &source.config {
+        Ok(config) => config,
+        Err(why) => {
+            let detail = format!("the source's config cannot verify requests: {why}");
+            return Ok(refuse(
+                state,
+                &source,
+                headers,
+                &body,
+                body.len() as u64,
+                StatusCode::UNAUTHORIZED,
+                "invalid_config",
+                &detail,
+                now,
+            ));
+        }
+    };
+    let url = match uri.query() {
+        Some(q) => format!("{}/ingest/{token}?{q}", state.public_url),
+        None => format!("{}/ingest/{token}", state.public_url),
+    };
+    let request = IncomingRequest {
+        method: method.as_str(),
+        url: &url,
+        headers,
+        body: &body,
+    };
+    let verified = match hookd_ingest::verify(config, &request, now.as_secs()) {
+        Ok(v) => v,
+        Err(rejection) => {
+            return Ok(refuse(
+                state,
+                &source,
+                headers,
+                &body,
+                body.len() as u64,
+                StatusCode::UNAUTHORIZED,
+                rejection.code(),
+                &rejection.detail(),
+                now,
+            ))
+        }
+    };
+    if let Some(answer) = hookd_ingest::handshake(config, &request) {
+        let mut response = (
+            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
+            answer.body,
+        )
+            .into_response();
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(answer.content_type),
+        );
+        return Ok(response);
+    }
+
+    // Stored byte-exact: as text when it is text a database column takes, else base64.
+    let (payload, base64) = match std::str::from_utf8(&body) {
+        Ok(text) if !text.contains('\0') => (Arc::<str>::from(text), false),
+        _ => (Arc::<str>::from(STANDARD.encode(&body)), true),
+    };
+    let forward = IngestForward {
+        source_id: source.source_id.to_string(),
+        provider_event_id: verified.event_id.clone(),
+        content_type: header_text(headers, "content-type").map(str::to_owned),
+        headers: kept_headers(headers, &source.kept),
+        base64,
+    };
+    let forward: Arc<str> =
+        Arc::from(serde_json::to_string(&forward).map_err(|e| ApiError::Internal(e.into()))?);
+    let target = fan_out(state, cache, &source.app_uid, None)
+        .await
+        .map_err(|e| match e {
+            // The source exists but its application does not: never acknowledge then.
+            ApiError::NotFound(_) => ApiError::Internal(anyhow::anyhow!(
+                "the internal application of an ingest source is missing"
+            )),
+            other => other,
+        })?;
+    let msg = Message {
+        id: MsgId::generate_at(now),
+        app_id: target.app.id.clone(),
+        event_id: None,
+        event_type: source.source_type.clone(),
+        payload: Some(payload),
+        channels: None,
+        tags: None,
+        created_at: now,
+        payload_expires_at: payload_expiry(now, None),
+    };
+    let targets: Vec<&Endpoint> = target
+        .endpoints
+        .iter()
+        .filter(|ep| ep.matches(&msg.event_type, None))
+        .collect();
+    let dedup = verified.event_id.map(|event_id| IngestDedup {
+        source_id: source.source_id.clone(),
+        event_id,
+        expires_at: now.plus_millis(receiver.dedup_window.as_millis() as i64),
+    });
+    let parts = IngestParts {
+        forward,
+        dedup: dedup.as_ref(),
+    };
+    let written = commit_and_dispatch_as(state, &msg, &targets, Some(parts)).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let (id, duplicate) = match &written {
+        IngestWrite::Created => (&msg.id, false),
+        IngestWrite::Duplicate(first) => (first, true),
+    };
+    let out = response.headers_mut();
+    out.insert(
+        "x-hookd-msg-id",
+        HeaderValue::from_str(id.as_str()).expect("ids are ASCII"),
+    );
+    if duplicate {
+        out.insert("x-hookd-duplicate", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request's headers among `kept`, in `kept`'s order (a repeated header: its first
+/// value).
+fn kept_headers(headers: &HeaderMap, kept: &[String]) -> Vec<(String, String)> {
+    kept.iter()
+        .filter(|name| name.as_str() != "content-type")
+        .filter_map(|name| Some((name.clone(), header_text(headers, name)?.to_owned())))
+        .collect()
+}
+
+/// Answers a refused request and records it (in the background, within the budget).
+#[allow(clippy::too_many_arguments)]
+fn refuse(
+    state: &ApiState,
+    source: &Receiving,
+    headers: &HeaderMap,
+    body: &[u8],
+    body_size: u64,
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    now: Timestamp,
+) -> Response {
+    if state.receiver.take_budget() {
+        let rejection = IngestRejection {
+            id: RejectionId::generate_at(now),
+            source_id: source.source_id.clone(),
+            code: code.to_owned(),
+            detail: detail.to_owned(),
+            headers: recorded_headers(headers, &source.kept),
+            body: body[..body.len().min(IngestRejection::MAX_BODY)].to_vec(),
+            body_size,
+            received_at: now,
+        };
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.record_ingest_rejection(&rejection).await {
+                tracing::warn!(error = %e, "recording a refused ingest request failed");
+            }
+        });
+    }
+    (status, Json(json!({ "code": code, "detail": detail }))).into_response()
+}
+
+/// The headers recorded with a rejection: every header but credentials (a header named
+/// like a secret is kept only when the provider's kept headers name it: a signature),
+/// bounded in number and size.
+fn recorded_headers(headers: &HeaderMap, kept: &[String]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            kept.iter().any(|k| k == name) || !hookd_core::validate::is_sensitive_header(name)
+        })
+        .take(MAX_RECORDED_HEADERS)
+        .map(|(name, value)| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let mut end = text.len().min(MAX_RECORDED_VALUE);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            (name.as_str().to_owned(), text[..end].to_owned())
+        })
+        .collect()
+}
