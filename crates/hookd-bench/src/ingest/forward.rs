@@ -175,3 +175,97 @@ fn check<'h>(
     }
     Ok((index, webhook_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::provider::Provider;
+    use hyper::header::HeaderValue;
+
+    /// A receiver's state for a GitHub run, and a forward of event 7 as hookd makes it.
+    fn setup() -> (Shared, Target, HeaderMap, Vec<u8>) {
+        let workload = Workload::new(Provider::Github, "s3cret".into(), 256, unix_now());
+        let secret = EndpointSecret::generate();
+        let body = workload.body(7);
+        let mut headers = workload.headers(7, &body, unix_now());
+        headers.remove("user-agent");
+        let now = unix_now();
+        let mut set = |name: &'static str, value: String| {
+            headers.insert(name, HeaderValue::try_from(value).unwrap());
+        };
+        set("webhook-id", "msg_1".into());
+        set("webhook-timestamp", now.to_string());
+        set("webhook-signature", secret.sign("msg_1", now, &body));
+        set("x-hookd-source-id", "src_1".into());
+        set("x-hookd-provider-event-id", workload.event_id(7));
+        let shared = Shared {
+            ledger: Arc::new(Ledger::new(10, 1)),
+            workload,
+            target: OnceLock::new(),
+        };
+        let target = Target {
+            source_id: "src_1".into(),
+            secrets: vec![secret],
+        };
+        (shared, target, headers, body)
+    }
+
+    #[test]
+    fn a_faithful_forward_gives_its_index_and_hookds_message_id() {
+        let (shared, target, headers, body) = setup();
+        let got = check(&shared, &target, &target.secrets[0], &headers, &body);
+        assert_eq!(got.map_err(|f| f.name()), Ok((7, "msg_1")));
+    }
+
+    #[test]
+    fn each_kind_of_unfaithful_forward_is_told_apart() {
+        let (shared, target, headers, body) = setup();
+        let secret = &target.secrets[0];
+        let fault = |headers: &HeaderMap, body: &[u8]| {
+            check(&shared, &target, secret, headers, body)
+                .map(|_| ())
+                .unwrap_err()
+                .name()
+        };
+
+        let other = EndpointSecret::generate();
+        let got = check(&shared, &target, &other, &headers, &body).unwrap_err();
+        assert_eq!(got.name(), "bad_signature", "another endpoint's secret");
+
+        // Re-signed so that only the body differs from what the provider sent.
+        let mut altered = body.clone();
+        altered[20] ^= 1;
+        let mut resigned = headers.clone();
+        let ts: i64 = headers["webhook-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let sig = secret.sign("msg_1", ts, &altered);
+        resigned.insert("webhook-signature", HeaderValue::try_from(sig).unwrap());
+        assert_eq!(fault(&resigned, &altered), "bad_body");
+
+        for (name, value) in [
+            ("x-github-event", Some("ping")),
+            ("x-github-event", None),
+            ("x-hub-signature-256", None),
+            ("x-hookd-source-id", Some("src_2")),
+            ("x-hookd-provider-event-id", None),
+            ("content-type", Some("text/plain")),
+            ("x-github-delivery", None),
+        ] {
+            let mut changed = headers.clone();
+            match value {
+                Some(v) => changed.insert(name, HeaderValue::from_static(v)),
+                None => changed.remove(name),
+            };
+            assert_eq!(fault(&changed, &body), "bad_header", "{name} = {value:?}");
+        }
+        assert!(shared.ledger.notes().contains_key("bad_header"));
+
+        let mut foreign = headers.clone();
+        let id = "ffffffff-0000-4000-8000-000000000007";
+        foreign.insert("x-github-delivery", HeaderValue::from_static(id));
+        assert_eq!(fault(&foreign, &body), "unknown", "another run's delivery");
+    }
+}
