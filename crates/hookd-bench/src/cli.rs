@@ -31,19 +31,20 @@ pub struct Cli {
     #[arg(long, env = "HOOKD_BENCH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// Messages to send (ignored with --rate).
+    /// Messages (with --ingest: provider events) to send (ignored with --rate).
     #[arg(long, default_value_t = 10_000)]
     pub messages: u64,
-    /// Endpoints in the benchmark application.
+    /// Endpoints in the benchmark application (with --ingest: ingest endpoints of the
+    /// source, each of which receives every event).
     #[arg(long, default_value_t = 1)]
     pub endpoints: u32,
     /// Endpoints each message goes to (at most --endpoints and 10).
     #[arg(long, default_value_t = 1)]
     pub fanout: u32,
-    /// Concurrent API senders.
+    /// Concurrent senders.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Size of each message's JSON payload in bytes.
+    /// Size of each message's JSON payload (with --ingest: each provider body) in bytes.
     #[arg(long, default_value_t = 1024)]
     pub payload_bytes: usize,
     /// Fixed-rate latency mode: messages per second (needs --duration).

@@ -65,7 +65,8 @@ pub enum Fault {
     Refused,
 }
 
-const FAULTS: usize = 10;
+/// Number of [`Fault`]s: `Refused` is the last.
+const FAULTS: usize = Fault::Refused as usize + 1;
 
 impl Fault {
     /// The fault's snake_case name, as in the JSON report.
