@@ -10,6 +10,7 @@ pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod standard_webhooks;
 pub(crate) mod stripe;
+pub(crate) mod timestamped;
 pub(crate) mod twilio;
 pub(crate) mod twitch;
 pub(crate) mod zoom;

@@ -1,46 +1,33 @@
 //! Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>[;h1=<hex>...]`, hex
-//! HMAC-SHA256 over `{ts}:{body}`; the SDKs allow 5 s of variance. Event id: the body's
-//! `event_id`.
+//! HMAC-SHA256 over `{ts}:{body}`. Event id: the body's `event_id`.
+//!
+//! Age: Paddle's official SDKs (Node, Python, PHP) refuse a signature only when
+//! `now > ts + 5 s` and never look at how far `ts` is ahead of them, so a receiver whose
+//! clock runs behind Paddle's keeps working. hookd checks the same: at most the tolerance
+//! (default 5 s) old, and, as its own bound rather than Paddle's, at most
+//! [`FUTURE_SKEW_SECS`] ahead, so a request dated far ahead cannot be replayed until
+//! then. See docs/ingest-verification.md.
 
-use crate::crypto::{any_matches, from_hex, hmac_sha256};
-use crate::rejection::check_age;
+use super::timestamped::{self, HeaderFormat, TimestampedSignatures};
+use crate::crypto::{any_matches, hmac_sha256};
 use crate::{IncomingRequest, Rejection, Secret, Verified};
 
-/// A parsed `Paddle-Signature` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaddleHeader {
-    /// `ts=` as sent (signed as text).
-    pub timestamp_text: String,
-    /// `ts=` as Unix seconds.
-    pub timestamp: i64,
-    /// Decoded `h1=` signatures; entries that are not hex are dropped.
-    pub h1: Vec<Vec<u8>>,
-}
+const FORMAT: HeaderFormat = HeaderFormat {
+    separator: ';',
+    timestamp_key: "ts",
+    signature_key: "h1",
+    no_timestamp: "no `ts=` timestamp",
+    bad_timestamp: "`ts=` is not Unix seconds",
+    no_signature: "no `h1=<hex>` signature",
+};
+
+/// How far ahead of hookd's clock a Paddle timestamp may be: the clock skew every other
+/// timestamped scheme here tolerates.
+pub(crate) const FUTURE_SKEW_SECS: u64 = 300;
 
 /// Parses a `Paddle-Signature` value.
-pub fn parse_header(value: &str) -> Result<PaddleHeader, Rejection> {
-    let mut timestamp_text = None;
-    let mut h1 = Vec::new();
-    for item in value.split(';') {
-        match item.trim().split_once('=') {
-            Some(("ts", t)) => timestamp_text = Some(t),
-            Some(("h1", sig)) => h1.extend(from_hex(sig)),
-            _ => {}
-        }
-    }
-    let timestamp_text =
-        timestamp_text.ok_or(Rejection::MalformedSignature("no `ts=` timestamp"))?;
-    let timestamp = timestamp_text
-        .parse::<i64>()
-        .map_err(|_| Rejection::MalformedTimestamp("`ts=` is not Unix seconds"))?;
-    if h1.is_empty() {
-        return Err(Rejection::MalformedSignature("no `h1=<hex>` signature"));
-    }
-    Ok(PaddleHeader {
-        timestamp_text: timestamp_text.to_string(),
-        timestamp,
-        h1,
-    })
+pub fn parse_header(value: &str) -> Result<TimestampedSignatures, Rejection> {
+    timestamped::parse(value, &FORMAT)
 }
 
 pub(crate) fn verify(
@@ -50,13 +37,35 @@ pub(crate) fn verify(
     tolerance: u64,
 ) -> Result<Verified, Rejection> {
     let header = parse_header(req.header("paddle-signature")?)?;
-    any_matches(secrets, &header.h1, |key| {
+    any_matches(secrets, &header.signatures, |key| {
         hmac_sha256(key, &[header.timestamp_text.as_bytes(), b":", req.body])
     })
     .ok_or(Rejection::BadSignature)?;
-    check_age(header.timestamp, now, tolerance)?;
+    check_paddle_age(header.timestamp, now, tolerance)?;
     Ok(Verified {
         event_id: super::json_string_field(req.body, "event_id"),
         timestamp: Some(header.timestamp),
     })
+}
+
+/// `Ok` when `timestamp` is at most `tolerance` seconds old and at most
+/// [`FUTURE_SKEW_SECS`] ahead of `now`.
+fn check_paddle_age(timestamp: i64, now: i64, tolerance: u64) -> Result<(), Rejection> {
+    let (ok, allowed) = if timestamp <= now {
+        (now.abs_diff(timestamp) <= tolerance, tolerance)
+    } else {
+        (
+            timestamp.abs_diff(now) <= FUTURE_SKEW_SECS,
+            FUTURE_SKEW_SECS,
+        )
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Rejection::StaleTimestamp {
+            timestamp,
+            now,
+            tolerance_secs: allowed,
+        })
+    }
 }

@@ -99,7 +99,13 @@ fn a_stale_timestamp_is_refused_and_one_inside_the_tolerance_accepted() {
             "stale_timestamp",
             "{p:?} past"
         );
-        let future = signed(p, "s3cret", NOW + tolerance + 1);
+        // Paddle bounds the future side differently: see paddle_checks_age_not_skew_*.
+        let ahead = if p == Provider::Paddle {
+            300
+        } else {
+            tolerance
+        };
+        let future = signed(p, "s3cret", NOW + ahead + 1);
         assert_eq!(
             verify(&cfg, &future, NOW).unwrap_err(),
             "stale_timestamp",
@@ -246,6 +252,30 @@ fn paddle_accepts_any_of_several_h1_signatures() {
         &format!("ts={NOW};h1={};h1={h1}", "a".repeat(64)),
     );
     assert!(verify(&ProviderConfig::new(Provider::Paddle, [secret]), &req, NOW).is_ok());
+}
+
+#[test]
+fn paddle_checks_age_not_skew_like_its_sdks_within_five_minutes_ahead() {
+    // Paddle's SDKs refuse only `now > ts + 5`: a receiver whose clock is behind
+    // Paddle's (the timestamp looks a little ahead) still accepts.
+    let cfg = ProviderConfig::new(Provider::Paddle, ["pdl_ntf_x"]);
+    let at = |ts: i64| verify(&cfg, &sign(Provider::Paddle, "pdl_ntf_x", b"{}", ts), NOW);
+    assert!(at(NOW - 5).is_ok(), "5 s old");
+    assert_eq!(at(NOW - 6).unwrap_err(), "stale_timestamp", "6 s old");
+    assert!(at(NOW + 6).is_ok(), "6 s ahead");
+    assert!(at(NOW + 300).is_ok(), "5 min ahead");
+    assert_eq!(
+        at(NOW + 301).unwrap_err(),
+        "stale_timestamp",
+        "past 5 min ahead"
+    );
+    let mut wider = cfg.clone();
+    wider.tolerance_secs = Some(60);
+    let req = sign(Provider::Paddle, "pdl_ntf_x", b"{}", NOW - 60);
+    assert!(
+        verify(&wider, &req, NOW).is_ok(),
+        "toleranceSecs widens the age"
+    );
 }
 
 #[test]

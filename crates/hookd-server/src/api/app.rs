@@ -89,9 +89,26 @@ fn check_name(name: &str) -> ApiResult<()> {
 
 fn check_uid(uid: Option<&str>) -> ApiResult<()> {
     match uid {
-        Some(uid) => validate::uid(uid).map_err(|m| ApiError::field("uid", m)),
+        Some(uid) => public_uid(uid),
         None => Ok(()),
     }
+}
+
+/// A uid an application made through the API may have: a valid uid outside the
+/// namespaces of hookd's internal applications (422 `validation` otherwise).
+fn public_uid(uid: &str) -> ApiResult<()> {
+    validate::uid(uid).map_err(|m| ApiError::field("uid", m))?;
+    if uid == crate::operational::APP_UID || uid.starts_with(super::ingest_source::APP_UID_PREFIX) {
+        return Err(ApiError::field(
+            "uid",
+            format!(
+                "uid is reserved: {} and uids starting with {} name hookd's internal applications",
+                crate::operational::APP_UID,
+                super::ingest_source::APP_UID_PREFIX
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check_in(body: &AppIn) -> ApiResult<()> {
@@ -136,7 +153,7 @@ pub async fn load_or_create_app(
     check_in(&body)?;
     let mut app = new_app(body);
     if app.uid.is_none() {
-        validate::uid(id_or_uid).map_err(|m| ApiError::field("uid", m))?;
+        public_uid(id_or_uid)?;
         app.uid = Some(id_or_uid.to_owned());
     }
     match state.store.create_app(&app).await {
@@ -242,7 +259,7 @@ pub async fn upsert(
             Ok((StatusCode::OK, Json(app.into())))
         }
         Err(StoreError::NotFound) => {
-            validate::uid(&app_id).map_err(|m| ApiError::field("uid", m))?;
+            public_uid(&app_id)?;
             let mut app = new_app(body);
             app.uid = app.uid.or(Some(app_id));
             state.store.create_app(&app).await.map_err(conflict)?;

@@ -158,6 +158,15 @@ async fn bad_source_input_gets_clear_errors_and_hookd_only_types_stay_readable(b
     let Some(app) = spawn_on(backend, |_| {}).await else {
         return;
     };
+    // The internal applications' uids cannot be taken through the app API.
+    for uid in ["hookd-ingest-src_mine", "hookd-operational-webhooks"] {
+        let (s, v) = app.post("/app", json!({"name": "x", "uid": uid})).await;
+        assert_eq!(s, 422, "{uid}: {v}");
+        let (s, _) = app
+            .call("PUT", &format!("/app/{uid}"), Some(json!({"name": "x"})))
+            .await;
+        assert_eq!(s, 422, "{uid}");
+    }
     for (body, what) in [
         (
             json!({"name": "x", "type": "nope", "config": {"secret": "s"}}),
