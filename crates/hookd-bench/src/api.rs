@@ -104,6 +104,11 @@ impl Api {
         })
     }
 
+    /// `http://host:port` of each server.
+    pub fn bases(&self) -> &[String] {
+        &self.bases
+    }
+
     /// `POST /api/v1/app`; returns the application id.
     pub async fn create_app(&self, name: &str) -> anyhow::Result<String> {
         let body = serde_json::json!({ "name": name }).to_string();
@@ -158,21 +163,11 @@ impl Api {
             Ok(req) => req,
             Err(err) => return SendOutcome::Refused(format!("bad request: {err}")),
         };
-        let exchange = async {
-            let res = self.fast.request(req).await.map_err(|e| e.to_string())?;
-            let status = res.status();
-            let bytes = http_body_util::BodyExt::collect(res.into_body())
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, bytes))
-        };
-        let (status, bytes) = match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-            Ok(Ok(answer)) => answer,
+        let (status, _, bytes) = match self.exchange(req).await {
+            Ok(answer) => answer,
             // No answer, or the status came without the body: the message may or may not
             // be committed; retrying is safe because the run tolerates duplicates.
-            Ok(Err(err)) => return SendOutcome::Retry(err),
-            Err(_) => return SendOutcome::Retry("timed out".into()),
+            Err(err) => return SendOutcome::Retry(err),
         };
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return SendOutcome::Retry(format!("status {status}"));
@@ -215,7 +210,29 @@ impl Api {
         Ok((out.status, out.data.messages_sent))
     }
 
-    async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<T> {
+    /// Sends a ready request (any URL, any headers) on the fast client and reads the whole
+    /// answer; `Err` when none came within the request timeout.
+    pub async fn exchange(
+        &self,
+        req: hyper::Request<http_body_util::Full<Bytes>>,
+    ) -> Result<(hyper::StatusCode, hyper::HeaderMap, Bytes), String> {
+        let exchange = async {
+            let res = self.fast.request(req).await.map_err(|e| e.to_string())?;
+            let (parts, body) = res.into_parts();
+            let bytes = http_body_util::BodyExt::collect(body)
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((parts.status, parts.headers, bytes))
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(answer) => answer,
+            Err(_) => Err("timed out".into()),
+        }
+    }
+
+    /// `GET {path}` on the first server, as JSON.
+    pub async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> anyhow::Result<T> {
         let res = self
             .http
             .get(format!("{}{path}", self.bases[0]))
@@ -225,7 +242,8 @@ impl Api {
         read_json(res, path).await
     }
 
-    async fn post_json<T: for<'de> Deserialize<'de>>(
+    /// `POST {path}` with a JSON `body` on the first server; the answer as JSON.
+    pub async fn post_json<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,
         body: String,

@@ -1,5 +1,6 @@
 //! Command-line flags, checked once into a [`Plan`]: what to drive and what workload.
 
+use crate::ingest::Provider;
 use anyhow::{bail, Context};
 use clap::Parser;
 use std::path::PathBuf;
@@ -30,26 +31,28 @@ pub struct Cli {
     #[arg(long, env = "HOOKD_BENCH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// Messages to send (ignored with --rate).
+    /// Messages (with --ingest: provider events) to send (ignored with --rate).
     #[arg(long, default_value_t = 10_000)]
     pub messages: u64,
-    /// Endpoints in the benchmark application.
+    /// Endpoints in the benchmark application (with --ingest: ingest endpoints of the
+    /// source, each of which receives every event).
     #[arg(long, default_value_t = 1)]
     pub endpoints: u32,
     /// Endpoints each message goes to (at most --endpoints and 10).
     #[arg(long, default_value_t = 1)]
     pub fanout: u32,
-    /// Concurrent API senders.
+    /// Concurrent senders.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Size of each message's JSON payload in bytes.
+    /// Size of each message's JSON payload (with --ingest: each provider body) in bytes.
     #[arg(long, default_value_t = 1024)]
     pub payload_bytes: usize,
     /// Fixed-rate latency mode: messages per second (needs --duration).
     #[arg(long, requires = "duration")]
     pub rate: Option<f64>,
-    /// Fixed-rate latency mode: seconds to send for (needs --rate).
-    #[arg(long, requires = "rate")]
+    /// Fixed-rate latency mode: seconds to send for (needs --rate, except with --ingest
+    /// where the rate defaults to 2000).
+    #[arg(long)]
     pub duration: Option<f64>,
     /// The first K endpoints answer after --slow-ms.
     #[arg(long, default_value_t = 0)]
@@ -71,6 +74,23 @@ pub struct Cli {
     /// the workload runs (the latency figures are then live traffic during a recovery).
     #[arg(long, default_value_t = 0)]
     pub recover: u64,
+    /// Drive the ingest gateway instead of the message API: create an ingest source with
+    /// --endpoints ingest endpoints on this bench's receiver, send provider-signed requests
+    /// to its receive URL, and check every forward (signature, body, provider headers).
+    #[arg(long)]
+    pub ingest: bool,
+    /// With --ingest: the provider whose requests are imitated [default: github].
+    #[arg(long, value_enum)]
+    pub provider: Option<Provider>,
+    /// With --ingest: share (0 to 1) of the events sent a second time with the same
+    /// provider id, right after the first `204`; each must be answered as a duplicate and
+    /// forwarded once.
+    #[arg(long, default_value_t = 0.0)]
+    pub replay_fraction: f64,
+    /// With --ingest: seconds to wait after the last send for every accepted event to be
+    /// forwarded; what has not arrived by then is lost [default: 120].
+    #[arg(long)]
+    pub drain: Option<f64>,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 600.0)]
     pub timeout: f64,
@@ -107,9 +127,24 @@ pub enum Pace {
     Fixed { rate: f64, duration: Duration },
 }
 
+/// What an ingest run (`--ingest`) adds to the plan.
+#[derive(Debug, Clone)]
+pub struct IngestPlan {
+    pub provider: Provider,
+    pub replay_fraction: f64,
+    /// How long to wait for forwards after the last send.
+    pub drain: Duration,
+}
+
+/// The fixed rate of an ingest latency run given only --duration.
+pub const DEFAULT_INGEST_RATE: f64 = 2000.0;
+
 /// The validated run; fields mirror the flags of the same names.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// `Some` for an ingest run: the message-API workload flags below that apply to it
+    /// are the target, pace, endpoints, concurrency, payload size and timeout.
+    pub ingest: Option<IngestPlan>,
     pub mode: Mode,
     pub pace: Pace,
     pub endpoints: u32,
@@ -129,6 +164,7 @@ pub struct Plan {
 impl Cli {
     /// Checks the flags against each other.
     pub fn plan(self) -> anyhow::Result<Plan> {
+        let ingest = self.ingest_plan()?;
         let spawn_only = self.hookd_bin.is_some()
             || self.database_url.is_some()
             || self.nodes != 1
@@ -167,7 +203,12 @@ impl Cli {
             },
             (false, None) => bail!("say what to drive: --spawn, or --target URL --token T"),
         };
-        let pace = match (self.rate, self.duration) {
+        let rate = match (self.rate, self.duration) {
+            (None, Some(_)) if ingest.is_some() => Some(DEFAULT_INGEST_RATE),
+            (None, Some(_)) => bail!("--duration needs --rate"),
+            (rate, _) => rate,
+        };
+        let pace = match (rate, self.duration) {
             (Some(rate), Some(secs)) => {
                 if !(rate > 0.0 && rate.is_finite() && secs > 0.0 && secs.is_finite()) {
                     bail!("--rate and --duration must be positive");
@@ -199,6 +240,7 @@ impl Cli {
             bail!("--timeout must be positive");
         }
         Ok(Plan {
+            ingest,
             mode,
             pace,
             endpoints: self.endpoints,
@@ -214,6 +256,43 @@ impl Cli {
             json: self.json,
             quiet: self.quiet,
         })
+    }
+}
+
+impl Cli {
+    /// The ingest part of the plan; refuses ingest flags without --ingest and message
+    /// workload options that an ingest run does not have.
+    fn ingest_plan(&self) -> anyhow::Result<Option<IngestPlan>> {
+        if !self.ingest {
+            if self.provider.is_some() || self.replay_fraction != 0.0 || self.drain.is_some() {
+                bail!("--provider, --replay-fraction and --drain need --ingest");
+            }
+            return Ok(None);
+        }
+        if self.fanout != 1
+            || self.slow_endpoints > 0
+            || self.fail_rate != 0.0
+            || self.backlog
+            || self.crash > 0
+            || self.recover > 0
+        {
+            bail!(
+                "--ingest forwards every event to every endpoint and does not take --fanout, \
+                 --slow-endpoints, --fail-rate, --backlog, --crash or --recover"
+            );
+        }
+        if !(0.0..=1.0).contains(&self.replay_fraction) {
+            bail!("--replay-fraction must be between 0 and 1");
+        }
+        let drain = self.drain.unwrap_or(120.0);
+        if !(drain > 0.0 && drain.is_finite()) {
+            bail!("--drain must be positive");
+        }
+        Ok(Some(IngestPlan {
+            provider: self.provider.unwrap_or(Provider::Github),
+            replay_fraction: self.replay_fraction,
+            drain: Duration::from_secs_f64(drain),
+        }))
     }
 }
 
@@ -261,6 +340,38 @@ mod tests {
             plan(&["--spawn", "--rate", "100"]).is_err(),
             "rate without duration"
         );
+    }
+
+    #[test]
+    fn ingest_defaults_to_github_and_a_duration_alone_means_2000_per_second() {
+        let p = plan(&["--spawn", "--hookd-bin", "hookd", "--ingest"]).unwrap();
+        let ingest = p.ingest.expect("an ingest plan");
+        assert_eq!(ingest.provider, Provider::Github);
+        assert_eq!(ingest.replay_fraction, 0.0);
+        assert!(matches!(p.pace, Pace::Count(10_000)));
+
+        let p = plan(&[
+            "--spawn",
+            "--ingest",
+            "--provider",
+            "standard-webhooks",
+            "--duration",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(p.ingest.unwrap().provider, Provider::StandardWebhooks);
+        assert!(matches!(p.pace, Pace::Fixed { rate, .. } if rate == DEFAULT_INGEST_RATE));
+    }
+
+    #[test]
+    fn ingest_flags_need_ingest_and_exclude_message_only_options() {
+        assert!(plan(&["--spawn", "--provider", "stripe"]).is_err());
+        assert!(plan(&["--spawn", "--replay-fraction", "0.1"]).is_err());
+        assert!(plan(&["--spawn", "--duration", "5"]).is_err(), "no rate");
+        assert!(plan(&["--spawn", "--ingest", "--crash", "1"]).is_err());
+        assert!(plan(&["--spawn", "--ingest", "--fail-rate", "0.1"]).is_err());
+        assert!(plan(&["--spawn", "--ingest", "--replay-fraction", "2"]).is_err());
+        assert!(plan(&["--spawn", "--ingest", "--provider", "shopify"]).is_err());
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! - [`registry`]: the sharded ledger of accepted messages and arrivals that both sides write.
 //! - [`routing`]: the pure workload rules (fan-out, channels, payload, failed first attempts).
 //! - [`report`]: percentiles, the table and the JSON line.
+//! - [`pace`]: how requests are released to the senders (all at once, or at a fixed rate).
+//! - [`ingest`]: `--ingest`, the ingest gateway's run: provider-signed requests in,
+//!   forwards checked at its own receiver, its own report.
 //!
 //! Exit status: 0 when nothing was lost, forged or misrouted; 1 when something was; 2 when
 //! the run itself could not be done (bad flags, server did not start, API refused).
@@ -20,6 +23,8 @@
 mod api;
 mod cli;
 mod crash;
+mod ingest;
+mod pace;
 mod postgres;
 mod procfs;
 mod receiver;
@@ -52,16 +57,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = match runtime.block_on(run::run(&plan)) {
-        Ok(report) => report,
+    let outcome = runtime.block_on(async {
+        match &plan.ingest {
+            Some(ingest) => ingest::run(&plan, ingest).await.map(Outcome::Ingest),
+            None => run::run(&plan).await.map(Outcome::Messages),
+        }
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
         Err(err) => {
             eprintln!("hookd-bench: {err:#}");
             return ExitCode::from(2);
         }
     };
-    print!("{}", report.table());
+    let (table, json, passed) = match &outcome {
+        Outcome::Messages(r) => (r.table(), serde_json::to_string(r), r.passed()),
+        Outcome::Ingest(r) => (r.table(), serde_json::to_string(r), r.passed()),
+    };
+    print!("{table}");
     if plan.json {
-        match serde_json::to_string(&report) {
+        match json {
             Ok(line) => println!("{line}"),
             Err(err) => {
                 eprintln!("hookd-bench: writing the JSON report: {err}");
@@ -69,9 +84,15 @@ fn main() -> ExitCode {
             }
         }
     }
-    if report.passed() {
+    if passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The report of either kind of run.
+enum Outcome {
+    Messages(report::Report),
+    Ingest(ingest::IngestReport),
 }

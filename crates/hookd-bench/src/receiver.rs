@@ -17,6 +17,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -25,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Accepted clock difference between the signer and the receiver, in seconds.
-const TOLERANCE_SECS: i64 = 300;
+pub const TOLERANCE_SECS: i64 = 300;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -71,7 +72,11 @@ impl Receiver {
             secrets: OnceLock::new(),
             gate: gate_rx,
         });
-        let accept_loop = tokio::spawn(accept_loop(listener, shared.clone()));
+        let served = shared.clone();
+        let accept_loop = tokio::spawn(serve(listener, move |req| {
+            let shared = served.clone();
+            async move { handle(&shared, req).await }
+        }));
         Ok(Self {
             addr,
             shared,
@@ -105,7 +110,13 @@ impl Drop for Receiver {
     }
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Serves HTTP/1.1 keep-alive connections from `listener` until dropped (aborted),
+/// answering every request with `handler`. Shared with the ingest mode's receiver.
+pub async fn serve<H, F>(listener: TcpListener, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -117,11 +128,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
+        let handler = handler.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                let answer = handler(req);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             // A server closing a kept-alive connection (or being killed) ends up here.
             let _ = http1::Builder::new()
@@ -187,13 +198,15 @@ fn endpoint_index(path: &str) -> Option<u32> {
     path.strip_prefix("/e/")?.parse().ok()
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
+/// An empty answer with `code`.
+pub fn status(code: StatusCode) -> Response<Full<Bytes>> {
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = code;
     res
 }
 
-fn unix_now() -> i64 {
+/// The wall clock in Unix seconds.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

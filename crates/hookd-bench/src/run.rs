@@ -5,13 +5,14 @@
 use crate::api::Api;
 use crate::cli::{Mode, Pace, Plan};
 use crate::crash::Crasher;
+use crate::pace::paced_total;
 use crate::postgres::BenchSchema;
 use crate::procfs;
 use crate::receiver::{Behaviour, Receiver};
 use crate::registry::Registry;
 use crate::report::{Latency, Params, Report};
 use crate::routing::{channel, Routing};
-use crate::sender::{paced_total, SendStats, Sender};
+use crate::sender::{SendStats, Sender};
 use crate::server::{Cluster, ServerStats, SpawnSpec};
 use anyhow::Context;
 use std::sync::Arc;
@@ -21,9 +22,18 @@ use tokio::task::JoinHandle;
 /// The SSRF allow-list a spawned server gets: the receiver listens on loopback.
 const RECEIVER_NETWORKS: &str = "127.0.0.0/8";
 
-/// Runs `plan` and reports. With PostgreSQL, the run's schema is dropped whatever happens,
-/// Ctrl-C included.
+/// Runs `plan` and reports.
 pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
+    in_schema(plan, |database_url| drive(plan, database_url)).await
+}
+
+/// Runs `drive` with the database URL the spawned servers get: a fresh schema with
+/// PostgreSQL (dropped whatever happens, Ctrl-C included), `None` otherwise.
+pub async fn in_schema<T, F, Fut>(plan: &Plan, drive: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let schema = match &plan.mode {
         Mode::Spawn {
             database_url: Some(url),
@@ -34,7 +44,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
     // On Ctrl-C, dropping `drive` kills the spawned nodes (`kill_on_drop`) and removes the
     // temporary directory; the schema is dropped below either way.
     let result = tokio::select! {
-        result = drive(plan, schema.as_ref().map(BenchSchema::url)) => result,
+        result = drive(schema.as_ref().map(BenchSchema::url)) => result,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     if let Some(schema) = schema {
@@ -44,6 +54,29 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         }
     }
     result
+}
+
+/// The servers under test: spawned (with `extra_env`) or the `--target`. Returns the
+/// cluster to stop at the end (when spawned), each server's base URL and the token.
+pub async fn servers(
+    plan: &Plan,
+    database_url: Option<String>,
+    extra_env: Vec<(String, String)>,
+) -> anyhow::Result<(Option<Cluster>, Vec<String>, String)> {
+    Ok(match &plan.mode {
+        Mode::Spawn { bin, nodes, .. } => {
+            let spec = SpawnSpec {
+                bin: bin.clone(),
+                database_url,
+                nodes: *nodes,
+                extra_env,
+            };
+            let cluster = Cluster::start(spec, RECEIVER_NETWORKS).await?;
+            let (bases, token) = (cluster.base_urls(), cluster.admin_token().to_owned());
+            (Some(cluster), bases, token)
+        }
+        Mode::Target { url, token } => (None, vec![url.clone()], token.clone()),
+    })
 }
 
 async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Report> {
@@ -59,20 +92,7 @@ async fn drive(plan: &Plan, database_url: Option<String>) -> anyhow::Result<Repo
     )
     .await?;
 
-    let (cluster, bases, token) = match &plan.mode {
-        Mode::Spawn { bin, nodes, .. } => {
-            let spec = SpawnSpec {
-                bin: bin.clone(),
-                database_url,
-                nodes: *nodes,
-                extra_env: spawn_env(plan),
-            };
-            let cluster = Cluster::start(spec, RECEIVER_NETWORKS).await?;
-            let (bases, token) = (cluster.base_urls(), cluster.admin_token().to_owned());
-            (Some(cluster), bases, token)
-        }
-        Mode::Target { url, token } => (None, vec![url.clone()], token.clone()),
-    };
+    let (cluster, bases, token) = servers(plan, database_url, spawn_env(plan)).await?;
     let api = Api::new(bases, &token, plan.concurrency)?;
     let app = setup(&api, &receiver, plan.endpoints)
         .await

@@ -6,6 +6,7 @@
 //! any other refusal ends the run, since it means the workload or the token is wrong.
 
 use crate::api::{Api, SendOutcome};
+use crate::pace::{self, Released};
 use crate::registry::Registry;
 use crate::routing::{message_body, Routing};
 use anyhow::bail;
@@ -13,8 +14,6 @@ use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 /// Everything a sender needs.
 pub struct Sender {
@@ -76,23 +75,13 @@ impl Sender {
         total: u64,
         concurrency: usize,
     ) -> anyhow::Result<SendStats> {
-        let next = Arc::new(AtomicU64::new(0));
-        let mut workers = JoinSet::new();
-        for worker in 0..concurrency {
-            let this = self.clone();
-            let next = next.clone();
-            workers.spawn(async move {
-                let mut last = None;
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= total {
-                        return Ok(last);
-                    }
-                    last = last.max(this.send_one(worker, index).await?);
-                }
-            });
-        }
-        self.finish(workers).await
+        let this = self.clone();
+        let released = pace::all(total, concurrency, move |worker, index, _| {
+            let this = this.clone();
+            async move { this.send_one(worker, index).await }
+        })
+        .await?;
+        Ok(self.stats(released))
     }
 
     /// Sends `rate` messages per second for `duration`, spread over `concurrency` tasks.
@@ -102,75 +91,26 @@ impl Sender {
         duration: Duration,
         concurrency: usize,
     ) -> anyhow::Result<SendStats> {
-        let total = paced_total(rate, duration);
-        let (tx, rx) = mpsc::channel::<u64>(concurrency.max(16));
-        let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        let mut workers = JoinSet::new();
-        for worker in 0..concurrency {
-            let this = self.clone();
-            let rx = rx.clone();
-            workers.spawn(async move {
-                let mut last = None;
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some(index) = next else {
-                        return Ok(last);
-                    };
-                    last = last.max(this.send_one(worker, index).await?);
-                }
-            });
-        }
-        // Release messages by elapsed time rather than by tick count, so a late tick is
-        // caught up at once instead of stretching the run.
-        let period = Duration::from_secs_f64(1.0 / rate).max(Duration::from_millis(1));
-        let mut ticks = tokio::time::interval(period);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let start = Instant::now();
-        let mut released = 0u64;
-        'pace: while released < total && Instant::now() < self.deadline {
-            ticks.tick().await;
-            let due = ((start.elapsed().as_secs_f64() * rate) as u64 + 1).min(total);
-            while released < due {
-                if tx.send(released).await.is_err() {
-                    // Every worker is gone: one of them failed; `finish` reports why.
-                    break 'pace;
-                }
-                released += 1;
-            }
-        }
-        self.unsent.fetch_add(total - released, Ordering::Relaxed);
-        drop(tx);
-        self.finish(workers).await
+        let this = self.clone();
+        let job = move |worker, index, _| {
+            let this = this.clone();
+            async move { this.send_one(worker, index).await }
+        };
+        let released = pace::fixed(rate, duration, concurrency, self.deadline, job).await?;
+        Ok(self.stats(released))
     }
 
-    async fn finish(
-        &self,
-        mut workers: JoinSet<anyhow::Result<Option<Instant>>>,
-    ) -> anyhow::Result<SendStats> {
-        let mut last_accept = None;
-        while let Some(joined) = workers.join_next().await {
-            match joined {
-                Ok(Ok(last)) => last_accept = last_accept.max(last),
-                Ok(Err(err)) => {
-                    workers.abort_all();
-                    return Err(err);
-                }
-                Err(err) => {
-                    workers.abort_all();
-                    bail!("a sender task failed: {err}");
-                }
-            }
-        }
-        Ok(SendStats {
-            last_accept,
+    fn stats(&self, released: Released) -> SendStats {
+        SendStats {
+            last_accept: released.last_ack,
             retries: self.retries.load(Ordering::Relaxed),
-            unsent: self.unsent.load(Ordering::Relaxed),
+            unsent: self.unsent.load(Ordering::Relaxed) + released.not_released,
             last_retry_reason: self
                 .last_retry_reason
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
-        })
+        }
     }
 
     /// Sends message `index` until it is accepted; returns when its 202 was read, or
@@ -210,13 +150,8 @@ impl Sender {
     }
 }
 
-/// Messages a paced run sends.
-pub fn paced_total(rate: f64, duration: Duration) -> u64 {
-    (rate * duration.as_secs_f64()).ceil() as u64
-}
-
 /// 20 ms more per attempt, at most one second: quick after a blip, gentle during a restart.
-fn retry_backoff(attempt: usize) -> Duration {
+pub fn retry_backoff(attempt: usize) -> Duration {
     Duration::from_millis(20 * attempt.min(50) as u64)
 }
 
@@ -229,11 +164,5 @@ mod tests {
         assert_eq!(retry_backoff(1), Duration::from_millis(20));
         assert_eq!(retry_backoff(10), Duration::from_millis(200));
         assert_eq!(retry_backoff(1000), Duration::from_secs(1));
-    }
-
-    #[test]
-    fn paced_total_rounds_up() {
-        assert_eq!(paced_total(1000.0, Duration::from_secs(10)), 10_000);
-        assert_eq!(paced_total(2.5, Duration::from_secs(1)), 3);
     }
 }

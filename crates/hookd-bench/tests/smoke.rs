@@ -101,3 +101,97 @@ fn two_postgres_nodes_share_the_work() {
     assert_eq!(r["bad_signatures"], 0, "{r}");
     assert_eq!(code, 0);
 }
+
+/// Asserts an ingest report shows every accepted event forwarded to every endpoint,
+/// authentic, intact and once.
+fn assert_ingest_clean(r: &Value, events: u64, endpoints: u64) {
+    assert_eq!(r["kind"], "ingest", "{r}");
+    assert_eq!(r["accepted"], events, "{r}");
+    assert_eq!(r["forwarded"], events * endpoints, "{r}");
+    for zero in [
+        "lost",
+        "double_stored",
+        "bad_signatures",
+        "bad_bodies",
+        "bad_headers",
+        "unknown_forwards",
+        "refused",
+        "replay_failures",
+        "false_duplicates",
+    ] {
+        assert_eq!(r[zero], 0, "{zero} in {r}");
+    }
+    for key in ["p50", "p99", "max"] {
+        assert!(r["ack_latency_ms"][key].is_number(), "{key} in {r}");
+    }
+}
+
+#[test]
+fn ingest_run_forwards_every_github_event_once_and_recognises_replays() {
+    let (code, r) = bench(&[
+        "--ingest",
+        "--messages",
+        "300",
+        "--endpoints",
+        "2",
+        "--replay-fraction",
+        "0.2",
+        "--drain",
+        "60",
+    ]);
+    assert_ingest_clean(&r, 300, 2);
+    assert_eq!(r["provider"], "github", "{r}");
+    let replays = r["replays"].as_u64().unwrap_or(0);
+    assert!(replays > 20, "about 60 of 300 are replayed: {r}");
+    assert_eq!(r["replays_acknowledged"], replays, "{r}");
+    assert!(r["accepted_per_s"].as_f64().is_some_and(|v| v > 0.0), "{r}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn ingest_stripe_and_standard_webhooks_runs_at_a_fixed_rate_pass() {
+    for provider in ["stripe", "standard-webhooks"] {
+        let (code, r) = bench(&[
+            "--ingest",
+            "--provider",
+            provider,
+            "--rate",
+            "200",
+            "--duration",
+            "1",
+            "--drain",
+            "60",
+        ]);
+        assert_ingest_clean(&r, 200, 1);
+        assert_eq!(r["provider"], provider, "{r}");
+        assert_eq!(r["rate"], 200.0, "{r}");
+        assert_eq!(code, 0, "{provider}");
+    }
+}
+
+#[test]
+fn ingest_on_two_postgres_nodes_forwards_everything_once() {
+    let Some(url) = std::env::var("HOOKD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: HOOKD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (code, r) = bench(&[
+        "--ingest",
+        "--database-url",
+        &url,
+        "--nodes",
+        "2",
+        "--messages",
+        "300",
+        "--replay-fraction",
+        "0.1",
+        "--drain",
+        "60",
+    ]);
+    assert_eq!(r["database"], "postgres", "{r}");
+    assert_ingest_clean(&r, 300, 1);
+    assert_eq!(code, 0);
+}
