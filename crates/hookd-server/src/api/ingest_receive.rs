@@ -176,7 +176,7 @@ async fn receive_inner(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: Body,
+    body_stream: Body,
 ) -> ApiResult<Response> {
     let now = Timestamp::now();
     let receiver = &state.receiver;
@@ -189,9 +189,22 @@ async fn receive_inner(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = |size: u64| {
+    let mut too_large = declared.filter(|n| *n > limit as u64);
+    let mut body = bytes::Bytes::new();
+    if too_large.is_none() {
+        match axum::body::to_bytes(body_stream, limit).await {
+            Ok(bytes) => body = bytes,
+            Err(_) if declared.is_none() => too_large = Some(limit as u64 + 1),
+            Err(_) => {
+                return Err(ApiError::InvalidJson(
+                    "the request body could not be read".into(),
+                ))
+            }
+        }
+    }
+    if let Some(size) = too_large {
         let detail = format!("the body is larger than the {limit} bytes accepted");
-        refuse(
+        return Ok(refuse(
             state,
             &source,
             headers,
@@ -202,19 +215,8 @@ async fn receive_inner(
             &detail,
             now,
         )
-    };
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(too_large(declared.unwrap_or_default()));
+        .await);
     }
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) if declared.is_none() => return Ok(too_large(limit as u64 + 1)),
-        Err(_) => {
-            return Err(ApiError::InvalidJson(
-                "the request body could not be read".into(),
-            ))
-        }
-    };
 
     let config = match &source.config {
         Ok(config) => config,
@@ -230,7 +232,8 @@ async fn receive_inner(
                 "invalid_config",
                 &detail,
                 now,
-            ));
+            )
+            .await);
         }
     };
     let url = match uri.query() {
@@ -256,7 +259,8 @@ async fn receive_inner(
                 rejection.code(),
                 &rejection.detail(),
                 now,
-            ))
+            )
+            .await)
         }
     };
     if let Some(answer) = hookd_ingest::handshake(config, &request) {
@@ -350,9 +354,10 @@ fn kept_headers(headers: &HeaderMap, kept: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Answers a refused request and records it (in the background, within the budget).
+/// Records a refused request (within the budget; a failure to record is only logged) and
+/// answers it. The answer waits for the record, so a refusal the caller saw is listed.
 #[allow(clippy::too_many_arguments)]
-fn refuse(
+async fn refuse(
     state: &ApiState,
     source: &Receiving,
     headers: &HeaderMap,
@@ -374,12 +379,9 @@ fn refuse(
             body_size,
             received_at: now,
         };
-        let store = state.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.record_ingest_rejection(&rejection).await {
-                tracing::warn!(error = %e, "recording a refused ingest request failed");
-            }
-        });
+        if let Err(e) = state.store.record_ingest_rejection(&rejection).await {
+            tracing::warn!(error = %e, "recording a refused ingest request failed");
+        }
     }
     (status, Json(json!({ "code": code, "detail": detail }))).into_response()
 }
