@@ -2,9 +2,11 @@
 //! the message written with its forward metadata, and the rejection log
 //! (`ingest_rejections`). Sources themselves live in `sources.rs`.
 //!
-//! An event is one statement (so one round trip and one commit): the dedup upsert, the
-//! message and its destinations, and the notification to other nodes, exactly as the
-//! batcher writes a message (same flow-control probe, same `NOTIFY` rule).
+//! Events are normally written in batches by `batcher.rs`. [`insert_message`] writes one
+//! event alone, in one statement (one round trip, one commit): the dedup upsert, the
+//! message and its destinations, and the notification to other nodes, with the batch
+//! statement's flow-control probe and `NOTIFY` rule. The batcher uses it for the events it
+//! cannot settle in a batch.
 
 use super::batcher::DestinationColumns;
 use super::codec::{col, json_col, ms, ms_opt, to_json, to_json_opt, ts_col};
@@ -62,7 +64,8 @@ const INSERT_SQL: &str = "WITH taken AS (
 /// statement's snapshot (so `held` could not see it); the next try sees it.
 const TRIES: usize = 3;
 
-/// Writes the event unless its dedup entry is held; see [`crate::Store::create_ingest_message`].
+/// Writes one event unless its dedup entry is held; see
+/// [`crate::Store::create_ingest_message`].
 pub(super) async fn insert_message(
     client: &Client,
     channel: &str,
