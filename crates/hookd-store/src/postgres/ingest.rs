@@ -8,7 +8,7 @@
 //! statement's flow-control probe and `NOTIFY` rule. The batcher uses it for the events it
 //! cannot settle in a batch.
 
-use super::batcher::DestinationColumns;
+use super::batch_insert::DestinationColumns;
 use super::codec::{col, json_col, ms, ms_opt, to_json, to_json_opt, ts_col};
 use super::query::{execute, query, query_opt, ListQuery};
 use crate::{IngestDedup, IngestWrite, Page, PageRequest, StoreError, StoreResult};
@@ -22,7 +22,7 @@ use tokio_postgres::Row;
 /// one) unless an entry expiring after the message's creation (`$8`) holds it; the
 /// message (`$1`-`$10`) and its destinations (`$11`-`$19`) are written only when there is
 /// no entry or it was taken. `held` reads the holder as of the statement's snapshot;
-/// `$20`/`$21` are the notification channel and whether to raise it (see `batcher.rs`).
+/// `$20`/`$21` are the notification channel and whether to raise it (see `batch_insert.rs`).
 /// Returns the message id when written, else the holder's.
 const INSERT_SQL: &str = "WITH taken AS (
         INSERT INTO ingest_dedup (source_id, event_id, msg_id, expires_at)
