@@ -14,7 +14,8 @@ use std::collections::HashMap;
 /// NULL holder, each ingest event refused as a duplicate with the id of the message holding
 /// its entry (as of the statement's snapshot). An ingest event with a de-duplication key
 /// (`$22`-`$24`, NULL without) is written only when `taken` inserts its entry or replaces
-/// one that expired by the event's creation time. Destinations are written only for
+/// one that expired by the event's creation time; entries are taken in key order, so two
+/// batches sharing keys wait for each other instead of deadlocking. Destinations are written only for
 /// messages that were, each marked (`flow`) when its endpoint is flow-controlled: one probe
 /// of the normally empty `flow_endpoints` per row. The probe holds a key-share lock on a
 /// listed endpoint's row until commit, so an update that unlists the endpoint waits and
@@ -31,6 +32,7 @@ const INSERT_SQL: &str = "WITH input AS (
         INSERT INTO ingest_dedup (source_id, event_id, msg_id, expires_at)
         SELECT dedup_source, dedup_event, id, dedup_expires_at FROM input
         WHERE dedup_source IS NOT NULL
+        ORDER BY dedup_source, dedup_event
         ON CONFLICT (source_id, event_id) DO UPDATE SET msg_id = EXCLUDED.msg_id,
             expires_at = EXCLUDED.expires_at
         WHERE ingest_dedup.expires_at

@@ -172,6 +172,7 @@ fn rounds(batch: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// Writes one round and answers each of its callers.
 async fn write_round(pool: &Pool, channel: &str, round: Vec<Pending>) {
     let result = write(pool, channel, &round).await;
+    let mut unsettled = Vec::new();
     for p in round {
         let answer = match &result {
             Ok(written) => match written.get(p.msg.id.as_str()) {
@@ -179,9 +180,9 @@ async fn write_round(pool: &Pool, channel: &str, round: Vec<Pending>) {
                 Some(Some(holder)) => {
                     Ok(IngestWrite::Duplicate(MsgId::from_trusted(holder.clone())))
                 }
-                // Its entry's holder committed after the snapshot: try it alone.
+                // Its entry's holder committed after the snapshot: tried alone below.
                 None if p.dedup().is_some() => {
-                    write_alone(pool, channel, p).await;
+                    unsettled.push(p);
                     continue;
                 }
                 None => Err(StoreError::Conflict("eventId")),
@@ -189,6 +190,9 @@ async fn write_round(pool: &Pool, channel: &str, round: Vec<Pending>) {
             Err(e) => Err(copy_error(e)),
         };
         let _ = p.reply.send(answer);
+    }
+    for p in unsettled {
+        write_alone(pool, channel, p).await;
     }
 }
 
