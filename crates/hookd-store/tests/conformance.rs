@@ -143,6 +143,7 @@ backend_tests!(
         ingest::check_ingest_dedup_entry_expires_and_is_replaced,
         ingest::check_ingest_dedup_is_per_source_and_optional,
         ingest::check_concurrent_retries_of_one_event_store_it_once,
+        ingest::check_ingest_event_id_conflict_writes_nothing_and_frees_the_entry,
         ingest::check_ingest_forward_comes_back_with_every_claim,
         ingest_records::check_rejections_are_listed_per_source_newest_first_and_paged,
         ingest_records::check_ingest_records_are_purged_by_age_in_batches,

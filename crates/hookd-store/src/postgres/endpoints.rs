@@ -5,7 +5,7 @@
 //! Writes keep `flow_endpoints` listing exactly the flow-controlled endpoints; an update
 //! that adds or removes the endpoint there re-marks its pending destinations (`flow`) in
 //! the same transaction. Destination writes probe the list with `FOR KEY SHARE` (see
-//! `batcher.rs`), so the removal waits for writes that saw the endpoint listed, and the
+//! `batch_insert.rs`), so the removal waits for writes that saw the endpoint listed, and the
 //! re-marking, a later statement, sees their rows: none is left marked for an endpoint
 //! nobody claims.
 

@@ -2,7 +2,7 @@
 //! with each endpoint's owning node, and the claim of the marked destinations (`flow = 1`)
 //! of one endpoint in message order, through the partial index `destinations_flow`.
 //! The list itself is kept by `endpoints.rs`; destinations are marked when written
-//! (`batcher.rs`, `queue.rs`).
+//! (`batch_insert.rs`, `queue.rs`).
 //!
 //! Nodes take endpoints with `FOR NO KEY UPDATE SKIP LOCKED`: they never wait for each
 //! other, and the lock does not conflict with the key-share probes of destination writes.

@@ -2,11 +2,13 @@
 //! the message written with its forward metadata, and the rejection log
 //! (`ingest_rejections`). Sources themselves live in `sources.rs`.
 //!
-//! An event is one statement (so one round trip and one commit): the dedup upsert, the
-//! message and its destinations, and the notification to other nodes, exactly as the
-//! batcher writes a message (same flow-control probe, same `NOTIFY` rule).
+//! Events are normally written in batches by `batcher.rs`. [`insert_message`] writes one
+//! event alone, in one statement (one round trip, one commit): the dedup upsert, the
+//! message and its destinations, and the notification to other nodes, with the batch
+//! statement's flow-control probe and `NOTIFY` rule. The batcher uses it for the events it
+//! cannot settle in a batch.
 
-use super::batcher::DestinationColumns;
+use super::batch_insert::DestinationColumns;
 use super::codec::{col, json_col, ms, ms_opt, to_json, to_json_opt, ts_col};
 use super::query::{execute, query, query_opt, ListQuery};
 use crate::{IngestDedup, IngestWrite, Page, PageRequest, StoreError, StoreResult};
@@ -20,7 +22,7 @@ use tokio_postgres::Row;
 /// one) unless an entry expiring after the message's creation (`$8`) holds it; the
 /// message (`$1`-`$10`) and its destinations (`$11`-`$19`) are written only when there is
 /// no entry or it was taken. `held` reads the holder as of the statement's snapshot;
-/// `$20`/`$21` are the notification channel and whether to raise it (see `batcher.rs`).
+/// `$20`/`$21` are the notification channel and whether to raise it (see `batch_insert.rs`).
 /// Returns the message id when written, else the holder's.
 const INSERT_SQL: &str = "WITH taken AS (
         INSERT INTO ingest_dedup (source_id, event_id, msg_id, expires_at)
@@ -62,7 +64,8 @@ const INSERT_SQL: &str = "WITH taken AS (
 /// statement's snapshot (so `held` could not see it); the next try sees it.
 const TRIES: usize = 3;
 
-/// Writes the event unless its dedup entry is held; see [`crate::Store::create_ingest_message`].
+/// Writes one event unless its dedup entry is held; see
+/// [`crate::Store::create_ingest_message`].
 pub(super) async fn insert_message(
     client: &Client,
     channel: &str,

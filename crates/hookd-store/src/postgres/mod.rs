@@ -11,7 +11,8 @@
 //!   of each area as async functions over a pooled connection.
 //! - `sources`, `ingest`: ingest sources; the events received through them (dedup
 //!   entries, forward metadata) and the rejection log.
-//! - `batcher`: group commit for new messages (many per statement, each answered alone).
+//! - `batcher`, `batch_insert`: group commit for new messages and ingest events (many per
+//!   statement, each answered alone), and that statement.
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, taking a pooled connection per call.
 //! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
@@ -30,6 +31,7 @@
 
 mod apps;
 mod attempts;
+mod batch_insert;
 mod batcher;
 mod codec;
 mod connect;

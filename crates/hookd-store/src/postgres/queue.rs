@@ -233,7 +233,7 @@ impl<'a> AttemptColumns<'a> {
 }
 
 /// Upserts the destination as given (an existing row keeps its attempt count and last
-/// attempt time), marked per its endpoint (see `batcher.rs` for the probe), notifying `$10`
+/// attempt time), marked per its endpoint (see `batch_insert.rs` for the probe), notifying `$10`
 /// when it is left for any node to claim (`$11`).
 const REQUEUE_SQL: &str = "WITH dest AS (
         INSERT INTO message_destinations (msg_id, endpoint_id, app_id, status,

@@ -390,8 +390,9 @@ impl Store for PostgresStore {
         forward: &str,
         dedup: Option<&IngestDedup>,
     ) -> StoreResult<IngestWrite> {
-        let client = self.client().await?;
-        ingest::insert_message(&client, &self.channel, msg, dests, forward, dedup).await
+        self.messages
+            .insert_ingest(msg, dests, forward, dedup)
+            .await
     }
 
     async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {

@@ -147,20 +147,33 @@ pub async fn check_ingest_dedup_is_per_source_and_optional(store: &dyn Store) {
 
 pub async fn check_concurrent_retries_of_one_event_store_it_once(store: &dyn Store) {
     let (src, app, ep) = ingest_app(store).await;
-    let msgs: Vec<_> = (0..16).map(|i| event(&app, t(i))).collect();
-    let entry = key(&src.id, "burst", t(10_000));
-    let writes = msgs.iter().map(|m| {
+    // At once (written together where the backend batches them): twelve retries of one
+    // event, eight other events, and eight messages of the API.
+    let msgs: Vec<_> = (0..28).map(|i| event(&app, t(i))).collect();
+    let keys: Vec<_> = (0..28)
+        .map(|i| match i {
+            0..12 => Some(key(&src.id, "burst", t(10_000))),
+            12..20 => Some(key(&src.id, &format!("single-{i}"), t(10_000))),
+            _ => None,
+        })
+        .collect();
+    let writes = msgs.iter().zip(&keys).map(|(m, entry)| {
         let dests = [dest(m, &ep.id, t(0))];
-        let entry = &entry;
         async move {
-            store
-                .create_ingest_message(m, &dests, FORWARD, Some(entry))
-                .await
-                .unwrap()
+            match entry {
+                Some(entry) => store
+                    .create_ingest_message(m, &dests, FORWARD, Some(entry))
+                    .await
+                    .unwrap(),
+                None => {
+                    store.create_message(m, &dests).await.unwrap();
+                    IngestWrite::Created
+                }
+            }
         }
     });
     let results = futures_join_all(writes).await;
-    let created: Vec<&MsgId> = msgs
+    let created: Vec<&MsgId> = msgs[..12]
         .iter()
         .zip(&results)
         .filter(|(_, r)| **r == IngestWrite::Created)
@@ -168,15 +181,47 @@ pub async fn check_concurrent_retries_of_one_event_store_it_once(store: &dyn Sto
         .collect();
     assert_eq!(created.len(), 1, "{results:?}");
     let winner = created[0].clone();
-    for r in &results {
+    for r in &results[..12] {
         assert!(
             *r == IngestWrite::Created || *r == IngestWrite::Duplicate(winner.clone()),
             "{r:?}"
         );
     }
-    let claims = store.claim_due(t(0), 100, t(10), "n", &[]).await.unwrap();
-    assert_eq!(claims.len(), 1);
-    assert_eq!(claims[0].dest.msg_id, winner);
+    assert!(results[12..].iter().all(|r| *r == IngestWrite::Created));
+    let mut claimed: Vec<MsgId> = store
+        .claim_due(t(0), 100, t(10), "n", &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.dest.msg_id)
+        .collect();
+    claimed.sort();
+    let mut expected: Vec<MsgId> = msgs[12..].iter().map(|m| m.id.clone()).collect();
+    expected.push(winner);
+    expected.sort();
+    assert_eq!(claimed, expected);
+}
+
+pub async fn check_ingest_event_id_conflict_writes_nothing_and_frees_the_entry(store: &dyn Store) {
+    let (src, app, ep) = ingest_app(store).await;
+    let mut taken = message_at(&app.id, "invoice.paid", t(0));
+    taken.event_id = Some("evt-1".into());
+    store.create_message(&taken, &[]).await.unwrap();
+    let mut msg = event(&app, t(1));
+    msg.event_id = Some("evt-1".into());
+    let entry = key(&src.id, "delivery-1", t(1_000));
+    let refused = store
+        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(0))], FORWARD, Some(&entry))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict("eventId"))),
+        "{refused:?}"
+    );
+    assert!(!stored(store, &msg).await);
+    // The refused event took no entry: its retry is new.
+    let (retry, written) = receive(store, &src, &app, &ep, "delivery-1", 2).await;
+    assert_eq!(written, IngestWrite::Created);
+    assert!(stored(store, &retry).await);
 }
 
 pub async fn check_ingest_forward_comes_back_with_every_claim(store: &dyn Store) {

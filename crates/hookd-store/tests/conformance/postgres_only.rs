@@ -133,6 +133,73 @@ async fn postgres_due_signal_wakes_another_store_on_unclaimed_messages_and_reque
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_stores_ingesting_the_same_events_store_each_once() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let (a, b) = (schema.open().await, schema.open().await);
+    let app = app(None);
+    a.create_app(&app).await.unwrap();
+    let ep = endpoint(&app.id, None);
+    a.create_endpoint(&ep).await.unwrap();
+    let source = hookd_core::ids::SourceId::generate_at(t(0));
+    // Each node receives every event twice, the two nodes in opposite orders: whatever
+    // lands in which batch on which node, every event is stored once, every retry names it
+    // and no write fails.
+    let sender = |store: Arc<PostgresStore>, reversed: bool| {
+        let (app_id, ep_id, source) = (app.id.clone(), ep.id.clone(), source.clone());
+        tokio::spawn(async move {
+            let mut keys: Vec<usize> = (0..40).map(|i| i % 20).collect();
+            if reversed {
+                keys.reverse();
+            }
+            let writes = keys.into_iter().map(|k| {
+                let (store, app_id, ep_id) = (store.clone(), app_id.clone(), ep_id.clone());
+                let entry = hookd_store::IngestDedup {
+                    source_id: source.clone(),
+                    event_id: format!("delivery-{k}"),
+                    expires_at: t(1_000_000),
+                };
+                tokio::spawn(async move {
+                    let msg = message(&app_id, "github.push");
+                    let dests = [dest(&msg, &ep_id, t(0))];
+                    let written = store
+                        .create_ingest_message(&msg, &dests, "{}", Some(&entry))
+                        .await
+                        .unwrap();
+                    (k, msg.id, written)
+                })
+            });
+            let mut out = Vec::new();
+            for w in writes.collect::<Vec<_>>() {
+                out.push(w.await.unwrap());
+            }
+            out
+        })
+    };
+    let (from_a, from_b) = (sender(a.clone(), false), sender(b.clone(), true));
+    let mut results = from_a.await.unwrap();
+    results.extend(from_b.await.unwrap());
+    let mut stored = std::collections::HashMap::new();
+    for (k, id, written) in &results {
+        if *written == hookd_store::IngestWrite::Created {
+            assert!(
+                stored.insert(*k, id.clone()).is_none(),
+                "event {k} stored twice"
+            );
+        }
+    }
+    assert_eq!(stored.len(), 20);
+    for (k, _, written) in &results {
+        if let hookd_store::IngestWrite::Duplicate(first) = written {
+            assert_eq!(&stored[k], first);
+        }
+    }
+    let claims = a.claim_due(t(0), 1_000, t(10), "a", &[]).await.unwrap();
+    assert_eq!(claims.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
     let Some(schema) = TestSchema::create().await else {
         return;
