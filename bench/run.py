@@ -39,11 +39,13 @@ SCENARIOS = [
 # every forward verified at the bench's receiver. name -> (backend, extra flags)
 INGEST_SCENARIOS = [
     ("ingest-sqlite", "sqlite", "--ingest --messages 100000 --concurrency 64"),
+    ("ingest-sqlite-c128", "sqlite", "--ingest --messages 100000 --concurrency 128"),
     ("ingest-sqlite-stripe", "sqlite", "--ingest --provider stripe --messages 100000 --concurrency 64"),
     ("ingest-sqlite-sw", "sqlite", "--ingest --provider standard-webhooks --messages 100000 --concurrency 64"),
     ("ingest-sqlite-replay", "sqlite", "--ingest --messages 50000 --concurrency 64 --replay-fraction 0.1"),
     ("ingest-sqlite-2k", "sqlite", "--ingest --rate 2000 --duration 20"),
     ("ingest-pg", "pg", "--ingest --messages 100000 --concurrency 64"),
+    ("ingest-pg-c128", "pg", "--ingest --messages 100000 --concurrency 128"),
     ("ingest-pg-2k", "pg", "--ingest --rate 2000 --duration 20"),
 ]
 
