@@ -57,7 +57,10 @@ impl Forwarded {
             .meta
             .headers
             .iter()
-            .filter(|(name, _)| !hookd_core::validate::is_forbidden_header(name))
+            // hookd is the one sending: its own user-agent, not the provider's.
+            .filter(|(name, _)| {
+                name != "user-agent" && !hookd_core::validate::is_forbidden_header(name)
+            })
             .cloned()
             .collect();
         if !self.meta.source_id.is_empty() {

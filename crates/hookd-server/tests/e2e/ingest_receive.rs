@@ -123,6 +123,7 @@ async fn github(
             ("x-github-event", "push"),
             ("x-github-delivery", delivery),
             ("x-hub-signature-256", &sig),
+            ("user-agent", "GitHub-Hookshot/test"),
         ],
         body.to_owned(),
     )
@@ -216,6 +217,7 @@ async fn events_are_stored_forwarded_resent_and_deduplicated(backend: Backend) {
     assert!(header(r, "x-hub-signature-256").starts_with("sha256="));
     assert_eq!(header(r, "x-hookd-source-id"), id);
     assert_eq!(header(r, "x-hookd-provider-event-id"), "d-1");
+    assert!(header(r, "user-agent").starts_with("hookd/"));
 
     // The provider retries the same delivery: acknowledged, pointing at the first, and
     // not stored again.
