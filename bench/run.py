@@ -40,6 +40,7 @@ SCENARIOS = [
 INGEST_SCENARIOS = [
     ("ingest-sqlite", "sqlite", "--ingest --messages 100000 --concurrency 64"),
     ("ingest-sqlite-c128", "sqlite", "--ingest --messages 100000 --concurrency 128"),
+    ("ingest-sqlite-c256", "sqlite", "--ingest --messages 100000 --concurrency 256"),
     ("ingest-sqlite-stripe", "sqlite", "--ingest --provider stripe --messages 100000 --concurrency 64"),
     ("ingest-sqlite-sw", "sqlite", "--ingest --provider standard-webhooks --messages 100000 --concurrency 64"),
     ("ingest-sqlite-replay", "sqlite", "--ingest --messages 50000 --concurrency 64 --replay-fraction 0.1"),
