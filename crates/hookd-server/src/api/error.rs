@@ -20,6 +20,8 @@ pub enum ApiError {
     Validation { loc: Vec<String>, msg: String },
     /// 400: the body is not JSON at all.
     InvalidJson(String),
+    /// 400: the request body could not be read (the client went away mid-body, say).
+    UnreadableBody(String),
     /// 401: missing or wrong bearer token.
     Unauthorized(&'static str),
     /// 404: the addressed resource or route does not exist.
@@ -142,6 +144,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, body)
             }
             Self::InvalidJson(detail) => simple(StatusCode::BAD_REQUEST, "invalid_json", &detail),
+            Self::UnreadableBody(detail) => {
+                simple(StatusCode::BAD_REQUEST, "unreadable_body", &detail)
+            }
             Self::Unauthorized(detail) => {
                 simple(StatusCode::UNAUTHORIZED, "authentication_failed", detail)
             }

@@ -106,8 +106,11 @@ impl Receiver {
         }
         let entry = match state.store.get_source_by_token(token, now).await {
             Ok(source) => {
-                let config = provider_config(&source.source_type, &source.config)
-                    .map_err(|e| format!("{e:?}"));
+                let config =
+                    provider_config(&source.source_type, &source.config).map_err(|e| match e {
+                        ApiError::Validation { msg, .. } => msg,
+                        other => format!("{other:?}"),
+                    });
                 let kept = match &config {
                     Ok(c) => hookd_ingest::kept_headers(c),
                     Err(_) => Vec::new(),
@@ -196,8 +199,8 @@ async fn receive_inner(
             Ok(bytes) => body = bytes,
             Err(_) if declared.is_none() => too_large = Some(limit as u64 + 1),
             Err(_) => {
-                return Err(ApiError::InvalidJson(
-                    "the request body could not be read".into(),
+                return Err(ApiError::UnreadableBody(
+                    "the request body could not be read to its declared length".into(),
                 ))
             }
         }
