@@ -366,6 +366,25 @@ async fn refusals_are_401_or_413_and_recorded_without_secrets(backend: Backend) 
     assert!(big["body"].as_str().unwrap().len() <= 4096);
     assert!(messages_of(&app, &id).await.is_empty());
     assert!(rx.received("/gh").is_empty());
+
+    // Authentic but an hour old (Stripe allows 5 minutes): a replay of a captured request.
+    let (stripe, stripe_url, _) =
+        source_with_endpoint(&app, &rx, "stripe", json!({"secret": "whsec_st"}), "/st").await;
+    let body = r#"{"id":"evt_old","type":"invoice.paid"}"#;
+    let t = (hookd_core::Timestamp::now().as_secs() - 3600).to_string();
+    let sig = format!(
+        "t={t},v1={}",
+        hmac_hex("whsec_st", &[t.as_bytes(), b".", body.as_bytes()])
+    );
+    let (s, _, text) = send(&app, &stripe_url, &[("stripe-signature", &sig)], body).await;
+    assert_eq!(s, 401, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["code"],
+        "stale_timestamp"
+    );
+    let (_, log) = app.get(&format!("{SOURCES}/{stripe}/rejection")).await;
+    assert_eq!(log["data"][0]["code"], "stale_timestamp", "{log}");
+    assert!(messages_of(&app, &stripe).await.is_empty());
 }
 
 async fn bodies_of_any_kind_are_forwarded_byte_exact(backend: Backend) {
