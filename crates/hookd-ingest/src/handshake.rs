@@ -1,6 +1,8 @@
 //! Endpoint handshakes some providers require before (or while) they send events.
-//! The caller verifies the request first; these functions only recognise the handshake
-//! and build the answer. Nothing here is forwarded.
+//! The caller verifies the request first ([`handshake`]); these functions only recognise
+//! the handshake and build the answer. Nothing here is forwarded. The one exception is
+//! [`probe`]: Slack's `ssl_check`, a request that carries nothing, is answered before
+//! verification, as Slack's own Bolt frameworks do.
 
 use crate::crypto::{hmac_sha256, to_hex};
 use crate::{IncomingRequest, Provider, ProviderConfig};
@@ -66,5 +68,48 @@ pub fn handshake(config: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<H
             })
         }
         _ => None,
+    }
+}
+
+/// Recognises a provider's connectivity probe, answered without verification because it
+/// carries nothing and changes nothing: Slack's `ssl_check=1` form POST, sent when a
+/// slash command or interactivity URL is saved (Slack's Bolt frameworks answer it ahead
+/// of their signature check). The answer is an empty `200`.
+pub fn probe(config: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<HandshakeResponse> {
+    if config.provider != Provider::Slack || req.body.len() > 4096 {
+        return None;
+    }
+    let is_check = url::form_urlencoded::parse(req.body).any(|(k, v)| k == "ssl_check" && v == "1");
+    is_check.then(|| HandshakeResponse {
+        status: 200,
+        content_type: "text/plain; charset=utf-8",
+        body: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderMap;
+
+    fn request<'a>(headers: &'a HeaderMap, body: &'a [u8]) -> IncomingRequest<'a> {
+        IncomingRequest {
+            method: "POST",
+            url: "https://hooks.example.com/ingest/t",
+            headers,
+            body,
+        }
+    }
+
+    #[test]
+    fn only_a_slack_ssl_check_is_a_probe() {
+        let headers = HeaderMap::new();
+        let slack = ProviderConfig::new(Provider::Slack, ["s"]);
+        let check = request(&headers, b"ssl_check=1&token=abc");
+        assert_eq!(probe(&slack, &check).map(|a| a.status), Some(200));
+        let command = request(&headers, b"command=%2Fweather&text=94070");
+        assert!(probe(&slack, &command).is_none());
+        let github = ProviderConfig::new(Provider::Github, ["s"]);
+        assert!(probe(&github, &check).is_none());
     }
 }

@@ -30,7 +30,7 @@ pub mod rejection;
 pub mod request;
 
 pub use config::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig, Secret};
-pub use handshake::{handshake, HandshakeResponse};
+pub use handshake::{handshake, probe, HandshakeResponse};
 pub use kept::kept_headers;
 pub use rejection::Rejection;
 pub use request::IncomingRequest;

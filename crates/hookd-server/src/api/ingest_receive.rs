@@ -7,7 +7,9 @@
 //! 3. `hookd_ingest::verify` checks the signature (failure: 401 with the rejection's
 //!    code); a refused request is recorded in the rejection log (bounded, see
 //!    [`REJECTIONS_PER_SECOND`]) and never forwarded;
-//! 4. a verified handshake (Slack, Twitch, Zoom) is answered and not stored;
+//! 4. a verified handshake (Slack, Twitch, Zoom) is answered and not stored, and so is
+//!    Slack's `ssl_check` probe, which carries nothing and is answered unverified (before
+//!    step 3);
 //! 5. anything else is written, with its de-duplication key (the provider's event id,
 //!    remembered for `ingest_dedup_window`), as a message of the source's internal
 //!    application, fanned out to the source's endpoints, and only then acknowledged:
@@ -249,6 +251,9 @@ async fn receive_inner(
         headers,
         body: &body,
     };
+    if let Some(answer) = hookd_ingest::probe(config, &request) {
+        return Ok(handshake_response(answer));
+    }
     let verified = match hookd_ingest::verify(config, &request, now.as_secs()) {
         Ok(v) => v,
         Err(rejection) => {
@@ -267,16 +272,7 @@ async fn receive_inner(
         }
     };
     if let Some(answer) = hookd_ingest::handshake(config, &request) {
-        let mut response = (
-            StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK),
-            answer.body,
-        )
-            .into_response();
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static(answer.content_type),
-        );
-        return Ok(response);
+        return Ok(handshake_response(answer));
     }
 
     // Stored byte-exact: as text when it is text a database column takes, else base64.
@@ -342,6 +338,16 @@ async fn receive_inner(
         out.insert("x-hookd-duplicate", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+fn handshake_response(answer: hookd_ingest::HandshakeResponse) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, answer.body).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.content_type),
+    );
+    response
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

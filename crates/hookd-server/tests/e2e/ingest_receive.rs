@@ -464,6 +464,10 @@ async fn handshakes_are_answered_and_nothing_is_forwarded(backend: Backend) {
     // The same challenge unsigned is refused like any request.
     let (s, _, _) = send(&app, &slack_url, &signed[..2], body).await;
     assert_eq!(s, 401);
+    // Slack's ssl_check probe (slash command URLs) carries nothing: answered as it is.
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let (s, _, text) = send(&app, &slack_url, &form, "ssl_check=1&token=legacy").await;
+    assert_eq!((s, text.as_str()), (200, ""));
 
     // Zoom endpoint.url_validation.
     let (zoom, zoom_url, _) =
