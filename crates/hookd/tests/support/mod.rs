@@ -1,9 +1,11 @@
 //! What the binary-level tests share: `hookd serve` processes, a recording receiver, a
-//! small API client, polling with a deadline, and PostgreSQL fixtures (an isolated schema
-//! on the shared server, or a private server that a test may crash and restart).
+//! small API client, polling with a deadline, PostgreSQL fixtures (an isolated schema
+//! on the shared server, or a private server that a test may crash and restart), and an
+//! ingest source of the GitHub type with requests signed like GitHub's.
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod github;
 pub mod postgres;
 
 use axum::http::HeaderMap;
@@ -23,7 +25,10 @@ pub const MAIN_KEY: &str = "aG9va2QtdGVzdC1tYWluLWtleS0wMTIzNDU2Nzg5YWI=";
 /// A running `hookd serve`; killed with SIGKILL when dropped.
 pub struct Node {
     child: Child,
+    /// `http://127.0.0.1:{port}/api/v1`.
     pub base: String,
+    /// `http://127.0.0.1:{port}`: where `/ingest/...` lives.
+    pub root: String,
 }
 
 impl Node {
@@ -49,6 +54,7 @@ impl Node {
         let node = Node {
             child: cmd.spawn().expect("hookd binary starts"),
             base: format!("http://127.0.0.1:{port}/api/v1"),
+            root: format!("http://127.0.0.1:{port}"),
         };
         let client = reqwest::Client::new();
         let health = format!("{}/health", node.base);
@@ -103,6 +109,9 @@ pub struct Arrival {
     pub at: Instant,
     /// What the receiver answered.
     pub status: u16,
+    /// The request's headers and body, for checks of what was forwarded.
+    pub headers: HeaderMap,
+    pub body: axum::body::Bytes,
 }
 
 /// How the receiver answers.
@@ -114,7 +123,8 @@ pub struct Behaviour {
     pub fail_first: bool,
 }
 
-/// An HTTP receiver that records every request's `webhook-id`, path and time.
+/// An HTTP receiver that records every request: its `webhook-id`, path, time, headers
+/// and body.
 #[derive(Clone)]
 pub struct Receiver {
     addr: std::net::SocketAddr,
@@ -127,32 +137,36 @@ impl Receiver {
         let addr = listener.local_addr().unwrap();
         let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::default();
         let log = arrivals.clone();
-        let app = axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap| {
-            let (log, behaviour) = (log.clone(), behaviour.clone());
-            async move {
-                tokio::time::sleep(behaviour.delay).await;
-                let msg_id = headers
-                    .get("webhook-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_owned();
-                let path = uri.path().to_owned();
-                let mut log = log.lock().unwrap();
-                let seen_before = log.iter().any(|a| a.msg_id == msg_id && a.path == path);
-                let status = if behaviour.fail_first && !seen_before {
-                    500
-                } else {
-                    200
-                };
-                log.push(Arrival {
-                    msg_id,
-                    path,
-                    at: Instant::now(),
-                    status,
-                });
-                axum::http::StatusCode::from_u16(status).unwrap()
-            }
-        });
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: axum::body::Bytes| {
+                let (log, behaviour) = (log.clone(), behaviour.clone());
+                async move {
+                    tokio::time::sleep(behaviour.delay).await;
+                    let msg_id = headers
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let path = uri.path().to_owned();
+                    let mut log = log.lock().unwrap();
+                    let seen_before = log.iter().any(|a| a.msg_id == msg_id && a.path == path);
+                    let status = if behaviour.fail_first && !seen_before {
+                        500
+                    } else {
+                        200
+                    };
+                    log.push(Arrival {
+                        msg_id,
+                        path,
+                        at: Instant::now(),
+                        status,
+                        headers,
+                        body,
+                    });
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { addr, arrivals }
     }
@@ -185,7 +199,10 @@ impl Receiver {
 #[derive(Clone)]
 pub struct Api {
     client: reqwest::Client,
+    /// `{root}/api/v1`, which [`Api::call`] paths are relative to.
     pub base: String,
+    /// The node's address, which [`Api::call_root`] paths are relative to.
+    pub root: String,
 }
 
 impl Api {
@@ -196,17 +213,26 @@ impl Api {
                 .build()
                 .unwrap(),
             base: node.base.clone(),
+            root: node.root.clone(),
         }
     }
 
     /// Sends a request; the status and the JSON body (`Null` if none). Panics only if no
     /// response came at all.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_url(method, &format!("{}{path}", self.base), body)
+            .await
+    }
+
+    /// Like [`Api::call`], for paths outside `/api/v1` (e.g. `/ingest/api/v1/source`).
+    pub async fn call_root(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_url(method, &format!("{}{path}", self.root), body)
+            .await
+    }
+
+    async fn call_url(&self, method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
+        let mut req = self.client.request(method, url).bearer_auth(TOKEN);
         if let Some(b) = body {
             req = req.json(&b);
         }
