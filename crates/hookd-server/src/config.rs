@@ -582,6 +582,11 @@ mod tests {
         assert_eq!(c.retry.max_attempts(), 8);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert!(c.allowed_networks.is_empty());
+        assert_eq!(c.ingest_dedup_window, Duration::from_secs(259_200));
+        assert_eq!(
+            c.ingest_rejection_retention,
+            Duration::from_secs(7 * 86_400)
+        );
     }
 
     #[test]
@@ -635,6 +640,16 @@ mod tests {
         })
         .contains("retry schedule"));
         assert!(toml::from_str::<FileConfig>("unknown_key = 1").is_err());
+        assert!(bad(ServeArgs {
+            ingest_dedup_window: Some(0.0),
+            ..Default::default()
+        })
+        .contains("ingest_dedup_window"));
+        assert!(bad(ServeArgs {
+            ingest_rejection_retention: Some(400.0),
+            ..Default::default()
+        })
+        .contains("ingest_rejection_retention"));
         assert!(bad(ServeArgs {
             proxy_url: Some("socks5://proxy:1080".into()),
             ..Default::default()
