@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Signs webhook requests with the providers' own libraries (PyPI: stripe, twilio, svix;
-# npm: @octokit/webhooks-methods, stripe) and writes them to target/oracles/requests.json,
-# which hookd-ingest's oracle test verifies. Installs into target/oracles (a virtualenv
-# and node_modules), so nothing outside the repository changes.
+# Signs webhook requests with the providers' own libraries (PyPI: stripe, twilio, svix,
+# slack_sdk; npm: @octokit/webhooks-methods, stripe, @paddle/paddle-node-sdk, @linear/sdk,
+# @shopify/shopify-api) and writes them to target/oracles/requests.json, which
+# hookd-ingest's oracle test and hookd-server's receive test check. Where a library only
+# verifies (Slack's also signs), the script requires it to accept each request and refuse
+# a tampered copy. Installs into target/oracles (a virtualenv and node_modules), so
+# nothing outside the repository changes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Signs webhook requests with the providers' own Python libraries and prints them as a
-JSON list (see README.md for the shape). Nothing here verifies; hookd's tests do."""
+JSON list (see README.md for the shape). Where a library can also verify (slack_sdk), the
+script requires it to accept what it signed and refuse a tampered copy, so a request the
+provider's own code would refuse never reaches hookd's tests as a valid one."""
 import base64
 import datetime
 import hashlib
@@ -8,8 +10,10 @@ import json
 import sys
 import urllib.parse
 
+import slack_sdk.version
 import stripe
 import twilio
+from slack_sdk.signature import Clock, SignatureVerifier
 from svix.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
@@ -88,8 +92,49 @@ def svix_requests():
     ]
 
 
+class FixedClock(Clock):
+    """slack_sdk checks the timestamp against its clock: make that clock read NOW."""
+
+    def now(self):
+        return float(NOW)
+
+
+def slack_requests():
+    secret = "slack_signing_secret_oracle_0123"
+    verifier = SignatureVerifier(secret, clock=FixedClock())
+    lib = f"slack_sdk {slack_sdk.version.__version__}"
+    events = json.dumps({
+        "token": "verification-token", "team_id": "T0ORACLE", "api_app_id": "A0ORACLE",
+        "event": {"type": "app_mention", "user": "U0ORACLE", "text": "<@U0HOOKD> hi",
+                  "ts": "1760000000.000100", "channel": "C0ORACLE"},
+        "type": "event_callback", "event_id": "Ev0ORACLE1", "event_time": NOW,
+    })
+    # A slash command: form-encoded, and without an event id.
+    command = urllib.parse.urlencode({
+        "token": "verification-token", "team_id": "T0ORACLE", "command": "/hookd",
+        "text": "status 42", "user_id": "U0ORACLE", "response_url":
+        "https://hooks.slack.com/commands/T0ORACLE/1/abc",
+    })
+    out = []
+    for body, content_type, extra in (
+        (events, "application/json", {"event_id": "Ev0ORACLE1"}),
+        (command, "application/x-www-form-urlencoded", {}),
+    ):
+        timestamp = str(NOW)
+        sig = verifier.generate_signature(timestamp=timestamp, body=body)
+        # The library is the acceptance oracle: it must take what it signed and refuse
+        # the same request with one body byte changed.
+        assert verifier.is_valid(body=body, timestamp=timestamp, signature=sig), body
+        assert not verifier.is_valid(body=body[:-1] + "#", timestamp=timestamp, signature=sig)
+        headers = {"x-slack-signature": sig, "x-slack-request-timestamp": timestamp,
+                   "content-type": content_type}
+        out.append(request("slack", lib, secret, "https://hooks.example.com/in/slack",
+                           headers, body, **extra))
+    return out
+
+
 def main():
-    out = stripe_requests() + twilio_requests() + svix_requests()
+    out = stripe_requests() + twilio_requests() + svix_requests() + slack_requests()
     json.dump(out, sys.stdout, indent=1)
     print()
 

@@ -3,8 +3,9 @@
 //! source's endpoints with the provider's identifying headers, provider retries
 //! acknowledged but forwarded once, refusals answered 401/413 and recorded in the
 //! rejection log, handshakes answered and not forwarded, rotated tokens honoured; and the
-//! requests signed by the providers' own libraries (tests/oracles) accepted once, their
-//! replays de-duplicated and their tampered copies refused.
+//! requests signed by the providers' own libraries (tests/oracles) accepted once and
+//! forwarded with the provider's headers, their replays de-duplicated and their tampered
+//! copies refused.
 
 use crate::support::{spawn_on, Backend, Received, Receiver, TestApp};
 use hmac::{Hmac, Mac};
@@ -593,6 +594,10 @@ async fn oracle_requests_are_accepted_once_and_replays_and_tampering_refused(bac
             "github" => "github",
             "stripe" => "stripe",
             "standard_webhooks" => "svix",
+            "slack" => "slack",
+            "paddle" => "paddle",
+            "linear" => "linear",
+            "shopify" => "shopify",
             _ => continue,
         };
         let what = format!("{} ({})", o.provider, o.library);
@@ -600,7 +605,7 @@ async fn oracle_requests_are_accepted_once_and_replays_and_tampering_refused(bac
         let age = (hookd_core::Timestamp::now().as_secs() - o.now).abs();
         let config = json!({"secret": o.secret, "toleranceSecs": age + 600});
         let path = format!("/oracle-{i}");
-        let (id, url, _) = source_with_endpoint(&app, &rx, source_type, config, &path).await;
+        let (id, url, secret) = source_with_endpoint(&app, &rx, source_type, config, &path).await;
         let headers: Vec<(&str, &str)> = o
             .headers
             .iter()
@@ -610,6 +615,21 @@ async fn oracle_requests_are_accepted_once_and_replays_and_tampering_refused(bac
         assert_eq!(s, 204, "{what}: {text}");
         let got = rx.wait_for(&path, 1, WAIT).await;
         assert_eq!(&got[0].body[..], o.body.as_bytes(), "{what}");
+        verify_forwarded(&secret, &got[0]);
+        // The provider's headers travel under their own names, except the Standard
+        // Webhooks ones, whose names hookd's own signature uses.
+        for (name, value) in &o.headers {
+            if name.starts_with("webhook-") || name.starts_with("svix-") {
+                // hookd's own `webhook-*` were checked above; no `svix-*` goes along.
+                let svix = name.replace("webhook-", "svix-");
+                assert!(
+                    !got[0].headers.contains_key(&svix),
+                    "{what}: {svix} forwarded"
+                );
+            } else {
+                assert_eq!(header(&got[0], name), value, "{what}: {name} forwarded");
+            }
+        }
 
         let (s, again, _) = send(&app, &url, &headers, o.body.clone()).await;
         assert_eq!(s, 204, "{what}");
@@ -627,5 +647,8 @@ async fn oracle_requests_are_accepted_once_and_replays_and_tampering_refused(bac
         assert_eq!(s, 401, "{what}: {text}");
         checked += 1;
     }
-    assert!(checked >= 3, "oracle requests for github, stripe and svix");
+    assert!(
+        checked >= 8,
+        "oracle requests for github, stripe, svix, slack, paddle, linear and shopify"
+    );
 }
