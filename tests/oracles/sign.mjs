@@ -170,6 +170,27 @@ const out = [];
     request("shopify", `@shopify/shopify-api ${version("@shopify/shopify-api")}`, secret, url,
       headers, body, { event_id: webhookId }),
   );
+  // Shopify's "events" deliveries: the same headers without the `x-` prefix.
+  const eventsId = "0c4f2a59-1f2b-4a0e-9a51-7a3c2f1d9e11";
+  const eventsHeaders = Object.fromEntries(
+    Object.entries({ ...headers, "x-shopify-webhook-id": eventsId }).map(([k, v]) => [
+      k.replace(/^x-shopify-/, "shopify-"),
+      v,
+    ]),
+  );
+  const validateEvents = (b) =>
+    shopify.webhooks
+      .validate({
+        rawBody: b,
+        rawRequest: new Request(url, { method: "POST", headers: eventsHeaders, body: b }),
+      })
+      .then((r) => r.valid);
+  require_(await accepts(() => validateEvents(body)), "Shopify events, signed");
+  require_(!(await accepts(() => validateEvents(tamper(body)))), "Shopify events, tampered");
+  out.push(
+    request("shopify", `@shopify/shopify-api ${version("@shopify/shopify-api")} (events)`,
+      secret, url, eventsHeaders, body, { event_id: eventsId }),
+  );
 }
 
 console.log(JSON.stringify(out, null, 1));

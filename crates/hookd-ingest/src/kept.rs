@@ -40,6 +40,14 @@ fn provider_headers(provider: Provider) -> &'static [&'static str] {
             "x-shopify-api-version",
             "x-shopify-triggered-at",
             "x-shopify-hmac-sha256",
+            // Shopify's "events" deliveries: the same headers without `x-`.
+            "shopify-topic",
+            "shopify-webhook-id",
+            "shopify-event-id",
+            "shopify-shop-domain",
+            "shopify-api-version",
+            "shopify-triggered-at",
+            "shopify-hmac-sha256",
         ],
         Provider::Slack => &[
             "x-slack-signature",
