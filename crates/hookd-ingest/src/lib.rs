@@ -9,6 +9,7 @@
 //!   snake_case `code()` and a `detail()` that never contains a secret.
 //! - `crypto`: HMAC helpers, hex/base64 decoding and constant-time comparison.
 //! - `providers/`: one file per provider scheme; each exposes `verify(...)`.
+//! - `event_type`: [`event_type()`], the provider's name for an event, for filtering.
 //! - `kept`: [`kept_headers`], the request headers kept with an accepted event.
 //! - [`mod@handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
 //!   requests that already passed [`verify`].
@@ -23,6 +24,7 @@
 
 pub mod config;
 mod crypto;
+mod event_type;
 pub mod handshake;
 mod kept;
 mod providers;
@@ -30,6 +32,7 @@ pub mod rejection;
 pub mod request;
 
 pub use config::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig, Secret};
+pub use event_type::event_type;
 pub use handshake::{handshake, probe, HandshakeResponse};
 pub use kept::kept_headers;
 pub use rejection::Rejection;

@@ -302,7 +302,9 @@ async fn receive_inner(
         id: MsgId::generate_at(now),
         app_id: target.app.id.clone(),
         event_id: None,
-        event_type: source.source_type.clone(),
+        // The provider's own name for the event where it gives one, else the source type.
+        event_type: hookd_ingest::event_type(config.provider, &request)
+            .unwrap_or_else(|| source.source_type.clone()),
         payload: Some(payload),
         channels: None,
         tags: None,

@@ -206,6 +206,7 @@ async fn events_are_stored_forwarded_resent_and_deduplicated(backend: Backend) {
         .await;
     assert_eq!(s, 200, "{msg}");
     assert_eq!(msg["payload"]["commits"][0]["id"], "c0ffee");
+    assert_eq!(msg["eventType"], "push", "the provider's event type");
 
     let got = rx.wait_for("/gh", 1, WAIT).await;
     let r = &got[0];
