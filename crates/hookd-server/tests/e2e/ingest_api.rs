@@ -7,19 +7,6 @@ use serde_json::json;
 
 const SOURCES: &str = "/ingest/api/v1/source";
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Postgres).await } )*
-        }
-    };
-}
-
 on_both_backends!(
     sources_have_receive_urls_rotate_tokens_and_own_their_endpoints,
     bad_source_input_gets_clear_errors_and_hookd_only_types_stay_readable,

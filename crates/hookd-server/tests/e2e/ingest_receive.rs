@@ -18,19 +18,6 @@ use std::time::Duration;
 const SOURCES: &str = "/ingest/api/v1/source";
 const WAIT: Duration = Duration::from_secs(15);
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Postgres).await } )*
-        }
-    };
-}
-
 on_both_backends!(
     events_are_stored_forwarded_resent_and_deduplicated,
     refusals_are_401_or_413_and_recorded_without_secrets,

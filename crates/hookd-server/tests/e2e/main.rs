@@ -2,6 +2,20 @@
 //! a test says so, PostgreSQL from `HOOKD_TEST_POSTGRES_URL`), driven over HTTP, delivering
 //! to a real receiver on loopback.
 
+/// Generates one test per backend from an `async fn(Backend)` of the calling module.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::support::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name(crate::support::Backend::Postgres).await } )*
+        }
+    };
+}
+
 mod pg;
 mod support;
 

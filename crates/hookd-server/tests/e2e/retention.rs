@@ -6,20 +6,6 @@ use crate::support::{spawn_on, Answer, Backend, Receiver, TestApp, TOKEN};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// Generates one test per backend from an `async fn(Backend)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Sqlite).await } )*
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-               async fn $name() { super::$name(crate::support::Backend::Postgres).await } )*
-        }
-    };
-}
-
 on_both_backends!(
     a_retried_message_create_replays_the_first_response_and_stores_one_message,
     a_reused_key_with_another_request_gets_422,
