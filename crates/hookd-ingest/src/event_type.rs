@@ -1,20 +1,43 @@
-//! The provider's own name for what happened (`push`, `invoice.paid`, `orders/create`,
-//! ...), so a received event can be filtered and listed by it: from the header the
-//! provider names it in, else from the JSON body's field for it.
+//! What an accepted request says about itself beyond its signature, read once after
+//! verification: the provider's own name for what happened (`push`, `invoice.paid`,
+//! `orders/create`, ...), so a received event can be filtered and listed by it, and, for
+//! providers that put it in the body (Stripe, Paddle, Slack), the event id. Headers are
+//! read first; the JSON body is parsed at most once, and only for providers that need it.
 
-use crate::{IncomingRequest, Provider};
+use crate::{IncomingRequest, Provider, Verified};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 /// The longest event type taken; a longer (or empty, or non-printable) value is ignored.
 const MAX_LEN: usize = 256;
 
-/// The body fields an event type is read from (the rest of the body is skipped).
+/// The body fields read (the rest of the body is skipped). Each is taken only when it is
+/// a string, so an unexpected shape of one never loses the others.
 #[derive(Deserialize)]
 struct Fields {
+    id: Option<Text>,
+    event_id: Option<Text>,
     #[serde(rename = "type")]
-    kind: Option<String>,
-    event_type: Option<String>,
+    kind: Option<Text>,
+    event_type: Option<Text>,
     event: Option<EventField>,
+}
+
+/// A field that is used only when it is a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Text {
+    Str(String),
+    Other(IgnoredAny),
+}
+
+impl Text {
+    fn into_string(self) -> Option<String> {
+        match self {
+            Text::Str(s) => Some(s),
+            Text::Other(_) => None,
+        }
+    }
 }
 
 /// Slack nests the event's type (`event.type`); Zoom names the event itself (`event`).
@@ -24,32 +47,50 @@ enum EventField {
     Name(String),
     Object {
         #[serde(rename = "type")]
-        kind: Option<String>,
+        kind: Option<Text>,
     },
+    Other(IgnoredAny),
 }
 
-/// The event type `req` carries for `provider`, if it names one.
-pub fn event_type(provider: Provider, req: &IncomingRequest<'_>) -> Option<String> {
-    let header = |names: &[&str]| names.iter().find_map(|n| req.optional_header(n));
-    let found = match provider {
-        Provider::Github => header(&["x-github-event"]).map(str::to_owned),
-        Provider::Shopify => header(&["x-shopify-topic", "shopify-topic"]).map(str::to_owned),
-        Provider::Linear => header(&["linear-event"]).map(str::to_owned),
-        Provider::Gitlab => header(&["x-gitlab-event"]).map(str::to_owned),
-        Provider::Twitch => header(&["twitch-eventsub-subscription-type"]).map(str::to_owned),
-        Provider::Stripe | Provider::StandardWebhooks => body(req).and_then(|f| f.kind),
-        Provider::Paddle => body(req).and_then(|f| f.event_type),
-        Provider::Zoom => match body(req).and_then(|f| f.event) {
-            Some(EventField::Name(name)) => Some(name),
-            _ => None,
-        },
-        Provider::Slack => body(req).and_then(|f| match f.event {
-            Some(EventField::Object { kind: Some(inner) }) => Some(inner),
-            _ => f.kind,
-        }),
-        Provider::Twilio | Provider::GenericHmac => None,
+/// Fills `verified.event_type`, and `verified.event_id` where the provider carries it in
+/// the body, from a request `provider` has signed.
+pub(crate) fn describe(provider: Provider, req: &IncomingRequest<'_>, verified: &mut Verified) {
+    let header = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| req.optional_header(n))
+            .map(str::to_owned)
     };
-    found.filter(|t| !t.is_empty() && t.len() <= MAX_LEN && !t.chars().any(char::is_control))
+    let text = |t: Option<Text>| t.and_then(Text::into_string);
+    let (event_type, body_id) = match provider {
+        Provider::Github => (header(&["x-github-event"]), None),
+        Provider::Shopify => (header(&["x-shopify-topic", "shopify-topic"]), None),
+        Provider::Linear => (header(&["linear-event"]), None),
+        Provider::Gitlab => (header(&["x-gitlab-event"]), None),
+        Provider::Twitch => (header(&["twitch-eventsub-subscription-type"]), None),
+        Provider::Twilio | Provider::GenericHmac => (None, None),
+        Provider::StandardWebhooks => (body(req).and_then(|f| text(f.kind)), None),
+        Provider::Stripe => body(req).map_or((None, None), |f| (text(f.kind), text(f.id))),
+        Provider::Paddle => {
+            body(req).map_or((None, None), |f| (text(f.event_type), text(f.event_id)))
+        }
+        Provider::Zoom => match body(req).and_then(|f| f.event) {
+            Some(EventField::Name(name)) => (Some(name), None),
+            _ => (None, None),
+        },
+        Provider::Slack => body(req).map_or((None, None), |f| {
+            let kind = match f.event {
+                Some(EventField::Object { kind: Some(inner) }) => inner.into_string(),
+                _ => None,
+            };
+            (kind.or_else(|| text(f.kind)), text(f.event_id))
+        }),
+    };
+    verified.event_type = event_type
+        .filter(|t| !t.is_empty() && t.len() <= MAX_LEN && !t.chars().any(char::is_control));
+    if verified.event_id.is_none() {
+        verified.event_id = body_id;
+    }
 }
 
 fn body(req: &IncomingRequest<'_>) -> Option<Fields> {
@@ -76,7 +117,9 @@ mod tests {
             headers: &map,
             body: body.as_bytes(),
         };
-        event_type(provider, &req)
+        let mut verified = Verified::default();
+        describe(provider, &req, &mut verified);
+        verified.event_type
     }
 
     #[test]
@@ -138,5 +181,47 @@ mod tests {
         assert_eq!(of(Provider::Slack, &[], "command=%2Fweather"), None);
         assert_eq!(of(Provider::Stripe, &[], r#"{"type":""}"#), None);
         assert_eq!(of(Provider::Github, &[], "{}"), None);
+        // A field of another shape is skipped, the others still read.
+        assert_eq!(
+            of(Provider::Stripe, &[], r#"{"id":7,"type":"invoice.paid"}"#).as_deref(),
+            Some("invoice.paid")
+        );
+    }
+
+    #[test]
+    fn body_carried_event_ids_are_read_in_the_same_pass() {
+        let map = HeaderMap::new();
+        let id = |provider, body: &'static str| {
+            let req = IncomingRequest {
+                method: "POST",
+                url: "https://h.example/ingest/t",
+                headers: &map,
+                body: body.as_bytes(),
+            };
+            let mut verified = Verified::default();
+            describe(provider, &req, &mut verified);
+            verified.event_id
+        };
+        assert_eq!(
+            id(Provider::Stripe, r#"{"id":"evt_1","type":"x"}"#).as_deref(),
+            Some("evt_1")
+        );
+        assert_eq!(
+            id(
+                Provider::Paddle,
+                r#"{"event_id":"evt_01","event_type":"x"}"#
+            )
+            .as_deref(),
+            Some("evt_01")
+        );
+        assert_eq!(
+            id(
+                Provider::Slack,
+                r#"{"event_id":"Ev1","event":{"type":"message"}}"#
+            )
+            .as_deref(),
+            Some("Ev1")
+        );
+        assert_eq!(id(Provider::Github, r#"{"id":"nope"}"#), None);
     }
 }

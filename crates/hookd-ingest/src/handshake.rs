@@ -32,8 +32,13 @@ pub fn handshake(config: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<H
         content_type: "text/plain; charset=utf-8",
         body: s.as_bytes().to_vec(),
     };
+    // Every accepted request passes here: parse a body only when it can be a handshake.
+    let mentions = |word: &[u8]| req.body.windows(word.len()).any(|w| w == word);
     match config.provider {
         Provider::Slack => {
+            if !mentions(b"url_verification") {
+                return None;
+            }
             let body: Value = serde_json::from_slice(req.body).ok()?;
             (body.get("type")?.as_str()? == "url_verification")
                 .then(|| body.get("challenge")?.as_str().map(text))?
@@ -47,6 +52,9 @@ pub fn handshake(config: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<H
             body.get("challenge")?.as_str().map(text)
         }
         Provider::Zoom => {
+            if !mentions(b"endpoint.url_validation") {
+                return None;
+            }
             let body: Value = serde_json::from_slice(req.body).ok()?;
             if body.get("event")?.as_str()? != "endpoint.url_validation" {
                 return None;

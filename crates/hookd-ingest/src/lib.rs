@@ -9,7 +9,8 @@
 //!   snake_case `code()` and a `detail()` that never contains a secret.
 //! - `crypto`: HMAC helpers, hex/base64 decoding and constant-time comparison.
 //! - `providers/`: one file per provider scheme; each exposes `verify(...)`.
-//! - `event_type`: [`event_type()`], the provider's name for an event, for filtering.
+//! - `event_type`: fills [`Verified::event_type`] (and body-carried event ids) in one
+//!   read of the body.
 //! - `kept`: [`kept_headers`], the request headers kept with an accepted event.
 //! - [`mod@handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
 //!   requests that already passed [`verify`].
@@ -32,7 +33,6 @@ pub mod rejection;
 pub mod request;
 
 pub use config::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig, Secret};
-pub use event_type::event_type;
 pub use handshake::{handshake, probe, HandshakeResponse};
 pub use kept::kept_headers;
 pub use rejection::Rejection;
@@ -47,6 +47,9 @@ pub struct Verified {
     pub event_id: Option<String>,
     /// The signed timestamp in Unix seconds, when the provider signs one.
     pub timestamp: Option<i64>,
+    /// The provider's own name for the event (`push`, `invoice.paid`, ...), when it gives
+    /// one (header or body; see `event_type.rs`).
+    pub event_type: Option<String>,
 }
 
 /// Verifies `req` as sent by `config.provider`, at `now_unix_secs`.
@@ -61,7 +64,7 @@ pub fn verify(
     let tolerance = config.tolerance();
     let secrets = &config.secrets;
     use providers::*;
-    match config.provider {
+    let mut verified = match config.provider {
         Provider::StandardWebhooks => {
             standard_webhooks::verify(secrets, req, now_unix_secs, tolerance)
         }
@@ -81,7 +84,9 @@ pub fn verify(
             ))?;
             generic_hmac::verify(generic, secrets, req, now_unix_secs, config.tolerance_secs)
         }
-    }
+    }?;
+    event_type::describe(config.provider, req, &mut verified);
+    Ok(verified)
 }
 
 /// Parsers of provider signature headers, exposed so they can be fuzzed; they never

@@ -64,6 +64,7 @@ pub(crate) fn verify(
         .and_then(|name| req.optional_header(name))
         .map(str::to_owned);
     Ok(Verified {
+        event_type: None,
         event_id,
         timestamp,
     })

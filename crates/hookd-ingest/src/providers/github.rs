@@ -13,6 +13,7 @@ pub(crate) fn verify(secrets: &[Secret], req: &IncomingRequest<'_>) -> Result<Ve
     any_matches(secrets, &[sig], |key| hmac_sha256(key, &[req.body]))
         .ok_or(Rejection::BadSignature)?;
     Ok(Verified {
+        event_type: None,
         event_id: req.optional_header("x-github-delivery").map(str::to_owned),
         timestamp: None,
     })

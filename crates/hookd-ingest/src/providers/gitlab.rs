@@ -27,6 +27,7 @@ pub(crate) fn verify(
         .or_else(|| req.optional_header("x-gitlab-event-uuid"))
         .map(str::to_owned);
     Ok(Verified {
+        event_type: None,
         event_id,
         timestamp: None,
     })

@@ -30,6 +30,7 @@ pub(crate) fn verify(
         });
     }
     Ok(Verified {
+        event_type: None,
         event_id: req.optional_header("linear-delivery").map(str::to_owned),
         timestamp: Some(millis.div_euclid(1000)),
     })

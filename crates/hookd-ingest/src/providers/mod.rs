@@ -15,12 +15,6 @@ pub(crate) mod twilio;
 pub(crate) mod twitch;
 pub(crate) mod zoom;
 
-/// A top-level string field of a JSON body (event ids carried in the body), if any.
-pub(crate) fn json_string_field(body: &[u8], field: &str) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    value.get(field)?.as_str().map(str::to_owned)
-}
-
 /// Parses a Unix-seconds timestamp header value.
 pub(crate) fn parse_unix(value: &str) -> Result<i64, crate::Rejection> {
     value

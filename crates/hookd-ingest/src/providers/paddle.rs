@@ -43,7 +43,9 @@ pub(crate) fn verify(
     .ok_or(Rejection::BadSignature)?;
     check_paddle_age(header.timestamp, now, tolerance)?;
     Ok(Verified {
-        event_id: super::json_string_field(req.body, "event_id"),
+        event_type: None,
+        // The id is in the body: read with the event type (`event_type.rs`).
+        event_id: None,
         timestamp: Some(header.timestamp),
     })
 }

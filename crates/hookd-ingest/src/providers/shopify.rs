@@ -30,6 +30,7 @@ pub(crate) fn verify(secrets: &[Secret], req: &IncomingRequest<'_>) -> Result<Ve
     )
     .map(str::to_owned);
     Ok(Verified {
+        event_type: None,
         event_id,
         timestamp: None,
     })

@@ -97,6 +97,7 @@ pub(crate) fn verify(
     }
     check_age(timestamp, now, tolerance)?;
     Ok(Verified {
+        event_type: None,
         event_id: Some(id.to_string()),
         timestamp: Some(timestamp),
     })

@@ -34,7 +34,9 @@ pub(crate) fn verify(
     .ok_or(Rejection::BadSignature)?;
     check_age(header.timestamp, now, tolerance)?;
     Ok(Verified {
-        event_id: super::json_string_field(req.body, "id"),
+        event_type: None,
+        // The id is in the body: read with the event type (`event_type.rs`).
+        event_id: None,
         timestamp: Some(header.timestamp),
     })
 }

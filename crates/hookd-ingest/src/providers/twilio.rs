@@ -76,6 +76,7 @@ pub(crate) fn verify(secrets: &[Secret], req: &IncomingRequest<'_>) -> Result<Ve
         }
     }
     Ok(Verified {
+        event_type: None,
         event_id: req
             .optional_header("i-twilio-idempotency-token")
             .map(str::to_owned),

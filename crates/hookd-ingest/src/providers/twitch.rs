@@ -30,6 +30,7 @@ pub(crate) fn verify(
     .ok_or(Rejection::BadSignature)?;
     check_age(timestamp, now, tolerance)?;
     Ok(Verified {
+        event_type: None,
         event_id: Some(id.to_string()),
         timestamp: Some(timestamp),
     })

@@ -14,6 +14,7 @@ pub(crate) fn verify(
     matching_secret(secrets, req).and_then(|(_, timestamp)| {
         check_age(timestamp, now, tolerance)?;
         Ok(Verified {
+            event_type: None,
             event_id: None,
             timestamp: Some(timestamp),
         })

@@ -303,7 +303,8 @@ async fn receive_inner(
         app_id: target.app.id.clone(),
         event_id: None,
         // The provider's own name for the event where it gives one, else the source type.
-        event_type: hookd_ingest::event_type(config.provider, &request)
+        event_type: verified
+            .event_type
             .unwrap_or_else(|| source.source_type.clone()),
         payload: Some(payload),
         channels: None,
