@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use hookd_server::config::{Config, ServeArgs};
 use tokio_util::sync::CancellationToken;
 
+mod logging;
+
 /// mimalloc instead of the system allocator: the request path allocates many small,
 /// short-lived buffers, and glibc malloc cost about a tenth of the worker threads' time
 /// under load (see BENCHMARKS.md).
@@ -71,13 +73,7 @@ fn keygen(args: &KeygenArgs) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOOKD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Prune(args) => prune(*args),
