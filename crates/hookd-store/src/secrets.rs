@@ -31,6 +31,8 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) mod credentials;
+
 /// Bytes of a main key.
 pub const MAIN_KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 24;
@@ -46,6 +48,9 @@ pub(crate) const REENCRYPT_BATCH: usize = 256;
 pub struct MainKey {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// The HMAC key of lookup hashes (receive tokens), derived from the key; see
+    /// [`credentials`].
+    lookup: [u8; 32],
 }
 
 /// Why a main key was refused.
@@ -77,6 +82,7 @@ impl MainKey {
         Self {
             id,
             cipher: XChaCha20Poly1305::new(bytes.into()),
+            lookup: credentials::lookup_key(bytes),
         }
     }
 

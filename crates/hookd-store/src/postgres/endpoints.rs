@@ -12,6 +12,7 @@
 use super::codec::{col, corrupt, int_col_opt, json_col, json_col_opt, ms, to_json, to_json_opt};
 use super::codec::{pg_error, ts_col};
 use super::query::{execute, fetch_one, query_opt, ListQuery};
+use crate::secrets::credentials::HeaderCells;
 use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
@@ -21,7 +22,7 @@ use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
     event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
-    max_concurrency, fifo
+    max_concurrency, fifo, sealed_headers
     FROM endpoints";
 
 /// Reads a row, opening its sealed secrets with `codec`.
@@ -37,6 +38,9 @@ fn decode_row(codec: &SecretCodec, row: &Row) -> StoreResult<Endpoint> {
     let previous_secrets = codec
         .open_previous(id, col(row, 15)?)
         .map_err(|e| corrupt(15, e))?;
+    let headers = codec
+        .open_headers(id, col(row, 12)?, col(row, 18)?)
+        .map_err(|e| corrupt(18, e))?;
     Ok(Endpoint {
         id: EndpointId::from_trusted(id.to_owned()),
         app_id: AppId::from_trusted(col(row, 1)?),
@@ -52,19 +56,19 @@ fn decode_row(codec: &SecretCodec, row: &Row) -> StoreResult<Endpoint> {
         channels: json_col_opt(row, 9)?,
         metadata: json_col(row, 10)?,
         secret,
-        headers: json_col(row, 12)?,
+        headers,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
         previous_secrets,
     })
 }
 
-/// The encoded columns of an endpoint: JSON, and the sealed secrets.
+/// The encoded columns of an endpoint: JSON, and the sealed secrets and credential headers.
 struct JsonFields {
     event_types: Option<String>,
     channels: Option<String>,
     metadata: String,
-    headers: String,
+    headers: HeaderCells,
     secret: String,
     previous_secrets: String,
 }
@@ -75,7 +79,7 @@ impl JsonFields {
             event_types: to_json_opt(ep.event_types.as_ref())?,
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
-            headers: to_json(&ep.headers)?,
+            headers: codec.seal_headers(ep.id.as_str(), &ep.headers)?,
             secret: codec.seal_secret(&ep.id, &ep.secret),
             previous_secrets: codec.seal_previous(&ep.id, &ep.previous_secrets)?,
         })
@@ -86,9 +90,9 @@ impl JsonFields {
 const INSERT_SQL: &str = "WITH ep AS (
         INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
             disabled, event_types, channels, metadata, secret, headers, created_at,
-            updated_at, previous_secrets, max_concurrency, fifo)
+            updated_at, previous_secrets, max_concurrency, fifo, sealed_headers)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18)
+            $18, $20)
         RETURNING id, app_id
     ), flow AS (
         INSERT INTO flow_endpoints (endpoint_id, app_id)
@@ -114,13 +118,14 @@ pub(super) async fn insert(client: &Client, codec: &SecretCodec, ep: &Endpoint) 
             &json.channels,
             &json.metadata,
             &json.secret,
-            &json.headers,
+            &json.headers.plain,
             &ms(ep.created_at),
             &ms(ep.updated_at),
             &json.previous_secrets,
             &ep.max_concurrency.map(i64::from),
             &ep.fifo,
             &ep.is_flow_controlled(),
+            &json.headers.sealed,
         ],
         "inserting an endpoint",
     )
@@ -177,7 +182,7 @@ const UPDATE_SQL: &str = "WITH ep AS (
         UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
             rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
             secret = $12, headers = $13, updated_at = $14, previous_secrets = $15,
-            max_concurrency = $16, fifo = $17
+            max_concurrency = $16, fifo = $17, sealed_headers = $19
         WHERE app_id = $1 AND id = $2
         RETURNING id, app_id
     ), added AS (
@@ -228,12 +233,13 @@ pub(super) async fn update(
                 &json.channels,
                 &json.metadata,
                 &json.secret,
-                &json.headers,
+                &json.headers.plain,
                 &ms(ep.updated_at),
                 &json.previous_secrets,
                 &ep.max_concurrency.map(i64::from),
                 &ep.fifo,
                 &flow,
+                &json.headers.sealed,
             ],
         )
         .await

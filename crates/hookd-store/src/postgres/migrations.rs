@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0007_main_key_check.sql"),
     include_str!("sql/0008_ingest_sources.sql"),
     include_str!("sql/0009_ingest_events.sql"),
+    include_str!("sql/0010_sealed_credentials.sql"),
 ];
 
 /// The advisory lock's first key ("hookd" in ASCII); the second is the schema's hash, so

@@ -1,8 +1,10 @@
-//! Ingest sources: the `ingest_sources` table. The `config` column is sealed under the
-//! main key (it holds the provider's secrets).
+//! Ingest sources: the `ingest_sources` table. The `config` column (the provider's
+//! secrets) and the receive tokens are sealed under the main key, and a token is found by
+//! its lookup hash (see `crate::secrets::credentials`).
 
 use super::codec::{col, json_col, ms, ms_opt, to_json, ts_col, ts_col_opt};
 use super::query::{execute, fetch_one, query, ListQuery};
+use crate::secrets::credentials::{CONFIG_COLUMN, PREVIOUS_TOKEN_COLUMN, TOKEN_COLUMN};
 use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
@@ -14,13 +16,6 @@ use tokio_postgres::Row;
 const SELECT: &str = "SELECT id, uid, name, source_type, config, metadata, token,
     previous_token, previous_token_expires_at, created_at, updated_at FROM ingest_sources";
 
-/// The column name in the sealed config's associated data.
-pub(super) const CONFIG_COLUMN: &str = "ingest_sources.config";
-
-fn seal_config(codec: &SecretCodec, source: &IngestSource) -> StoreResult<String> {
-    Ok(codec.seal_text(CONFIG_COLUMN, source.id.as_str(), &to_json(&source.config)?))
-}
-
 fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<IngestSource> + '_ {
     move |row| {
         let id: String = col(row, 0)?;
@@ -31,7 +26,14 @@ fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<IngestSource> +
             .map_err(corrupt)?;
         let config =
             serde_json::from_str(&config).map_err(|_| corrupt("the config is not JSON".into()))?;
-        let previous: Option<String> = col(row, 7)?;
+        let token = codec
+            .open_token(TOKEN_COLUMN, &id, col(row, 6)?)
+            .map_err(corrupt)?;
+        let previous: Option<&str> = col(row, 7)?;
+        let previous = previous
+            .map(|p| codec.open_token(PREVIOUS_TOKEN_COLUMN, &id, p))
+            .transpose()
+            .map_err(corrupt)?;
         let expires = ts_col_opt(row, 8)?;
         Ok(IngestSource {
             id: SourceId::from_trusted(id),
@@ -40,7 +42,7 @@ fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<IngestSource> +
             source_type: col(row, 3)?,
             config,
             metadata: json_col(row, 5)?,
-            token: col(row, 6)?,
+            token,
             previous_token: previous
                 .zip(expires)
                 .map(|(token, expires_at)| PreviousToken { token, expires_at }),
@@ -55,25 +57,28 @@ pub(super) async fn insert(
     codec: &SecretCodec,
     s: &IngestSource,
 ) -> StoreResult<()> {
-    let (config, metadata) = (seal_config(codec, s)?, to_json(&s.metadata)?);
+    let (cells, metadata) = (codec.seal_source(s)?, to_json(&s.metadata)?);
     let previous = s.previous_token.as_ref();
     execute(
         client,
         "INSERT INTO ingest_sources (id, uid, name, source_type, config, metadata, token,
-         previous_token, previous_token_expires_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         previous_token, previous_token_expires_at, created_at, updated_at, token_hash,
+         previous_token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
             &s.id.as_str(),
             &s.uid,
             &s.name,
             &s.source_type,
-            &config,
+            &cells.config,
             &metadata,
-            &s.token,
-            &previous.map(|p| p.token.as_str()),
+            &cells.token,
+            &cells.previous_token,
             &ms_opt(previous.map(|p| p.expires_at)),
             &ms(s.created_at),
             &ms(s.updated_at),
+            &cells.token_hash,
+            &cells.previous_token_hash,
         ],
         "inserting an ingest source",
     )
@@ -112,24 +117,26 @@ pub(super) async fn update(
     codec: &SecretCodec,
     s: &IngestSource,
 ) -> StoreResult<()> {
-    let (config, metadata) = (seal_config(codec, s)?, to_json(&s.metadata)?);
+    let (cells, metadata) = (codec.seal_source(s)?, to_json(&s.metadata)?);
     let previous = s.previous_token.as_ref();
     let changed = execute(
         client,
         "UPDATE ingest_sources SET uid = $2, name = $3, source_type = $4, config = $5,
          metadata = $6, token = $7, previous_token = $8, previous_token_expires_at = $9,
-         updated_at = $10 WHERE id = $1",
+         updated_at = $10, token_hash = $11, previous_token_hash = $12 WHERE id = $1",
         &[
             &s.id.as_str(),
             &s.uid,
             &s.name,
             &s.source_type,
-            &config,
+            &cells.config,
             &metadata,
-            &s.token,
-            &previous.map(|p| p.token.as_str()),
+            &cells.token,
+            &cells.previous_token,
             &ms_opt(previous.map(|p| p.expires_at)),
             &ms(s.updated_at),
+            &cells.token_hash,
+            &cells.previous_token_hash,
         ],
         "updating an ingest source",
     )
@@ -141,7 +148,8 @@ pub(super) async fn update(
 }
 
 /// The source receiving on `token`: its current token, or its previous one while that
-/// has not expired at `now` (both columns are unique, so at most one row matches each).
+/// has not expired at `now`, found by lookup hash (one per key of the keyring; both hash
+/// columns are unique, so at most one row matches each).
 pub(super) async fn get_by_token(
     client: &Client,
     codec: &SecretCodec,
@@ -151,11 +159,11 @@ pub(super) async fn get_by_token(
     fetch_one(
         client,
         &format!(
-            "{SELECT} WHERE token = $1
-             OR (previous_token = $1 AND previous_token_expires_at > $2)
-             ORDER BY token = $1 DESC LIMIT 1"
+            "{SELECT} WHERE token_hash = ANY($1)
+             OR (previous_token_hash = ANY($1) AND previous_token_expires_at > $2)
+             ORDER BY token_hash = ANY($1) DESC LIMIT 1"
         ),
-        &[&token, &ms(now)],
+        &[&codec.token_lookups(token), &ms(now)],
         "reading an ingest source by token",
         from_row(codec),
     )

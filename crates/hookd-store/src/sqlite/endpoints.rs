@@ -6,6 +6,7 @@
 use super::codec::{json_col, json_col_opt, ms, to_json, to_json_opt, ts_col};
 use super::codec::{unique_or_other, SqlContext};
 use super::query::ListQuery;
+use crate::secrets::credentials::HeaderCells;
 use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use hookd_core::ids::{AppId, EndpointId};
@@ -15,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
     event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
-    max_concurrency, fifo
+    max_concurrency, fifo, sealed_headers
     FROM endpoints";
 
 /// Reads a row, opening its sealed secrets with `codec`.
@@ -33,6 +34,11 @@ fn decode_row(codec: &SecretCodec, row: &Row<'_>) -> rusqlite::Result<Endpoint> 
     let previous_secrets = codec
         .open_previous(&id, &previous)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(15, Type::Text, e.into()))?;
+    let plain: String = row.get(12)?;
+    let sealed: Option<String> = row.get(18)?;
+    let headers = codec
+        .open_headers(&id, &plain, sealed.as_deref())
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(18, Type::Text, e.into()))?;
     Ok(Endpoint {
         id: EndpointId::from_trusted(id),
         app_id: AppId::from_trusted(row.get(1)?),
@@ -48,7 +54,7 @@ fn decode_row(codec: &SecretCodec, row: &Row<'_>) -> rusqlite::Result<Endpoint> 
         channels: json_col_opt(row, 9)?,
         metadata: json_col(row, 10)?,
         secret,
-        headers: json_col(row, 12)?,
+        headers,
         created_at: ts_col(row, 13)?,
         updated_at: ts_col(row, 14)?,
         previous_secrets,
@@ -60,9 +66,9 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
          disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
-         previous_secrets, max_concurrency, fifo)
+         previous_secrets, max_concurrency, fifo, sealed_headers)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-         ?18)",
+         ?18, ?19)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -78,12 +84,13 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
             json.channels,
             json.metadata,
             json.secret,
-            json.headers,
+            json.headers.plain,
             ms(ep.created_at),
             ms(ep.updated_at),
             json.previous_secrets,
             ep.max_concurrency,
-            ep.fifo
+            ep.fifo,
+            json.headers.sealed
         ])
     })
     .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "inserting an endpoint"))?;
@@ -119,12 +126,12 @@ fn sync_flow(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     Ok(())
 }
 
-/// The encoded columns of an endpoint: JSON, and the sealed secrets.
+/// The encoded columns of an endpoint: JSON, and the sealed secrets and credential headers.
 pub(super) struct JsonFields {
     event_types: Option<String>,
     channels: Option<String>,
     metadata: String,
-    headers: String,
+    headers: HeaderCells,
     secret: String,
     previous_secrets: String,
 }
@@ -135,7 +142,7 @@ impl JsonFields {
             event_types: to_json_opt(ep.event_types.as_ref())?,
             channels: to_json_opt(ep.channels.as_ref())?,
             metadata: to_json(&ep.metadata)?,
-            headers: to_json(&ep.headers)?,
+            headers: codec.seal_headers(ep.id.as_str(), &ep.headers)?,
             secret: codec.seal_secret(&ep.id, &ep.secret),
             previous_secrets: codec.seal_previous(&ep.id, &ep.previous_secrets)?,
         })
@@ -193,7 +200,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
             "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
              rate_limit = ?7, disabled = ?8, event_types = ?9, channels = ?10, metadata = ?11,
              secret = ?12, headers = ?13, updated_at = ?14, previous_secrets = ?15,
-             max_concurrency = ?16, fifo = ?17
+             max_concurrency = ?16, fifo = ?17, sealed_headers = ?18
              WHERE app_id = ?1 AND id = ?2",
         )
         .and_then(|mut s| {
@@ -210,11 +217,12 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
                 json.channels,
                 json.metadata,
                 json.secret,
-                json.headers,
+                json.headers.plain,
                 ms(ep.updated_at),
                 json.previous_secrets,
                 ep.max_concurrency,
-                ep.fifo
+                ep.fifo,
+                json.headers.sealed
             ])
         })
         .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "updating an endpoint"))?;

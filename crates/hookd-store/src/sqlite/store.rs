@@ -473,10 +473,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
-        let config = sources::seal_config(&self.codec, source)?;
+        let cells = self.codec.seal_source(source)?;
         let source = source.clone();
         self.writer
-            .submit(move |tx| sources::insert(tx, &source, &config))
+            .submit(move |tx| sources::insert(tx, &source, &cells))
             .await
     }
 
@@ -495,10 +495,10 @@ impl Store for SqliteStore {
     }
 
     async fn update_source(&self, source: &IngestSource) -> StoreResult<()> {
-        let config = sources::seal_config(&self.codec, source)?;
+        let cells = self.codec.seal_source(source)?;
         let source = source.clone();
         self.writer
-            .submit(move |tx| sources::update(tx, &source, &config))
+            .submit(move |tx| sources::update(tx, &source, &cells))
             .await
     }
 
