@@ -11,6 +11,8 @@
 mod apps;
 #[path = "conformance/cascades.rs"]
 mod cascades;
+#[path = "conformance/credentials_at_rest.rs"]
+mod credentials_at_rest;
 #[path = "conformance/endpoints.rs"]
 mod endpoints;
 #[path = "conformance/failure.rs"]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 
 /// A database that stores can be opened on, one at a time, with any keyring.
-enum Db {
+pub(crate) enum Db {
     /// The directory (kept until the test ends) and the database file in it.
     Sqlite(#[allow(dead_code)] TempDir, PathBuf),
     Postgres(TestSchema),
@@ -36,7 +36,7 @@ impl Db {
         Some(Db::Postgres(TestSchema::create().await?))
     }
 
-    async fn open(&self, keyring: Option<Keyring>) -> anyhow::Result<Arc<dyn Store>> {
+    pub(crate) async fn open(&self, keyring: Option<Keyring>) -> anyhow::Result<Arc<dyn Store>> {
         match self {
             Db::Sqlite(_, path) => {
                 let (path, keys) = (path.clone(), keyring);
@@ -86,7 +86,7 @@ impl Db {
 
 impl Db {
     /// The first column of every row of `sql` (a query on one unqualified table name).
-    async fn raw_text(&self, sql: &str) -> Vec<String> {
+    pub(crate) async fn raw_text(&self, sql: &str) -> Vec<String> {
         match self {
             Db::Sqlite(_, path) => {
                 let conn = rusqlite::Connection::open(path).unwrap();
@@ -110,11 +110,11 @@ impl Db {
 }
 
 /// A store must be dropped before the next opens (SQLite's lock; PostgreSQL's pool).
-async fn reopen(db: &Db, keyring: Option<Keyring>) -> Arc<dyn Store> {
+pub(crate) async fn reopen(db: &Db, keyring: Option<Keyring>) -> Arc<dyn Store> {
     db.open(keyring).await.expect("the store opens")
 }
 
-fn ring(main: u8, previous: &[u8]) -> Keyring {
+pub(crate) fn ring(main: u8, previous: &[u8]) -> Keyring {
     Keyring::new(
         main_key(main),
         previous.iter().map(|n| main_key(*n)).collect(),
@@ -302,7 +302,14 @@ macro_rules! both_backends {
     };
 }
 
+use crate::credentials_at_rest::{
+    check_credential_headers_and_receive_tokens_are_sealed_and_follow_rotation,
+    check_credentials_written_before_sealing_are_sealed_at_open,
+};
+
 both_backends!(
+    check_credential_headers_and_receive_tokens_are_sealed_and_follow_rotation,
+    check_credentials_written_before_sealing_are_sealed_at_open,
     check_raw_columns_hold_no_plaintext_secret,
     check_main_key_rotation_reencrypts_every_secret,
     check_a_store_with_the_wrong_key_or_none_refuses_to_open,
