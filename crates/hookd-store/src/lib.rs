@@ -5,9 +5,10 @@
 //!   here names a database; handlers and the delivery engine only ever see these types.
 //! - [`sqlite`]: the embedded backend (one writer thread doing group commit, a small pool
 //!   of reader connections, WAL, migrations embedded and applied at open).
-//! - [`secrets`]: how both backends keep endpoint secrets at rest: sealed with
-//!   XChaCha20-Poly1305 under a main key ([`secrets::Keyring`]), checked and re-encrypted
-//!   at open.
+//! - [`secrets`]: how both backends keep endpoint secrets, source configs, credential
+//!   headers and receive tokens at rest: sealed with XChaCha20-Poly1305 under a main key
+//!   ([`secrets::Keyring`]), checked and re-encrypted at open; tokens are found by a keyed
+//!   lookup hash.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
 //! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the

@@ -14,6 +14,9 @@
 //! identifies a key without revealing it, and doubles as the database's key check value
 //! (table `main_key_check`) that keeps a node with the wrong key from starting.
 //!
+//! [`credentials`] keeps the other credentials the same way: custom header values that are
+//! credentials, and ingest receive tokens (sealed, and found by a keyed lookup hash).
+//!
 //! Must not: log or put in an error message any key or secret.
 
 use crate::{StoreError, StoreResult};

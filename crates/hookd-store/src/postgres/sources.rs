@@ -27,11 +27,11 @@ fn from_row(codec: &SecretCodec) -> impl Fn(&Row) -> StoreResult<IngestSource> +
         let config =
             serde_json::from_str(&config).map_err(|_| corrupt("the config is not JSON".into()))?;
         let token = codec
-            .open_token(TOKEN_COLUMN, &id, col(row, 6)?)
+            .open_text(TOKEN_COLUMN, &id, col(row, 6)?)
             .map_err(corrupt)?;
         let previous: Option<&str> = col(row, 7)?;
         let previous = previous
-            .map(|p| codec.open_token(PREVIOUS_TOKEN_COLUMN, &id, p))
+            .map(|p| codec.open_text(PREVIOUS_TOKEN_COLUMN, &id, p))
             .transpose()
             .map_err(corrupt)?;
         let expires = ts_col_opt(row, 8)?;

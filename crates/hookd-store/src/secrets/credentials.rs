@@ -226,16 +226,6 @@ impl SecretCodec {
             previous_token_hash: previous.as_deref().map(|t| self.token_hash(t)),
         }))
     }
-
-    /// A sealed token cell opened (plaintext passes through).
-    pub(crate) fn open_token(
-        &self,
-        column: &str,
-        id: &str,
-        stored: &str,
-    ) -> Result<String, String> {
-        self.open_text(column, id, stored)
-    }
 }
 
 #[cfg(test)]
@@ -298,7 +288,7 @@ mod tests {
         );
         assert_eq!(
             rotated
-                .open_token(TOKEN_COLUMN, "src_1", &moved.token)
+                .open_text(TOKEN_COLUMN, "src_1", &moved.token)
                 .unwrap(),
             "tok-marker"
         );

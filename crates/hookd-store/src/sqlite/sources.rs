@@ -34,11 +34,11 @@ fn from_row(codec: &SecretCodec) -> impl Fn(&Row<'_>) -> rusqlite::Result<Ingest
             .map_err(|_| conversion("the source config is not JSON".into()))?;
         let token: String = row.get(6)?;
         let token = codec
-            .open_token(TOKEN_COLUMN, &id, &token)
+            .open_text(TOKEN_COLUMN, &id, &token)
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, Type::Text, e.into()))?;
         let previous: Option<String> = row.get(7)?;
         let previous = previous
-            .map(|p| codec.open_token(PREVIOUS_TOKEN_COLUMN, &id, &p))
+            .map(|p| codec.open_text(PREVIOUS_TOKEN_COLUMN, &id, &p))
             .transpose()
             .map_err(|e| rusqlite::Error::FromSqlConversionFailure(7, Type::Text, e.into()))?;
         let expires = ts_col_opt(row, 8)?;
