@@ -1,8 +1,8 @@
 //! At connect: checks that the configured main key is the one the database's secrets are
 //! encrypted with, and re-encrypts every secret not yet under it (see `crate::secrets`):
 //! endpoint secrets and credential headers (splitting rows written before headers were
-//! sealed), ingest source configs and receive tokens with their lookup hashes (hashing rows
-//! written before tokens were).
+//! sealed), stored idempotent responses, ingest source configs and receive tokens with
+//! their lookup hashes (hashing rows written before tokens were).
 //!
 //! Safe with several nodes: the key check row is created with `ON CONFLICT DO NOTHING` and
 //! read back (two nodes starting with different keys on an empty database: one refuses);
@@ -50,7 +50,9 @@ pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow:
          UNION SELECT substr(config, 1, {n}) FROM ingest_sources WHERE config LIKE 'enc1:%'
          UNION SELECT substr(token, 1, {n}) FROM ingest_sources WHERE token LIKE 'enc1:%'
          UNION SELECT substr(previous_token, 1, {n}) FROM ingest_sources
-         WHERE previous_token LIKE 'enc1:%'",
+         WHERE previous_token LIKE 'enc1:%'
+         UNION SELECT encode(substring(response FROM 1 FOR {n}), 'escape') FROM idempotency_keys
+         WHERE substring(response FROM 1 FOR 5) = 'enc1:'::bytea",
         n = SEALED_PREFIX_LEN
     );
     for row in client
@@ -72,6 +74,14 @@ pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow:
             "re-encrypted endpoint secrets and credential headers under the main key"
         );
     }
+    let responses = reencrypt_responses(client, codec, &prefix).await?;
+    if responses > 0 {
+        tracing::info!(
+            responses,
+            main_key.id = keys.main_id(),
+            "re-encrypted stored idempotent responses under the main key"
+        );
+    }
     let sources = reencrypt_sources(client, codec).await?;
     if sources > 0 {
         tracing::info!(
@@ -86,11 +96,13 @@ pub(super) async fn prepare(client: &mut Client, codec: &SecretCodec) -> anyhow:
              WHERE substr(secret, 1, {n}) <> $2 OR substr(previous_secrets, 1, {n}) <> $2
                 OR substr(sealed_headers, 1, {n}) <> $2)
          AND NOT EXISTS (SELECT 1 FROM ingest_sources WHERE substr(config, 1, {n}) <> $2
-             OR substr(token, 1, {n}) <> $2 OR substr(previous_token, 1, {n}) <> $2)",
+             OR substr(token, 1, {n}) <> $2 OR substr(previous_token, 1, {n}) <> $2)
+         AND NOT EXISTS (SELECT 1 FROM idempotency_keys
+             WHERE substring(response FROM 1 FOR {n}) <> $3)",
         n = SEALED_PREFIX_LEN
     );
     client
-        .execute(&sql, &[&keys.main_id(), &prefix])
+        .execute(&sql, &[&keys.main_id(), &prefix, &prefix.as_bytes()])
         .await
         .context("recording the main key check")?;
     Ok(())
@@ -188,6 +200,53 @@ async fn reencrypt(client: &Client, codec: &SecretCodec, prefix: &str) -> anyhow
             )
             .await
             .context("writing re-encrypted endpoint secrets")?;
+    }
+}
+
+/// One pass over the stored idempotent responses in key order, `REENCRYPT_BATCH` rows per
+/// statement, sealing again every response not under `prefix` (and those stored in the
+/// clear), each written only if it still holds what was read. Returns how many.
+async fn reencrypt_responses(
+    client: &Client,
+    codec: &SecretCodec,
+    prefix: &str,
+) -> anyhow::Result<u64> {
+    let select = format!(
+        "SELECT key, response FROM idempotency_keys
+         WHERE key > $1 AND response IS NOT NULL AND substring(response FROM 1 FOR {n}) <> $2
+         ORDER BY key LIMIT $3",
+        n = SEALED_PREFIX_LEN
+    );
+    let update = "UPDATE idempotency_keys k SET response = v.new_response
+        FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS v(key, old_response, new_response)
+        WHERE k.key = v.key AND k.response = v.old_response";
+    let limit = REENCRYPT_BATCH as i64;
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let rows = client
+            .query(&select, &[&after, &prefix.as_bytes(), &limit])
+            .await
+            .context("reading idempotent responses to re-encrypt")?;
+        let Some(last) = rows.last() else {
+            return Ok(total);
+        };
+        after = last.try_get(0)?;
+        let (mut keys, mut old, mut new) = (Vec::new(), Vec::new(), Vec::new());
+        for row in &rows {
+            let (key, response): (String, Vec<u8>) = (row.try_get(0)?, row.try_get(1)?);
+            let sealed = codec
+                .reseal_response(&key, &response)
+                .map_err(|e| anyhow::anyhow!("a stored idempotent response: {e}"))?
+                .context("re-encryption needs a keyring")?;
+            keys.push(key);
+            old.push(response);
+            new.push(sealed);
+        }
+        total += client
+            .execute(update, &[&keys, &old, &new])
+            .await
+            .context("writing re-encrypted idempotent responses")?;
     }
 }
 

@@ -257,7 +257,8 @@ impl Store for PostgresStore {
         &self,
         claim: &IdempotencyClaim,
     ) -> StoreResult<IdempotencyReservation> {
-        retention::reserve(&self.client().await?, claim).await
+        let found = retention::reserve(&self.client().await?, claim).await?;
+        self.codec.open_reservation(&claim.key, found)
     }
 
     async fn complete_idempotency_key(
@@ -267,7 +268,8 @@ impl Store for PostgresStore {
         status: u16,
         body: &[u8],
     ) -> StoreResult<bool> {
-        retention::complete(&self.client().await?, key, token, status, body).await
+        let body = self.codec.seal_response(key, body);
+        retention::complete(&self.client().await?, key, token, status, &body).await
     }
 
     async fn get_idempotency_key(
@@ -275,7 +277,8 @@ impl Store for PostgresStore {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        retention::get_key(&self.client().await?, key, now).await
+        let found = retention::get_key(&self.client().await?, key, now).await?;
+        found.map(|r| self.codec.open_record(key, r)).transpose()
     }
 
     async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {

@@ -15,10 +15,14 @@
 //! while the rows are hashed again. Likewise `previous_token` / `previous_token_hash`.
 //! Without a keyring the hash is a plain SHA-256 (`sha256:<hex>`) and the token plaintext.
 //!
-//! Must not: log or put in an error message any header value or token.
+//! Idempotent responses: a stored response can hold a credential (`POST` source answers
+//! with the `ingestUrl`), so `idempotency_keys.response` is sealed too, its key as
+//! associated data.
+//!
+//! Must not: log or put in an error message any header value, token or response.
 
-use super::{sealed_key_id, Keyring, SecretCodec};
-use crate::{StoreError, StoreResult};
+use super::{sealed_key_id, text_aad, Keyring, SecretCodec};
+use crate::{IdempotencyRecord, IdempotencyReservation, StoreError, StoreResult};
 use hmac::{Hmac, Mac};
 use hookd_core::model::IngestSource;
 use hookd_core::validate::is_sensitive_header;
@@ -228,6 +232,79 @@ impl SecretCodec {
     }
 }
 
+/// The column of stored idempotent responses (a response can carry a credential: a
+/// source's `ingestUrl` holds its receive token).
+pub(crate) const RESPONSE_COLUMN: &str = "idempotency_keys.response";
+
+impl SecretCodec {
+    /// A response body as stored under idempotency key `key`: sealed with a keyring (the
+    /// text of a sealed cell, as bytes), as is without one.
+    pub(crate) fn seal_response(&self, key: &str, body: &[u8]) -> Vec<u8> {
+        match self.keyring() {
+            Some(keys) => keys
+                .seal(body, &text_aad(RESPONSE_COLUMN, key))
+                .into_bytes(),
+            None => body.to_vec(),
+        }
+    }
+
+    /// A stored response body opened (one stored in the clear, by an older hookd or a
+    /// store without a keyring, passes through: a response body never starts `enc1:`).
+    pub(crate) fn open_response(&self, key: &str, stored: Vec<u8>) -> Result<Vec<u8>, String> {
+        let sealed = match std::str::from_utf8(&stored) {
+            Ok(text) if sealed_key_id(text).is_some() => text,
+            _ => return Ok(stored),
+        };
+        let keys = self
+            .keyring()
+            .ok_or("a stored response is encrypted but no main key is configured")?;
+        keys.open(sealed, &text_aad(RESPONSE_COLUMN, key))
+    }
+
+    /// A stored response sealed again under the main key (`None` without a keyring), for
+    /// re-encryption.
+    pub(crate) fn reseal_response(
+        &self,
+        key: &str,
+        stored: &[u8],
+    ) -> Result<Option<Vec<u8>>, String> {
+        if self.keyring().is_none() {
+            return Ok(None);
+        }
+        let body = self.open_response(key, stored.to_vec())?;
+        Ok(Some(self.seal_response(key, &body)))
+    }
+
+    /// `record` with its response opened; the error names the key's row, not its content.
+    pub(crate) fn open_record(
+        &self,
+        key: &str,
+        mut record: IdempotencyRecord,
+    ) -> StoreResult<IdempotencyRecord> {
+        if let Some((status, body)) = record.response.take() {
+            let body = self.open_response(key, body).map_err(|e| {
+                StoreError::Other(anyhow::anyhow!("a stored idempotent response: {e}"))
+            })?;
+            record.response = Some((status, body));
+        }
+        Ok(record)
+    }
+
+    /// [`Self::open_record`] for what a reservation found.
+    pub(crate) fn open_reservation(
+        &self,
+        key: &str,
+        reservation: IdempotencyReservation,
+    ) -> StoreResult<IdempotencyReservation> {
+        Ok(match reservation {
+            IdempotencyReservation::Existing(record) => {
+                IdempotencyReservation::Existing(self.open_record(key, record)?)
+            }
+            reserved => reserved,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::MainKey;
@@ -260,6 +337,20 @@ mod tests {
         assert_eq!(codec.open_headers("ep_1", &old, None).unwrap(), headers);
         let again = codec.reseal_headers("ep_1", &old, None).unwrap().unwrap();
         assert_eq!(again.plain, cells.plain);
+    }
+
+    #[test]
+    fn stored_responses_are_sealed_per_key_and_older_plain_ones_still_read() {
+        let codec = codec(MainKey::generate().0, Vec::new());
+        let body = br#"{"ingestUrl":"http://h/ingest/mk-token"}"#;
+        let sealed = codec.seal_response("k1", body);
+        assert!(!String::from_utf8_lossy(&sealed).contains("mk-token"));
+        assert_eq!(codec.open_response("k1", sealed.clone()).unwrap(), body);
+        assert!(codec.open_response("k2", sealed.clone()).is_err());
+        assert_eq!(codec.open_response("k1", body.to_vec()).unwrap(), body);
+        let again = codec.reseal_response("k1", body).unwrap().unwrap();
+        assert_eq!(codec.open_response("k1", again).unwrap(), body);
+        assert!(SecretCodec::default().open_response("k1", sealed).is_err());
     }
 
     #[test]

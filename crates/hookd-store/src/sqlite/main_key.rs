@@ -1,8 +1,8 @@
 //! At open: checks that the configured main key is the one the database's secrets are
 //! encrypted with, and re-encrypts every secret not yet under it (see `crate::secrets`):
 //! endpoint secrets and credential headers (splitting rows written before headers were
-//! sealed), ingest source configs and receive tokens with their lookup hashes (hashing rows
-//! written before tokens were). Runs on the writer connection before the writer thread
+//! sealed), stored idempotent responses, ingest source configs and receive tokens with
+//! their lookup hashes (hashing rows written before tokens were). Runs on the writer connection before the writer thread
 //! starts, so nothing else writes meanwhile. SQLite's `secure_delete` is on meanwhile, so
 //! the plaintext a pass replaces does not stay behind in freed pages.
 
@@ -55,6 +55,14 @@ pub(super) fn prepare(conn: &mut Connection, codec: &SecretCodec) -> anyhow::Res
             "re-encrypted endpoint secrets and credential headers under the main key"
         );
     }
+    let responses = reencrypt_responses(conn, codec, &sealed_prefix(keys.main_id()))?;
+    if responses > 0 {
+        tracing::info!(
+            responses,
+            main_key.id = keys.main_id(),
+            "re-encrypted stored idempotent responses under the main key"
+        );
+    }
     let sources = reencrypt_sources(conn, codec)?;
     if sources > 0 {
         tracing::info!(
@@ -85,7 +93,9 @@ fn sealed_key_ids(conn: &Connection) -> anyhow::Result<Vec<String>> {
          UNION SELECT substr(config, 1, {n}) FROM ingest_sources WHERE config LIKE 'enc1:%'
          UNION SELECT substr(token, 1, {n}) FROM ingest_sources WHERE token LIKE 'enc1:%'
          UNION SELECT substr(previous_token, 1, {n}) FROM ingest_sources
-         WHERE previous_token LIKE 'enc1:%'",
+         WHERE previous_token LIKE 'enc1:%'
+         UNION SELECT CAST(substr(response, 1, {n}) AS TEXT) FROM idempotency_keys
+         WHERE substr(response, 1, 5) = CAST('enc1:' AS BLOB)",
         n = SEALED_PREFIX_LEN
     );
     let mut stmt = conn.prepare(&sql).context("listing the main keys in use")?;
@@ -147,6 +157,57 @@ fn reencrypt(conn: &mut Connection, codec: &SecretCodec, prefix: &str) -> anyhow
             .context("writing re-encrypted endpoint secrets")?;
         }
         tx.commit().context("committing re-encrypted secrets")?;
+        total += rows.len();
+    }
+}
+
+/// One pass over the stored idempotent responses in key order, `REENCRYPT_BATCH` rows per
+/// transaction, sealing again every response not under `prefix` (and those stored in the
+/// clear). Returns how many.
+fn reencrypt_responses(
+    conn: &mut Connection,
+    codec: &SecretCodec,
+    prefix: &str,
+) -> anyhow::Result<usize> {
+    let select = format!(
+        "SELECT key, response FROM idempotency_keys
+         WHERE key > ?1 AND response IS NOT NULL AND substr(response, 1, {n}) <> ?2
+         ORDER BY key LIMIT ?3",
+        n = SEALED_PREFIX_LEN
+    );
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let tx = conn
+            .transaction()
+            .context("re-encrypting idempotent responses")?;
+        let rows: Vec<(String, Vec<u8>)> = tx
+            .prepare_cached(&select)
+            .and_then(|mut s| {
+                s.query_map(
+                    params![after, prefix.as_bytes(), REENCRYPT_BATCH as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect()
+            })
+            .context("reading idempotent responses to re-encrypt")?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(total);
+        };
+        after = last.clone();
+        for (key, response) in &rows {
+            let sealed = codec
+                .reseal_response(key, response)
+                .map_err(|e| anyhow::anyhow!("a stored idempotent response: {e}"))?
+                .context("re-encryption needs a keyring")?;
+            tx.execute(
+                "UPDATE idempotency_keys SET response = ?2 WHERE key = ?1",
+                params![key, sealed],
+            )
+            .context("writing a re-encrypted idempotent response")?;
+        }
+        tx.commit()
+            .context("committing re-encrypted idempotent responses")?;
         total += rows.len();
     }
 }

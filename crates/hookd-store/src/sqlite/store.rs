@@ -329,9 +329,12 @@ impl Store for SqliteStore {
         claim: &IdempotencyClaim,
     ) -> StoreResult<IdempotencyReservation> {
         let claim = claim.clone();
-        self.writer
+        let key = claim.key.clone();
+        let found = self
+            .writer
             .submit(move |tx| retention::reserve(tx, &claim))
-            .await
+            .await?;
+        self.codec.open_reservation(&key, found)
     }
 
     async fn complete_idempotency_key(
@@ -341,7 +344,8 @@ impl Store for SqliteStore {
         status: u16,
         body: &[u8],
     ) -> StoreResult<bool> {
-        let (key, token, body) = (key.to_owned(), token.to_owned(), body.to_vec());
+        let body = self.codec.seal_response(key, body);
+        let (key, token) = (key.to_owned(), token.to_owned());
         self.writer
             .submit(move |tx| retention::complete(tx, &key, &token, status, &body))
             .await
@@ -352,10 +356,12 @@ impl Store for SqliteStore {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        let key = key.to_owned();
-        self.readers
-            .run(move |c| retention::get_key(c, &key, now))
-            .await
+        let owned = key.to_owned();
+        let found = self
+            .readers
+            .run(move |c| retention::get_key(c, &owned, now))
+            .await?;
+        found.map(|r| self.codec.open_record(key, r)).transpose()
     }
 
     async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {

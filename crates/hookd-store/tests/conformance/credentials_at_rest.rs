@@ -1,5 +1,6 @@
 //! Credentials other than signing keys at rest, on both backends: custom header values
-//! that are credentials and ingest receive tokens (current and previous) appear nowhere in
+//! that are credentials, ingest receive tokens (current and previous) and a stored
+//! idempotent response holding a receive URL appear nowhere in
 //! the database as stored (every byte of the SQLite files, a `pg_dump` of the schema and
 //! every row as text), reads and token lookups still work, a main key rotation re-seals and
 //! re-hashes them, and rows written before they were sealed are converted at open.
@@ -10,7 +11,7 @@
 use crate::fixtures::*;
 use crate::secrets_at_rest::{reopen, ring, Db};
 use hookd_core::model::{Endpoint, IngestSource, PreviousToken};
-use hookd_store::{Store, StoreError};
+use hookd_store::{IdempotencyClaim, IdempotencyReservation, Store, StoreError};
 
 /// The markers of one test run: credentials that must not be found, and a shown value
 /// that must.
@@ -119,6 +120,54 @@ impl Db {
     }
 }
 
+/// The idempotency key whose stored response carries the marker token.
+const IDEM_KEY: &str = "principal:create-source";
+
+/// The response `POST` source would store: it shows the receive URL.
+fn response(m: &Markers) -> Vec<u8> {
+    format!(r#"{{"ingestUrl":"http://127.0.0.1/ingest/{}"}}"#, m.token).into_bytes()
+}
+
+/// Stores [`response`] under [`IDEM_KEY`].
+async fn store_response(store: &dyn Store, m: &Markers) {
+    let claim = IdempotencyClaim {
+        key: IDEM_KEY.into(),
+        fingerprint: "f".into(),
+        token: "holder".into(),
+        now: t(0),
+        locked_until: t(5_000),
+        expires_at: t(86_400_000),
+    };
+    let reserved = store.reserve_idempotency_key(&claim).await.unwrap();
+    assert_eq!(reserved, IdempotencyReservation::Reserved);
+    assert!(store
+        .complete_idempotency_key(IDEM_KEY, "holder", 201, &response(m))
+        .await
+        .unwrap());
+}
+
+/// The stored response reads back as it was, from a lookup and from a reservation.
+async fn assert_response_reads(store: &dyn Store, m: &Markers) {
+    let record = store
+        .get_idempotency_key(IDEM_KEY, t(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.response, Some((201, response(m))));
+    let retry = IdempotencyClaim {
+        key: IDEM_KEY.into(),
+        fingerprint: "f".into(),
+        token: "retry".into(),
+        now: t(1),
+        locked_until: t(5_000),
+        expires_at: t(86_400_000),
+    };
+    match store.reserve_idempotency_key(&retry).await.unwrap() {
+        IdempotencyReservation::Existing(r) => assert_eq!(r.response, record.response),
+        other => panic!("the key is held: {other:?}"),
+    }
+}
+
 /// The token lookups: current and previous find the source, an expired previous does not.
 async fn assert_tokens_work(store: &dyn Store, src: &IngestSource, m: &Markers) {
     assert_eq!(
@@ -152,6 +201,16 @@ async fn assert_sealed_under(db: &Db, key: u8) {
             assert!(cell.starts_with(&prefix), "{sql}: not under key {key}");
         }
     }
+    let response = match db {
+        Db::Sqlite(..) => "SELECT CAST(response AS TEXT) FROM idempotency_keys",
+        Db::Postgres(_) => "SELECT convert_from(response, 'UTF8') FROM idempotency_keys",
+    };
+    for cell in db.raw_text(response).await {
+        assert!(
+            cell.starts_with(&prefix),
+            "stored response not under key {key}"
+        );
+    }
     let hash = format!("hmac1:{}:", main_key(key).id());
     for sql in [
         "SELECT token_hash FROM ingest_sources",
@@ -179,6 +238,8 @@ pub async fn check_credential_headers_and_receive_tokens_are_sealed_and_follow_r
     );
     assert_eq!(store.get_source("marked").await.unwrap(), src);
     assert_tokens_work(&*store, &src, &m).await;
+    store_response(&*store, &m).await;
+    assert_response_reads(&*store, &m).await;
     drop(store);
     db.assert_only_shown_stored(&m).await;
     assert_sealed_under(&db, 1).await;
@@ -193,6 +254,7 @@ pub async fn check_credential_headers_and_receive_tokens_are_sealed_and_follow_r
     // Key 1 gone: the hashes under key 2 alone still find the tokens.
     let store = reopen(&db, Some(ring(2, &[]))).await;
     assert_tokens_work(&*store, &src, &m).await;
+    assert_response_reads(&*store, &m).await;
     assert_eq!(
         store.all_endpoints(&app.id).await.unwrap(),
         vec![ep.clone()]
@@ -208,10 +270,11 @@ pub async fn check_credentials_written_before_sealing_are_sealed_at_open(db: Db)
     store.create_endpoint(&ep).await.unwrap();
     let src = source_with_tokens(&m);
     store.create_source(&src).await.unwrap();
+    store_response(&*store, &m).await;
     drop(store);
 
     // The rows as an older hookd wrote them: every header in `headers`, tokens in plain
-    // text without lookup hashes.
+    // text without lookup hashes, a stored response in the clear.
     let headers = serde_json::to_string(&ep.headers).unwrap();
     db.raw_execute(&format!(
         "UPDATE endpoints SET headers = '{headers}', sealed_headers = NULL"
@@ -223,6 +286,14 @@ pub async fn check_credentials_written_before_sealing_are_sealed_at_open(db: Db)
         m.token, m.previous
     ))
     .await;
+    let plain = String::from_utf8(response(&m)).unwrap();
+    db.raw_execute(&match db {
+        Db::Sqlite(..) => format!("UPDATE idempotency_keys SET response = CAST('{plain}' AS BLOB)"),
+        Db::Postgres(_) => {
+            format!("UPDATE idempotency_keys SET response = convert_to('{plain}', 'UTF8')")
+        }
+    })
+    .await;
 
     let store = reopen(&db, Some(ring(1, &[]))).await;
     assert_eq!(
@@ -230,6 +301,7 @@ pub async fn check_credentials_written_before_sealing_are_sealed_at_open(db: Db)
         ep
     );
     assert_tokens_work(&*store, &src, &m).await;
+    assert_response_reads(&*store, &m).await;
     drop(store);
     assert_sealed_under(&db, 1).await;
     db.assert_only_shown_stored(&m).await;
