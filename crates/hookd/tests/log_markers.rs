@@ -35,6 +35,7 @@ struct Markers {
     ingest_auth: String,
     payload: String,
     idempotency_key: String,
+    source_idempotency_key: String,
     endpoint_secret: String,
     rotated_secret: String,
     source_secret: String,
@@ -54,6 +55,7 @@ impl Markers {
             ingest_auth: m("ingestauth"),
             payload: m("payload"),
             idempotency_key: m("idem"),
+            source_idempotency_key: m("srcidem"),
             endpoint_secret: m("epsecret"),
             rotated_secret: m("eprotated"),
             source_secret: m("srcsecret"),
@@ -71,6 +73,7 @@ impl Markers {
             &self.ingest_auth,
             &self.payload,
             &self.idempotency_key,
+            &self.source_idempotency_key,
             &self.endpoint_secret,
             &self.rotated_secret,
             &self.source_secret,
@@ -292,12 +295,15 @@ async fn drive(api: &Client, receiver: &Receiver, m: &Markers) -> Vec<String> {
         .await;
     assert_eq!(s, 422);
 
-    // Ingest: a source with a marker secret, an ingest endpoint with a credential header.
+    // Ingest: a source with a marker secret (created with an idempotency key, so its
+    // response, which shows the receive URL, is stored), an ingest endpoint with a
+    // credential header.
     let (s, src) = api
-        .call(
+        .call_with(
             "POST",
             "/ingest/api/v1/source",
             Some(json!({"name": "gh", "type": "github", "config": {"secret": m.source_secret}})),
+            &[("idempotency-key", &m.source_idempotency_key)],
         )
         .await;
     assert_eq!(s, 201, "{src}");
