@@ -14,13 +14,9 @@
 mod support;
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{eventually, free_port, Behaviour, Receiver, MAIN_KEY, TOKEN};
+use support::{eventually, github, Behaviour, Node, Receiver, TOKEN};
 
 /// Every level, with the crates that log what must never be logged named explicitly.
 const LOG: &str =
@@ -99,53 +95,6 @@ fn whsec(marker: &str) -> String {
     )
 }
 
-/// A `hookd serve` whose stderr goes to a file; killed when dropped.
-struct LoggingNode {
-    child: Child,
-    root: String,
-}
-
-impl LoggingNode {
-    async fn start(database_url: &str, data_dir: &Path, log: &Path) -> LoggingNode {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_hookd"))
-            .arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("HOOKD_DATABASE_URL", database_url)
-            .env("HOOKD_DATA_DIR", data_dir)
-            .env("HOOKD_ADMIN_TOKEN", TOKEN)
-            .env("HOOKD_MAIN_KEY", MAIN_KEY)
-            .env("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")
-            .env("HOOKD_RETRY_SCHEDULE", "0.5,0.5")
-            .env("HOOKD_LOG", LOG)
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .expect("hookd binary starts");
-        let node = LoggingNode {
-            child,
-            root: format!("http://127.0.0.1:{port}"),
-        };
-        let client = reqwest::Client::new();
-        let health = format!("{}/api/v1/health", node.root);
-        eventually("hookd reports healthy", Duration::from_secs(30), || {
-            let req = client.get(&health).send();
-            async move { req.await.is_ok_and(|r| r.status() == 200) }
-        })
-        .await;
-        node
-    }
-}
-
-impl Drop for LoggingNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A small client for the calls below (extra headers, any body).
 struct Client {
     http: reqwest::Client,
@@ -181,20 +130,12 @@ impl Client {
 
     /// Posts `body` to a receive path, signed as GitHub signs with `secret`.
     async fn github(&self, path: &str, secret: &str, body: &str) -> u16 {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        let hex: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         self.http
             .post(format!("{}{path}", self.root))
             .header("content-type", "application/json")
             .header("x-github-event", "push")
             .header("x-github-delivery", format!("d-{}", rand_u64()))
-            .header("x-hub-signature-256", format!("sha256={hex}"))
+            .header("x-hub-signature-256", github::signature_with(secret, body))
             .body(body.to_owned())
             .send()
             .await
@@ -364,7 +305,9 @@ async fn no_marker_in_the_log(database_url: &str) {
     let log = dir.path().join("hookd.log");
     let m = Markers::new();
     let receiver = Receiver::start(Behaviour::default()).await;
-    let node = LoggingNode::start(database_url, dir.path(), &log).await;
+    let env = [("HOOKD_LOG", LOG), ("HOOKD_RETRY_SCHEDULE", "0.5,0.5")];
+    let log_file = std::fs::File::create(&log).unwrap();
+    let node = Node::start_logging(database_url, dir.path(), &env, log_file).await;
     let api = Client {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -152,7 +152,12 @@ pub async fn send(
 
 /// `X-Hub-Signature-256` of `body`.
 fn signature(body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    signature_with(SECRET, body)
+}
+
+/// `X-Hub-Signature-256` of `body` under `secret`.
+pub fn signature_with(secret: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body.as_bytes());
     let hex: String = mac
         .finalize()

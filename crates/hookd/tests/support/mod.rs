@@ -35,6 +35,16 @@ impl Node {
     /// Starts a node on `database_url` and waits until it reports healthy. `env` adds or
     /// overrides `HOOKD_*` variables.
     pub async fn start(database_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Node {
+        Self::start_logging(database_url, data_dir, env, Stdio::inherit()).await
+    }
+
+    /// [`Node::start`] with the node's stderr (its log) going to `log`.
+    pub async fn start_logging(
+        database_url: &str,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: impl Into<Stdio>,
+    ) -> Node {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookd"));
         cmd.arg("serve")
@@ -47,7 +57,8 @@ impl Node {
             .env("HOOKD_ALLOWED_NETWORKS", "127.0.0.0/8")
             .env("HOOKD_RETRY_SCHEDULE", "0.5,0.5,1,1,1")
             .env("HOOKD_LOG", "warn")
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(log);
         for (k, v) in env {
             cmd.env(k, v);
         }
