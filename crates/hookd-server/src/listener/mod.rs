@@ -144,7 +144,12 @@ pub async fn serve(
             Err(e) if is_per_connection(&e) => continue,
             Err(e) => {
                 let freed = is_out_of_descriptors(&e) && registry.evict_one();
-                let pause = backoff.next();
+                // The evicted connection's descriptor is free as soon as its task runs.
+                let pause = if freed {
+                    Duration::from_millis(1)
+                } else {
+                    backoff.next()
+                };
                 if let Some(suppressed) = ACCEPT_ERRORS.admit() {
                     tracing::warn!(
                         error = %e,
