@@ -60,8 +60,9 @@ pub(crate) enum Next {
     Close,
     /// The head did not arrive in time: answer 408 and close.
     HeadTimeout,
-    /// A request is in progress: let it finish, then close (eviction or shutdown).
-    Drain,
+    /// A request is in progress: let it finish, then close (eviction or shutdown); the
+    /// connection's own deadline, if any, still holds.
+    Drain(Option<Instant>),
 }
 
 impl Conn {
@@ -160,14 +161,14 @@ impl Conn {
             }
             if matches!(s.phase, Phase::Busy | Phase::Finishing) {
                 return if s.evicted || stopping {
-                    Next::Drain
+                    Next::Drain(Some(due))
                 } else {
                     Next::WaitUntil(Some(due))
                 };
             }
         }
         match s.phase {
-            Phase::Busy | Phase::Finishing if s.evicted || stopping => Next::Drain,
+            Phase::Busy | Phase::Finishing if s.evicted || stopping => Next::Drain(None),
             Phase::Busy | Phase::Finishing => Next::WaitUntil(None),
             Phase::Waiting if s.evicted || stopping => Next::Close,
             Phase::Waiting => {
@@ -185,7 +186,7 @@ impl Conn {
             Phase::Head => match s.since + limits.head_timeout {
                 due if now >= due => Next::HeadTimeout,
                 // On shutdown a head being sent is let in (and answered), within its time.
-                _ if stopping => Next::Drain,
+                due if stopping => Next::Drain(Some(due)),
                 due => Next::WaitUntil(Some(due)),
             },
         }
@@ -304,12 +305,12 @@ pub(crate) async fn serve(
                 .await;
                 return;
             }
-            Next::Drain => {
+            Next::Drain(due) => {
                 if !draining {
                     draining = true;
                     std::pin::Pin::new(&mut http).graceful_shutdown();
                 }
-                None
+                due
             }
         };
         if let Some(due) = due {
@@ -384,6 +385,21 @@ mod tests {
         }
         assert_eq!(conn.next(now + l.idle_timeout, &l, false), Next::Close);
         assert_eq!(conn.next(now, &l, true), Next::Close, "idle on shutdown");
+    }
+
+    #[test]
+    fn on_shutdown_a_head_being_sent_keeps_its_deadline() {
+        let t0 = Instant::now();
+        let conn = Conn::new(t0);
+        let l = limits();
+        conn.on_read();
+        assert_eq!(
+            conn.next(t0, &l, true),
+            Next::Drain(Some(t0 + l.head_timeout))
+        );
+        assert_eq!(conn.next(t0 + l.head_timeout, &l, true), Next::HeadTimeout);
+        conn.on_request();
+        assert_eq!(conn.next(t0, &l, true), Next::Drain(None));
     }
 
     #[test]

@@ -430,7 +430,16 @@ async fn a_declared_oversized_body_gets_413_at_once_without_100_continue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_idle_connections_and_lets_a_request_in_flight_finish() {
-    let app = spawn_app_with(|c| c.listener.body_timeout = Duration::from_secs(10)).await;
+    let app = spawn_app_with(|c| {
+        c.listener.body_timeout = Duration::from_secs(10);
+        c.listener.head_timeout = Duration::from_secs(2);
+    })
+    .await;
+    // A head that never ends: shutdown waits for it no longer than head_timeout.
+    let mut slow = connect(&app).await;
+    slow.write_all(b"GET /api/v1/health HTTP/1.1\r\nx-slow: a")
+        .await
+        .unwrap();
     let address = addr(&app);
     let body = json!({"name": "in flight"}).to_string();
     let mut idle = connect(&app).await;
@@ -445,8 +454,10 @@ async fn shutdown_closes_idle_connections_and_lets_a_request_in_flight_finish() 
     assert_eq!(raw.status, 201, "{raw:?}");
     tokio::time::timeout(PROMPT, stopped)
         .await
-        .unwrap()
+        .expect("shutdown is bounded by head_timeout")
         .unwrap();
+    assert_error(&read_response(&mut slow).await, 408, "request_timeout");
+    assert!(closed_within(&mut slow, PROMPT).await, "slowloris closed");
     assert!(TcpStream::connect(address).await.is_err(), "not accepting");
 }
 
