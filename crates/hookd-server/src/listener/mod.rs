@@ -60,13 +60,21 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The configured limits; an unset `max_connections` is derived from the open-file
-    /// limit, which this raises to the hard limit first (a process-wide change).
+    /// The configured limits. Raises the open-file limit to the hard limit first (a
+    /// process-wide change) and derives an unset `max_connections` from it.
     pub fn new(settings: &ListenerSettings) -> Self {
-        let max_connections = match settings.max_connections {
-            Some(n) => n,
-            None => default_max_connections(raise_open_file_limit()),
-        };
+        let open_files = raise_open_file_limit();
+        let max_connections = settings
+            .max_connections
+            .unwrap_or_else(|| default_max_connections(open_files));
+        if open_files.is_some_and(|n| max_connections as u64 + 64 > n) {
+            tracing::warn!(
+                max_connections,
+                open_files,
+                "max_connections leaves few descriptors for the database and deliveries; \
+                 when they run out, the longest-waiting connections are closed"
+            );
+        }
         Self {
             head_timeout: settings.head_timeout,
             idle_timeout: settings.idle_timeout,
@@ -197,7 +205,12 @@ fn refuse(stream: TcpStream) {
             "connection limit reached with every connection busy; refusing new ones"
         );
     }
-    let _ = stream.try_write(&error_response(503));
+    // Written by one plain non-blocking call: a new socket's send buffer is empty.
+    if let Ok(stream) = stream.into_std() {
+        use std::io::Write;
+        let _ = (&stream).write(&error_response(503));
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
 }
 
 fn is_per_connection(e: &std::io::Error) -> bool {

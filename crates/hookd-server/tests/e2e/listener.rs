@@ -88,30 +88,44 @@ fn assert_error(raw: &Raw, status: u16, code: &str) {
 
 const HEALTH: &[u8] = b"GET /api/v1/health HTTP/1.1\r\nhost: hookd\r\n\r\n";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slowloris_head_gets_408_and_is_closed_after_head_timeout() {
-    let app = spawn_app_with(|c| c.listener.head_timeout = Duration::from_millis(500)).await;
-    let mut slow = connect(&app).await;
+/// Writes `pieces`, one every `gap`, while reading whatever the server answers until it
+/// closes (within [`PROMPT`]); returns the answer and when it was complete.
+async fn trickle<'a>(
+    stream: &mut TcpStream,
+    pieces: impl Iterator<Item = &'a [u8]>,
+    gap: Duration,
+) -> (String, Duration) {
     let started = Instant::now();
-    // A byte every 100 ms: never idle long, never done.
-    let head = b"GET /api/v1/health HTTP/1.1\r\nhost: hookd\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let (mut read, mut write) = slow.split();
-    let trickle = async {
-        for b in head {
-            if write.write_all(&[*b]).await.is_err() {
+    let (mut read, mut write) = stream.split();
+    let send = async {
+        for piece in pieces {
+            if write.write_all(piece).await.is_err() {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(gap).await;
         }
     };
     let answer = async {
         let mut buf = Vec::new();
         let _ = tokio::time::timeout(PROMPT, read.read_to_end(&mut buf)).await;
-        buf
+        (
+            String::from_utf8_lossy(&buf).into_owned(),
+            started.elapsed(),
+        )
     };
-    let (_, buf) = tokio::join!(trickle, answer);
-    let elapsed = started.elapsed();
-    let text = String::from_utf8_lossy(&buf);
+    tokio::select! {
+        answer = answer => answer,
+        () = send => panic!("the server never cut the connection"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_head_gets_408_and_is_closed_after_head_timeout() {
+    let app = spawn_app_with(|c| c.listener.head_timeout = Duration::from_millis(500)).await;
+    let mut slow = connect(&app).await;
+    // A byte every 100 ms: never idle long, never done.
+    let head = b"GET /api/v1/health HTTP/1.1\r\nhost: hookd\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (text, elapsed) = trickle(&mut slow, head.chunks(1), Duration::from_millis(100)).await;
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
     assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
     assert!(
@@ -224,27 +238,15 @@ async fn a_body_slower_than_body_min_rate_is_cut_with_408() {
         .await
         .unwrap();
     // 100 bytes every 100 ms (1,000 B/s): no pause is too long, the average is too low.
-    let started = Instant::now();
-    let (mut read, mut write) = client.split();
-    let trickle = async {
-        for _ in 0..100 {
-            if write.write_all(&[b' '; 100]).await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let answer = async {
-        let mut buf = Vec::new();
-        let _ = tokio::time::timeout(PROMPT, read.read_to_end(&mut buf)).await;
-        buf
-    };
-    let (_, buf) = tokio::join!(trickle, answer);
-    let text = String::from_utf8_lossy(&buf);
+    let (text, elapsed) = trickle(
+        &mut client,
+        std::iter::repeat_n(&[b' '; 100][..], 100),
+        Duration::from_millis(100),
+    )
+    .await;
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
     assert!(text.contains("\"code\":\"request_timeout\""), "{text}");
     // Allowed: 0.5 s + received / 2000 B/s, i.e. about 1 s at 1000 B/s.
-    let elapsed = started.elapsed();
     assert!(
         elapsed >= Duration::from_millis(800) && elapsed < Duration::from_secs(4),
         "{elapsed:?}"
