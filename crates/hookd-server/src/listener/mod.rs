@@ -3,11 +3,12 @@
 //!
 //! Layout:
 //! - [`serve`] (here): accepts until shutdown; admits each connection into the
-//!   [`conn::Registry`] (at `max_connections` it evicts the connection that has waited
+//!   [`registry::Registry`] (at `max_connections` it evicts the connection that has waited
 //!   longest for a request head, or refuses the new one with 503 when every connection is
 //!   busy); backs off on `accept` errors (freeing a descriptor the same way when the
 //!   process has none left) and logs them at most once a second with a count; on
 //!   shutdown stops accepting and lets in-flight requests finish.
+//! - [`registry`]: the live connections, the cap, the choice of whom to evict.
 //! - [`conn`]: a connection's phase and deadlines, and the task that enforces them.
 //! - [`io`]: the socket as hyper sees it: notes head starts and stalled writes, and gives
 //!   hyper's own parse-error answers (400, 414, 431) the JSON body every error has.
@@ -30,6 +31,7 @@
 
 mod conn;
 mod io;
+mod registry;
 mod service;
 
 pub use service::refuse_declared_oversize;
@@ -129,7 +131,7 @@ pub async fn serve(
         "listener limits"
     );
     let limits = Arc::new(limits);
-    let registry = conn::Registry::new(limits.max_connections);
+    let registry = registry::Registry::new(limits.max_connections);
     let tracker = TaskTracker::new();
     let mut builder = http1::Builder::new();
     // Head and idle deadlines are the connection task's (hyper's would time the idle
