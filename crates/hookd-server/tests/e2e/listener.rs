@@ -169,7 +169,7 @@ async fn an_idle_keep_alive_connection_closes_after_idle_timeout_and_an_active_o
     let (closed, after) = idle_closed.await.unwrap();
     assert!(closed, "the idle connection was closed");
     assert!(
-        after >= Duration::from_millis(550) && after < Duration::from_millis(1400),
+        after >= Duration::from_millis(550) && after < Duration::from_secs(3),
         "closed after {after:?}"
     );
     active.write_all(HEALTH).await.unwrap();
