@@ -87,15 +87,14 @@ impl Limits {
     }
 }
 
-/// Raises the soft open-file limit to the hard one; returns the limit now in force.
+/// Raises the soft open-file limit to the hard one; returns the limit now in force
+/// (`None` where it cannot be read).
 fn raise_open_file_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => Some(n),
         Err(e) => {
-            tracing::warn!(error = %e, "could not raise the open-file limit");
-            rlimit::getrlimit(rlimit::Resource::NOFILE)
-                .ok()
-                .map(|(soft, _)| soft)
+            tracing::warn!(error = %e, "could not read or raise the open-file limit");
+            None
         }
     }
 }
