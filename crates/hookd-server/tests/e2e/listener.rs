@@ -182,6 +182,46 @@ async fn an_idle_keep_alive_connection_closes_after_idle_timeout_and_an_active_o
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_client_does_not_read_is_dropped_after_idle_timeout() {
+    let app = spawn_app_with(|c| c.listener.idle_timeout = Duration::from_millis(500)).await;
+    let app_id = app.create_app().await;
+    // About 7 MB of messages: more than the server's socket may buffer (4 MB at most).
+    let big = "x".repeat(900_000);
+    for i in 0..8 {
+        app.send(
+            &app_id,
+            json!({"eventType": "big", "eventId": format!("big-{i}"), "payload": {"d": big}}),
+        )
+        .await;
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(8 * 1024).unwrap();
+    let mut s = socket.connect(addr(&app).parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /api/v1/app/{app_id}/msg?limit=8 HTTP/1.1\r\nhost: hookd\r\n\
+         authorization: Bearer {TOKEN}\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    // Not reading: the server's writes stall, and after idle_timeout it gives up. What
+    // was already in the socket still arrives, then the end, short of the whole body.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(PROMPT, s.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the connection");
+    let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let declared: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("a content-length");
+    assert!(declared > 7_000_000, "{declared}");
+    assert!(buf.len() - head_end < declared, "the whole body arrived");
+}
+
 /// A POST head declaring `len` body bytes.
 fn post_head(path: &str, len: usize) -> Vec<u8> {
     format!(
