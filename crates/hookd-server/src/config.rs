@@ -103,6 +103,25 @@ pub struct ServeArgs {
     /// (`{public_url}/ingest/{token}`) [default: `http://{listen}`].
     #[arg(long, env = "HOOKD_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    // --- Listener: slow, idle and surplus clients (see `ListenerSettings`). ---
+    /// Seconds a client has to send a whole request head (from connecting, or from the
+    /// head's first byte on a kept-alive connection) [default: 10].
+    #[arg(long, env = "HOOKD_HEAD_TIMEOUT")]
+    pub head_timeout: Option<f64>,
+    /// Seconds a kept-alive connection may wait for its next request [default: 60].
+    #[arg(long, env = "HOOKD_IDLE_TIMEOUT")]
+    pub idle_timeout: Option<f64>,
+    /// Longest pause, in seconds, while a request body arrives [default: 10].
+    #[arg(long, env = "HOOKD_BODY_TIMEOUT")]
+    pub body_timeout: Option<f64>,
+    /// Slowest average body rate, in bytes per second, accepted after the first
+    /// `body_timeout`; 0 checks pauses only [default: 4096].
+    #[arg(long, env = "HOOKD_BODY_MIN_RATE")]
+    pub body_min_rate: Option<u64>,
+    /// Most concurrent client connections [default: from the open-file limit].
+    #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -166,6 +185,18 @@ pub struct FileConfig {
     pub operational_webhook_secret: Option<String>,
     /// Base URL of ingest sources' receive URLs [default: `http://{listen}`].
     pub public_url: Option<String>,
+
+    // --- Listener (see `ListenerSettings`). ---
+    /// Seconds to send a whole request head [default: 10].
+    pub head_timeout: Option<f64>,
+    /// Seconds a kept-alive connection may wait for its next request [default: 60].
+    pub idle_timeout: Option<f64>,
+    /// Longest pause, in seconds, while a request body arrives [default: 10].
+    pub body_timeout: Option<f64>,
+    /// Slowest average request body rate in bytes per second; 0: pauses only [default: 4096].
+    pub body_min_rate: Option<u64>,
+    /// Most concurrent client connections [default: from the open-file limit].
+    pub max_connections: Option<usize>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -236,6 +267,8 @@ pub struct Config {
     /// Base of ingest receive URLs, without a trailing slash; `None`: `http://` and the
     /// bound address.
     pub public_url: Option<String>,
+    /// How the listener bounds slow, idle and surplus clients.
+    pub listener: ListenerSettings,
 }
 
 impl fmt::Debug for Config {
@@ -279,6 +312,7 @@ impl fmt::Debug for Config {
             .field("auto_disable_after", &self.auto_disable_after)
             .field("operational_webhook", &self.operational_webhook)
             .field("public_url", &self.public_url)
+            .field("listener", &self.listener)
             .finish()
     }
 }
@@ -297,6 +331,7 @@ impl Config {
 
     /// Layers defaults < `file` < `args` and validates the result.
     pub fn resolve(file: FileConfig, args: &ServeArgs) -> anyhow::Result<Self> {
+        let listener = ListenerSettings::resolve(&file, args)?;
         let listen = args
             .listen
             .or(file.listen)
@@ -464,6 +499,7 @@ impl Config {
                     .or(file.operational_webhook_secret),
             )?,
             public_url: public_url(args.public_url.clone().or(file.public_url))?,
+            listener,
         })
         .and_then(|c| {
             if c.https_only
@@ -474,6 +510,71 @@ impl Config {
                 bail!("operational_webhook_url must use https when https_only is set");
             }
             Ok(c)
+        })
+    }
+}
+
+// --- Listener settings: slow, idle and surplus clients. ---
+
+/// How the listener bounds slow, idle and surplus clients (enforced by
+/// [`crate::listener`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListenerSettings {
+    /// A new connection must deliver its first request head within this; a later head
+    /// must be complete this long after its first byte. Slowloris clients are closed.
+    pub head_timeout: Duration,
+    /// A kept-alive connection waiting for its next request is closed after this; so is
+    /// one whose response makes no progress (the client does not read) for this long.
+    pub idle_timeout: Duration,
+    /// Longest pause while a request body arrives, and the grace period of `body_min_rate`.
+    pub body_timeout: Duration,
+    /// After the first `body_timeout`, a body must have come at this many bytes per second
+    /// on average; 0 checks pauses only.
+    pub body_min_rate: u64,
+    /// Most concurrent client connections; `None`: derived from the open-file limit at
+    /// start-up, keeping room for the database and outbound deliveries.
+    pub max_connections: Option<usize>,
+}
+
+impl ListenerSettings {
+    fn resolve(file: &FileConfig, args: &ServeArgs) -> anyhow::Result<Self> {
+        let bounded = |name: &str, value: Option<f64>, default: f64, max: f64| {
+            let d = secs(name, value, default)?;
+            if d.as_secs_f64() > max {
+                bail!("{name} must be at most {max} seconds");
+            }
+            Ok::<_, anyhow::Error>(d)
+        };
+        Ok(Self {
+            head_timeout: bounded(
+                "head_timeout",
+                args.head_timeout.or(file.head_timeout),
+                10.0,
+                3600.0,
+            )?,
+            idle_timeout: bounded(
+                "idle_timeout",
+                args.idle_timeout.or(file.idle_timeout),
+                60.0,
+                86_400.0,
+            )?,
+            body_timeout: bounded(
+                "body_timeout",
+                args.body_timeout.or(file.body_timeout),
+                10.0,
+                3600.0,
+            )?,
+            body_min_rate: match args.body_min_rate.or(file.body_min_rate) {
+                Some(n) if n > 1 << 30 => bail!("body_min_rate must be at most 1073741824"),
+                Some(n) => n,
+                None => 4096,
+            },
+            max_connections: match args.max_connections.or(file.max_connections) {
+                Some(n) if !(1..=1_000_000).contains(&n) => {
+                    bail!("max_connections must be between 1 and 1000000")
+                }
+                other => other,
+            },
         })
     }
 }
@@ -681,6 +782,58 @@ mod tests {
             ..Default::default()
         })
         .contains("auto_disable_after"));
+    }
+
+    #[test]
+    fn listener_settings_have_defaults_layers_and_bounds() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(
+            c.listener,
+            ListenerSettings {
+                head_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                body_timeout: Duration::from_secs(10),
+                body_min_rate: 4096,
+                max_connections: None,
+            }
+        );
+        let file: FileConfig =
+            toml::from_str("head_timeout = 2\nmax_connections = 50\nbody_min_rate = 0").unwrap();
+        let args = ServeArgs {
+            head_timeout: Some(3.0),
+            idle_timeout: Some(5.0),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.listener.head_timeout, Duration::from_secs(3));
+        assert_eq!(c.listener.idle_timeout, Duration::from_secs(5));
+        assert_eq!(c.listener.body_min_rate, 0);
+        assert_eq!(c.listener.max_connections, Some(50));
+        let bad = |args: ServeArgs| {
+            Config::resolve(FileConfig::default(), &args)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(ServeArgs {
+            head_timeout: Some(0.0),
+            ..Default::default()
+        })
+        .contains("head_timeout"));
+        assert!(bad(ServeArgs {
+            idle_timeout: Some(100_000.0),
+            ..Default::default()
+        })
+        .contains("idle_timeout"));
+        assert!(bad(ServeArgs {
+            body_timeout: Some(f64::NAN),
+            ..Default::default()
+        })
+        .contains("body_timeout"));
+        assert!(bad(ServeArgs {
+            max_connections: Some(0),
+            ..Default::default()
+        })
+        .contains("max_connections"));
     }
 
     #[test]

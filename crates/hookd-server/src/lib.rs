@@ -7,6 +7,8 @@
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
 //! - [`operational`]: the internal application that carries operational webhooks.
+//! - [`listener`]: the accept loop serving the API over HTTP/1.1, bounding slow, idle and
+//!   surplus clients.
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
 //!
@@ -16,6 +18,7 @@ pub mod admin_token;
 pub mod api;
 pub mod cleaner;
 pub mod config;
+pub mod listener;
 pub mod main_key;
 pub mod operational;
 
@@ -82,10 +85,8 @@ pub async fn run(
     );
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
-    axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .context("serving the API")?;
+    let limits = listener::Limits::new(&config.listener);
+    listener::serve(listener, api::router(state), limits, shutdown).await;
 
     tracing::info!("API stopped; finishing in-flight deliveries");
     engine_stop.cancel();

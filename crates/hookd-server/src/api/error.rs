@@ -51,14 +51,14 @@ pub type ApiResult<T> = Result<T, ApiError>;
 static UNAVAILABLE_LOG: RateLimitedLog = RateLimitedLog::new();
 
 /// Admits at most one log line per second.
-struct RateLimitedLog {
+pub(crate) struct RateLimitedLog {
     /// The second (since the epoch) of the last admitted line.
     last: AtomicU64,
     suppressed: AtomicU64,
 }
 
 impl RateLimitedLog {
-    const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self {
             last: AtomicU64::new(0),
             suppressed: AtomicU64::new(0),
@@ -66,7 +66,7 @@ impl RateLimitedLog {
     }
 
     /// `Some(lines left out since the last one)` if a line may be logged now.
-    fn admit(&self) -> Option<u64> {
+    pub(crate) fn admit(&self) -> Option<u64> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -236,9 +236,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/health/ping", get(health::ping))
         .merge(authed);
 
+    // A declared body over the limit is 413 before anything reads it (no `100 Continue`).
+    let declared_size =
+        middleware::from_fn_with_state(state.clone(), crate::listener::refuse_declared_oversize);
     Router::new()
-        .nest("/api/v1", v1)
-        .nest("/ingest/api/v1", ingest)
+        .nest("/api/v1", v1.layer(declared_size.clone()))
+        .nest("/ingest/api/v1", ingest.layer(declared_size))
         // Providers' requests: no bearer token, the unguessable path names the source.
         .route(
             "/ingest/{token}",

@@ -27,5 +27,6 @@ mod failure;
 mod flow;
 mod ingest_api;
 mod ingest_receive;
+mod listener;
 mod retention;
 mod signing;
