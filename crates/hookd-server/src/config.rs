@@ -103,6 +103,12 @@ pub struct ServeArgs {
     /// (`{public_url}/ingest/{token}`) [default: `http://{listen}`].
     #[arg(long, env = "HOOKD_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    // --- Database deadline (issue 12: a frozen database answers 503, never hangs) ---
+    /// Seconds any database call may take before it is answered `503 unavailable`
+    /// (both backends; covers waiting for and opening a connection) [default: 5].
+    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
+    pub database_timeout: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -166,6 +172,10 @@ pub struct FileConfig {
     pub operational_webhook_secret: Option<String>,
     /// Base URL of ingest sources' receive URLs [default: `http://{listen}`].
     pub public_url: Option<String>,
+
+    // --- Database deadline (issue 12) ---
+    /// Seconds any database call may take before it is answered 503 [default: 5].
+    pub database_timeout: Option<f64>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -236,6 +246,11 @@ pub struct Config {
     /// Base of ingest receive URLs, without a trailing slash; `None`: `http://` and the
     /// bound address.
     pub public_url: Option<String>,
+
+    // --- Database deadline (issue 12) ---
+    /// Bounds every store call (both backends): past it the call is `Unavailable` (503),
+    /// whatever the database is doing.
+    pub database_timeout: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -279,6 +294,7 @@ impl fmt::Debug for Config {
             .field("auto_disable_after", &self.auto_disable_after)
             .field("operational_webhook", &self.operational_webhook)
             .field("public_url", &self.public_url)
+            .field("database_timeout", &self.database_timeout)
             .finish()
     }
 }
@@ -464,6 +480,15 @@ impl Config {
                     .or(file.operational_webhook_secret),
             )?,
             public_url: public_url(args.public_url.clone().or(file.public_url))?,
+
+            // --- Database deadline (issue 12) ---
+            database_timeout: match args.database_timeout.or(file.database_timeout) {
+                Some(t) if !(t.is_finite() && (0.1..=600.0).contains(&t)) => {
+                    bail!("database_timeout must be between 0.1 and 600 seconds")
+                }
+                Some(t) => Duration::from_secs_f64(t),
+                None => hookd_store::DEFAULT_CALL_TIMEOUT,
+            },
         })
         .and_then(|c| {
             if c.https_only
@@ -570,6 +595,32 @@ fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_timeout_defaults_to_5_seconds_and_is_bounded() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_secs(5));
+        let file = FileConfig {
+            database_timeout: Some(2.5),
+            ..FileConfig::default()
+        };
+        let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_millis(2500));
+        let args = ServeArgs {
+            database_timeout: Some(1.0),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_secs(1));
+        for bad in [0.0, -1.0, 601.0, f64::NAN] {
+            let args = ServeArgs {
+                database_timeout: Some(bad),
+                ..ServeArgs::default()
+            };
+            let err = Config::resolve(FileConfig::default(), &args).err().unwrap();
+            assert!(err.to_string().contains("database_timeout"), "{err}");
+        }
+    }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
