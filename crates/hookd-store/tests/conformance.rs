@@ -11,6 +11,8 @@
 mod apps;
 #[path = "conformance/cascades.rs"]
 mod cascades;
+#[path = "conformance/deadline.rs"]
+mod deadline;
 #[path = "conformance/endpoints.rs"]
 mod endpoints;
 #[path = "conformance/failure.rs"]
