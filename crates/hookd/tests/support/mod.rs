@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod github;
+pub mod load;
 pub mod postgres;
 
 use axum::http::HeaderMap;
