@@ -8,6 +8,9 @@
 //! - [`secrets`]: how both backends keep endpoint secrets at rest: sealed with
 //!   XChaCha20-Poly1305 under a main key ([`secrets::Keyring`]), checked and re-encrypted
 //!   at open.
+//! - `deadline`: the deadline every store call of both backends runs under
+//!   ([`DEFAULT_CALL_TIMEOUT`]); past it a call is `Unavailable`, never a hang.
+//! - `log_limit`: [`RateLimitedLog`], one log line a second per repeated failure cause.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
 //! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the

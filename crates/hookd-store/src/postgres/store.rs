@@ -1,5 +1,6 @@
 //! The [`Store`] impl of [`PostgresStore`]: each call takes a pooled connection and runs
-//! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
+//! its area's SQL on it, under the call deadline (`conns`). A connection the server
+//! dropped is replaced at the next checkout; one whose call was cut short is discarded.
 
 use super::codec::pg_error;
 use super::{
