@@ -148,6 +148,7 @@ impl PostgresStore {
         let mut target = connect::Target::new(opts)?;
         let due = Arc::new(Notify::new());
         let mut session = target.open_first(due.clone()).await?;
+        target.check_for_gone_clients(&session).await;
         migrations::apply(&mut session.client).await?;
         let schema: Option<String> = session
             .client

@@ -65,8 +65,36 @@ async fn postgres_a_call_past_the_deadline_is_unavailable_and_its_connection_is_
     let msg = message(&app.id, "e");
     unavailable_in_time("a message create", store.create_message(&msg, &[])).await;
     store.health().await.expect("a fresh connection answers");
+    // The server abandons the statements of the discarded connections (it checks that
+    // its client is still there): nothing of them waits for the lock any more.
+    let watcher = schema.admin().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&schema.name()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{waiting} abandoned statements still wait for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     tx.rollback().await.unwrap();
+    // The create answered 503 was abandoned, not committed once the lock was released.
+    assert!(matches!(
+        store.get_message(&app.id, msg.id.as_str()).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(store.get_app(app.id.as_str()).await.unwrap().id, app.id);
     store
         .create_message(&message(&app.id, "e"), &[])
