@@ -11,8 +11,9 @@
 //! already in the batch being committed at the deadline may commit after its caller was
 //! told 503 (see `crate::deadline`).
 //!
-//! Failures of the storage itself (a full disk, an I/O error, a read-only file) are kept in
-//! [`WriteHealth`] until a batch commits a successful job again, so health can report them;
+//! Failures of the storage itself (a full disk, an I/O error, a read-only file), and a
+//! writer that did not answer within the deadline, are kept in [`WriteHealth`] until a
+//! batch commits a successful job again, so health can report them;
 //! they are logged once a second at most, with the count left out. SQLite rolls the failed
 //! transaction back and the connection stays usable, so writes resume by themselves once
 //! the cause is gone.
@@ -178,11 +179,17 @@ impl Writer {
             result: None,
             reply,
         });
-        within(self.limit, "the SQLite writer", async {
+        let result = within(self.limit, "the SQLite writer", async {
             sender.send(job).await.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
-        .await
+        .await;
+        if let Err(e @ StoreError::Unavailable(_)) = &result {
+            // A writer stuck past the deadline (a hung disk, a lock held elsewhere) is
+            // reported by health too, until a write gets through again.
+            self.health.set(Some(e.share()));
+        }
+        result
     }
 
     /// Whether the thread still takes jobs.

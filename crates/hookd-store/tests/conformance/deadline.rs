@@ -121,8 +121,14 @@ async fn sqlite_a_write_past_the_deadline_is_unavailable_and_is_not_made_later()
         store.get_app("nope").await,
         Err(StoreError::NotFound)
     ));
+    // Health tells: its probe write does not get through either.
+    unavailable_in_time("health", store.health()).await;
 
     blocker.execute_batch("ROLLBACK").unwrap();
+    store
+        .health()
+        .await
+        .expect("healthy once writes get through");
     let after = app(Some("after"));
     store.create_app(&after).await.expect("writes work again");
     // Its caller was told 503 before the writer took it: it never happens.
