@@ -122,6 +122,11 @@ pub struct ServeArgs {
     /// Most concurrent client connections [default: from the open-file limit].
     #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    // --- Database deadline (issue 12: a frozen database answers 503, never hangs) ---
+    /// Seconds any database call may take before it is answered `503 unavailable`
+    /// (both backends; covers waiting for and opening a connection) [default: 5].
+    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
+    pub database_timeout: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -197,6 +202,9 @@ pub struct FileConfig {
     pub body_min_rate: Option<u64>,
     /// Most concurrent client connections [default: from the open-file limit].
     pub max_connections: Option<usize>,
+    // --- Database deadline (issue 12) ---
+    /// Seconds any database call may take before it is answered 503 [default: 5].
+    pub database_timeout: Option<f64>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -269,6 +277,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How the listener bounds slow, idle and surplus clients.
     pub listener: ListenerSettings,
+
+    // --- Database deadline (issue 12) ---
+    /// Bounds every store call (both backends): past it the call is `Unavailable` (503),
+    /// whatever the database is doing.
+    pub database_timeout: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -313,6 +326,7 @@ impl fmt::Debug for Config {
             .field("operational_webhook", &self.operational_webhook)
             .field("public_url", &self.public_url)
             .field("listener", &self.listener)
+            .field("database_timeout", &self.database_timeout)
             .finish()
     }
 }
@@ -500,6 +514,15 @@ impl Config {
             )?,
             public_url: public_url(args.public_url.clone().or(file.public_url))?,
             listener,
+
+            // --- Database deadline (issue 12) ---
+            database_timeout: match args.database_timeout.or(file.database_timeout) {
+                Some(t) if !(t.is_finite() && (0.1..=600.0).contains(&t)) => {
+                    bail!("database_timeout must be between 0.1 and 600 seconds")
+                }
+                Some(t) => Duration::from_secs_f64(t),
+                None => hookd_store::DEFAULT_CALL_TIMEOUT,
+            },
         })
         .and_then(|c| {
             if c.https_only
@@ -671,6 +694,32 @@ fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_database_timeout_defaults_to_5_seconds_and_is_bounded() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_secs(5));
+        let file = FileConfig {
+            database_timeout: Some(2.5),
+            ..FileConfig::default()
+        };
+        let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_millis(2500));
+        let args = ServeArgs {
+            database_timeout: Some(1.0),
+            ..ServeArgs::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.database_timeout, Duration::from_secs(1));
+        for bad in [0.0, -1.0, 601.0, f64::NAN] {
+            let args = ServeArgs {
+                database_timeout: Some(bad),
+                ..ServeArgs::default()
+            };
+            let err = Config::resolve(FileConfig::default(), &args).err().unwrap();
+            assert!(err.to_string().contains("database_timeout"), "{err}");
+        }
+    }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {

@@ -138,10 +138,11 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
                 })?,
             };
             let keyring = Keyring::new(main, config.previous_main_keys.clone());
-            let store =
+            let mut store =
                 tokio::task::spawn_blocking(move || SqliteStore::open_encrypted(&path, keyring))
                     .await
                     .context("opening the database")??;
+            store.set_call_timeout(config.database_timeout);
             let released = if release_leases {
                 store
                     .release_all_leases(Timestamp::now())
@@ -171,6 +172,7 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
                 statement_timeout: pg.statement_timeout,
                 connect_timeout: pg.connect_timeout,
                 acquire_timeout: pg.connect_timeout,
+                call_timeout: config.database_timeout,
                 ca_file: pg.ca_file.clone(),
                 keyring: Some(Keyring::new(main, config.previous_main_keys.clone())),
             };

@@ -9,6 +9,9 @@
 //!   headers and receive tokens at rest: sealed with XChaCha20-Poly1305 under a main key
 //!   ([`secrets::Keyring`]), checked and re-encrypted at open; tokens are found by a keyed
 //!   lookup hash.
+//! - `deadline`: the deadline every store call of both backends runs under
+//!   ([`DEFAULT_CALL_TIMEOUT`]); past it a call is `Unavailable`, never a hang.
+//! - `log_limit`: [`RateLimitedLog`], one log line a second per repeated failure cause.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
 //! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the
@@ -25,10 +28,15 @@ use hookd_core::model::{
 use hookd_core::Timestamp;
 use std::sync::Arc;
 
+mod deadline;
+mod log_limit;
 pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
 mod tasks;
+
+pub use deadline::DEFAULT_CALL_TIMEOUT;
+pub use log_limit::RateLimitedLog;
 
 pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};
 
@@ -41,15 +49,43 @@ pub enum StoreError {
     /// A unique key is taken; the string names it (`uid`, `eventId`, `name`).
     #[error("conflict on {0}")]
     Conflict(&'static str),
-    /// The database cannot be reached or is shutting down; the caller may retry later.
+    /// The database cannot be reached, did not answer within the call deadline, refuses
+    /// writes (read-only, I/O error) or is shutting down; the caller may retry later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A write failed for lack of space (SQLite `SQLITE_FULL` / `ENOSPC`, PostgreSQL
+    /// `disk_full`); nothing of it was kept and the caller may retry once space returns.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     /// Anything else, with its cause.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// The same failure for another caller of a shared write (a batch that failed as a
+    /// whole); `Other` keeps its cause chain as text.
+    pub(crate) fn share(&self) -> StoreError {
+        match self {
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::Conflict(key) => StoreError::Conflict(key),
+            StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+            StoreError::StorageFull(why) => StoreError::StorageFull(why.clone()),
+            StoreError::Other(cause) => StoreError::Other(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
+    /// Whether the failure is the storage's (unreachable, full, refusing writes) rather
+    /// than the call's.
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::StorageFull(_)
+        )
+    }
+}
 
 /// A keyset page request. Items are ordered by their key (ids are time-ordered; event
 /// types by name).

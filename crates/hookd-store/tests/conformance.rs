@@ -13,6 +13,8 @@ mod apps;
 mod cascades;
 #[path = "conformance/credentials_at_rest.rs"]
 mod credentials_at_rest;
+#[path = "conformance/deadline.rs"]
+mod deadline;
 #[path = "conformance/endpoints.rs"]
 mod endpoints;
 #[path = "conformance/failure.rs"]

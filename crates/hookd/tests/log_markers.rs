@@ -306,8 +306,7 @@ async fn no_marker_in_the_log(database_url: &str) {
     let m = Markers::new();
     let receiver = Receiver::start(Behaviour::default()).await;
     let env = [("HOOKD_LOG", LOG), ("HOOKD_RETRY_SCHEDULE", "0.5,0.5")];
-    let log_file = std::fs::File::create(&log).unwrap();
-    let node = Node::start_logging(database_url, dir.path(), &env, log_file).await;
+    let node = Node::start_logging(database_url, dir.path(), &env, &log).await;
     let api = Client {
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

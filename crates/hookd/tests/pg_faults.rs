@@ -4,56 +4,12 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::load::{all_arrived, Sender};
 use support::postgres::{test_url, PrivateServer, Schema};
 use support::{eventually, Api, Behaviour, Node, Receiver};
 use tokio::time::Instant;
-
-/// Sends messages one after another until stopped; collects the accepted ids and counts
-/// the refusals.
-struct Sender {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<(Vec<String>, usize)>,
-}
-
-impl Sender {
-    fn start(api: Api, app: String, first: usize) -> Sender {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let task = tokio::spawn(async move {
-            let (mut ok, mut refused) = (Vec::new(), 0);
-            let mut i = first;
-            while !flag.load(Ordering::Relaxed) {
-                match api.send(&app, i).await {
-                    Some(id) => ok.push(id),
-                    None => refused += 1,
-                }
-                i += 1;
-            }
-            (ok, refused)
-        });
-        Sender { stop, task }
-    }
-
-    async fn finish(self) -> (Vec<String>, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.task.await.unwrap()
-    }
-}
-
-async fn all_arrived(rx: &Receiver, ids: &[String], limit: Duration) {
-    eventually("every accepted message arrived", limit, || {
-        let got = rx.delivered();
-        let missing = ids
-            .iter()
-            .filter(|id| !got.contains_key(&((*id).clone(), "/hook".to_owned())))
-            .count();
-        async move { missing == 0 }
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_killed_under_load_lose_nothing() {
@@ -87,7 +43,7 @@ async fn connections_killed_under_load_lose_nothing() {
     assert!(killed >= 5, "connections were killed ({killed})");
     let mut accepted = Vec::new();
     for s in senders {
-        accepted.extend(s.finish().await.0);
+        accepted.extend(s.finish().await.accepted);
     }
     // Recovered: healthy again, and new messages are accepted.
     eventually("healthy again", Duration::from_secs(30), || async {
@@ -166,8 +122,12 @@ async fn a_database_crash_and_restart_answers_503_then_recovers_without_loss() {
             .expect("accepted after restart");
         after.lock().unwrap().push(id);
     }
-    let (mut accepted, refused) = sender.finish().await;
+    let sent = sender.finish().await;
+    let mut accepted = sent.accepted.clone();
     accepted.extend(after.lock().unwrap().iter().cloned());
-    assert!(refused > 0, "some messages were refused during the outage");
+    assert!(
+        sent.refused_total() > 0,
+        "some messages were refused during the outage"
+    );
     all_arrived(&rx, &accepted, Duration::from_secs(60)).await;
 }

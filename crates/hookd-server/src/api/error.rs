@@ -9,9 +9,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hookd_store::StoreError;
+use hookd_store::{RateLimitedLog, StoreError};
 use serde_json::json;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// An API failure, turned into a status and a JSON body by [`IntoResponse`].
 #[derive(Debug)]
@@ -36,8 +35,11 @@ pub enum ApiError {
     IdempotencyKeyInProgress,
     /// 413: the body is larger than the configured limit.
     PayloadTooLarge,
-    /// 503: storage is unreachable or shutting down.
+    /// 503: storage is unreachable, did not answer in time, refuses writes, or is
+    /// shutting down.
     Unavailable(String),
+    /// 503: a write failed for lack of disk space; retry once space returns.
+    StorageFull(String),
     /// 500: anything unexpected; logged with its cause, never shown.
     Internal(anyhow::Error),
     /// 403: the token is valid but does not reach this route (an app-portal token).
@@ -46,44 +48,10 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// During a database outage every request fails the same way: log one line a second,
-/// with how many were left out, instead of one per request.
+/// During a database outage (or while the disk is full) every request fails the same way:
+/// log one line a second per cause, with how many were left out, instead of one per request.
 static UNAVAILABLE_LOG: RateLimitedLog = RateLimitedLog::new();
-
-/// Admits at most one log line per second.
-pub(crate) struct RateLimitedLog {
-    /// The second (since the epoch) of the last admitted line.
-    last: AtomicU64,
-    suppressed: AtomicU64,
-}
-
-impl RateLimitedLog {
-    pub(crate) const fn new() -> Self {
-        Self {
-            last: AtomicU64::new(0),
-            suppressed: AtomicU64::new(0),
-        }
-    }
-
-    /// `Some(lines left out since the last one)` if a line may be logged now.
-    pub(crate) fn admit(&self) -> Option<u64> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = self.last.load(Ordering::Relaxed);
-        if now > last
-            && self
-                .last
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            Some(self.suppressed.swap(0, Ordering::AcqRel))
-        } else {
-            self.suppressed.fetch_add(1, Ordering::Relaxed);
-            None
-        }
-    }
-}
+static STORAGE_FULL_LOG: RateLimitedLog = RateLimitedLog::new();
 
 impl ApiError {
     /// A validation failure of a body field.
@@ -122,6 +90,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound("not found".into()),
             StoreError::Conflict(key) => Self::Conflict(format!("{key} is already in use")),
             StoreError::Unavailable(why) => Self::Unavailable(why),
+            StoreError::StorageFull(why) => Self::StorageFull(why),
             StoreError::Other(cause) => Self::Internal(cause),
         }
     }
@@ -189,6 +158,16 @@ impl IntoResponse for ApiError {
                     "the service is temporarily unavailable; retry later",
                 )
             }
+            Self::StorageFull(why) => {
+                if let Some(suppressed) = STORAGE_FULL_LOG.admit() {
+                    tracing::warn!(error = %why, suppressed, "storage full; answering 503");
+                }
+                simple(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    "the server's storage is full; nothing was written, retry later",
+                )
+            }
             Self::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 simple(
@@ -218,18 +197,29 @@ pub async fn method_not_allowed() -> ApiError {
 }
 
 #[cfg(test)]
-mod log_tests {
-    use super::RateLimitedLog;
+mod tests {
+    use super::*;
 
     #[test]
-    fn one_line_per_second_with_the_count_left_out() {
-        let log = RateLimitedLog::new();
-        assert_eq!(log.admit(), Some(0));
-        for _ in 0..5 {
-            assert_eq!(log.admit(), None);
+    fn storage_failures_answer_503_with_their_cause_code() {
+        for (err, code) in [
+            (StoreError::StorageFull("disk".into()), "storage_full"),
+            (StoreError::Unavailable("gone".into()), "unavailable"),
+        ] {
+            let response = ApiError::from(err).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let body = futures_body(response);
+            assert_eq!(body["code"], code, "{body}");
+            assert!(body["detail"].is_string(), "{body}");
         }
-        // The next second's first line reports the five left out.
-        log.last.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        assert_eq!(log.admit(), Some(5));
+    }
+
+    fn futures_body(response: Response) -> serde_json::Value {
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), 4096))
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
     }
 }

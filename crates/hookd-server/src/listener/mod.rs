@@ -36,7 +36,7 @@ mod service;
 
 pub use service::refuse_declared_oversize;
 
-use crate::api::error::RateLimitedLog;
+use hookd_store::RateLimitedLog;
 use crate::config::ListenerSettings;
 use axum::response::{IntoResponse, Response};
 use axum::Router;

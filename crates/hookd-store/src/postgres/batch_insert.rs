@@ -3,10 +3,10 @@
 //! round trip and one commit (see `batcher.rs` for how batches are formed and answered).
 
 use super::batcher::Pending;
-use super::codec::{col, ms, ms_opt, pool_error, status_code, to_json_opt, trigger_code};
+use super::codec::{col, ms, ms_opt, status_code, to_json_opt, trigger_code};
 use super::query::query;
 use crate::StoreResult;
-use deadpool_postgres::Pool;
+use deadpool_postgres::Client;
 use hookd_core::model::{DeliveryStatus, MessageDestination};
 use std::collections::HashMap;
 
@@ -75,7 +75,7 @@ const INSERT_SQL: &str = "WITH input AS (
 /// Writes one batch; returns, per message id settled, `None` when it was written and the
 /// holder's id when it was refused as a duplicate.
 pub(super) async fn write(
-    pool: &Pool,
+    client: &Client,
     channel: &str,
     batch: &[Pending],
 ) -> StoreResult<HashMap<String, Option<String>>> {
@@ -91,9 +91,8 @@ pub(super) async fn write(
         .iter()
         .flat_map(|p| &p.dests)
         .any(|dest| dest.status == DeliveryStatus::Pending && dest.lease_owner.is_none());
-    let client = pool.get().await.map_err(pool_error)?;
     let rows = query(
-        &client,
+        client,
         INSERT_SQL,
         &[
             &m.id,

@@ -20,10 +20,10 @@
 //! after the statement's snapshot) are written alone by `ingest.rs`.
 
 use super::batch_insert::write;
-use super::codec::pool_error;
+use super::conns::Conns;
 use super::ingest;
+use crate::deadline::within;
 use crate::{IngestDedup, IngestWrite, StoreError, StoreResult};
-use deadpool_postgres::Pool;
 use hookd_core::ids::MsgId;
 use hookd_core::model::{Message, MessageDestination};
 use std::collections::HashSet;
@@ -61,15 +61,18 @@ impl Pending {
 /// The handle the store writes new messages through; the task stops when it is dropped.
 pub(super) struct MessageBatcher {
     queue: mpsc::Sender<Pending>,
+    /// A caller waits this long at most for its batch (queueing included).
+    limit: std::time::Duration,
 }
 
 impl MessageBatcher {
     /// Starts the batcher task. `channel` is the `NOTIFY` channel raised when a batch
     /// leaves work unclaimed.
-    pub fn start(pool: Pool, channel: String) -> Self {
+    pub fn start(conns: Conns, channel: String) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, channel, rx));
-        Self { queue }
+        let limit = conns.limit();
+        tokio::spawn(run(conns, channel, rx));
+        Self { queue, limit }
     }
 
     /// Writes the message and its destinations; returns once committed.
@@ -111,12 +114,17 @@ impl MessageBatcher {
             reply,
         };
         let stopped = || StoreError::Unavailable("the message writer has stopped".into());
-        self.queue.send(pending).await.map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?
+        // Given up at the deadline, a message still queued is dropped unwritten (see
+        // `run`); one whose batch is being written may still commit.
+        within(self.limit, "the database", async {
+            self.queue.send(pending).await.map_err(|_| stopped())?;
+            done.await.map_err(|_| stopped())?
+        })
+        .await
     }
 }
 
-async fn run(pool: Pool, channel: String, mut rx: mpsc::Receiver<Pending>) {
+async fn run(conns: Conns, channel: String, mut rx: mpsc::Receiver<Pending>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let channel: Arc<str> = channel.into();
     loop {
@@ -128,16 +136,19 @@ async fn run(pool: Pool, channel: String, mut rx: mpsc::Receiver<Pending>) {
         if rx.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
-        let (pool, channel) = (pool.clone(), channel.clone());
+        // A caller that gave up (its deadline passed) was told 503: its message must not
+        // be written behind its back.
+        batch.retain(|p: &Pending| !p.reply.is_closed());
+        let (conns, channel) = (conns.clone(), channel.clone());
         tokio::spawn(async move {
             let (batched, alone): (Vec<_>, Vec<_>) = batch
                 .into_iter()
                 .partition(|p| p.ingest.is_none() || p.msg.event_id.is_none());
             for round in rounds(batched) {
-                write_round(&pool, &channel, round).await;
+                write_round(&conns, &channel, round).await;
             }
             for p in alone {
-                write_alone(&pool, &channel, p).await;
+                write_alone(&conns, &channel, p).await;
             }
             drop(slot);
         });
@@ -170,8 +181,8 @@ fn rounds(batch: Vec<Pending>) -> Vec<Vec<Pending>> {
 }
 
 /// Writes one round and answers each of its callers.
-async fn write_round(pool: &Pool, channel: &str, round: Vec<Pending>) {
-    let result = write(pool, channel, &round).await;
+async fn write_round(conns: &Conns, channel: &str, round: Vec<Pending>) {
+    let result = conns.call(async |c| write(c, channel, &round).await).await;
     let mut unsettled = Vec::new();
     for p in round {
         let answer = match &result {
@@ -187,44 +198,37 @@ async fn write_round(pool: &Pool, channel: &str, round: Vec<Pending>) {
                 }
                 None => Err(StoreError::Conflict("eventId")),
             },
-            Err(e) => Err(copy_error(e)),
+            Err(e) => Err(e.share()),
         };
         let _ = p.reply.send(answer);
     }
     for p in unsettled {
-        write_alone(pool, channel, p).await;
+        write_alone(conns, channel, p).await;
     }
 }
 
 /// Writes an ingest event in a statement of its own.
-async fn write_alone(pool: &Pool, channel: &str, p: Pending) {
+async fn write_alone(conns: &Conns, channel: &str, p: Pending) {
     let answer = async {
         let ingest = p.ingest.as_ref().ok_or_else(|| {
             StoreError::Other(anyhow::anyhow!("only ingest events are written alone"))
         })?;
-        let client = pool.get().await.map_err(pool_error)?;
-        ingest::insert_message(
-            &client,
-            channel,
-            &p.msg,
-            &p.dests,
-            &ingest.forward,
-            ingest.dedup.as_ref(),
-        )
-        .await
+        conns
+            .call(async |c| {
+                ingest::insert_message(
+                    c,
+                    channel,
+                    &p.msg,
+                    &p.dests,
+                    &ingest.forward,
+                    ingest.dedup.as_ref(),
+                )
+                .await
+            })
+            .await
     }
     .await;
     let _ = p.reply.send(answer);
-}
-
-/// A batch's failure, given to each of its callers.
-fn copy_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::NotFound => StoreError::NotFound,
-        StoreError::Conflict(key) => StoreError::Conflict(key),
-        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
-        StoreError::Other(cause) => StoreError::Other(anyhow::anyhow!("{cause:#}")),
-    }
 }
 
 #[cfg(test)]

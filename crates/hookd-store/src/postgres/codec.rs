@@ -37,6 +37,9 @@ pub(super) fn pg_error(err: tokio_postgres::Error, what: &'static str) -> StoreE
                 return StoreError::Conflict(key);
             }
         }
+        if *db.code() == SqlState::DISK_FULL {
+            return StoreError::StorageFull(format!("{what}: {}", db.message()));
+        }
         if is_unavailable_code(db.code()) {
             // The server's message (e.g. "terminating connection due to administrator
             // command") carries no data; the detail might, so it is left out.
@@ -73,10 +76,16 @@ pub(super) fn pool_error(err: PoolError) -> StoreError {
 }
 
 /// Connection exceptions (class 08), shutdowns and crash recovery (57P01..03), too many
-/// connections (53300) and `statement_timeout` (57014): the caller may retry later.
+/// connections (53300), out of memory (53200), `statement_timeout` (57014), a read-only
+/// server (25006, e.g. a standby after a failover) and I/O errors (58030): the caller may
+/// retry later.
 fn is_unavailable_code(code: &SqlState) -> bool {
     let code = code.code();
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
+    code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "53200" | "57014" | "25006" | "58030"
+        )
 }
 
 /// Errors of the transport rather than of a statement. The driver does not expose its

@@ -37,6 +37,11 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_RETRIES: u32 = 3;
 /// Reported to the server (`pg_stat_activity`) unless the URL names the application.
 const APPLICATION_NAME: &str = "hookd";
+/// How often a server process checks, while it runs a statement (or waits for a lock),
+/// that hookd is still connected. A call cut short by the deadline closes its connection;
+/// with this, the server abandons the statement within a second instead of completing it
+/// (and possibly committing a write whose caller was told 503).
+const CLIENT_CHECK_INTERVAL: &str = "client_connection_check_interval=1000";
 
 /// How the connections of this store are encrypted.
 #[derive(Clone)]
@@ -85,13 +90,7 @@ impl Target {
         // Set at connection start-up, so every connection has it without a round trip;
         // appended so the URL's own `options` (e.g. a search_path) still apply.
         let timeout_ms = opts.statement_timeout.as_millis();
-        let options = match config.get_options() {
-            Some(given) if !given.trim().is_empty() => {
-                format!("{given} -c statement_timeout={timeout_ms}")
-            }
-            _ => format!("-c statement_timeout={timeout_ms}"),
-        };
-        config.options(&options);
+        add_option(&mut config, &format!("statement_timeout={timeout_ms}"));
         let tls = match config.get_ssl_mode() {
             SslMode::Disable => Tls::Off,
             _ => Tls::Verified(MakeRustlsConnect::new(tls_config(opts.ca_file.as_deref())?)),
@@ -120,6 +119,21 @@ impl Target {
                 self.open(due).await.map_err(connect_error)
             }
             Err(e) => Err(connect_error(e)),
+        }
+    }
+
+    /// Once connected: if the server takes [`CLIENT_CHECK_INTERVAL`] (PostgreSQL 14 and
+    /// later, on the platforms that can check a socket), every later connection sets it at
+    /// start-up. Older servers refuse the setting, and are left without it.
+    pub(super) async fn check_for_gone_clients(&mut self, session: &Session) {
+        let set = format!("SET {}", CLIENT_CHECK_INTERVAL.replace('=', " = "));
+        match session.client.batch_execute(&set).await {
+            Ok(()) => add_option(&mut self.config, CLIENT_CHECK_INTERVAL),
+            Err(e) => tracing::info!(
+                reason = %e,
+                "the PostgreSQL server cannot check for gone clients; a statement whose \
+                 caller gave up runs to its end"
+            ),
         }
     }
 
@@ -152,6 +166,15 @@ impl Target {
             .build()
             .context("building the PostgreSQL connection pool")
     }
+}
+
+/// Appends `-c name=value` to the connection's start-up options, after the URL's own.
+fn add_option(config: &mut Config, setting: &str) {
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} -c {setting}"),
+        _ => format!("-c {setting}"),
+    };
+    config.options(&options);
 }
 
 async fn open_with<T>(

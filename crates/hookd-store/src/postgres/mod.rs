@@ -14,6 +14,8 @@
 //! - `batcher`, `batch_insert`: group commit for new messages and ingest events (many per
 //!   statement, each answered alone), and that statement.
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
+//! - `conns`: the pool and the deadline every call runs under (a connection whose call was
+//!   cut short is discarded, never reused).
 //! - `store`: the `Store` impl, taking a pooled connection per call.
 //! - `listener`: the `LISTEN` connection behind `due_signal`, reconnecting on loss.
 //! - `codec`, `query`: value conversions, error mapping, statement helpers and the
@@ -35,6 +37,7 @@ mod batch_insert;
 mod batcher;
 mod codec;
 mod connect;
+mod conns;
 mod endpoints;
 mod event_types;
 mod failure;
@@ -52,7 +55,6 @@ mod store;
 
 use crate::secrets::{Keyring, SecretCodec};
 use anyhow::Context;
-use deadpool_postgres::Pool;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,6 +77,10 @@ pub struct PostgresOptions {
     pub connect_timeout: Duration,
     /// Bounds waiting for a free pooled connection when all are in use.
     pub acquire_timeout: Duration,
+    /// Bounds every store call as a whole (a free connection, opening one, and its
+    /// statements), so a frozen or partitioned server gives `StoreError::Unavailable` in
+    /// bounded time: `statement_timeout` is enforced by the server, which may not answer.
+    pub call_timeout: Duration,
     /// PEM root certificate(s) trusted for the server's TLS certificate, in addition to
     /// the webpki (Mozilla) roots: for a server with a private CA.
     pub ca_file: Option<PathBuf>,
@@ -91,6 +97,7 @@ impl Default for PostgresOptions {
             statement_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
+            call_timeout: crate::DEFAULT_CALL_TIMEOUT,
             ca_file: None,
             keyring: None,
         }
@@ -105,6 +112,7 @@ impl fmt::Debug for PostgresOptions {
             .field("statement_timeout", &self.statement_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("call_timeout", &self.call_timeout)
             .field("ca_file", &self.ca_file)
             .field("keyring", &self.keyring)
             .finish()
@@ -114,16 +122,14 @@ impl fmt::Debug for PostgresOptions {
 /// The PostgreSQL store. Share it as `Arc<PostgresStore>` (or `Arc<dyn Store>`); dropping
 /// it stops its listener and closes its connections.
 pub struct PostgresStore {
-    /// The connections every store call runs on.
-    pool: Pool,
+    /// The connections every store call runs on, and the deadline of a call.
+    conns: conns::Conns,
     /// Raised by the listener when another process may have made work due.
     due: Arc<Notify>,
     /// The `NOTIFY` channel of this store's schema, raised by writes that leave work.
     channel: String,
     /// Writes new messages in batches.
     messages: batcher::MessageBatcher,
-    /// Bounds `health()` even when a pooled connection hangs: acquire plus connect time.
-    health_timeout: Duration,
     /// Seals and opens endpoint secrets (plaintext without a keyring).
     codec: SecretCodec,
     /// Stops the listener task when the store is dropped.
@@ -142,6 +148,7 @@ impl PostgresStore {
         let mut target = connect::Target::new(opts)?;
         let due = Arc::new(Notify::new());
         let mut session = target.open_first(due.clone()).await?;
+        target.check_for_gone_clients(&session).await;
         migrations::apply(&mut session.client).await?;
         let schema: Option<String> = session
             .client
@@ -163,12 +170,12 @@ impl PostgresStore {
             pool_size = opts.pool_size,
             "connected to the PostgreSQL store"
         );
+        let conns = conns::Conns::new(pool, opts.call_timeout);
         Ok(Self {
-            messages: batcher::MessageBatcher::start(pool.clone(), channel.clone()),
-            pool,
+            messages: batcher::MessageBatcher::start(conns.clone(), channel.clone()),
+            conns,
             due,
             channel,
-            health_timeout: opts.acquire_timeout + opts.connect_timeout,
             codec,
             _listener: stop.drop_guard(),
         })

@@ -1,7 +1,8 @@
 //! The [`Store`] impl of [`PostgresStore`]: each call takes a pooled connection and runs
-//! its area's SQL on it. A connection the server dropped is replaced at the next checkout.
+//! its area's SQL on it, under the call deadline (`conns`). A connection the server
+//! dropped is replaced at the next checkout; one whose call was cut short is discarded.
 
-use super::codec::{pg_error, pool_error};
+use super::codec::pg_error;
 use super::{
     apps, attempts, endpoints, event_types, failure, flow, ingest, messages, queue, retention,
     sources, PostgresStore,
@@ -9,11 +10,10 @@ use super::{
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
-    PageRequest, Store, StoreError, StoreResult,
+    PageRequest, Store, StoreResult,
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
-use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
     Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
@@ -23,58 +23,51 @@ use hookd_core::Timestamp;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-impl PostgresStore {
-    async fn client(&self) -> StoreResult<Client> {
-        self.pool.get().await.map_err(pool_error)
-    }
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     async fn health(&self) -> StoreResult<()> {
-        let check = async {
-            let client = self.client().await?;
-            client
-                .simple_query("SELECT 1")
-                .await
-                .map_err(|e| pg_error(e, "checking the database"))?;
-            Ok(())
-        };
-        tokio::time::timeout(self.health_timeout, check)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(
-                    "the database did not answer in time".into(),
-                ))
+        self.conns
+            .call(async |c| {
+                c.simple_query("SELECT 1")
+                    .await
+                    .map_err(|e| pg_error(e, "checking the database"))?;
+                Ok(())
             })
+            .await
     }
 
     async fn create_app(&self, app: &Application) -> StoreResult<()> {
-        apps::insert(&self.client().await?, app).await
+        self.conns.call(async |c| apps::insert(c, app).await).await
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Application> {
-        apps::get(&self.client().await?, id_or_uid).await
+        self.conns
+            .call(async |c| apps::get(c, id_or_uid).await)
+            .await
     }
 
     async fn list_apps(&self, page: &PageRequest) -> StoreResult<Page<Application>> {
-        apps::list(&self.client().await?, page).await
+        self.conns.call(async |c| apps::list(c, page).await).await
     }
 
     async fn update_app(&self, app: &Application) -> StoreResult<()> {
-        apps::update(&self.client().await?, app).await
+        self.conns.call(async |c| apps::update(c, app).await).await
     }
 
     async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
-        apps::delete(&self.client().await?, id).await
+        self.conns.call(async |c| apps::delete(c, id).await).await
     }
 
     async fn create_event_type(&self, et: &EventType) -> StoreResult<()> {
-        event_types::insert(&self.client().await?, et).await
+        self.conns
+            .call(async |c| event_types::insert(c, et).await)
+            .await
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<EventType> {
-        event_types::get(&self.client().await?, name).await
+        self.conns
+            .call(async |c| event_types::get(c, name).await)
+            .await
     }
 
     async fn list_event_types(
@@ -82,35 +75,51 @@ impl Store for PostgresStore {
         page: &PageRequest,
         include_archived: bool,
     ) -> StoreResult<Page<EventType>> {
-        event_types::list(&self.client().await?, page, include_archived).await
+        self.conns
+            .call(async |c| event_types::list(c, page, include_archived).await)
+            .await
     }
 
     async fn update_event_type(&self, et: &EventType) -> StoreResult<()> {
-        event_types::update(&self.client().await?, et).await
+        self.conns
+            .call(async |c| event_types::update(c, et).await)
+            .await
     }
 
     async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
-        event_types::delete(&self.client().await?, name).await
+        self.conns
+            .call(async |c| event_types::delete(c, name).await)
+            .await
     }
 
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
-        endpoints::insert(&self.client().await?, &self.codec, ep).await
+        self.conns
+            .call(async |c| endpoints::insert(c, &self.codec, ep).await)
+            .await
     }
 
     async fn get_endpoint(&self, app: &AppId, id_or_uid: &str) -> StoreResult<Endpoint> {
-        endpoints::get(&self.client().await?, &self.codec, app, id_or_uid).await
+        self.conns
+            .call(async |c| endpoints::get(c, &self.codec, app, id_or_uid).await)
+            .await
     }
 
     async fn list_endpoints(&self, app: &AppId, page: &PageRequest) -> StoreResult<Page<Endpoint>> {
-        endpoints::list(&self.client().await?, &self.codec, app, page).await
+        self.conns
+            .call(async |c| endpoints::list(c, &self.codec, app, page).await)
+            .await
     }
 
     async fn all_endpoints(&self, app: &AppId) -> StoreResult<Vec<Endpoint>> {
-        endpoints::all(&self.client().await?, &self.codec, app).await
+        self.conns
+            .call(async |c| endpoints::all(c, &self.codec, app).await)
+            .await
     }
 
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
-        endpoints::update(&mut self.client().await?, &self.codec, ep).await
+        self.conns
+            .call(async |c| endpoints::update(c, &self.codec, ep).await)
+            .await
     }
 
     async fn set_endpoint_disabled(
@@ -119,11 +128,15 @@ impl Store for PostgresStore {
         id: &EndpointId,
         disabled: bool,
     ) -> StoreResult<()> {
-        endpoints::set_disabled(&self.client().await?, app, id, disabled).await
+        self.conns
+            .call(async |c| endpoints::set_disabled(c, app, id, disabled).await)
+            .await
     }
 
     async fn delete_endpoint(&self, app: &AppId, id: &EndpointId) -> StoreResult<()> {
-        endpoints::delete(&self.client().await?, app, id).await
+        self.conns
+            .call(async |c| endpoints::delete(c, app, id).await)
+            .await
     }
 
     async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
@@ -131,7 +144,9 @@ impl Store for PostgresStore {
     }
 
     async fn get_message(&self, app: &AppId, id_or_event_id: &str) -> StoreResult<Message> {
-        messages::get(&self.client().await?, app, id_or_event_id).await
+        self.conns
+            .call(async |c| messages::get(c, app, id_or_event_id).await)
+            .await
     }
 
     async fn list_messages(
@@ -140,7 +155,9 @@ impl Store for PostgresStore {
         filter: &MessageFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Message>> {
-        messages::list(&self.client().await?, app, filter, page).await
+        self.conns
+            .call(async |c| messages::list(c, app, filter, page).await)
+            .await
     }
 
     async fn list_destinations(
@@ -148,7 +165,9 @@ impl Store for PostgresStore {
         app: &AppId,
         msg: &MsgId,
     ) -> StoreResult<Vec<MessageDestination>> {
-        messages::destinations(&self.client().await?, app, msg).await
+        self.conns
+            .call(async |c| messages::destinations(c, app, msg).await)
+            .await
     }
 
     async fn endpoint_stats(
@@ -159,7 +178,9 @@ impl Store for PostgresStore {
         until: Option<Timestamp>,
     ) -> StoreResult<crate::EndpointStats> {
         let (lo, hi) = crate::msg_id_range(since, until);
-        queue::endpoint_stats(&self.client().await?, app, endpoint, &lo, &hi).await
+        self.conns
+            .call(async |c| queue::endpoint_stats(c, app, endpoint, &lo, &hi).await)
+            .await
     }
 
     async fn list_attempts(
@@ -168,11 +189,15 @@ impl Store for PostgresStore {
         filter: &AttemptFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Attempt>> {
-        attempts::list(&self.client().await?, app, filter, page).await
+        self.conns
+            .call(async |c| attempts::list(c, app, filter, page).await)
+            .await
     }
 
     async fn get_attempt(&self, app: &AppId, msg: &MsgId, id: &AttemptId) -> StoreResult<Attempt> {
-        attempts::get(&self.client().await?, app, msg, id).await
+        self.conns
+            .call(async |c| attempts::get(c, app, msg, id).await)
+            .await
     }
 
     async fn claim_due(
@@ -186,20 +211,27 @@ impl Store for PostgresStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let client = self.client().await?;
-        queue::claim_due(&client, now, limit, lease_until, owner, exclude).await
+        self.conns
+            .call(async |c| queue::claim_due(c, now, limit, lease_until, owner, exclude).await)
+            .await
     }
 
     async fn record_outcome(&self, outcome: &DeliveryOutcome) -> StoreResult<()> {
-        queue::record_outcomes(&self.client().await?, std::slice::from_ref(outcome)).await
+        self.conns
+            .call(async |c| queue::record_outcomes(c, std::slice::from_ref(outcome)).await)
+            .await
     }
 
     async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
-        queue::record_outcomes(&self.client().await?, outcomes).await
+        self.conns
+            .call(async |c| queue::record_outcomes(c, outcomes).await)
+            .await
     }
 
     async fn requeue(&self, dest: &MessageDestination) -> StoreResult<()> {
-        queue::requeue(&self.client().await?, dest, &self.channel).await
+        self.conns
+            .call(async |c| queue::requeue(c, dest, &self.channel).await)
+            .await
     }
 
     async fn renew_leases(
@@ -211,11 +243,15 @@ impl Store for PostgresStore {
         if keys.is_empty() {
             return Ok(0);
         }
-        queue::renew_leases(&self.client().await?, owner, keys, lease_until).await
+        self.conns
+            .call(async |c| queue::renew_leases(c, owner, keys, lease_until).await)
+            .await
     }
 
     async fn release_all_leases(&self, now: Timestamp) -> StoreResult<u64> {
-        queue::release_all_leases(&self.client().await?, now).await
+        self.conns
+            .call(async |c| queue::release_all_leases(c, now).await)
+            .await
     }
 
     async fn acquire_flow_endpoints(
@@ -225,7 +261,9 @@ impl Store for PostgresStore {
         lease_until: Timestamp,
         max: u32,
     ) -> StoreResult<Vec<FlowEndpoint>> {
-        flow::acquire(&self.client().await?, owner, now, lease_until, max).await
+        self.conns
+            .call(async |c| flow::acquire(c, owner, now, lease_until, max).await)
+            .await
     }
 
     async fn claim_flow(
@@ -237,16 +275,19 @@ impl Store for PostgresStore {
         lease_until: Timestamp,
         owner: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let client = self.client().await?;
-        flow::claim(&client, endpoint, fifo, now, limit, lease_until, owner).await
+        self.conns
+            .call(async |c| flow::claim(c, endpoint, fifo, now, limit, lease_until, owner).await)
+            .await
     }
 
     async fn release_flow_endpoints(&self, owner: &str) -> StoreResult<()> {
-        flow::release(&self.client().await?, owner).await
+        self.conns
+            .call(async |c| flow::release(c, owner).await)
+            .await
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        queue::next_due_at(&self.client().await?).await
+        self.conns.call(async |c| queue::next_due_at(c).await).await
     }
 
     fn due_signal(&self) -> Option<Arc<Notify>> {
@@ -257,7 +298,10 @@ impl Store for PostgresStore {
         &self,
         claim: &IdempotencyClaim,
     ) -> StoreResult<IdempotencyReservation> {
-        let found = retention::reserve(&self.client().await?, claim).await?;
+        let found = self
+            .conns
+            .call(async |c| retention::reserve(c, claim).await)
+            .await?;
         self.codec.open_reservation(&claim.key, found)
     }
 
@@ -269,7 +313,9 @@ impl Store for PostgresStore {
         body: &[u8],
     ) -> StoreResult<bool> {
         let body = self.codec.seal_response(key, body);
-        retention::complete(&self.client().await?, key, token, status, &body).await
+        self.conns
+            .call(async |c| retention::complete(c, key, token, status, &body).await)
+            .await
     }
 
     async fn get_idempotency_key(
@@ -277,20 +323,29 @@ impl Store for PostgresStore {
         key: &str,
         now: Timestamp,
     ) -> StoreResult<Option<IdempotencyRecord>> {
-        let found = retention::get_key(&self.client().await?, key, now).await?;
+        let found = self
+            .conns
+            .call(async |c| retention::get_key(c, key, now).await)
+            .await?;
         found.map(|r| self.codec.open_record(key, r)).transpose()
     }
 
     async fn release_idempotency_key(&self, key: &str, token: &str) -> StoreResult<()> {
-        retention::release(&self.client().await?, key, token).await
+        self.conns
+            .call(async |c| retention::release(c, key, token).await)
+            .await
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        retention::purge_keys(&self.client().await?, now, limit).await
+        self.conns
+            .call(async |c| retention::purge_keys(c, now, limit).await)
+            .await
     }
 
     async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
-        retention::expunge_message(&self.client().await?, app, msg).await
+        self.conns
+            .call(async |c| retention::expunge_message(c, app, msg).await)
+            .await
     }
 
     async fn expunge_attempt_content(
@@ -299,15 +354,21 @@ impl Store for PostgresStore {
         msg: &MsgId,
         attempt: &AttemptId,
     ) -> StoreResult<()> {
-        retention::expunge_attempt(&self.client().await?, app, msg, attempt).await
+        self.conns
+            .call(async |c| retention::expunge_attempt(c, app, msg, attempt).await)
+            .await
     }
 
     async fn purge_expired_payloads(&self, now: Timestamp, limit: u32) -> StoreResult<u64> {
-        retention::purge_payloads(&self.client().await?, now, limit).await
+        self.conns
+            .call(async |c| retention::purge_payloads(c, now, limit).await)
+            .await
     }
 
     async fn purge_attempts(&self, before: Timestamp, limit: u32) -> StoreResult<u64> {
-        retention::purge_attempts(&self.client().await?, before, limit).await
+        self.conns
+            .call(async |c| retention::purge_attempts(c, before, limit).await)
+            .await
     }
 
     async fn note_endpoint_results(
@@ -318,7 +379,9 @@ impl Store for PostgresStore {
         if results.is_empty() {
             return Ok(Vec::new());
         }
-        failure::note_results(&self.client().await?, results, disable_failing_since).await
+        self.conns
+            .call(async |c| failure::note_results(c, results, disable_failing_since).await)
+            .await
     }
 
     async fn endpoint_failing_since(
@@ -326,19 +389,27 @@ impl Store for PostgresStore {
         app: &AppId,
         endpoint: &EndpointId,
     ) -> StoreResult<Option<Timestamp>> {
-        failure::failing_since(&self.client().await?, app, endpoint).await
+        self.conns
+            .call(async |c| failure::failing_since(c, app, endpoint).await)
+            .await
     }
 
     async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
-        failure::insert_task(&self.client().await?, task).await
+        self.conns
+            .call(async |c| failure::insert_task(c, task).await)
+            .await
     }
 
     async fn get_recovery(&self, id: &str) -> StoreResult<RecoveryTask> {
-        failure::get_task(&self.client().await?, id).await
+        self.conns
+            .call(async |c| failure::get_task(c, id).await)
+            .await
     }
 
     async fn list_recoveries(&self, page: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
-        failure::list_tasks(&self.client().await?, page).await
+        self.conns
+            .call(async |c| failure::list_tasks(c, page).await)
+            .await
     }
 
     async fn claim_recovery(
@@ -347,7 +418,9 @@ impl Store for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<Option<RecoveryTask>> {
-        failure::claim_task(&self.client().await?, owner, now, lease_until).await
+        self.conns
+            .call(async |c| failure::claim_task(c, owner, now, lease_until).await)
+            .await
     }
 
     async fn recovery_step(
@@ -358,32 +431,46 @@ impl Store for PostgresStore {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> StoreResult<Option<RecoveryTask>> {
-        let client = self.client().await?;
-        failure::step(&client, id, owner, limit, now, lease_until, &self.channel).await
+        let channel = &self.channel;
+        self.conns
+            .call(async |c| failure::step(c, id, owner, limit, now, lease_until, channel).await)
+            .await
     }
 
     async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
-        sources::insert(&self.client().await?, &self.codec, source).await
+        self.conns
+            .call(async |c| sources::insert(c, &self.codec, source).await)
+            .await
     }
 
     async fn get_source(&self, id_or_uid: &str) -> StoreResult<IngestSource> {
-        sources::get(&self.client().await?, &self.codec, id_or_uid).await
+        self.conns
+            .call(async |c| sources::get(c, &self.codec, id_or_uid).await)
+            .await
     }
 
     async fn list_sources(&self, page: &PageRequest) -> StoreResult<Page<IngestSource>> {
-        sources::list(&self.client().await?, &self.codec, page).await
+        self.conns
+            .call(async |c| sources::list(c, &self.codec, page).await)
+            .await
     }
 
     async fn update_source(&self, source: &IngestSource) -> StoreResult<()> {
-        sources::update(&self.client().await?, &self.codec, source).await
+        self.conns
+            .call(async |c| sources::update(c, &self.codec, source).await)
+            .await
     }
 
     async fn delete_source(&self, id: &SourceId) -> StoreResult<()> {
-        sources::delete(&self.client().await?, id).await
+        self.conns
+            .call(async |c| sources::delete(c, id).await)
+            .await
     }
 
     async fn get_source_by_token(&self, token: &str, now: Timestamp) -> StoreResult<IngestSource> {
-        sources::get_by_token(&self.client().await?, &self.codec, token, now).await
+        self.conns
+            .call(async |c| sources::get_by_token(c, &self.codec, token, now).await)
+            .await
     }
 
     async fn create_ingest_message(
@@ -399,11 +486,15 @@ impl Store for PostgresStore {
     }
 
     async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
-        ingest::forward(&self.client().await?, msg).await
+        self.conns
+            .call(async |c| ingest::forward(c, msg).await)
+            .await
     }
 
     async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {
-        ingest::insert_rejection(&self.client().await?, rejection).await
+        self.conns
+            .call(async |c| ingest::insert_rejection(c, rejection).await)
+            .await
     }
 
     async fn list_ingest_rejections(
@@ -411,7 +502,9 @@ impl Store for PostgresStore {
         source: &SourceId,
         page: &PageRequest,
     ) -> StoreResult<Page<IngestRejection>> {
-        ingest::list_rejections(&self.client().await?, source, page).await
+        self.conns
+            .call(async |c| ingest::list_rejections(c, source, page).await)
+            .await
     }
 
     async fn purge_ingest_records(
@@ -420,6 +513,8 @@ impl Store for PostgresStore {
         rejections_before: Timestamp,
         limit: u32,
     ) -> StoreResult<u64> {
-        ingest::purge(&self.client().await?, now, rejections_before, limit).await
+        self.conns
+            .call(async |c| ingest::purge(c, now, rejections_before, limit).await)
+            .await
     }
 }

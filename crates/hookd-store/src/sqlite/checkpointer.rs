@@ -7,6 +7,7 @@
 //! blocks the writer (it copies what no reader still needs and leaves the rest for the next
 //! round). The writer keeps a high automatic threshold only as a backstop.
 
+use crate::RateLimitedLog;
 use anyhow::Context;
 use rusqlite::Connection;
 use std::path::Path;
@@ -16,6 +17,9 @@ use std::time::Duration;
 
 /// How often the WAL is checkpointed.
 const INTERVAL: Duration = Duration::from_millis(200);
+
+/// A checkpoint fails every round while the disk is full: one line a second at most.
+static FAILURE_LOG: RateLimitedLog = RateLimitedLog::new();
 
 /// The running checkpointer; stops (after one last checkpoint) when dropped.
 pub(super) struct Checkpointer {
@@ -57,7 +61,13 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
         // The row it returns (busy, WAL frames, frames copied) needs no action.
         let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         if let Err(e) = done {
-            tracing::warn!(error = %e, "checkpointing the SQLite WAL failed; will try again");
+            if let Some(suppressed) = FAILURE_LOG.admit() {
+                tracing::warn!(
+                    error = %e,
+                    suppressed,
+                    "checkpointing the SQLite WAL failed; will try again"
+                );
+            }
         }
     }
 }

@@ -9,15 +9,47 @@ use rusqlite::{ErrorCode, Row};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Adds what was being done to a SQLite error, as `StoreError::Other`.
+/// Adds what was being done to a SQLite error: a failure of the storage itself (see
+/// [`storage_error`]) as that, anything else as `StoreError::Other`.
 pub(super) trait SqlContext<T> {
     fn ctx(self, what: &'static str) -> Result<T, StoreError>;
 }
 
 impl<T> SqlContext<T> for rusqlite::Result<T> {
     fn ctx(self, what: &'static str) -> Result<T, StoreError> {
-        self.map_err(|e| StoreError::Other(anyhow::Error::new(e).context(what)))
+        self.map_err(|e| {
+            storage_error(&e, what)
+                .unwrap_or_else(|| StoreError::Other(anyhow::Error::new(e).context(what)))
+        })
     }
+}
+
+/// A failure of the storage under the database rather than of the call: no space left
+/// (`SQLITE_FULL`, which SQLite reports for `ENOSPC`) is `StorageFull`; an I/O error, a
+/// read-only or unopenable file, a lock held past the busy timeout or memory exhausted is
+/// `Unavailable`. The text is SQLite's, which names the failure, never row data.
+pub(super) fn storage_error(err: &rusqlite::Error, what: &str) -> Option<StoreError> {
+    let rusqlite::Error::SqliteFailure(code, _) = err else {
+        return None;
+    };
+    let why = format!("{what}: {}", rusqlite::ffi::code_to_str(code.extended_code));
+    match code.code {
+        ErrorCode::DiskFull => Some(StoreError::StorageFull(why)),
+        ErrorCode::SystemIoFailure
+        | ErrorCode::ReadOnly
+        | ErrorCode::CannotOpen
+        | ErrorCode::DatabaseBusy
+        | ErrorCode::DatabaseLocked
+        | ErrorCode::OutOfMemory => Some(StoreError::Unavailable(why)),
+        _ => None,
+    }
+}
+
+/// [`storage_error`] for the first SQLite error in `err`'s cause chain.
+pub(super) fn storage_error_in(err: &anyhow::Error, what: &str) -> Option<StoreError> {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<rusqlite::Error>())
+        .and_then(|e| storage_error(e, what))
 }
 
 /// Maps a unique-constraint failure on `column` (as SQLite names it, `table.column`) to
@@ -33,7 +65,8 @@ pub(super) fn unique_or_other(
             return StoreError::Conflict(key);
         }
     }
-    StoreError::Other(anyhow::Error::new(err).context(what))
+    storage_error(&err, what)
+        .unwrap_or_else(|| StoreError::Other(anyhow::Error::new(err).context(what)))
 }
 
 fn corrupt(idx: usize, ty: Type, why: impl Into<String>) -> rusqlite::Error {
@@ -92,4 +125,53 @@ pub(super) fn ms(ts: Timestamp) -> i64 {
 
 pub(super) fn ms_opt(ts: Option<Timestamp>) -> Option<i64> {
     ts.map(Timestamp::as_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn failure(extended: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(extended), None)
+    }
+
+    #[test]
+    fn storage_failures_map_to_their_store_errors() {
+        let full = storage_error(&failure(ffi::SQLITE_FULL), "committing");
+        assert!(
+            matches!(&full, Some(StoreError::StorageFull(why)) if why.starts_with("committing: ")),
+            "{full:?}"
+        );
+        for code in [
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_IOERR_FSYNC,
+            ffi::SQLITE_IOERR_SHMSIZE,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_CANTOPEN,
+            ffi::SQLITE_BUSY,
+        ] {
+            let mapped = storage_error(&failure(code), "writing");
+            assert!(
+                matches!(mapped, Some(StoreError::Unavailable(_))),
+                "{code}: {mapped:?}"
+            );
+        }
+        assert!(storage_error(&failure(ffi::SQLITE_CONSTRAINT_UNIQUE), "x").is_none());
+        assert!(storage_error(&rusqlite::Error::QueryReturnedNoRows, "x").is_none());
+        // Through `ctx`, and found in an anyhow chain.
+        let err: rusqlite::Result<()> = Err(failure(ffi::SQLITE_FULL));
+        assert!(matches!(
+            err.ctx("inserting"),
+            Err(StoreError::StorageFull(_))
+        ));
+        let chained = anyhow::Error::new(failure(ffi::SQLITE_FULL)).context("committing a batch");
+        assert!(matches!(
+            storage_error_in(&chained, "writing"),
+            Some(StoreError::StorageFull(_))
+        ));
+        // Anything else stays `Other`.
+        let err: rusqlite::Result<()> = Err(failure(ffi::SQLITE_MISMATCH));
+        assert!(matches!(err.ctx("inserting"), Err(StoreError::Other(_))));
+    }
 }

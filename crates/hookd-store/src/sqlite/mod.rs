@@ -15,7 +15,9 @@
 //! - `codec`, `query`: value conversions, error mapping, and the list-query builder.
 //!
 //! Durability: WAL with `synchronous=FULL`, so a write returns only after its batch's
-//! commit is fsync'd. Deletes cascade with explicit statements (no foreign keys).
+//! commit is fsync'd. A full disk or an I/O error fails the writes (`StorageFull` /
+//! `Unavailable`) without closing anything: SQLite rolls the batch back, and writes resume
+//! on the same connection once space returns; health reports the failure until then. Deletes cascade with explicit statements (no foreign keys).
 
 mod apps;
 mod attempts;
@@ -108,6 +110,13 @@ impl SqliteStore {
             codec,
             _lock: lock,
         })
+    }
+
+    /// Bounds every call: a caller waits this long at most for its read or write (default
+    /// [`crate::DEFAULT_CALL_TIMEOUT`]), then gets `StoreError::Unavailable`.
+    pub fn set_call_timeout(&mut self, limit: Duration) {
+        self.writer.set_limit(limit);
+        self.readers.set_limit(limit);
     }
 
     /// Finishes the queued writes, stops the writer thread, closes every connection and

@@ -1,12 +1,16 @@
 //! The reader pool: a few read-only connections used from `spawn_blocking`, so reads run
 //! in parallel with each other and with the writer (WAL lets readers see the last commit
-//! without blocking it).
+//! without blocking it). A caller waits for its read until the call deadline at most; a
+//! read still running then keeps its connection and permit until it ends, so the number of
+//! reads in flight stays bounded.
 
 use super::codec::SqlContext;
+use crate::deadline::within;
 use crate::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Connections kept open for reads.
@@ -19,6 +23,8 @@ pub(super) struct Readers {
     permits: Arc<Semaphore>,
     /// To replace a connection lost to a panicking read.
     path: PathBuf,
+    /// A caller waits this long at most for its read (waiting for a permit included).
+    limit: Duration,
 }
 
 impl Readers {
@@ -30,7 +36,13 @@ impl Readers {
             idle: Arc::new(Mutex::new(idle)),
             permits: Arc::new(Semaphore::new(READERS)),
             path: path.to_owned(),
+            limit: crate::DEFAULT_CALL_TIMEOUT,
         })
+    }
+
+    /// Sets how long a caller waits for its read at most.
+    pub(super) fn set_limit(&mut self, limit: Duration) {
+        self.limit = limit;
     }
 
     /// Runs `read` on a pooled connection on the blocking thread pool.
@@ -39,28 +51,31 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+        within(self.limit, "the SQLite database", async {
+            let permit = self
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| StoreError::Unavailable("the SQLite readers are closed".into()))?;
+            let idle = self.idle.clone();
+            let path = self.path.clone();
+            tokio::task::spawn_blocking(move || {
+                let conn = match lock(&idle).pop() {
+                    Some(conn) => conn,
+                    None => open_reader(&path).map_err(StoreError::Other)?,
+                };
+                let result = read(&conn);
+                lock(&idle).push(conn);
+                drop(permit);
+                result
+            })
             .await
-            .map_err(|_| StoreError::Unavailable("the SQLite readers are closed".into()))?;
-        let idle = self.idle.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = match lock(&idle).pop() {
-                Some(conn) => conn,
-                None => open_reader(&path).map_err(StoreError::Other)?,
-            };
-            let result = read(&conn);
-            lock(&idle).push(conn);
-            drop(permit);
-            result
+            .map_err(|e| {
+                StoreError::Other(anyhow::Error::new(e).context("a SQLite read task failed"))
+            })?
         })
         .await
-        .map_err(|e| {
-            StoreError::Other(anyhow::Error::new(e).context("a SQLite read task failed"))
-        })?
     }
 }
 

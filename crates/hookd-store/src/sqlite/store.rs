@@ -27,6 +27,21 @@ impl Store for SqliteStore {
                 "the SQLite writer has stopped".into(),
             ));
         }
+        if self.writer.failure().is_some() {
+            // Writes were failing (a full disk, say): only a write tells whether they work
+            // again, and a successful one clears the failure.
+            self.writer
+                .submit(|tx| {
+                    use super::codec::SqlContext;
+                    // Rewrites the header page with its own value: a real write, no data.
+                    let version: i64 = tx
+                        .query_row("PRAGMA user_version", [], |r| r.get(0))
+                        .ctx("reading the schema version")?;
+                    tx.pragma_update(None, "user_version", version)
+                        .ctx("probing whether writes work")
+                })
+                .await?;
+        }
         self.readers
             .run(|c| {
                 use super::codec::SqlContext;

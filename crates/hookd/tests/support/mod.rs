@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod github;
+pub mod load;
 pub mod postgres;
 
 use axum::http::HeaderMap;
@@ -35,15 +36,14 @@ impl Node {
     /// Starts a node on `database_url` and waits until it reports healthy. `env` adds or
     /// overrides `HOOKD_*` variables.
     pub async fn start(database_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Node {
-        Self::start_logging(database_url, data_dir, env, Stdio::inherit()).await
+        Self::spawn(database_url, data_dir, env, Stdio::inherit()).await
     }
 
-    /// [`Node::start`] with the node's stderr (its log) going to `log`.
-    pub async fn start_logging(
+    async fn spawn(
         database_url: &str,
         data_dir: &Path,
         env: &[(&str, &str)],
-        log: impl Into<Stdio>,
+        stderr: Stdio,
     ) -> Node {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookd"));
@@ -58,7 +58,7 @@ impl Node {
             .env("HOOKD_RETRY_SCHEDULE", "0.5,0.5,1,1,1")
             .env("HOOKD_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(log);
+            .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -75,6 +75,24 @@ impl Node {
         })
         .await;
         node
+    }
+
+    /// Like [`Node::start`], with the log (stderr, no colours) written to `log`.
+    pub async fn start_logging(
+        database_url: &str,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Node {
+        let file = std::fs::File::create(log).expect("creating the node's log file");
+        let mut env = env.to_vec();
+        env.push(("NO_COLOR", "1"));
+        Self::spawn(database_url, data_dir, &env, Stdio::from(file)).await
+    }
+
+    /// The process id, for reading `/proc/<pid>/status`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `kill -9`.

@@ -224,6 +224,49 @@ impl PrivateServer {
         );
     }
 
+    /// Freezes every process of the server (the postmaster first, so it forks no new
+    /// backend, then its children) with SIGSTOP: the server keeps its sockets open and
+    /// answers nothing, as a hung host or a stalled VM would.
+    pub fn freeze(&self) {
+        let pids = self.processes().expect("the server runs");
+        signal("STOP", &pids);
+    }
+
+    /// Resumes the processes [`PrivateServer::freeze`] stopped (children first).
+    pub fn thaw(&self) {
+        let mut pids = self.processes().expect("the server runs");
+        pids.reverse();
+        signal("CONT", &pids);
+    }
+
+    /// The postmaster's pid (first line of `postmaster.pid`), then its children's.
+    fn processes(&self) -> Option<Vec<u32>> {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        let postmaster: u32 = pid_file.lines().next()?.trim().parse().ok()?;
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after `)`.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        Some(pids)
+    }
+
     fn tool(&self, name: &str, args: &[&str]) {
         let exe = self.bin.join(name);
         let mut cmd = match &self.run_as {
@@ -246,6 +289,13 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
+        // A test that failed while the server was frozen must not leave it stopped.
+        if let Some(pids) = self.processes() {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .args(pids.iter().map(u32::to_string))
+                .status();
+        }
         let data = self.data_dir();
         let exe = self.bin.join("pg_ctl");
         let mut cmd = match &self.run_as {
@@ -260,6 +310,16 @@ impl Drop for PrivateServer {
             .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
             .output();
     }
+}
+
+/// `kill -<sig>` to every pid.
+fn signal(sig: &str, pids: &[u32]) {
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids.iter().map(u32::to_string))
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{sig} {pids:?}");
 }
 
 /// Where `initdb` and `pg_ctl` live: `HOOKD_TEST_PG_BINDIR`, else the newest
