@@ -36,10 +36,10 @@ mod service;
 
 pub use service::refuse_declared_oversize;
 
-use hookd_store::RateLimitedLog;
 use crate::config::ListenerSettings;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use hookd_store::RateLimitedLog;
 use hyper::server::conn::http1;
 use std::sync::Arc;
 use std::time::Duration;
