@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Application, Endpoint, Metadata};
-use hookd_core::{validate, Timestamp};
+use hookd_core::Timestamp;
 use hookd_delivery::operational::{OpEvent, OpEventKind};
 use hookd_store::{EndpointResult, StoreError};
 use serde::{Deserialize, Serialize};
@@ -190,7 +190,7 @@ pub async fn upsert(
             Ok((StatusCode::OK, Json(ep.into())))
         }
         Err(StoreError::NotFound) => {
-            validate::uid(&ep_id).map_err(|m| ApiError::field("uid", m))?;
+            super::endpoint_body::check_uid(Some(&ep_id))?;
             let secret = signing_key(secret, key_type, "secret")?;
             let mut ep = blank(&app.id, secret);
             ep.uid = Some(ep_id);
