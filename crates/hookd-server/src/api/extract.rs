@@ -4,6 +4,7 @@
 //! - [`ApiJson`]: a JSON body. Not JSON → 400 `invalid_json`; JSON of the wrong shape →
 //!   422 `validation` naming the field; over the body limit → 413 `payload_too_large`.
 //!   The content type is not enforced, so `curl -d` works as well as the SDKs.
+//! - [`OptionalJson`]: the same for a body that may be left out (empty: the defaults).
 //! - [`ApiQuery`]: query parameters; bad ones → 422 naming the parameter.
 //! - [`ApiPath`]: path parameters.
 //!
@@ -29,6 +30,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body that may be left out: an empty (or blank) body is `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
     }
 }
 
