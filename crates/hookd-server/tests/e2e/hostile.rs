@@ -9,38 +9,36 @@
 //!
 //! For every request: never a 5xx, never a hang (each has a client timeout), and every
 //! error answer is JSON with `code` and `detail`. The count of requests tried is printed
-//! (`cargo test hostile -- --nocapture`). The property test over arbitrary text and bytes
-//! is in `hostile_props.rs`, on the same fixture and probe runner.
+//! (`cargo test hostile -- --nocapture`).
+//!
+//! Layout: this file holds the fixture, the probe runner and the routes' corpus;
+//! [`receive`] the providers' receive URLs, [`raw`] the raw-socket requests, and
+//! [`props`] the property test over arbitrary text and bytes, on the same fixture and
+//! runner.
 
 use crate::access::{Access, ROUTES};
 use crate::support::{spawn_on, Backend, Receiver, TestApp, TOKEN};
-use hookd_ingest::Provider;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The ingest crate's test signers, one per provider (written from the providers' docs).
-#[allow(dead_code)]
-#[path = "../../../hookd-ingest/tests/ingest/common.rs"]
-pub(crate) mod signers;
+mod props;
+mod raw;
+mod receive;
 
 on_both_backends!(every_route_survives_the_hostile_corpus);
 
 /// No answer within this is a hang.
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// Requests in flight at once.
 const CONCURRENCY: usize = 8;
-/// hyper answers some malformed requests (400, 414, 431) from its parser, before any
-/// handler; the listener gives those a JSON body too (issue 12, part "listener"). Until
-/// then, an empty body is tolerated on these statuses only.
-const PARSER_ERRORS_HAVE_JSON: bool = false;
 pub(crate) const EVENT: &str = "hostile.evt";
 /// The servers' body limit here: low, so a body over it is sent whole before the 413
 /// (the client then reads the answer rather than a reset connection).
 pub(crate) const BODY_LIMIT: usize = 256 * 1024;
-const OVER_LIMIT: usize = BODY_LIMIT + 1024;
+pub(crate) const OVER_LIMIT: usize = BODY_LIMIT + 1024;
 
 /// One application's resources, the ids put into route patterns.
 pub(crate) struct Fixture {
@@ -308,7 +306,7 @@ fn short(path: &str) -> String {
 }
 
 /// Path segments, already percent-encoded as sent.
-fn hostile_segments() -> Vec<String> {
+pub(crate) fn hostile_segments() -> Vec<String> {
     let mut out: Vec<String> = [
         "%00",
         "a%00b",
@@ -553,410 +551,20 @@ fn route_probes(fx: &Fixture) -> (Vec<Probe>, Vec<Probe>) {
     (first, last)
 }
 
-/// An ingest source receiving as one provider.
-pub(crate) struct Source {
-    pub provider: Provider,
-    pub secret: String,
-    /// Its receive URL, as the provider is told it (and signs it, for Twilio).
-    pub url: String,
-    /// The same, from `/ingest/`.
-    pub path: String,
-}
-
-/// A receiving source of each provider, with an endpoint.
-pub(crate) async fn receive_sources(app: &TestApp, fx: &Fixture) -> Vec<Source> {
-    let mut out = Vec::new();
-    for provider in signers::PROVIDERS {
-        let secret = signers::secret_for(provider, "hostile-secret-0123456789");
-        let (s, v) = app
-            .post(
-                "/ingest/api/v1/source",
-                json!({"name": "p", "type": source_type(provider), "config": {"secret": secret}}),
-            )
-            .await;
-        assert_eq!(s, 201, "{provider:?}: {v}");
-        let id = v["id"].as_str().unwrap();
-        let url = v["ingestUrl"].as_str().unwrap().to_owned();
-        let path = url[url.find("/ingest/").unwrap()..].to_owned();
-        let (s, v) = app
-            .post(
-                &format!("/ingest/api/v1/source/{id}/endpoint"),
-                json!({"url": fx.receiver.url("/fwd")}),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-        out.push(Source {
-            provider,
-            secret,
-            url,
-            path,
-        });
-    }
-    out
-}
-
-/// hookd's source type of each provider the signers cover.
-fn source_type(provider: Provider) -> &'static str {
-    match provider {
-        Provider::StandardWebhooks => "standard-webhooks",
-        Provider::Github => "github",
-        Provider::Stripe => "stripe",
-        Provider::Shopify => "shopify",
-        Provider::Slack => "slack",
-        Provider::Twilio => "twilio",
-        Provider::Paddle => "paddle",
-        Provider::Linear => "linear",
-        Provider::Gitlab => "gitlab",
-        Provider::Twitch => "twitch",
-        Provider::Zoom => "zoom",
-        Provider::GenericHmac => "generic-hmac",
-    }
-}
-
-/// `body` signed as `provider` sends it to `path` on `app`, now; with what it must get.
-/// Linear signs a timestamp carried in the body (one is put in a JSON object; any other
-/// body is not a correctly signed Linear request, so only a 4xx is asked of it), and
-/// Twilio signs form fields, so a body that is not UTF-8 is no Twilio request either.
-pub(crate) fn signed(source: &Source, body: &[u8], label: &str) -> Probe {
-    let provider = source.provider;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let mut body = body.to_vec();
-    let mut expect = Expect::Success;
-    if provider == Provider::Linear {
-        match serde_json::from_slice::<Value>(&body) {
-            Ok(Value::Object(mut fields)) => {
-                fields.insert("webhookTimestamp".into(), json!(now * 1000));
-                body = serde_json::to_vec(&fields).unwrap();
-            }
-            _ => expect = Expect::ClientError,
-        }
-    }
-    if provider == Provider::Twilio && std::str::from_utf8(&body).is_err() {
-        expect = Expect::ClientError;
-    }
-    let req = signers::sign_to(&source.url, provider, &source.secret, &body, now);
-    let mut p = Probe::new(
-        format!("signed {provider:?} {label}"),
-        "POST",
-        source.path.clone(),
-    );
-    p.headers = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    p.body = Some(req.body);
-    p.expect = expect;
-    p.anonymous = true;
-    p
-}
-
-/// Provider bodies no provider would send.
-fn hostile_event_bodies() -> Vec<(&'static str, Vec<u8>)> {
-    let mut out: Vec<(&'static str, Vec<u8>)> = vec![
-        ("empty", Vec::new()),
-        ("nul", b"\0".to_vec()),
-        ("not utf-8", b"\xff\xfe\x00\x01".to_vec()),
-        ("nul inside text", b"a\0b\0c".to_vec()),
-        (
-            "nul in id and type",
-            br#"{"id":"evt_\u0000x","type":"a\u0000b","event_id":"\u0000","event_type":"\u0000","event":{"type":"\u0000"}}"#.to_vec(),
-        ),
-        ("id of another type", br#"{"id":123,"type":[],"event":7}"#.to_vec()),
-        ("lone surrogate", br#"{"id":"\ud800","type":"\udfff"}"#.to_vec()),
-        ("crlf in id", br#"{"id":"a\r\nx-injected: 1","event_id":"\r\n"}"#.to_vec()),
-        ("deep nesting", "[".repeat(50_000).into_bytes()),
-        ("form with nul", b"From=%00&Body=%ff%fe&%00=1".to_vec()),
-        ("zoom event", br#"{"event":"\u0000","payload":{}}"#.to_vec()),
-    ];
-    out.push((
-        "long id and type",
-        format!(
-            r#"{{"id":"{}","type":"{}","event_id":"{}"}}"#,
-            "i".repeat(20_000),
-            "t".repeat(20_000),
-            "e".repeat(3_000)
-        )
-        .into_bytes(),
-    ));
-    out
-}
-
-/// The corpus over each provider's receive URL.
-fn receive_probes(sources: &[Source]) -> Vec<Probe> {
-    let mut out = Vec::new();
-    for source in sources {
-        let (provider, path) = (source.provider, &source.path);
-        for (label, body) in hostile_event_bodies() {
-            out.push(signed(source, &body, label));
-            // The same bytes, unsigned or with a made-up signature: refused.
-            let mut unsigned = Probe::new(
-                format!("unsigned {provider:?} {label}"),
-                "POST",
-                path.clone(),
-            );
-            unsigned.body = Some(body.clone());
-            unsigned.expect = Expect::ClientError;
-            unsigned.anonymous = true;
-            out.push(unsigned);
-            let mut forged = signed(source, &body, label);
-            forged.label = format!("forged {provider:?} {label}");
-            for (name, value) in forged.headers.iter_mut() {
-                if name.as_str() == signers::signature_header(provider) {
-                    *value = HeaderValue::from_bytes(b"v1,\xff\xfe==").unwrap();
-                }
-            }
-            forged.expect = Expect::ClientError;
-            out.push(forged);
-        }
-        // Signed, with hostile bytes in the headers the provider names its events by.
-        let mut odd = signed(source, br#"{"id":"evt_odd","type":"x"}"#, "odd headers");
-        for name in [
-            "content-type",
-            "x-github-event",
-            "x-shopify-topic",
-            "linear-event",
-            "x-gitlab-event",
-            "twitch-eventsub-subscription-type",
-            "user-agent",
-        ] {
-            odd.headers.push((
-                HeaderName::from_static(name),
-                HeaderValue::from_bytes(b"\xff\xfe\x80").unwrap(),
-            ));
-        }
-        out.push(odd);
-        // Over the body limit, signed or not: refused (413).
-        let mut huge = signed(source, &vec![b'x'; OVER_LIMIT], "huge");
-        huge.expect = Expect::ClientError;
-        out.push(huge);
-        // The receive path itself.
-        for seg in hostile_segments() {
-            let mut p = Probe::new("receive path", "POST", format!("/ingest/{seg}"));
-            p.body = Some(b"{}".to_vec());
-            p.anonymous = true;
-            p.expect = Expect::ClientError;
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// Requests written byte by byte, which no client library sends: (label, bytes).
-fn raw_requests(fx: &Fixture, auth: &str) -> Vec<(String, Vec<u8>)> {
-    let app = format!("/api/v1/app/{}", fx.app_id);
-    let head = |line: &str, extra: &[u8]| {
-        let mut r = format!("{line}\r\nhost: h\r\n{auth}\r\nconnection: close\r\n").into_bytes();
-        r.extend_from_slice(extra);
-        r.extend_from_slice(b"\r\n");
-        r
-    };
-    // A request line holding bytes a `&str` cannot.
-    let head_bytes = |line: &[&[u8]]| {
-        let mut r = line.concat();
-        r.extend_from_slice(
-            format!("\r\nhost: h\r\n{auth}\r\nconnection: close\r\n\r\n").as_bytes(),
-        );
-        r
-    };
-    let get = format!("GET {app} HTTP/1.1");
-    let post = "POST /api/v1/app HTTP/1.1".to_owned();
-    vec![
-        ("bare CR in a value".into(), head(&get, b"x-a: a\rb\r\n")),
-        ("bare LF in a value".into(), head(&get, b"x-a: a\nb\r\n")),
-        ("NUL in a value".into(), head(&get, b"x-a: a\0b\r\n")),
-        ("space in a name".into(), head(&get, b"x a: b\r\n")),
-        ("no colon".into(), head(&get, b"x-a\r\n")),
-        ("obs-fold".into(), head(&get, b"x-a: a\r\n b\r\n")),
-        (
-            "obs-text token".into(),
-            head(&get, b"authorization: Bearer \xff\xfe\r\n"),
-        ),
-        (
-            "raw byte in path".into(),
-            head_bytes(&[b"GET ", app.as_bytes(), b"\xff HTTP/1.1"]),
-        ),
-        (
-            "NUL in path".into(),
-            head_bytes(&[b"GET /api/v1/app/a\0b HTTP/1.1"]),
-        ),
-        (
-            "space in path".into(),
-            head(&format!("GET {app} x HTTP/1.1"), b""),
-        ),
-        (
-            "bad method".into(),
-            head(&format!("G@T {app} HTTP/1.1"), b""),
-        ),
-        ("asterisk".into(), head("GET * HTTP/1.1", b"")),
-        (
-            "absolute form".into(),
-            head(&format!("GET http://evil{app} HTTP/1.1"), b""),
-        ),
-        ("http/1.0".into(), head(&format!("GET {app} HTTP/1.0"), b"")),
-        ("http/9".into(), head(&format!("GET {app} HTTP/9.9"), b"")),
-        (
-            "long header".into(),
-            head(&get, format!("x-a: {}\r\n", "h".repeat(200_000)).as_bytes()),
-        ),
-        (
-            "long uri".into(),
-            head(&format!("GET {app}/{} HTTP/1.1", "u".repeat(100_000)), b""),
-        ),
-        (
-            "two lengths".into(),
-            [
-                head(
-                    &post,
-                    b"content-length: 2\r\ntransfer-encoding: chunked\r\n",
-                ),
-                b"{}".to_vec(),
-            ]
-            .concat(),
-        ),
-        (
-            "negative length".into(),
-            head(&post, b"content-length: -1\r\n"),
-        ),
-        (
-            "length not a number".into(),
-            head(&post, b"content-length: abc\r\n"),
-        ),
-        (
-            "length twice".into(),
-            [
-                head(&post, b"content-length: 2\r\ncontent-length: 3\r\n"),
-                b"{}".to_vec(),
-            ]
-            .concat(),
-        ),
-        (
-            "bad chunk".into(),
-            [
-                head(&post, b"transfer-encoding: chunked\r\n"),
-                b"zz\r\n{}\r\n0\r\n\r\n".to_vec(),
-            ]
-            .concat(),
-        ),
-        (
-            "chunked, identity".into(),
-            [
-                head(&post, b"transfer-encoding: chunked, identity\r\n"),
-                b"2\r\n{}\r\n0\r\n\r\n".to_vec(),
-            ]
-            .concat(),
-        ),
-        (
-            "injected idempotency key".into(),
-            [
-                head(
-                    &post,
-                    b"idempotency-key: a\r\nx-injected: 1\r\ncontent-length: 2\r\n",
-                ),
-                b"{}".to_vec(),
-            ]
-            .concat(),
-        ),
-        (
-            "body shorter than its length".into(),
-            [head(&post, b"content-length: 100\r\n"), b"{}".to_vec()].concat(),
-        ),
-        (
-            "LF line ends".into(),
-            format!("GET {app} HTTP/1.1\nhost: h\n{auth}\nconnection: close\n\n").into_bytes(),
-        ),
-        (
-            "NUL in a receive header".into(),
-            head(
-                "POST /ingest/no-such-token HTTP/1.1",
-                b"x-hub-signature-256: a\0b\r\ncontent-length: 0\r\n",
-            ),
-        ),
-    ]
-}
-
-/// Writes `request`, closes the writing half, and reads the answer to its end; returns
-/// (status, body), or `None` when the server closed without answering.
-async fn raw_exchange(addr: &str, request: &[u8]) -> Result<Option<(u16, Vec<u8>)>, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let exchange = async {
-        let mut conn = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        // The server may answer and close before all of it is written.
-        let _ = conn.write_all(request).await;
-        let _ = conn.shutdown().await;
-        let mut answer = Vec::new();
-        let _ = conn.read_to_end(&mut answer).await;
-        Ok::<_, String>(answer)
-    };
-    let answer = tokio::time::timeout(CLIENT_TIMEOUT, exchange)
-        .await
-        .map_err(|_| "no answer in time (a hang)".to_owned())??;
-    if answer.is_empty() {
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .strip_prefix("HTTP/1.1 ")
-        .or_else(|| text.strip_prefix("HTTP/1.0 "))
-        .and_then(|rest| rest.get(..3))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("not an HTTP answer: {:?}", &text[..text.len().min(100)]))?;
-    let body_at = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(answer.len(), |i| i + 4);
-    Ok(Some((status, answer[body_at..].to_vec())))
-}
-
-async fn run_raw(app: &TestApp, fx: &Fixture) -> (usize, Vec<String>) {
-    let addr = app
-        .base
-        .strip_prefix("http://")
-        .and_then(|s| s.split('/').next())
-        .unwrap()
-        .to_owned();
-    let requests = raw_requests(fx, &format!("authorization: Bearer {TOKEN}"));
-    let mut failures = Vec::new();
-    for (label, request) in &requests {
-        match raw_exchange(&addr, request).await {
-            Err(why) => failures.push(format!("raw [{label}]: {why}")),
-            // Closing a connection it cannot parse is an answer, not a hang.
-            Ok(None) => {}
-            Ok(Some((status, body))) => {
-                let parser_level = matches!(status, 400 | 414 | 431) && body.is_empty();
-                let why = if parser_level && !PARSER_ERRORS_HAVE_JSON {
-                    None
-                } else {
-                    judge(status, &body, Expect::NoServerError)
-                };
-                if let Some(why) = why {
-                    failures.push(format!("raw [{label}]: {why}"));
-                }
-            }
-        }
-    }
-    (requests.len(), failures)
-}
-
 async fn every_route_survives_the_hostile_corpus(backend: Backend) {
     let Some(app) = spawn_on(backend, |c| c.max_body_bytes = BODY_LIMIT).await else {
         return;
     };
     let started = std::time::Instant::now();
     let fx = fixture(&app).await;
-    let sources = receive_sources(&app, &fx).await;
+    let sources = receive::sources(&app, &fx).await;
     let (first, last) = route_probes(&fx);
-    let receive = receive_probes(&sources);
+    let receive = receive::probes(&sources);
     let tried = first.len() + last.len() + receive.len();
     let mut failures = run(&app, receive).await;
     failures.extend(run(&app, first).await);
     failures.extend(run(&app, last).await);
-    let (raw_tried, raw_failures) = run_raw(&app, &fx).await;
+    let (raw_tried, raw_failures) = raw::run(&app, &fx).await;
     failures.extend(raw_failures);
     let server_errors = failures
         .iter()
