@@ -205,7 +205,10 @@ pub fn sign_to(url: &str, provider: Provider, secret: &str, body: &[u8], ts: i64
             let mut params: Vec<(String, String)> = url::form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
+            // Sorted by name then value, a repeated identical pair once (as twilio-python,
+            // which signs a set of values per name).
             params.sort();
+            params.dedup();
             let mut signed = url.to_string();
             for (k, v) in params {
                 signed.push_str(&k);

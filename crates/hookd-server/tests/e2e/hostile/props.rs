@@ -14,7 +14,7 @@ use serde_json::json;
 
 on_both_backends!(arbitrary_text_and_bytes_never_get_a_5xx);
 
-/// Cases per backend; each sends about a dozen requests.
+/// Cases per backend (`PROPTEST_CASES` overrides); each sends a dozen requests.
 const CASES: u32 = 64;
 
 /// Text of any characters, with a bias towards those that break things.
@@ -111,9 +111,13 @@ async fn arbitrary_text_and_bytes_never_get_a_5xx(backend: Backend) {
     };
     // The runner is synchronous: it runs on this worker thread, taken out of the
     // runtime's pool for the while, and drives each case's requests on the runtime.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CASES);
     let outcome = tokio::task::block_in_place(|| {
         let mut runner = TestRunner::new(Config {
-            cases: CASES,
+            cases,
             failure_persistence: None,
             ..Config::default()
         });
@@ -124,7 +128,7 @@ async fn arbitrary_text_and_bytes_never_get_a_5xx(backend: Backend) {
         })
     });
     println!(
-        "property test on {backend:?}: {} requests tried over {CASES} cases",
+        "property test on {backend:?}: {} requests tried over {cases} cases",
         tried.into_inner()
     );
     if let Err(e) = outcome {
