@@ -26,7 +26,7 @@ use std::time::Duration;
 
 mod props;
 mod raw;
-mod receive;
+pub(crate) mod receive;
 
 on_both_backends!(every_route_survives_the_hostile_corpus);
 

@@ -6,11 +6,12 @@
 //! shaped like an id, an endpoint URL without a host or with port 0 and an example of an
 //! unknown event type are all 422 naming the field.
 
+use crate::hostile::receive::signers;
 use crate::support::{spawn_on, Backend, Receiver, TestApp};
-use hmac::{Hmac, Mac};
 use hookd_core::ids::{AppId, EndpointId, MsgId, SourceId};
+use hookd_ingest::Provider;
+use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use std::time::Duration;
 
 on_both_backends!(
@@ -314,21 +315,14 @@ async fn a_payload_holding_a_nul_is_kept_and_delivered_byte_for_byte(backend: Ba
     assert_eq!(v["payload"]["esc"], "\\u0000");
 }
 
-fn stripe_signature(secret: &str, body: &[u8]) -> String {
-    let ts = std::time::SystemTime::now()
+/// The `stripe-signature` of `body`, signed now.
+fn stripe_signature(secret: &str, body: &[u8]) -> HeaderValue {
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{ts}.").as_bytes());
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("t={ts},v1={hex}")
+        .as_secs() as i64;
+    let req = signers::sign(Provider::Stripe, secret, body, now);
+    req.headers["stripe-signature"].clone()
 }
 
 async fn a_signed_ingest_event_with_a_nul_in_its_id_or_type_is_stored_and_deduplicated(
