@@ -742,9 +742,11 @@ def _():
     path = f"/ep-{RUN}/example"
     ep = make_endpoint(app.id, path)
     secret = svix.endpoint.get_secret(app.id, ep.id).key
-    out = svix.endpoint.send_example(app.id, ep.id, EventExampleIn(event_type="example.sent"))
+    # An example of an event type that does not exist is refused (422), so make one.
+    et = make_event_type("example")
+    out = svix.endpoint.send_example(app.id, ep.id, EventExampleIn(event_type=et.name))
     ensure(out.id.startswith("msg_"), f"message id {out.id!r}")
-    eq(out.event_type, "example.sent", "event type")
+    eq(out.event_type, et.name, "event type")
     wait_for(lambda: R.requests(path), "the example delivery")
     verify(R.requests(path)[0], secret)
     stats = wait_for(

@@ -58,6 +58,14 @@ fn is_valid_body(body: &str) -> bool {
     body.len() == BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Whether `s` has the shape of an id with `prefix` (`app` for `app_<22 base62>`), so a
+/// lookup by id-or-uid would take it for an id.
+pub fn has_id_shape(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(is_valid_body)
+}
+
 /// Returns the lowest id body for a given time: every id created at or after `millis`
 /// sorts at or after it. Used to turn time filters into id ranges.
 pub fn id_body_floor(millis: u64) -> String {
@@ -88,8 +96,7 @@ macro_rules! typed_id {
             /// Parses an id, checking its prefix and shape. Returns `None` for anything else
             /// (which callers then treat as a `uid`).
             pub fn parse(s: &str) -> Option<Self> {
-                let body = s.strip_prefix($prefix)?.strip_prefix('_')?;
-                is_valid_body(body).then(|| Self(s.to_owned()))
+                has_id_shape(s, $prefix).then(|| Self(s.to_owned()))
             }
 
             /// Wraps a string read back from storage, which only ever holds valid ids.

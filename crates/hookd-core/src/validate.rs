@@ -6,6 +6,21 @@ pub fn uid(s: &str) -> Result<(), String> {
     token(s, 256, "uid", |c| matches!(c, '-' | '_' | '.'))
 }
 
+/// The uid of a resource whose ids have `id_prefix` (`app`, `ep`, `src`, `msg` for a
+/// message's `eventId`): a valid [`uid`] that does not have the shape of such an id, since
+/// a lookup by id-or-uid would take it for one and the uid could shadow another
+/// resource's id.
+pub fn resource_uid(s: &str, id_prefix: &str) -> Result<(), String> {
+    uid(s)?;
+    if crate::ids::has_id_shape(s, id_prefix) {
+        return Err(format!(
+            "uid must not have the shape of an id ({id_prefix}_ followed by 22 letters and \
+             digits): it could be taken for another resource's id"
+        ));
+    }
+    Ok(())
+}
+
 /// An event type name: 1 to 256 of `[A-Za-z0-9-_.]`.
 pub fn event_type_name(s: &str) -> Result<(), String> {
     token(s, 256, "event type name", |c| matches!(c, '-' | '_' | '.'))
@@ -32,8 +47,10 @@ fn token(s: &str, max: usize, what: &str, extra: impl Fn(char) -> bool) -> Resul
     Ok(())
 }
 
-/// An endpoint URL: absolute `http` or `https` with a host, at most 65,536 characters, no
-/// credentials. Returns the normalised URL.
+/// An endpoint URL: absolute `http` or `https` with a host written out (`scheme://host`)
+/// and a port other than 0, at most 65,536 characters, no credentials. Returns the
+/// normalised URL. Used for every URL hookd delivers to: endpoints, ingest endpoints and
+/// the operational webhook.
 pub fn endpoint_url(s: &str) -> Result<String, String> {
     if s.len() > 65_536 {
         return Err("url is longer than 65536 characters".into());
@@ -42,8 +59,19 @@ pub fn endpoint_url(s: &str) -> Result<String, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err("url must use http or https".into());
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("url must have a host".into());
+    // The parser repairs `http:///path` and `http:host` into `http://path/` and
+    // `http://host/`: a host it had to guess is refused, not delivered to.
+    let written_host = s
+        .trim_start()
+        .get(url.scheme().len()..)
+        .and_then(|rest| rest.strip_prefix("://"))
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(|c| !matches!(c, '/' | '\\' | '?' | '#'));
+    if !written_host || url.host_str().is_none_or(str::is_empty) {
+        return Err("url must have a host (scheme://host/...)".into());
+    }
+    if url.port() == Some(0) {
+        return Err("url must not use port 0".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("url must not contain credentials".into());
@@ -75,6 +103,40 @@ mod tests {
         assert!(endpoint_url("not a url").is_err());
         assert!(endpoint_url("http://user:pw@example.com").is_err());
         assert!(endpoint_url("/relative").is_err());
+        for no_host in [
+            "http:///path",
+            "https:///",
+            "http:example.com",
+            "http:/example.com",
+            "http://",
+            "http://?q",
+            "HTTP:///x",
+        ] {
+            let err = endpoint_url(no_host).unwrap_err();
+            assert!(
+                err.contains("host") || err.contains("valid"),
+                "{no_host}: {err}"
+            );
+        }
+        assert!(endpoint_url("HTTPS://Example.com/x").is_ok());
+        assert!(endpoint_url("http://127.0.0.1:0/x")
+            .unwrap_err()
+            .contains("port 0"));
+        assert!(endpoint_url("http://[::1]:0/")
+            .unwrap_err()
+            .contains("port 0"));
+        assert!(endpoint_url("http://127.0.0.1:1/x").is_ok());
+    }
+
+    #[test]
+    fn a_uid_may_not_look_like_an_id_of_its_resource() {
+        let app_id = crate::ids::AppId::generate().to_string();
+        assert!(resource_uid(&app_id, "app").is_err());
+        // Another resource's prefix, or not an id's shape: a uid like any other.
+        assert!(resource_uid(&app_id, "ep").is_ok());
+        assert!(resource_uid("app_short", "app").is_ok());
+        assert!(resource_uid("my-app", "app").is_ok());
+        assert!(resource_uid("", "app").is_err());
     }
 }
 

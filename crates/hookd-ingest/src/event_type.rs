@@ -91,6 +91,31 @@ pub(crate) fn describe(provider: Provider, req: &IncomingRequest<'_>, verified: 
     if verified.event_id.is_none() {
         verified.event_id = body_id;
     }
+    verified.event_id = verified.event_id.take().map(storable_id);
+}
+
+/// The longest provider event id kept as sent.
+const MAX_ID_LEN: usize = 256;
+
+/// A provider's event id as stored and forwarded: as sent when it is at most
+/// [`MAX_ID_LEN`] bytes of visible ASCII other than `\`, which every id seen in practice
+/// is; otherwise `\sha256:` and the hex SHA-256 of its bytes. Any id is then storable in
+/// every database (no NUL, a bounded index key) and fit for the forwarded
+/// `x-hookd-provider-event-id` header, and two different ids stay different (an id kept
+/// as sent holds no `\`, a digest starts with one), so de-duplication still tells a
+/// retry from a new event.
+pub(crate) fn storable_id(id: String) -> String {
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'\\';
+    if !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(plain) {
+        return id;
+    }
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_bytes());
+    let mut out = String::from("\\sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
 fn body(req: &IncomingRequest<'_>) -> Option<Fields> {
@@ -186,6 +211,33 @@ mod tests {
             of(Provider::Stripe, &[], r#"{"id":7,"type":"invoice.paid"}"#).as_deref(),
             Some("invoice.paid")
         );
+    }
+
+    #[test]
+    fn event_ids_no_database_can_hold_are_stored_as_a_digest() {
+        for plain in ["evt_1", "3f2c-9a", "a/b:c=d"] {
+            assert_eq!(storable_id(plain.into()), plain);
+        }
+        let odd = [
+            "evt_\0x",
+            "evt_\0y",
+            "",
+            "with space",
+            "back\\slash",
+            "line\nbreak",
+            "caf\u{e9}",
+        ];
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        let mut seen = std::collections::HashSet::new();
+        for id in odd.iter().copied().chain([long.as_str()]) {
+            let stored = storable_id(id.to_owned());
+            assert!(stored.starts_with("\\sha256:"), "{id:?}: {stored}");
+            assert_eq!(stored.len(), "\\sha256:".len() + 64);
+            assert!(stored.bytes().all(|b| b.is_ascii_graphic()), "{stored}");
+            // The same id always maps to the same key; different ids to different keys.
+            assert_eq!(storable_id(id.to_owned()), stored);
+            assert!(seen.insert(stored), "{id:?}");
+        }
     }
 
     #[test]

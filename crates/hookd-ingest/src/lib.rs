@@ -43,7 +43,9 @@ pub use request::IncomingRequest;
 pub struct Verified {
     /// The provider's own id of this delivery or event, for de-duplicating retries
     /// (`X-GitHub-Delivery`, the Stripe event id, `webhook-id`, ...); `None` when the
-    /// provider sends none.
+    /// provider sends none. Always storable: an id no database column or header can
+    /// carry as sent (a NUL, over 256 bytes, ...) is replaced by its digest
+    /// (`event_type::storable_id`).
     pub event_id: Option<String>,
     /// The signed timestamp in Unix seconds, when the provider signs one.
     pub timestamp: Option<i64>,

@@ -621,12 +621,9 @@ fn operational_webhook(
             bail!("operational_webhook_secret is set without operational_webhook_url")
         }
     };
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| anyhow::anyhow!("operational_webhook_url is not a valid URL"))?;
-    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        bail!("operational_webhook_url must be an absolute http or https URL");
-    }
+    // The same rules as every endpoint URL.
+    let url = hookd_core::validate::endpoint_url(&url)
+        .map_err(|e| anyhow::anyhow!("operational_webhook_url: {e}"))?;
     let secret = EndpointSecret::parse(&secret)
         .map_err(|e| anyhow::anyhow!("operational_webhook_secret: {e}"))?;
     Ok(Some(OperationalWebhook { url, secret }))
@@ -826,6 +823,14 @@ mod tests {
             ..Default::default()
         })
         .contains("http or https"));
+        for no_target in ["http:///hook", "https://ops.example.com:0/hook"] {
+            assert!(bad(ServeArgs {
+                operational_webhook_url: Some(no_target.into()),
+                operational_webhook_secret: Some(EndpointSecret::generate().expose().to_owned()),
+                ..Default::default()
+            })
+            .contains("operational_webhook_url"));
+        }
         assert!(bad(ServeArgs {
             auto_disable_after: Some(0.0),
             ..Default::default()

@@ -1,5 +1,8 @@
 //! Test-side signers, written from each provider's documentation independently of the
 //! crate's verifiers, and an owned request type.
+//!
+//! hookd-server's end-to-end tests sign their hostile receive requests with this same
+//! file (`#[path]`-included), so there is one signer per provider in the repository.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -143,10 +146,16 @@ pub fn body_for(provider: Provider, ts: i64) -> Vec<u8> {
 
 pub const URL: &str = "https://hooks.example.com/ingest/src_1?x=1";
 
-/// `body` signed by `secret` at `ts`, as `provider` sends it.
+/// `body` signed by `secret` at `ts`, as `provider` sends it to [`URL`].
 pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
+    sign_to(URL, provider, secret, body, ts)
+}
+
+/// `body` signed by `secret` at `ts`, as `provider` sends it to `url` (Twilio signs the
+/// URL too).
+pub fn sign_to(url: &str, provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
     let key = secret.as_bytes();
-    let mut req = Req::new(URL, body.to_vec());
+    let mut req = Req::new(url, body.to_vec());
     let cat = |parts: &[&[u8]]| parts.concat();
     match provider {
         Provider::StandardWebhooks => {
@@ -196,8 +205,11 @@ pub fn sign(provider: Provider, secret: &str, body: &[u8], ts: i64) -> Req {
             let mut params: Vec<(String, String)> = url::form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
+            // Sorted by name then value, a repeated identical pair once (as twilio-python,
+            // which signs a set of values per name).
             params.sort();
-            let mut signed = URL.to_string();
+            params.dedup();
+            let mut signed = url.to_string();
             for (k, v) in params {
                 signed.push_str(&k);
                 signed.push_str(&v);

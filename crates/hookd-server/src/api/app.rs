@@ -2,7 +2,7 @@
 
 use super::cache::FanOutCache;
 use super::error::{ApiError, ApiResult};
-use super::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use super::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{ListResponse, PageParams};
 use super::ApiState;
 use axum::extract::State;
@@ -27,17 +27,18 @@ pub struct AppIn {
     metadata: Option<Metadata>,
 }
 
-/// Body of PATCH (`ApplicationPatch`): absent fields stay, `null` clears.
+/// Body of PATCH (`ApplicationPatch`): absent fields stay, `null` clears a nullable one
+/// and is refused for the others (`name`, `metadata`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     uid: Option<Option<String>>,
     #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
     rate_limit: Option<Option<u32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     metadata: Option<Metadata>,
 }
 
@@ -97,7 +98,7 @@ fn check_uid(uid: Option<&str>) -> ApiResult<()> {
 /// A uid an application made through the API may have: a valid uid outside the
 /// namespaces of hookd's internal applications (422 `validation` otherwise).
 fn public_uid(uid: &str) -> ApiResult<()> {
-    validate::uid(uid).map_err(|m| ApiError::field("uid", m))?;
+    validate::resource_uid(uid, AppId::PREFIX).map_err(|m| ApiError::field("uid", m))?;
     if uid == crate::operational::APP_UID || uid.starts_with(super::ingest_source::APP_UID_PREFIX) {
         return Err(ApiError::field(
             "uid",

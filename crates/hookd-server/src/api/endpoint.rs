@@ -7,7 +7,7 @@ use super::app::load_app;
 use super::cache::FanOutCache;
 use super::endpoint_body::{apply_in, apply_patch, blank, signing_key, EndpointIn, EndpointPatch};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::pagination::{ListResponse, PageParams};
 use super::ApiState;
 use axum::extract::State;
@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Application, Endpoint, Metadata};
-use hookd_core::{validate, Timestamp};
+use hookd_core::Timestamp;
 use hookd_delivery::operational::{OpEvent, OpEventKind};
 use hookd_store::{EndpointResult, StoreError};
 use serde::{Deserialize, Serialize};
@@ -190,7 +190,7 @@ pub async fn upsert(
             Ok((StatusCode::OK, Json(ep.into())))
         }
         Err(StoreError::NotFound) => {
-            validate::uid(&ep_id).map_err(|m| ApiError::field("uid", m))?;
+            super::endpoint_body::check_uid(Some(&ep_id))?;
             let secret = signing_key(secret, key_type, "secret")?;
             let mut ep = blank(&app.id, secret);
             ep.uid = Some(ep_id);
@@ -273,14 +273,9 @@ pub async fn rotate_secret(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
-    body: axum::body::Bytes,
+    // Every field is optional, so an empty body means the defaults.
+    OptionalJson(body): OptionalJson<RotateIn>,
 ) -> ApiResult<Json<SecretOut>> {
-    // Both fields are optional, so an empty body means the defaults.
-    let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateIn::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?
-    };
     let new = signing_key(body.key, body.key_type, "key")?;
     let grace = match body.grace_period_seconds {
         Some(s) if s > MAX_GRACE_SECONDS => {

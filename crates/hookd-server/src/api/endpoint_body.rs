@@ -2,7 +2,7 @@
 //! (`filterTypes`, which must name existing event types), channels and headers.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::double_option;
+use super::extract::{double_option, not_null};
 use super::ApiState;
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Endpoint, Metadata};
@@ -85,31 +85,33 @@ pub fn signing_key(
     Ok(key)
 }
 
-/// Body of PATCH (`EndpointPatch`): absent fields stay, `null` clears.
+/// Body of PATCH (`EndpointPatch`): absent fields stay, `null` clears a nullable one and
+/// is refused for the others (`url`, `description`, `version`, `fifo`, `disabled`,
+/// `metadata`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     description: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     uid: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     version: Option<i32>,
     #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
     rate_limit: Option<Option<u32>>,
     #[serde(default, deserialize_with = "double_option")]
     max_concurrency: Option<Option<u32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     fifo: Option<bool>,
     #[serde(default, alias = "eventTypes", deserialize_with = "double_option")]
     filter_types: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "double_option")]
     channels: Option<Option<Vec<String>>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     disabled: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     metadata: Option<Metadata>,
 }
 
@@ -129,19 +131,27 @@ async fn check_filter_types(
         ));
     }
     for name in &types {
-        validate::event_type_name(name).map_err(|m| ApiError::field("filterTypes", m))?;
-        match state.store.get_event_type(name).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => {
-                return Err(ApiError::field(
-                    "filterTypes",
-                    format!("filterTypes names the event type {name:?}, which does not exist"),
-                ))
-            }
-            Err(e) => return Err(e.into()),
-        }
+        require_event_type(state, "filterTypes", name).await?;
     }
     Ok(Some(types))
+}
+
+/// Checks that the body field `field` names an existing event type (422 naming the field
+/// otherwise); returns it.
+pub async fn require_event_type(
+    state: &ApiState,
+    field: &str,
+    name: &str,
+) -> ApiResult<hookd_core::model::EventType> {
+    validate::event_type_name(name).map_err(|m| ApiError::field(field, m))?;
+    match state.store.get_event_type(name).await {
+        Ok(event_type) => Ok(event_type),
+        Err(StoreError::NotFound) => Err(ApiError::field(
+            field,
+            format!("{field} names the event type {name:?}, which does not exist"),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Checks channels (at most ten valid names); empty means none.
@@ -173,9 +183,11 @@ pub fn check_url(state: &ApiState, url: &str) -> ApiResult<String> {
     Ok(url)
 }
 
-fn check_uid(uid: Option<&str>) -> ApiResult<()> {
+/// Checks an endpoint uid (also one a PUT creates from its path): never shaped like an
+/// endpoint id.
+pub fn check_uid(uid: Option<&str>) -> ApiResult<()> {
     uid.map_or(Ok(()), |u| {
-        validate::uid(u).map_err(|m| ApiError::field("uid", m))
+        validate::resource_uid(u, EndpointId::PREFIX).map_err(|m| ApiError::field("uid", m))
     })
 }
 

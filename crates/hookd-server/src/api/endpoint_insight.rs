@@ -3,7 +3,8 @@
 //! - `stats`: the endpoint's deliveries per status (`success`, `pending`, `fail`,
 //!   `sending`, and `canceled`, always 0 in hookd) for messages created in
 //!   `[since, until)` (RFC 3339, both optional).
-//! - `send-example`: sends one message of the given event type to this endpoint only,
+//! - `send-example`: sends one message of the given event type (which must exist: 422
+//!   naming `eventType` otherwise, as for `filterTypes`) to this endpoint only,
 //!   whatever its filters, so an integrator can test a receiver. The payload is the first
 //!   example in the event type's schema (`schemas["1"].examples[0]` or `.example`) when
 //!   there is one, else `{"example": true, "eventType": "<type>"}`. Answers 200 with the
@@ -11,7 +12,8 @@
 
 use super::app::load_app;
 use super::endpoint::load_endpoint;
-use super::error::{ApiError, ApiResult};
+use super::endpoint_body::require_event_type;
+use super::error::ApiResult;
 use super::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
 use super::message::{commit_and_dispatch, payload_expiry, MessageOut};
 use super::ApiState;
@@ -19,8 +21,7 @@ use axum::extract::State;
 use axum::Json;
 use hookd_core::ids::MsgId;
 use hookd_core::model::Message;
-use hookd_core::{validate, Timestamp};
-use hookd_store::StoreError;
+use hookd_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -75,14 +76,11 @@ pub async fn send_example(
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ExampleIn>,
 ) -> ApiResult<Json<MessageOut>> {
-    validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
     let app = load_app(&state, &app_id).await?;
     let ep = load_endpoint(&state, &app.id, &ep_id).await?;
-    let schema_example = match state.store.get_event_type(&body.event_type).await {
-        Ok(et) => et.schemas.as_ref().and_then(example_of),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
+    // An example of a type that does not exist is refused as a subscription to one is.
+    let event_type = require_event_type(&state, "eventType", &body.event_type).await?;
+    let schema_example = event_type.schemas.as_ref().and_then(example_of);
     let payload =
         schema_example.unwrap_or_else(|| json!({"example": true, "eventType": body.event_type}));
     let now = Timestamp::now();

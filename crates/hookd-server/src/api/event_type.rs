@@ -2,7 +2,7 @@
 //! DELETE archives unless `expunge=true`.
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{double_option, ApiJson, ApiPath, ApiQuery};
+use super::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{ListResponse, PageParams};
 use super::ApiState;
 use axum::extract::State;
@@ -34,15 +34,16 @@ pub struct EventTypeIn {
     feature_flags: Option<Vec<String>>,
 }
 
-/// Body of PATCH (`EventTypePatch`).
+/// Body of PATCH (`EventTypePatch`): absent fields stay, `null` clears a nullable one and
+/// is refused for the others (`description`, `archived`, `deprecated`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     archived: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     deprecated: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
     schemas: Option<Option<serde_json::Value>>,

@@ -4,12 +4,16 @@
 //! - [`ApiJson`]: a JSON body. Not JSON → 400 `invalid_json`; JSON of the wrong shape →
 //!   422 `validation` naming the field; over the body limit → 413 `payload_too_large`.
 //!   The content type is not enforced, so `curl -d` works as well as the SDKs.
+//! - [`OptionalJson`]: the same for a body that may be left out (empty: the defaults).
 //! - [`ApiQuery`]: query parameters; bad ones → 422 naming the parameter.
 //! - [`ApiPath`]: path parameters.
+//!
+//! All three refuse text holding a NUL (see [`super::nul_check`]) before a handler runs.
 
 use super::error::ApiError;
+use super::nul_check;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -29,6 +33,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body that may be left out: an empty (or blank) body is `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
 fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
@@ -37,8 +58,22 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Parses a JSON body, naming the offending field on a shape error.
+/// Parses a JSON body, naming the offending field on a shape error or on a string holding
+/// a NUL.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_json_shape(bytes)?;
+    if let Some(path) = nul_check::in_json_body(bytes) {
+        let mut loc = vec!["body".to_owned()];
+        loc.extend(path);
+        return Err(ApiError::Validation {
+            loc,
+            msg: nul_check::MSG.into(),
+        });
+    }
+    Ok(value)
+}
+
+fn parse_json_shape<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
@@ -91,6 +126,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // A NUL comes in a URI only percent-encoded.
+        if parts.uri.query().is_some_and(|q| q.contains("%00")) {
+            if let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+                if let Some((param, _)) = pairs
+                    .iter()
+                    .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                {
+                    return Err(ApiError::query(param, nul_check::MSG));
+                }
+            }
+        }
         match Query::<T>::try_from_uri(&parts.uri) {
             Ok(Query(value)) => Ok(ApiQuery(value)),
             Err(rejection) => {
@@ -122,6 +168,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // No id or uid holds a NUL: such a path names nothing.
+        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
+            if let Some((param, _)) = params.iter().find(|(_, v)| v.contains('\0')) {
+                return Err(ApiError::NotFound(format!(
+                    "not found: the path's {param} {}",
+                    nul_check::MSG
+                )));
+            }
+        }
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(ApiPath(value)),
             Err(rejection) => Err(ApiError::Validation {
@@ -140,6 +195,22 @@ where
     T: serde::Deserialize<'de>,
 {
     serde::Deserialize::deserialize(de).map(Some)
+}
+
+/// For PATCH fields that may be left out but are not nullable in Svix's model (an
+/// application's `name`, an endpoint's `url`): an explicit `null` is refused (422 naming
+/// the field) rather than ignored. Use with `#[serde(default, deserialize_with = "not_null")]`.
+pub fn not_null<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    match <Option<T> as serde::Deserialize>::deserialize(de)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom(
+            "may not be null; leave the field out to keep its value",
+        )),
+    }
 }
 
 /// Parses a time query parameter: RFC 3339, or an offset-less date-time taken as UTC (what

@@ -8,7 +8,7 @@ use super::endpoint::{self, EndpointOut, SecretOut};
 use super::endpoint_body::EndpointIn;
 use super::endpoint_headers::{self, HeadersIn, HeadersOut, HeadersPatch};
 use super::error::ApiResult;
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::ingest_source::{app_uid, load_source};
 use super::pagination::{ListResponse, PageParams};
 use super::ApiState;
@@ -86,7 +86,7 @@ pub async fn rotate_secret(
     State(state): State<ApiState>,
     cache: Extension<FanOutCache>,
     ApiPath((source_id, ep)): ApiPath<(String, String)>,
-    body: axum::body::Bytes,
+    body: OptionalJson<endpoint::RotateIn>,
 ) -> ApiResult<Json<SecretOut>> {
     let app = app_of(&state, &source_id).await?;
     endpoint::rotate_secret(State(state), cache, ApiPath((app, ep)), body).await

@@ -2,7 +2,8 @@
 //!
 //! No bearer token: the unguessable `{token}` names the source (its current token, or
 //! the previous one during the grace after a rotation). Per request:
-//! 1. the source is looked up ([`Receiver`] caches it for a second, misses included);
+//! 1. the source is looked up ([`Receiver`] caches it for a second, misses included; a
+//!    token no source can have, see [`MAX_TOKEN_LEN`], is not found without a lookup);
 //! 2. the body is read up to `max_body_bytes` (more: 413 `body_too_large`);
 //! 3. `hookd_ingest::verify` checks the signature (failure: 401 with the rejection's
 //!    code); a refused request is recorded in the rejection log (bounded, see
@@ -22,12 +23,13 @@
 
 use super::cache::FanOutCache;
 use super::error::{ApiError, ApiResult};
+use super::extract::ApiPath;
 use super::ingest_source::app_uid;
 use super::ingest_type::provider_config;
 use super::message::{commit_and_dispatch_as, fan_out, payload_expiry, IngestParts};
 use super::ApiState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -53,6 +55,10 @@ pub const REJECTIONS_PER_SECOND: f64 = 100.0;
 /// Headers recorded with a rejection at most, and bytes kept of each value.
 const MAX_RECORDED_HEADERS: usize = 64;
 const MAX_RECORDED_VALUE: usize = 1024;
+/// Longest receive token looked up (hookd makes 43-character ones); a longer one, or one
+/// with other than visible ASCII, names no source and is neither looked up nor cached,
+/// so hostile paths cannot fill the cache with large keys.
+const MAX_TOKEN_LEN: usize = 256;
 
 /// A source as the route needs it.
 struct Receiving {
@@ -101,6 +107,9 @@ impl Receiver {
         token: &str,
         now: Timestamp,
     ) -> ApiResult<Option<Arc<Receiving>>> {
+        if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Ok(None);
+        }
         if let Some(hit) = self.sources.lock().expect("poisoned").get(token) {
             if hit.at.elapsed() < SOURCE_TTL {
                 return Ok(hit.entry.clone());
@@ -162,7 +171,7 @@ impl Receiver {
 pub async fn receive(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -108,7 +108,7 @@ fn check_in(body: &SourceIn) -> ApiResult<serde_json::Value> {
         return Err(ApiError::field("name", "name must be 1 to 256 characters"));
     }
     if let Some(uid) = &body.uid {
-        validate::uid(uid).map_err(|m| ApiError::field("uid", m))?;
+        validate::resource_uid(uid, SourceId::PREFIX).map_err(|m| ApiError::field("uid", m))?;
     }
     let config = body.config.clone().unwrap_or_else(empty_config);
     provider_config(&body.source_type, &config)?;

@@ -127,7 +127,8 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
         return Err(ApiError::field("payload", "payload must be a JSON object"));
     }
     if let Some(id) = &body.event_id {
-        validate::uid(id).map_err(|m| ApiError::field("eventId", m))?;
+        // Messages are read by id or eventId: an eventId may not look like a message id.
+        validate::resource_uid(id, MsgId::PREFIX).map_err(|m| ApiError::field("eventId", m))?;
     }
     if let Some(days) = body.payload_retention_period {
         if !RETENTION_DAYS.contains(&days) {

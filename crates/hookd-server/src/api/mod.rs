@@ -5,7 +5,8 @@
 //! - [`auth`]: the bearer token check (everything but health): the admin token, or an
 //!   app-portal token ([`portal`]) limited to one application.
 //! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
-//! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s.
+//! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s; with
+//!   [`nul_check`], they refuse text no database can hold (a NUL) before any handler.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
 //! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
@@ -38,6 +39,7 @@ pub mod ingest_rejection;
 pub mod ingest_source;
 pub mod ingest_type;
 pub mod message;
+pub mod nul_check;
 pub mod pagination;
 pub mod portal;
 pub mod recovery;

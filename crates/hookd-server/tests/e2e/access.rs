@@ -3,7 +3,8 @@
 //! backends.
 //!
 //! The route list is read from the router's source (`src/api/mod.rs`), and [`ROUTES`] must
-//! cover it exactly: a route added to the router without a line here fails the test.
+//! cover it exactly: a route added to the router without a line here fails the test. The
+//! hostile-input suite (`hostile.rs`) walks the same table.
 
 use crate::pg::PgSchema;
 use crate::support::{spawn_app_with, Receiver, TestApp, TOKEN};
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 /// What a portal token may do on a route.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Access {
+pub(crate) enum Access {
     /// Its own application's routes only (`{app_id}` is its app).
     OwnApp,
     /// Any portal token (event-type reads).
@@ -33,10 +34,15 @@ use Access::*;
 /// One route of the API: method, pattern (as in `mod.rs`, relative to `/api/v1`; the
 /// ingest routes in full, under `/ingest/api/v1`), access,
 /// and a JSON body for the call (placeholders `{url}` and `{event}`), empty for none.
-struct Route(&'static str, &'static str, Access, &'static str);
+pub(crate) struct Route(
+    pub(crate) &'static str,
+    pub(crate) &'static str,
+    pub(crate) Access,
+    pub(crate) &'static str,
+);
 
 /// Every route of the API. Adding a route to the router means adding its line here.
-const ROUTES: &[Route] = &[
+pub(crate) const ROUTES: &[Route] = &[
     Route("GET", "/health", Public, ""),
     Route("GET", "/health/ping", Public, ""),
     Route("GET", "/app", AdminOnly, ""),

@@ -512,13 +512,25 @@ async fn send_example_reaches_one_endpoint_and_stats_count_it() {
     let got = rx.wait_for("/ex", 1, WAIT).await;
     verify(&secret, &got[0]);
     assert_eq!(got[0].body.as_ref(), br#"{"demo":42}"#);
-    let (s, _) = app
+    // A type without a schema: the default example payload.
+    let (s, v) = app
+        .post(
+            "/event-type",
+            json!({"name": "no.schema", "description": "no schema"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, msg) = app
         .post(
             &format!("/app/{a}/endpoint/{ep}/send-example"),
             json!({"eventType": "no.schema"}),
         )
         .await;
-    assert_eq!(s, 200);
+    assert_eq!(s, 200, "{msg}");
+    assert_eq!(
+        msg["payload"],
+        json!({"example": true, "eventType": "no.schema"})
+    );
 
     let stats = format!("/app/{a}/endpoint/{ep}/stats");
     let done = app.wait_for(&stats, WAIT, |v| v["success"] == 2).await;
