@@ -22,8 +22,9 @@ pub const MSG: &str = "contains a NUL character (\\u0000), which cannot be store
 /// skipping [`VERBATIM_FIELDS`]; `None` when there is none. `body` is JSON already
 /// accepted by the handler's type.
 pub fn in_json_body(body: &[u8]) -> Option<Vec<String>> {
-    // In JSON text a NUL can only be written as this escape; most bodies have none.
-    if !body.windows(6).any(|w| w == b"\\u0000") {
+    // In JSON text a NUL can only be written as this escape; most bodies have none, and a
+    // vectorised search finds that out at a small fraction of the cost of parsing them.
+    if memchr::memmem::find(body, b"\\u0000").is_none() {
         return None;
     }
     let mut de = serde_json::Deserializer::from_slice(body);

@@ -31,7 +31,8 @@ pub(crate) enum Phase {
 /// The state a connection's socket, service and supervisor share.
 pub(crate) struct Conn {
     state: Mutex<State>,
-    /// Wakes the supervisor when a deadline may have moved earlier, or on eviction.
+    /// Wakes the supervisor on eviction and on a stalled write. Phase changes do not: see
+    /// [`serve`] for why the supervisor need not hear of them.
     changed: Notify,
 }
 
@@ -103,8 +104,6 @@ impl Conn {
             // The first head is timed from the accept; later ones from their first byte.
             if s.served > 0 {
                 s.since = Instant::now();
-                drop(s);
-                self.changed.notify_one();
             }
         }
     }
@@ -131,8 +130,6 @@ impl Conn {
         if s.phase == Phase::Finishing {
             s.phase = Phase::Waiting;
             s.since = Instant::now();
-            drop(s);
-            self.changed.notify_one();
         }
     }
 
@@ -209,12 +206,18 @@ pub(crate) async fn serve(
 ) {
     let conn = registered.conn.clone();
     let mut http = builder.serve_connection(TokioIo::new(Io::new(stream, conn.clone())), service);
+    // The supervisor is not woken by phase changes (two per request would cost a wake-up
+    // and a timer reset each). Instead it looks again at least every `recheck`: a deadline
+    // a phase change sets at `t` is `t + head_timeout` or `t + idle_timeout`, never before
+    // `t + recheck`, so a look at most `recheck` after the previous one is never late.
+    let recheck = limits.head_timeout.min(limits.idle_timeout);
     let sleep = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(sleep);
     let mut draining = false;
     loop {
         let stopping = stop.is_cancelled();
-        let due = match conn.next(Instant::now(), &limits, stopping) {
+        let now = Instant::now();
+        let due = match conn.next(now, &limits, stopping) {
             Next::WaitUntil(due) => due,
             Next::Close => return,
             Next::HeadTimeout => {
@@ -237,7 +240,8 @@ pub(crate) async fn serve(
                 due
             }
         };
-        if let Some(due) = due {
+        let due = due.map_or(now + recheck, |due| due.min(now + recheck));
+        if sleep.deadline() != due {
             sleep.as_mut().reset(due);
         }
         tokio::select! {
@@ -250,7 +254,7 @@ pub(crate) async fn serve(
             }
             () = conn.changed.notified() => {}
             () = stop.cancelled(), if !stopping => {}
-            () = &mut sleep, if due.is_some() => {}
+            () = &mut sleep => {}
         }
     }
 }
