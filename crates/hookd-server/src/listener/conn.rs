@@ -263,21 +263,11 @@ pub(crate) async fn serve(
 mod tests {
     use super::*;
 
-    fn limits() -> Limits {
-        Limits {
-            head_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(10),
-            body_min_rate: 0,
-            max_connections: 2,
-        }
-    }
-
     #[test]
     fn the_first_head_is_due_head_timeout_after_the_accept() {
         let t0 = Instant::now();
         let conn = Conn::new(t0);
-        let l = limits();
+        let l = Limits::for_tests();
         assert_eq!(
             conn.next(t0, &l, false),
             Next::WaitUntil(Some(t0 + l.head_timeout))
@@ -292,7 +282,7 @@ mod tests {
     fn between_requests_a_connection_waits_idle_timeout_and_a_busy_one_has_no_deadline() {
         let t0 = Instant::now();
         let conn = Conn::new(t0);
-        let l = limits();
+        let l = Limits::for_tests();
         conn.on_read();
         conn.on_request();
         assert_eq!(
@@ -319,7 +309,7 @@ mod tests {
     fn on_shutdown_a_head_being_sent_keeps_its_deadline() {
         let t0 = Instant::now();
         let conn = Conn::new(t0);
-        let l = limits();
+        let l = Limits::for_tests();
         conn.on_read();
         assert_eq!(
             conn.next(t0, &l, true),
@@ -334,7 +324,7 @@ mod tests {
     fn a_stalled_write_closes_after_idle_timeout_even_when_busy() {
         let t0 = Instant::now();
         let conn = Conn::new(t0);
-        let l = limits();
+        let l = Limits::for_tests();
         conn.on_request();
         conn.on_write(true);
         let later = Instant::now() + l.idle_timeout;

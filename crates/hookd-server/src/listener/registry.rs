@@ -91,16 +91,6 @@ mod tests {
     use super::*;
     use tokio::time::Duration;
 
-    fn limits() -> Limits {
-        Limits {
-            head_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
-            body_timeout: Duration::from_secs(10),
-            body_min_rate: 0,
-            max_connections: 2,
-        }
-    }
-
     #[test]
     fn at_the_cap_the_longest_waiting_connection_is_evicted_and_busy_ones_never() {
         let t0 = Instant::now();
@@ -110,12 +100,12 @@ mod tests {
         let c = registry.admit(t0 + Duration::from_secs(2)).unwrap();
         assert_eq!(registry.len(), 2);
         assert_eq!(
-            a.conn.next(t0, &limits(), false),
+            a.conn.next(t0, &Limits::for_tests(), false),
             Next::Close,
             "a was evicted"
         );
         assert_eq!(
-            b.conn.next(t0, &limits(), false),
+            b.conn.next(t0, &Limits::for_tests(), false),
             Next::WaitUntil(Some(t0 + Duration::from_secs(11)))
         );
         b.conn.on_request();

@@ -3,6 +3,20 @@
 
 use super::*;
 
+impl Limits {
+    /// The defaults, with a cap of two connections: what the unit tests of the listener's
+    /// parts reason about.
+    pub(super) fn for_tests() -> Self {
+        Self {
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(10),
+            body_min_rate: 0,
+            max_connections: 2,
+        }
+    }
+}
+
 #[test]
 fn accept_backoff_grows_to_a_cap_and_resets() {
     let mut b = Backoff::default();
