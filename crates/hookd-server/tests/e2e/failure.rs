@@ -43,12 +43,46 @@ async fn wait_for_types(
     secret: &EndpointSecret,
     types: &[&str],
 ) -> Vec<Value> {
+    wait_for_events(receiver, secret, |seen| {
+        types.iter().all(|t| seen.iter().any(|(kind, _)| kind == t))
+    })
+    .await
+}
+
+/// Waits until an event of each `(type, endpoint id)` pair has arrived: one type can come
+/// for several endpoints, at different times.
+async fn wait_for_pairs(
+    receiver: &Receiver,
+    secret: &EndpointSecret,
+    pairs: &[(&str, &str)],
+) -> Vec<Value> {
+    wait_for_events(receiver, secret, |seen| {
+        pairs
+            .iter()
+            .all(|&(t, ep)| seen.contains(&(t.to_owned(), ep.to_owned())))
+    })
+    .await
+}
+
+/// Collects the verified operational webhooks until `enough` says the `(type, endpoint
+/// id)` pairs seen so far suffice.
+async fn wait_for_events(
+    receiver: &Receiver,
+    secret: &EndpointSecret,
+    enough: impl Fn(&BTreeSet<(String, String)>) -> bool,
+) -> Vec<Value> {
     let mut n = 1;
     loop {
         let got = receiver.wait_for("/ops", n, WAIT).await;
         let events: Vec<Value> = got.iter().map(|r| verified(secret, r)).collect();
-        let seen: BTreeSet<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
-        if types.iter().all(|t| seen.contains(t)) {
+        let seen: BTreeSet<(String, String)> = events
+            .iter()
+            .map(|e| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                (text(&e["type"]), text(&e["data"]["endpointId"]))
+            })
+            .collect();
+        if enough(&seen) {
             return events;
         }
         n = got.len() + 1;
@@ -109,17 +143,21 @@ async fn operational_webhooks_report_every_event_type_signed() {
             .await;
         assert_eq!(s, 204);
 
-        let events = wait_for_types(
+        // Every pair the assertions below look for, not only every type: `exhausted`
+        // comes for b and c, `failing` for a and b, each in its own time.
+        let events = wait_for_pairs(
             &receiver,
             &secret,
             &[
-                "endpoint.created",
-                "endpoint.updated",
-                "endpoint.deleted",
-                "endpoint.disabled",
-                "message.attempt.failing",
-                "message.attempt.exhausted",
-                "message.attempt.recovered",
+                ("endpoint.created", &a),
+                ("endpoint.updated", &a),
+                ("endpoint.deleted", &a),
+                ("endpoint.disabled", &c),
+                ("message.attempt.failing", &a),
+                ("message.attempt.recovered", &a),
+                ("message.attempt.failing", &b),
+                ("message.attempt.exhausted", &b),
+                ("message.attempt.exhausted", &c),
             ],
         )
         .await;
