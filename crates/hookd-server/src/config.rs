@@ -34,7 +34,9 @@ pub struct ServeArgs {
     /// Admin bearer token. If unset, one is generated on first start and stored in the data dir.
     #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Comma-separated CIDRs exempt from SSRF blocking, e.g. `127.0.0.0/8,::1/128`.
+    /// Comma-separated CIDRs exempt from SSRF blocking, e.g. `10.0.0.0/8,fd00::/8`; the
+    /// word `loopback` stands for `127.0.0.0/8,::1/128` (all of `localhost`), `private` for
+    /// `10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7`.
     #[arg(long, env = "HOOKD_ALLOWED_NETWORKS")]
     pub allowed_networks: Option<String>,
     /// Comma-separated retry delays in seconds after the first attempt.
@@ -137,6 +139,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
+    /// CIDRs exempt from SSRF blocking; also the words `loopback` and `private`.
     pub allowed_networks: Option<Vec<String>>,
     pub retry_schedule: Option<Vec<f64>>,
     /// Fraction of each retry delay added or removed at random [default: 0.2].
@@ -648,16 +651,24 @@ fn parse_database_url(url: &str) -> anyhow::Result<Database> {
     }
 }
 
+/// CIDRs, bare addresses, and the words `loopback` and `private` (see
+/// [`hookd_delivery::ssrf::named_networks`]).
 fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<IpNet>> {
-    parts
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                .with_context(|| format!("allowed network {p:?} is not a CIDR"))
-        })
-        .collect()
+    let mut nets = Vec::new();
+    for p in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(named) = hookd_delivery::ssrf::named_networks(p) {
+            nets.extend(named);
+            continue;
+        }
+        let net = p
+            .parse::<IpNet>()
+            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+            .with_context(|| {
+                format!("allowed network {p:?} is not a CIDR, `loopback` or `private`")
+            })?;
+        nets.push(net);
+    }
+    Ok(nets)
 }
 
 /// Parses a main key without echoing it in the error.
@@ -754,6 +765,44 @@ mod tests {
         assert_eq!(c.max_body_bytes, 10);
         assert_eq!(c.allowed_networks.len(), 2);
         assert!(!format!("{c:?}").contains("file-token"));
+    }
+
+    #[test]
+    fn allowed_networks_accept_the_words_loopback_and_private_among_cidrs() {
+        let nets = |s: &str| {
+            let args = ServeArgs {
+                allowed_networks: Some(s.into()),
+                ..Default::default()
+            };
+            let c = Config::resolve(FileConfig::default(), &args).unwrap();
+            c.allowed_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(nets("loopback"), ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(nets(" LOOPBACK "), ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            nets("10.20.0.0/16,loopback"),
+            ["10.20.0.0/16", "127.0.0.0/8", "::1/128"]
+        );
+        assert_eq!(
+            nets("private"),
+            ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+        );
+        let file: FileConfig =
+            toml::from_str("allowed_networks = [\"loopback\", \"192.0.2.7\"]").unwrap();
+        let c = Config::resolve(file, &ServeArgs::default()).unwrap();
+        assert_eq!(c.allowed_networks.len(), 3);
+        let err = Config::resolve(
+            FileConfig::default(),
+            &ServeArgs {
+                allowed_networks: Some("loopbak".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`loopback`"), "{err}");
     }
 
     #[test]
