@@ -258,7 +258,7 @@ struct ReceiverState {
     concurrency: Mutex<HashMap<String, (usize, usize)>>,
 }
 
-/// A webhook receiver on 127.0.0.1, port 0.
+/// A webhook receiver on 127.0.0.1 (or the address given), port 0.
 #[derive(Clone)]
 pub struct Receiver {
     pub base: String,
@@ -267,8 +267,13 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// A receiver bound to `addr`, e.g. `[::1]:0`.
+    pub async fn start_on(addr: &str) -> Self {
         let state = Arc::new(ReceiverState::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .fallback(receive)
