@@ -1,10 +1,12 @@
 //! Typed configuration: defaults < `hookd.toml` < `HOOKD_*` environment < command-line flags.
 //!
 //! [`ServeArgs`] holds what the command line and environment say (clap reads both, flags
-//! winning); [`FileConfig`] what the file says; [`Config::resolve`] layers them over the
+//! winning), with the part every database command shares in [`StoreArgs`] (so `prune`
+//! offers only those); [`FileConfig`] what the file says; [`Config::resolve`] layers them over the
 //! defaults and validates everything once, at start-up. Secrets are redacted in `Debug`.
 
 use anyhow::{bail, Context};
+use clap::builder::BoolishValueParser;
 use hookd_core::retry::RetrySchedule;
 use hookd_core::signing::EndpointSecret;
 use hookd_delivery::ProxyConfig;
@@ -16,21 +18,50 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Flags of `hookd serve`; each also reads its `HOOKD_*` environment variable.
+/// Flags of every command that opens the database (`serve`, `prune`): where the data is
+/// and how to reach and decrypt it. Each also reads its `HOOKD_*` environment variable.
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct ServeArgs {
+pub struct StoreArgs {
     /// Configuration file (TOML). Default: `./hookd.toml` when it exists.
     #[arg(long, env = "HOOKD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8071].
-    #[arg(long, env = "HOOKD_LISTEN")]
-    pub listen: Option<SocketAddr>,
     /// `sqlite://PATH` [default: sqlite://<data-dir>/hookd.db] or `postgres://...`.
     #[arg(long, env = "HOOKD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Directory for the SQLite database and the generated admin token [default: ./hookd-data].
     #[arg(long, env = "HOOKD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
+    /// generated on first start into the data dir; required with PostgreSQL].
+    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
+    pub main_key: Option<String>,
+    /// Comma-separated base64 main keys still accepted for decryption while every secret
+    /// is re-encrypted under `main_key` (key rotation).
+    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
+    pub previous_main_keys: Option<String>,
+    /// PostgreSQL: connections in this node's pool [default: 16].
+    #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
+    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
+    #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
+    pub database_statement_timeout: Option<f64>,
+    /// Seconds any database call may take before it is answered `503 unavailable`
+    /// (both backends; covers waiting for and opening a connection) [default: 5].
+    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
+    pub database_timeout: Option<f64>,
+}
+
+/// Flags of `hookd serve`; each also reads its `HOOKD_*` environment variable. A boolean
+/// flag is a switch (`--https-only`) that also takes a value (`--https-only=false`), and
+/// its variable takes `true`/`false` (or `1`/`0`, `yes`/`no`, `on`/`off`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// The settings every command that opens the database reads.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8071].
+    #[arg(long, env = "HOOKD_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Admin bearer token. If unset, one is generated on first start and stored in the data dir.
     #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -49,20 +80,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKD_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Also send `svix-id`, `svix-timestamp`, `svix-signature` headers [default: false].
-    #[arg(long, env = "HOOKD_SVIX_HEADERS")]
+    #[arg(long, env = "HOOKD_SVIX_HEADERS", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub svix_headers: Option<bool>,
     /// Seconds a claimed delivery stays claimed without renewal [default: 60].
     #[arg(long, env = "HOOKD_LEASE")]
     pub lease: Option<f64>,
     /// Only deliver to `https` URLs: `http` endpoints are refused [default: false].
-    #[arg(long, env = "HOOKD_HTTPS_ONLY")]
+    #[arg(long, env = "HOOKD_HTTPS_ONLY", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub https_only: Option<bool>,
-    /// PostgreSQL: connections in this node's pool [default: 16].
-    #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
-    pub database_pool_size: Option<usize>,
-    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
-    #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
-    pub database_statement_timeout: Option<f64>,
     /// Send deliveries through this HTTP CONNECT proxy: `http://[user:pass@]host:port`.
     #[arg(long, env = "HOOKD_PROXY_URL", hide_env_values = true)]
     pub proxy_url: Option<String>,
@@ -82,14 +109,6 @@ pub struct ServeArgs {
     /// Days refused ingest requests are kept in the rejection log [default: 7].
     #[arg(long, env = "HOOKD_INGEST_REJECTION_RETENTION")]
     pub ingest_rejection_retention: Option<f64>,
-    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
-    /// generated on first start into the data dir; required with PostgreSQL].
-    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
-    pub main_key: Option<String>,
-    /// Comma-separated base64 main keys still accepted for decryption while every secret
-    /// is re-encrypted under `main_key` (key rotation).
-    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
-    pub previous_main_keys: Option<String>,
     /// Seconds an endpoint may keep failing every attempt before it is disabled
     /// [default: 432000, 5 days].
     #[arg(long, env = "HOOKD_AUTO_DISABLE_AFTER")]
@@ -124,11 +143,6 @@ pub struct ServeArgs {
     /// Most concurrent client connections [default: from the open-file limit].
     #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    // --- Database deadline (issue 12: a frozen database answers 503, never hangs) ---
-    /// Seconds any database call may take before it is answered `503 unavailable`
-    /// (both backends; covers waiting for and opening a connection) [default: 5].
-    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
-    pub database_timeout: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -338,7 +352,7 @@ impl Config {
     /// Reads the file named by `args.config` (or `./hookd.toml` if present) and layers
     /// defaults < file < args.
     pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+        let file = match &args.store.config {
             Some(path) => Some(read_file(path)?),
             None if Path::new("hookd.toml").exists() => Some(read_file(Path::new("hookd.toml"))?),
             None => None,
@@ -354,11 +368,12 @@ impl Config {
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8071)));
         let data_dir = args
+            .store
             .data_dir
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("hookd-data"));
-        let database = match args.database_url.clone().or(file.database_url) {
+        let database = match args.store.database_url.clone().or(file.database_url) {
             Some(url) => parse_database_url(&url)?,
             None => Database::Sqlite(data_dir.join("hookd.db")),
         };
@@ -427,14 +442,15 @@ impl Config {
             },
             https_only: args.https_only.or(file.https_only).unwrap_or(false),
             postgres: PostgresSettings {
-                pool_size: match args.database_pool_size.or(file.database_pool_size) {
+                pool_size: match args.store.database_pool_size.or(file.database_pool_size) {
                     Some(0) => bail!("database_pool_size must be at least 1"),
                     Some(n) => n,
                     None => 16,
                 },
                 statement_timeout: secs(
                     "database_statement_timeout",
-                    args.database_statement_timeout
+                    args.store
+                        .database_statement_timeout
                         .or(file.database_statement_timeout),
                     10.0,
                 )?,
@@ -485,12 +501,13 @@ impl Config {
                 None => Duration::from_secs(7 * 86_400),
             },
             main_key: args
+                .store
                 .main_key
                 .as_deref()
                 .or(file.main_key.as_deref())
                 .map(|k| main_key("main_key", k))
                 .transpose()?,
-            previous_main_keys: match (&args.previous_main_keys, &file.previous_main_keys) {
+            previous_main_keys: match (&args.store.previous_main_keys, &file.previous_main_keys) {
                 (Some(list), _) => list
                     .split(',')
                     .filter(|k| !k.trim().is_empty())
@@ -519,7 +536,7 @@ impl Config {
             listener,
 
             // --- Database deadline (issue 12) ---
-            database_timeout: match args.database_timeout.or(file.database_timeout) {
+            database_timeout: match args.store.database_timeout.or(file.database_timeout) {
                 Some(t) if !(t.is_finite() && (0.1..=600.0).contains(&t)) => {
                     bail!("database_timeout must be between 0.1 and 600 seconds")
                 }
@@ -714,14 +731,20 @@ mod tests {
         let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
         assert_eq!(c.database_timeout, Duration::from_millis(2500));
         let args = ServeArgs {
-            database_timeout: Some(1.0),
+            store: StoreArgs {
+                database_timeout: Some(1.0),
+                ..Default::default()
+            },
             ..ServeArgs::default()
         };
         let c = Config::resolve(file, &args).unwrap();
         assert_eq!(c.database_timeout, Duration::from_secs(1));
         for bad in [0.0, -1.0, 601.0, f64::NAN] {
             let args = ServeArgs {
-                database_timeout: Some(bad),
+                store: StoreArgs {
+                    database_timeout: Some(bad),
+                    ..Default::default()
+                },
                 ..ServeArgs::default()
             };
             let err = Config::resolve(FileConfig::default(), &args).err().unwrap();
@@ -821,7 +844,10 @@ mod tests {
                 .to_string()
         };
         assert!(bad(ServeArgs {
-            database_url: Some("mysql://x".into()),
+            store: StoreArgs {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .contains("sqlite://"));
@@ -852,7 +878,10 @@ mod tests {
         })
         .contains("http://"));
         let err = bad(ServeArgs {
-            main_key: Some("c2hvcnQta2V5".into()),
+            store: StoreArgs {
+                main_key: Some("c2hvcnQta2V5".into()),
+                ..Default::default()
+            },
             ..Default::default()
         });
         assert!(err.contains("main_key") && !err.contains("c2hvcnQta2V5"));
@@ -958,7 +987,10 @@ mod tests {
         let file: FileConfig =
             toml::from_str(&format!("previous_main_keys = [\"{old_b64}\"]")).unwrap();
         let args = ServeArgs {
-            main_key: Some(b64.clone()),
+            store: StoreArgs {
+                main_key: Some(b64.clone()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = Config::resolve(file, &args).unwrap();

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hookd_server::config::{Config, FileConfig, ServeArgs};
+use hookd_server::config::{Config, FileConfig, ServeArgs, StoreArgs};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -49,8 +49,11 @@ pub async fn restart_in_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Con
 
 fn test_config(dir: &std::path::Path) -> Config {
     let args = ServeArgs {
-        database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
-        data_dir: Some(dir.to_path_buf()),
+        store: StoreArgs {
+            database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
+            data_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        },
         admin_token: Some(TOKEN.into()),
         allowed_networks: Some("127.0.0.0/8,::1/128".into()),
         retry_schedule: Some("0.2,0.2".into()),
