@@ -209,6 +209,11 @@ pub(crate) struct HttpClient {
 }
 
 impl HttpClient {
+    /// The policy applied to every destination.
+    pub fn policy(&self) -> &SsrfPolicy {
+        &self.policy
+    }
+
     /// Refuses every URL that is not `https` when `on`.
     pub fn require_https(mut self, on: bool) -> Self {
         self.https_only = on;

@@ -249,6 +249,12 @@ impl Engine {
         self.shared.health.forget(endpoint);
     }
 
+    /// The SSRF policy deliveries obey, so the API can warn about an endpoint URL it
+    /// will refuse.
+    pub fn ssrf_policy(&self) -> &ssrf::SsrfPolicy {
+        self.shared.client.policy()
+    }
+
     /// Forgets a cached endpoint after it changed or was deleted.
     pub fn invalidate_endpoint(&self, app: &AppId, endpoint: &EndpointId) {
         self.shared.cache.invalidate(app, endpoint);

@@ -6,6 +6,10 @@
 //!
 //! Addresses that embed an IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4) are
 //! judged by the embedded address, so `::ffff:127.0.0.1` is as blocked as `127.0.0.1`.
+//!
+//! It also names the networks `allowed_networks` accepts as words (`loopback`, `private`),
+//! and judges URL hosts known without DNS (literals, `localhost`) so the API can warn when
+//! an endpoint will be refused.
 
 use ipnet::IpNet;
 use std::fmt;
@@ -19,13 +23,53 @@ pub struct SsrfBlocked {
 }
 
 impl fmt::Display for SsrfBlocked {
+    /// Names the address and the setting that would allow it, with the narrowest value
+    /// that does: a named network for loopback and private addresses, else the address.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let addr = self.addr;
+        let within = |word: &str| {
+            let nets = named_networks(word).expect("a name this module defines");
+            let embedded = embedded_v4(addr).map(IpAddr::V4);
+            nets.iter()
+                .any(|n| n.contains(&addr) || embedded.is_some_and(|e| n.contains(&e)))
+        };
         write!(
             f,
-            "destination address {} is not allowed (SSRF protection)",
-            self.addr
-        )
+            "destination address {addr} is not allowed (SSRF protection); \
+             allow it with HOOKD_ALLOWED_NETWORKS (e.g. HOOKD_ALLOWED_NETWORKS="
+        )?;
+        if within(LOOPBACK) {
+            f.write_str(LOOPBACK)?;
+        } else if within(PRIVATE) {
+            f.write_str(PRIVATE)?;
+        } else {
+            write!(f, "{}", IpNet::from(addr))?;
+        }
+        f.write_str(")")
     }
+}
+
+/// `allowed_networks` word for `127.0.0.0/8` and `::1/128` together: `localhost` may
+/// resolve to either, and a name is allowed only if every address it has is.
+pub const LOOPBACK: &str = "loopback";
+/// `allowed_networks` word for the private ranges: RFC 1918 and IPv6 unique-local.
+pub const PRIVATE: &str = "private";
+
+/// The networks an `allowed_networks` word stands for (`loopback`, `private`;
+/// case-insensitive), or `None` if `word` names none.
+pub fn named_networks(word: &str) -> Option<Vec<IpNet>> {
+    let nets: &[&str] = if word.eq_ignore_ascii_case(LOOPBACK) {
+        &["127.0.0.0/8", "::1/128"]
+    } else if word.eq_ignore_ascii_case(PRIVATE) {
+        &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    } else {
+        return None;
+    };
+    Some(
+        nets.iter()
+            .map(|n| n.parse().expect("a valid CIDR literal"))
+            .collect(),
+    )
 }
 
 impl std::error::Error for SsrfBlocked {}
@@ -59,6 +103,31 @@ impl SsrfPolicy {
             Ok(())
         }
     }
+}
+
+impl SsrfPolicy {
+    /// Judges a URL host by the addresses it stands for without a DNS lookup: an IP
+    /// literal, or `localhost` and its subdomains (always loopback, RFC 6761, so both
+    /// `127.0.0.1` and `::1`). Other names are `Ok` here: they are judged at delivery,
+    /// after resolution.
+    pub fn check_host<S: AsRef<str>>(&self, host: &url::Host<S>) -> Result<(), SsrfBlocked> {
+        let localhost = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+        let addrs: &[IpAddr] = match host {
+            url::Host::Ipv4(v4) => &[IpAddr::V4(*v4)],
+            url::Host::Ipv6(v6) => &[IpAddr::V6(*v6)],
+            url::Host::Domain(d) if is_localhost(d.as_ref()) => &localhost,
+            url::Host::Domain(_) => &[],
+        };
+        addrs.iter().try_for_each(|a| self.check(*a))
+    }
+}
+
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
 }
 
 /// The IPv4 address carried inside an IPv6 one, for the forms that route to it.
@@ -225,7 +294,99 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "destination address 10.0.0.1 is not allowed (SSRF protection)"
+            "destination address 10.0.0.1 is not allowed (SSRF protection); allow it with \
+             HOOKD_ALLOWED_NETWORKS (e.g. HOOKD_ALLOWED_NETWORKS=private)"
         );
+    }
+
+    #[test]
+    fn refusal_message_suggests_the_narrowest_value_that_allows_the_address() {
+        let suggestion = |addr: &str| {
+            let err = SsrfPolicy::default()
+                .check(addr.parse().unwrap())
+                .unwrap_err()
+                .to_string();
+            let (_, rest) = err.split_once("HOOKD_ALLOWED_NETWORKS=").unwrap();
+            rest.trim_end_matches(')').to_owned()
+        };
+        assert_eq!(suggestion("127.0.0.1"), "loopback");
+        assert_eq!(suggestion("::1"), "loopback");
+        assert_eq!(suggestion("::ffff:127.0.0.1"), "loopback");
+        assert_eq!(suggestion("192.168.1.1"), "private");
+        assert_eq!(suggestion("fd12::1"), "private");
+        assert_eq!(suggestion("169.254.169.254"), "169.254.169.254/32");
+        assert_eq!(suggestion("fe80::1"), "fe80::1/128");
+        // Each suggestion, given to the policy, allows the address it was made for.
+        for addr in ["127.0.0.1", "::1", "10.1.2.3", "fd12::1", "169.254.169.254"] {
+            let nets = named_networks(&suggestion(addr))
+                .unwrap_or_else(|| vec![suggestion(addr).parse().unwrap()]);
+            assert!(
+                SsrfPolicy::new(nets).check(addr.parse().unwrap()).is_ok(),
+                "{addr}"
+            );
+        }
+    }
+
+    #[test]
+    fn named_networks_cover_loopback_and_private_ranges() {
+        let loopback = SsrfPolicy::new(named_networks("Loopback").unwrap());
+        for ok in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
+            assert!(loopback.check(ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for blocked in ["10.0.0.1", "fd00::1", "169.254.169.254"] {
+            assert!(
+                loopback.check(blocked.parse().unwrap()).is_err(),
+                "{blocked}"
+            );
+        }
+        let private = SsrfPolicy::new(named_networks("private").unwrap());
+        for ok in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.0.1",
+            "fd00::1",
+        ] {
+            assert!(private.check(ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for blocked in [
+            "127.0.0.1",
+            "::1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "fe80::1",
+        ] {
+            assert!(
+                private.check(blocked.parse().unwrap()).is_err(),
+                "{blocked}"
+            );
+        }
+        assert!(named_networks("127.0.0.0/8").is_none());
+        assert!(named_networks("").is_none());
+    }
+
+    #[test]
+    fn hosts_known_without_dns_are_judged_and_other_names_wait_for_delivery() {
+        let host = |h: &str| url::Host::parse(h).unwrap();
+        let none = SsrfPolicy::default();
+        for refused in [
+            "127.0.0.1",
+            "[::1]",
+            "10.0.0.1",
+            "localhost",
+            "LocalHost.",
+            "a.localhost",
+        ] {
+            assert!(none.check_host(&host(refused)).is_err(), "{refused}");
+        }
+        for open in ["8.8.8.8", "example.com", "localhost.example.com"] {
+            assert!(none.check_host(&host(open)).is_ok(), "{open}");
+        }
+        // `localhost` is both 127.0.0.1 and ::1: allowing one leaves it refused.
+        let v4_only = policy(&["127.0.0.0/8"]);
+        let err = v4_only.check_host(&host("localhost")).unwrap_err();
+        assert_eq!(err.addr, "::1".parse::<IpAddr>().unwrap());
+        let loopback = SsrfPolicy::new(named_networks("loopback").unwrap());
+        assert!(loopback.check_host(&host("localhost")).is_ok());
     }
 }

@@ -62,10 +62,21 @@ impl Rejection {
             Rejection::MissingHeader(name) => format!("required header `{name}` is missing"),
             Rejection::MalformedSignature(why) => format!("signature header is malformed: {why}"),
             Rejection::MalformedTimestamp(why) => format!("timestamp is malformed: {why}"),
-            Rejection::StaleTimestamp { timestamp, now, tolerance_secs } => format!(
-                "timestamp {timestamp} is {}s from now ({now}), more than the {tolerance_secs}s allowed",
-                (now - timestamp).abs()
-            ),
+            Rejection::StaleTimestamp {
+                timestamp,
+                now,
+                tolerance_secs,
+            } => {
+                let (secs, when) = if timestamp <= now {
+                    (now.abs_diff(*timestamp), "ago")
+                } else {
+                    (timestamp.abs_diff(*now), "in the future")
+                };
+                format!(
+                    "timestamp {timestamp} is {secs} s {when} (now is {now}), \
+                     more than the {tolerance_secs} s allowed"
+                )
+            }
             Rejection::BadSignature => "no active secret matches the signature".into(),
             Rejection::BodyHashMismatch => "body SHA-256 differs from the signed bodySHA256".into(),
             Rejection::MissingSecret => "the source has no active secret".into(),
@@ -97,4 +108,33 @@ pub(crate) fn check_age(timestamp: i64, now: i64, tolerance_secs: u64) -> Result
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_timestamp_in_the_past_says_ago() {
+        let err = check_age(1_000, 1_600, 300).unwrap_err();
+        assert_eq!(
+            err.detail(),
+            "timestamp 1000 is 600 s ago (now is 1600), more than the 300 s allowed"
+        );
+    }
+
+    #[test]
+    fn stale_timestamp_in_the_future_says_in_the_future() {
+        let err = check_age(2_200, 1_600, 300).unwrap_err();
+        assert_eq!(
+            err.detail(),
+            "timestamp 2200 is 600 s in the future (now is 1600), more than the 300 s allowed"
+        );
+    }
+
+    #[test]
+    fn timestamp_within_tolerance_either_way_is_accepted() {
+        assert_eq!(check_age(1_300, 1_600, 300), Ok(()));
+        assert_eq!(check_age(1_900, 1_600, 300), Ok(()));
+    }
 }

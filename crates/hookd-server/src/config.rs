@@ -1,10 +1,12 @@
 //! Typed configuration: defaults < `hookd.toml` < `HOOKD_*` environment < command-line flags.
 //!
 //! [`ServeArgs`] holds what the command line and environment say (clap reads both, flags
-//! winning); [`FileConfig`] what the file says; [`Config::resolve`] layers them over the
+//! winning), with the part every database command shares in [`StoreArgs`] (so `prune`
+//! offers only those); [`FileConfig`] what the file says; [`Config::resolve`] layers them over the
 //! defaults and validates everything once, at start-up. Secrets are redacted in `Debug`.
 
 use anyhow::{bail, Context};
+use clap::builder::BoolishValueParser;
 use hookd_core::retry::RetrySchedule;
 use hookd_core::signing::EndpointSecret;
 use hookd_delivery::ProxyConfig;
@@ -16,25 +18,56 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Flags of `hookd serve`; each also reads its `HOOKD_*` environment variable.
+/// Flags of every command that opens the database (`serve`, `prune`): where the data is
+/// and how to reach and decrypt it. Each also reads its `HOOKD_*` environment variable.
 #[derive(Clone, Debug, Default, clap::Args)]
-pub struct ServeArgs {
+pub struct StoreArgs {
     /// Configuration file (TOML). Default: `./hookd.toml` when it exists.
     #[arg(long, env = "HOOKD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8071].
-    #[arg(long, env = "HOOKD_LISTEN")]
-    pub listen: Option<SocketAddr>,
     /// `sqlite://PATH` [default: sqlite://<data-dir>/hookd.db] or `postgres://...`.
     #[arg(long, env = "HOOKD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Directory for the SQLite database and the generated admin token [default: ./hookd-data].
     #[arg(long, env = "HOOKD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
+    /// generated on first start into the data dir; required with PostgreSQL].
+    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
+    pub main_key: Option<String>,
+    /// Comma-separated base64 main keys still accepted for decryption while every secret
+    /// is re-encrypted under `main_key` (key rotation).
+    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
+    pub previous_main_keys: Option<String>,
+    /// PostgreSQL: connections in this node's pool [default: 16].
+    #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
+    pub database_pool_size: Option<usize>,
+    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
+    #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
+    pub database_statement_timeout: Option<f64>,
+    /// Seconds any database call may take before it is answered `503 unavailable`
+    /// (both backends; covers waiting for and opening a connection) [default: 5].
+    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
+    pub database_timeout: Option<f64>,
+}
+
+/// Flags of `hookd serve`; each also reads its `HOOKD_*` environment variable. A boolean
+/// flag is a switch (`--https-only`) that also takes a value (`--https-only=false`), and
+/// its variable takes `true`/`false` (or `1`/`0`, `yes`/`no`, `on`/`off`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// The settings every command that opens the database reads.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8071].
+    #[arg(long, env = "HOOKD_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Admin bearer token. If unset, one is generated on first start and stored in the data dir.
     #[arg(long, env = "HOOKD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Comma-separated CIDRs exempt from SSRF blocking, e.g. `127.0.0.0/8,::1/128`.
+    /// Comma-separated CIDRs exempt from SSRF blocking, e.g. `10.0.0.0/8,fd00::/8`; the
+    /// word `loopback` stands for `127.0.0.0/8,::1/128` (all of `localhost`), `private` for
+    /// `10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7`.
     #[arg(long, env = "HOOKD_ALLOWED_NETWORKS")]
     pub allowed_networks: Option<String>,
     /// Comma-separated retry delays in seconds after the first attempt.
@@ -47,20 +80,16 @@ pub struct ServeArgs {
     #[arg(long, env = "HOOKD_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Also send `svix-id`, `svix-timestamp`, `svix-signature` headers [default: false].
-    #[arg(long, env = "HOOKD_SVIX_HEADERS")]
+    #[arg(long, env = "HOOKD_SVIX_HEADERS", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub svix_headers: Option<bool>,
     /// Seconds a claimed delivery stays claimed without renewal [default: 60].
     #[arg(long, env = "HOOKD_LEASE")]
     pub lease: Option<f64>,
     /// Only deliver to `https` URLs: `http` endpoints are refused [default: false].
-    #[arg(long, env = "HOOKD_HTTPS_ONLY")]
+    #[arg(long, env = "HOOKD_HTTPS_ONLY", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub https_only: Option<bool>,
-    /// PostgreSQL: connections in this node's pool [default: 16].
-    #[arg(long, env = "HOOKD_DATABASE_POOL_SIZE")]
-    pub database_pool_size: Option<usize>,
-    /// PostgreSQL: seconds before a statement is cancelled [default: 10].
-    #[arg(long, env = "HOOKD_DATABASE_STATEMENT_TIMEOUT")]
-    pub database_statement_timeout: Option<f64>,
     /// Send deliveries through this HTTP CONNECT proxy: `http://[user:pass@]host:port`.
     #[arg(long, env = "HOOKD_PROXY_URL", hide_env_values = true)]
     pub proxy_url: Option<String>,
@@ -80,14 +109,6 @@ pub struct ServeArgs {
     /// Days refused ingest requests are kept in the rejection log [default: 7].
     #[arg(long, env = "HOOKD_INGEST_REJECTION_RETENTION")]
     pub ingest_rejection_retention: Option<f64>,
-    /// Base64 of the 32-byte key encrypting endpoint secrets at rest [SQLite default:
-    /// generated on first start into the data dir; required with PostgreSQL].
-    #[arg(long, env = "HOOKD_MAIN_KEY", hide_env_values = true)]
-    pub main_key: Option<String>,
-    /// Comma-separated base64 main keys still accepted for decryption while every secret
-    /// is re-encrypted under `main_key` (key rotation).
-    #[arg(long, env = "HOOKD_PREVIOUS_MAIN_KEYS", hide_env_values = true)]
-    pub previous_main_keys: Option<String>,
     /// Seconds an endpoint may keep failing every attempt before it is disabled
     /// [default: 432000, 5 days].
     #[arg(long, env = "HOOKD_AUTO_DISABLE_AFTER")]
@@ -122,11 +143,6 @@ pub struct ServeArgs {
     /// Most concurrent client connections [default: from the open-file limit].
     #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    // --- Database deadline (issue 12: a frozen database answers 503, never hangs) ---
-    /// Seconds any database call may take before it is answered `503 unavailable`
-    /// (both backends; covers waiting for and opening a connection) [default: 5].
-    #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
-    pub database_timeout: Option<f64>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -137,6 +153,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub admin_token: Option<String>,
+    /// CIDRs exempt from SSRF blocking; also the words `loopback` and `private`.
     pub allowed_networks: Option<Vec<String>>,
     pub retry_schedule: Option<Vec<f64>>,
     /// Fraction of each retry delay added or removed at random [default: 0.2].
@@ -335,7 +352,7 @@ impl Config {
     /// Reads the file named by `args.config` (or `./hookd.toml` if present) and layers
     /// defaults < file < args.
     pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
-        let file = match &args.config {
+        let file = match &args.store.config {
             Some(path) => Some(read_file(path)?),
             None if Path::new("hookd.toml").exists() => Some(read_file(Path::new("hookd.toml"))?),
             None => None,
@@ -351,11 +368,12 @@ impl Config {
             .or(file.listen)
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8071)));
         let data_dir = args
+            .store
             .data_dir
             .clone()
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("hookd-data"));
-        let database = match args.database_url.clone().or(file.database_url) {
+        let database = match args.store.database_url.clone().or(file.database_url) {
             Some(url) => parse_database_url(&url)?,
             None => Database::Sqlite(data_dir.join("hookd.db")),
         };
@@ -424,14 +442,15 @@ impl Config {
             },
             https_only: args.https_only.or(file.https_only).unwrap_or(false),
             postgres: PostgresSettings {
-                pool_size: match args.database_pool_size.or(file.database_pool_size) {
+                pool_size: match args.store.database_pool_size.or(file.database_pool_size) {
                     Some(0) => bail!("database_pool_size must be at least 1"),
                     Some(n) => n,
                     None => 16,
                 },
                 statement_timeout: secs(
                     "database_statement_timeout",
-                    args.database_statement_timeout
+                    args.store
+                        .database_statement_timeout
                         .or(file.database_statement_timeout),
                     10.0,
                 )?,
@@ -482,12 +501,13 @@ impl Config {
                 None => Duration::from_secs(7 * 86_400),
             },
             main_key: args
+                .store
                 .main_key
                 .as_deref()
                 .or(file.main_key.as_deref())
                 .map(|k| main_key("main_key", k))
                 .transpose()?,
-            previous_main_keys: match (&args.previous_main_keys, &file.previous_main_keys) {
+            previous_main_keys: match (&args.store.previous_main_keys, &file.previous_main_keys) {
                 (Some(list), _) => list
                     .split(',')
                     .filter(|k| !k.trim().is_empty())
@@ -516,7 +536,7 @@ impl Config {
             listener,
 
             // --- Database deadline (issue 12) ---
-            database_timeout: match args.database_timeout.or(file.database_timeout) {
+            database_timeout: match args.store.database_timeout.or(file.database_timeout) {
                 Some(t) if !(t.is_finite() && (0.1..=600.0).contains(&t)) => {
                     bail!("database_timeout must be between 0.1 and 600 seconds")
                 }
@@ -648,16 +668,24 @@ fn parse_database_url(url: &str) -> anyhow::Result<Database> {
     }
 }
 
+/// CIDRs, bare addresses, and the words `loopback` and `private` (see
+/// [`hookd_delivery::ssrf::named_networks`]).
 fn parse_networks<'a>(parts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vec<IpNet>> {
-    parts
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                .with_context(|| format!("allowed network {p:?} is not a CIDR"))
-        })
-        .collect()
+    let mut nets = Vec::new();
+    for p in parts.map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(named) = hookd_delivery::ssrf::named_networks(p) {
+            nets.extend(named);
+            continue;
+        }
+        let net = p
+            .parse::<IpNet>()
+            .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+            .with_context(|| {
+                format!("allowed network {p:?} is not a CIDR, `loopback` or `private`")
+            })?;
+        nets.push(net);
+    }
+    Ok(nets)
 }
 
 /// Parses a main key without echoing it in the error.
@@ -703,14 +731,20 @@ mod tests {
         let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
         assert_eq!(c.database_timeout, Duration::from_millis(2500));
         let args = ServeArgs {
-            database_timeout: Some(1.0),
+            store: StoreArgs {
+                database_timeout: Some(1.0),
+                ..Default::default()
+            },
             ..ServeArgs::default()
         };
         let c = Config::resolve(file, &args).unwrap();
         assert_eq!(c.database_timeout, Duration::from_secs(1));
         for bad in [0.0, -1.0, 601.0, f64::NAN] {
             let args = ServeArgs {
-                database_timeout: Some(bad),
+                store: StoreArgs {
+                    database_timeout: Some(bad),
+                    ..Default::default()
+                },
                 ..ServeArgs::default()
             };
             let err = Config::resolve(FileConfig::default(), &args).err().unwrap();
@@ -757,6 +791,44 @@ mod tests {
     }
 
     #[test]
+    fn allowed_networks_accept_the_words_loopback_and_private_among_cidrs() {
+        let nets = |s: &str| {
+            let args = ServeArgs {
+                allowed_networks: Some(s.into()),
+                ..Default::default()
+            };
+            let c = Config::resolve(FileConfig::default(), &args).unwrap();
+            c.allowed_networks
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(nets("loopback"), ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(nets(" LOOPBACK "), ["127.0.0.0/8", "::1/128"]);
+        assert_eq!(
+            nets("10.20.0.0/16,loopback"),
+            ["10.20.0.0/16", "127.0.0.0/8", "::1/128"]
+        );
+        assert_eq!(
+            nets("private"),
+            ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+        );
+        let file: FileConfig =
+            toml::from_str("allowed_networks = [\"loopback\", \"192.0.2.7\"]").unwrap();
+        let c = Config::resolve(file, &ServeArgs::default()).unwrap();
+        assert_eq!(c.allowed_networks.len(), 3);
+        let err = Config::resolve(
+            FileConfig::default(),
+            &ServeArgs {
+                allowed_networks: Some("loopbak".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`loopback`"), "{err}");
+    }
+
+    #[test]
     fn the_example_file_parses_to_the_defaults() {
         let file: FileConfig = toml::from_str(include_str!("../../../hookd.example.toml")).unwrap();
         let from_file = Config::resolve(file, &ServeArgs::default()).unwrap();
@@ -772,7 +844,10 @@ mod tests {
                 .to_string()
         };
         assert!(bad(ServeArgs {
-            database_url: Some("mysql://x".into()),
+            store: StoreArgs {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            },
             ..Default::default()
         })
         .contains("sqlite://"));
@@ -803,7 +878,10 @@ mod tests {
         })
         .contains("http://"));
         let err = bad(ServeArgs {
-            main_key: Some("c2hvcnQta2V5".into()),
+            store: StoreArgs {
+                main_key: Some("c2hvcnQta2V5".into()),
+                ..Default::default()
+            },
             ..Default::default()
         });
         assert!(err.contains("main_key") && !err.contains("c2hvcnQta2V5"));
@@ -909,7 +987,10 @@ mod tests {
         let file: FileConfig =
             toml::from_str(&format!("previous_main_keys = [\"{old_b64}\"]")).unwrap();
         let args = ServeArgs {
-            main_key: Some(b64.clone()),
+            store: StoreArgs {
+                main_key: Some(b64.clone()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let c = Config::resolve(file, &args).unwrap();

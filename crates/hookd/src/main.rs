@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hookd_server::config::{Config, ServeArgs};
+use hookd_server::config::{Config, ServeArgs, StoreArgs};
 use tokio_util::sync::CancellationToken;
 
 mod logging;
@@ -28,7 +28,7 @@ enum Command {
     /// Print a new random key: an endpoint secret, an ed25519 key pair or a main key.
     Keygen(KeygenArgs),
     /// Delete old data once: expired payloads, attempts older than `--older-than`, expired
-    /// idempotency keys. Reads the same configuration as `serve`.
+    /// idempotency keys. Reads the same configuration file as `serve`.
     Prune(Box<PruneArgs>),
 }
 
@@ -37,8 +37,9 @@ struct PruneArgs {
     /// Delete attempts older than this age, e.g. `30d`, `12h`, `90m`, `45s`.
     #[arg(long)]
     older_than: String,
+    /// Only the database settings: the rest of `serve`'s would change nothing here.
     #[command(flatten)]
-    config: ServeArgs,
+    store: StoreArgs,
 }
 
 #[derive(clap::Args)]
@@ -86,7 +87,10 @@ fn main() -> anyhow::Result<()> {
 
 fn prune(args: PruneArgs) -> anyhow::Result<()> {
     let older_than = hookd_server::cleaner::parse_age(&args.older_than)?;
-    let config = Config::load(&args.config)?;
+    let config = Config::load(&ServeArgs {
+        store: args.store,
+        ..ServeArgs::default()
+    })?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -135,4 +139,76 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
     tracing::info!("shutdown requested");
     shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["hookd", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .expect("the command line parses")
+            .command
+        {
+            Command::Serve(args) => *args,
+            _ => unreachable!("a serve command line"),
+        }
+    }
+
+    #[test]
+    fn boolean_flags_are_switches_that_also_take_a_value() {
+        let none = serve(&[]);
+        assert_eq!((none.https_only, none.svix_headers), (None, None));
+        let on = serve(&["--https-only", "--svix-headers", "--listen", "127.0.0.1:1"]);
+        assert_eq!((on.https_only, on.svix_headers), (Some(true), Some(true)));
+        assert_eq!(on.listen, Some("127.0.0.1:1".parse().unwrap()));
+        let off = serve(&["--https-only=false", "--svix-headers=false"]);
+        assert_eq!(
+            (off.https_only, off.svix_headers),
+            (Some(false), Some(false))
+        );
+        let explicit = serve(&["--https-only=true", "--svix-headers", "true"]);
+        assert_eq!(
+            (explicit.https_only, explicit.svix_headers),
+            (Some(true), Some(true))
+        );
+        assert!(Cli::try_parse_from(["hookd", "serve", "--https-only=maybe"]).is_err());
+    }
+
+    fn help(command: &str) -> String {
+        Cli::command()
+            .find_subcommand_mut(command)
+            .expect("a known command")
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn prune_offers_only_the_database_settings() {
+        let serve_help = help("serve");
+        let help = help("prune");
+        for shared in [
+            "--older-than",
+            "--database-url",
+            "--data-dir",
+            "--main-key",
+            "--config",
+        ] {
+            assert!(help.contains(shared), "{shared} missing:\n{help}");
+        }
+        for serve_only in [
+            "--head-timeout",
+            "--retry-schedule",
+            "--https-only",
+            "--listen",
+        ] {
+            assert!(!help.contains(serve_only), "{serve_only} offered:\n{help}");
+            assert!(serve_help.contains(serve_only), "{serve_only} not in serve");
+        }
+        assert!(
+            Cli::try_parse_from(["hookd", "prune", "--older-than", "1d", "--listen", "x"]).is_err()
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `hookd prune` with the real binary: it reads the same configuration as `serve`, deletes
+//! `hookd prune` with the real binary: it reads the database settings as `serve` does, deletes
 //! what is older than `--older-than` in bounded batches, and says what it removed.
 
 mod support;

@@ -120,6 +120,24 @@ async fn clear_streak_if_reenabled(state: &ApiState, was_disabled: bool, ep: &En
     state.engine.forget_endpoint_health(&ep.id);
 }
 
+/// Warns when `ep`'s URL host is an address deliveries will refuse (an IP literal or
+/// `localhost` outside `allowed_networks`): the endpoint is accepted, as Svix does, but
+/// every attempt would fail. Logs the host only: a URL's path and query may hold a token.
+fn warn_if_refused(state: &ApiState, ep: &Endpoint) {
+    let Ok(url) = url::Url::parse(&ep.url) else {
+        return;
+    };
+    let Some(host) = url.host() else { return };
+    if let Err(blocked) = state.engine.ssrf_policy().check_host(&host) {
+        tracing::warn!(
+            app.id = %ep.app_id,
+            endpoint.id = %ep.id,
+            url.host = %host,
+            "endpoint accepted, but its deliveries will be refused: {blocked}"
+        );
+    }
+}
+
 /// Drops every cached copy of `ep` on this node after it changed.
 pub(super) fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
     state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
@@ -155,6 +173,7 @@ pub async fn create(
     apply_in(&state, &mut ep, body).await?;
     state.store.create_endpoint(&ep).await.map_err(conflict)?;
     changed(&state, &cache, &ep);
+    warn_if_refused(&state, &ep);
     emit(&state, OpEventKind::EndpointCreated, &app, &ep);
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
@@ -186,6 +205,7 @@ pub async fn upsert(
             state.store.update_endpoint(&ep).await.map_err(conflict)?;
             clear_streak_if_reenabled(&state, was_disabled, &ep).await;
             changed(&state, &cache, &ep);
+            warn_if_refused(&state, &ep);
             emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
             Ok((StatusCode::OK, Json(ep.into())))
         }
@@ -197,6 +217,7 @@ pub async fn upsert(
             apply_in(&state, &mut ep, body).await?;
             state.store.create_endpoint(&ep).await.map_err(conflict)?;
             changed(&state, &cache, &ep);
+            warn_if_refused(&state, &ep);
             emit(&state, OpEventKind::EndpointCreated, &app, &ep);
             Ok((StatusCode::CREATED, Json(ep.into())))
         }
@@ -214,11 +235,15 @@ pub async fn patch(
     let app = load_app(&state, &app_id).await?;
     let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
     let was_disabled = ep.disabled;
+    let old_url = ep.url.clone();
     apply_patch(&state, &mut ep, body).await?;
     ep.updated_at = Timestamp::now();
     state.store.update_endpoint(&ep).await.map_err(conflict)?;
     clear_streak_if_reenabled(&state, was_disabled, &ep).await;
     changed(&state, &cache, &ep);
+    if ep.url != old_url {
+        warn_if_refused(&state, &ep);
+    }
     emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
     Ok(Json(ep.into()))
 }

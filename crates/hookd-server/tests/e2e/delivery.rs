@@ -3,6 +3,7 @@
 
 use crate::support::{spawn_app, spawn_app_with, Answer, Receiver};
 use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_server::config::{Config, FileConfig, ServeArgs};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -323,6 +324,53 @@ async fn private_destinations_are_refused_unless_allowed() {
         let text = first["response"].as_str().unwrap();
         assert!(text.contains("SSRF"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn an_ssrf_refusal_names_the_address_and_the_setting_that_allows_it() {
+    let app = spawn_app_with(|c| c.allowed_networks.clear()).await;
+    let rx = Receiver::start().await;
+    let a = app.create_app().await;
+    let (ep, _) = app.create_endpoint(&a, json!({"url": rx.url("/l")})).await;
+    let msg = app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    app.wait_for(&format!("/app/{a}/msg/{msg}/endpoint"), WAIT, |v| {
+        v["data"][0]["status"] == 2
+    })
+    .await;
+    let (_, attempts) = app.get(&format!("/app/{a}/attempt/endpoint/{ep}")).await;
+    assert_eq!(
+        attempts["data"][0]["response"],
+        "destination address 127.0.0.1 is not allowed (SSRF protection); allow it with \
+         HOOKD_ALLOWED_NETWORKS (e.g. HOOKD_ALLOWED_NETWORKS=loopback)"
+    );
+    assert!(rx.all().is_empty());
+}
+
+#[tokio::test]
+async fn the_word_loopback_allows_ipv4_and_ipv6_loopback_receivers_and_localhost() {
+    let loopback = Config::resolve(
+        FileConfig::default(),
+        &ServeArgs {
+            allowed_networks: Some("loopback".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .allowed_networks;
+    let app = spawn_app_with(|c| c.allowed_networks = loopback).await;
+    let v4 = Receiver::start().await;
+    let v6 = Receiver::start_on("[::1]:0").await;
+    assert!(v6.base.starts_with("http://[::1]:"), "{}", v6.base);
+    let a = app.create_app().await;
+    app.create_endpoint(&a, json!({"url": v4.url("/v4")})).await;
+    app.create_endpoint(&a, json!({"url": v6.url("/v6")})).await;
+    let port = v4.base.rsplit(':').next().unwrap();
+    let named = format!("http://localhost:{port}/named");
+    app.create_endpoint(&a, json!({"url": named})).await;
+    app.send(&a, json!({"eventType": "e", "payload": {}})).await;
+    v4.wait_for("/v4", 1, WAIT).await;
+    v6.wait_for("/v6", 1, WAIT).await;
+    v4.wait_for("/named", 1, WAIT).await;
 }
 
 #[tokio::test]

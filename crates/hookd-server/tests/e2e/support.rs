@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hookd_server::config::{Config, FileConfig, ServeArgs};
+use hookd_server::config::{Config, FileConfig, ServeArgs, StoreArgs};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -49,8 +49,11 @@ pub async fn restart_in_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Con
 
 fn test_config(dir: &std::path::Path) -> Config {
     let args = ServeArgs {
-        database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
-        data_dir: Some(dir.to_path_buf()),
+        store: StoreArgs {
+            database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
+            data_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        },
         admin_token: Some(TOKEN.into()),
         allowed_networks: Some("127.0.0.0/8,::1/128".into()),
         retry_schedule: Some("0.2,0.2".into()),
@@ -258,7 +261,7 @@ struct ReceiverState {
     concurrency: Mutex<HashMap<String, (usize, usize)>>,
 }
 
-/// A webhook receiver on 127.0.0.1, port 0.
+/// A webhook receiver on 127.0.0.1 (or the address given), port 0.
 #[derive(Clone)]
 pub struct Receiver {
     pub base: String,
@@ -267,8 +270,13 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// A receiver bound to `addr`, e.g. `[::1]:0`.
+    pub async fn start_on(addr: &str) -> Self {
         let state = Arc::new(ReceiverState::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = axum::Router::new()
             .fallback(receive)
