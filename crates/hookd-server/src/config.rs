@@ -127,6 +127,11 @@ pub struct ServeArgs {
     /// (both backends; covers waiting for and opening a connection) [default: 5].
     #[arg(long, env = "HOOKD_DATABASE_TIMEOUT")]
     pub database_timeout: Option<f64>,
+    // --- Operator logs (issue 13) ---
+    /// Log one line per API request: method, route template, status, duration, request
+    /// id [default: false].
+    #[arg(long, env = "HOOKD_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true")]
+    pub access_log: Option<bool>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -205,6 +210,9 @@ pub struct FileConfig {
     // --- Database deadline (issue 12) ---
     /// Seconds any database call may take before it is answered 503 [default: 5].
     pub database_timeout: Option<f64>,
+    // --- Operator logs (issue 13) ---
+    /// Log one line per API request [default: false].
+    pub access_log: Option<bool>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -282,6 +290,38 @@ pub struct Config {
     /// Bounds every store call (both backends): past it the call is `Unavailable` (503),
     /// whatever the database is doing.
     pub database_timeout: Duration,
+
+    // --- Operator logs (issue 13) ---
+    /// Where `admin_token` came from, for the start-up line (never the token itself).
+    pub admin_token_source: AdminTokenSource,
+    /// Log one line per API request (method, route template, status, duration, id).
+    pub access_log: bool,
+}
+
+/// Where the admin token in force comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminTokenSource {
+    /// `HOOKD_ADMIN_TOKEN`.
+    Env,
+    /// `--admin-token`.
+    Flag,
+    /// `admin_token` in the config file.
+    File,
+    /// None given: the token stored in the data directory (read, or generated now).
+    Stored,
+}
+
+impl AdminTokenSource {
+    /// Which of `args` and `file` gives the token; clap folds `HOOKD_ADMIN_TOKEN` into the
+    /// flag, so the environment is told apart by comparing with it.
+    fn of(args: &ServeArgs, in_file: bool) -> Self {
+        match &args.admin_token {
+            Some(t) if std::env::var("HOOKD_ADMIN_TOKEN").is_ok_and(|e| &e == t) => Self::Env,
+            Some(_) => Self::Flag,
+            None if in_file => Self::File,
+            None => Self::Stored,
+        }
+    }
 }
 
 impl fmt::Debug for Config {
@@ -327,6 +367,8 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("listener", &self.listener)
             .field("database_timeout", &self.database_timeout)
+            .field("admin_token_source", &self.admin_token_source)
+            .field("access_log", &self.access_log)
             .finish()
     }
 }
@@ -359,6 +401,7 @@ impl Config {
             Some(url) => parse_database_url(&url)?,
             None => Database::Sqlite(data_dir.join("hookd.db")),
         };
+        let admin_token_source = AdminTokenSource::of(args, file.admin_token.is_some());
         let admin_token = args.admin_token.clone().or(file.admin_token);
         if let Some(t) = &admin_token {
             if t.len() < 16 {
@@ -523,6 +566,10 @@ impl Config {
                 Some(t) => Duration::from_secs_f64(t),
                 None => hookd_store::DEFAULT_CALL_TIMEOUT,
             },
+
+            // --- Operator logs (issue 13) ---
+            admin_token_source,
+            access_log: args.access_log.or(file.access_log).unwrap_or(false),
         })
         .and_then(|c| {
             if c.https_only
