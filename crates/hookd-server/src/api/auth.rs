@@ -25,12 +25,12 @@
 use super::error::ApiError;
 use super::portal::{self, PortalClaims};
 use super::ApiState;
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::extract::ConnectInfo;
 use hookd_store::{RateLimitedLog, StoreError};
 use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
