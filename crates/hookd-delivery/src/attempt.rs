@@ -299,7 +299,24 @@ fn kind_of(e: &SendError) -> &'static str {
         SendError::Timeout(_) => "timeout",
         SendError::InvalidUrl(_) => "invalid_url",
         SendError::NotHttps => "not_https",
-        SendError::Transport(_) => "transport",
+        SendError::Transport(why) => transport_kind(why),
+    }
+}
+
+/// Sorts a transport failure by the text `client::describe` gives it (its plain phrases
+/// for socket errors, else the innermost cause).
+fn transport_kind(why: &str) -> &'static str {
+    let why = why.to_ascii_lowercase();
+    if why.contains("connection refused") {
+        "connection_refused"
+    } else if why.contains("reset") || why.contains("aborted") || why.contains("closed") {
+        "connection_closed"
+    } else if why.contains("certificate") || why.contains("tls") || why.contains("handshake") {
+        "tls"
+    } else if why.contains("dns") || why.contains("lookup") || why.contains("no addresses") {
+        "dns"
+    } else {
+        "transport"
     }
 }
 
@@ -475,6 +492,26 @@ mod tests {
     use DeliveryStatus::{Fail, Pending, Success};
     use OpEventKind::*;
     use TriggerType::{Manual, Scheduled};
+
+    #[test]
+    fn failures_without_a_response_have_a_short_kind_and_urls_only_their_host() {
+        let kind = |why: &str| transport_kind(why);
+        assert_eq!(kind("connection refused"), "connection_refused");
+        assert_eq!(kind("connection reset by peer"), "connection_closed");
+        assert_eq!(kind("invalid peer certificate: UnknownIssuer"), "tls");
+        assert_eq!(kind("no addresses found for example.invalid"), "dns");
+        assert_eq!(kind("something else"), "transport");
+        assert_eq!(
+            kind_of(&SendError::Timeout(std::time::Duration::from_secs(1))),
+            "timeout"
+        );
+        assert_eq!(
+            host_of("https://user:pw@hooks.example.com:8443/a/tok?x=secret"),
+            "hooks.example.com:8443"
+        );
+        assert_eq!(host_of("http://[::1]/p"), "[::1]");
+        assert_eq!(host_of("not a url"), "-");
+    }
 
     #[test]
     fn failing_fires_once_on_the_fourth_failure_with_retries_left() {

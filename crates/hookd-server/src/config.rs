@@ -130,7 +130,13 @@ pub struct ServeArgs {
     // --- Operator logs (issue 13) ---
     /// Log one line per API request: method, route template, status, duration, request
     /// id [default: false].
-    #[arg(long, env = "HOOKD_ACCESS_LOG", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        env = "HOOKD_ACCESS_LOG",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub access_log: Option<bool>,
 }
 

@@ -116,7 +116,10 @@ async fn exhausted_retries_log_the_error_kind_and_that_no_retry_follows() {
     let msg = send(&api, &app, "invoice.paid", "p").await;
 
     let first = line_with(&log, &["delivery attempt failed", &msg, "attempt=1"]).await;
-    assert!(first.contains("error.kind=\"transport\""), "{first}");
+    assert!(
+        first.contains("error.kind=\"connection_refused\""),
+        "{first}"
+    );
     assert!(first.contains("connection refused"), "{first}");
     let last = line_with(&log, &["delivery attempt failed", &msg, "attempt=2"]).await;
     assert!(last.contains("retries exhausted"), "{last}");
@@ -239,4 +242,18 @@ async fn without_a_given_token_start_up_names_the_stored_token_file() {
     let line = line_with(&log, &["admin token:"]).await;
     assert!(line.contains("stored"), "{line}");
     assert!(!read(&log).contains("is ignored"));
+}
+
+#[tokio::test]
+async fn a_message_that_matches_no_endpoint_is_accepted_and_says_so_at_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("node.log");
+    let node = start(dir.path(), &[], &log).await;
+    let api = Api::new(&node);
+    let app = api.create_app("logs").await;
+    let msg = send(&api, &app, "nobody.listens", "p").await;
+    let line = line_with(&log, &["matches no endpoint", &msg]).await;
+    for part in ["INFO", app.as_str(), "nobody.listens"] {
+        assert!(line.contains(part), "{part:?} missing from: {line}");
+    }
 }
