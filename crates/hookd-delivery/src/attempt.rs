@@ -379,8 +379,14 @@ fn log_failure(
         ),
     }
     if next.status == DeliveryStatus::Fail && !manual {
+        let reason = if matches!(failure, Failure::Status(410)) {
+            "410 Gone"
+        } else {
+            "retries exhausted"
+        };
         tracing::warn!(
             attempts = next.attempt_count,
+            reason,
             "giving up on this message for this endpoint: no retry follows"
         );
     }

@@ -987,4 +987,27 @@ mod tests {
         assert_eq!(c.operational_webhook.as_ref().unwrap().secret, secret);
         assert!(!format!("{c:?}").contains(secret.expose()));
     }
+
+    // --- Operator logs (issue 13) ---
+    #[test]
+    fn the_admin_token_source_and_the_access_log_are_resolved() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::Stored);
+        assert!(!c.access_log);
+        let file: FileConfig =
+            toml::from_str("admin_token = \"file-token-0123456789\"\naccess_log = true").unwrap();
+        let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::File);
+        assert!(c.access_log);
+        // A flag wins over the file, for the token and the access log alike.
+        let args = ServeArgs {
+            admin_token: Some("flag-token-0123456789-not-in-env".into()),
+            access_log: Some(false),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::Flag);
+        assert!(!c.access_log);
+        assert!(!format!("{c:?}").contains("flag-token"));
+    }
 }
