@@ -160,6 +160,22 @@ async fn a_wrong_token_logs_one_refusal_with_the_route_template_and_never_the_to
     assert!(!text.contains("wrong-token-marker"), "{text}");
     assert!(!text.contains("query-marker-42"), "{text}");
     assert_eq!(text.matches("refused an API request").count(), 1, "{text}");
+
+    // A flood of bad tokens: at most a line a second, with the count left out.
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    for _ in 0..50 {
+        let r = client
+            .get(format!("{}/app", node.base))
+            .bearer_auth("wrong-token-marker-0123456789")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let seconds = started.elapsed().as_secs() as usize;
+    let lines = read(&log).matches("refused an API request").count();
+    assert!(lines <= 1 + seconds + 1, "{lines} lines in {seconds}s");
 }
 
 #[tokio::test]
@@ -180,10 +196,13 @@ async fn an_unsigned_ingest_request_logs_its_source_and_code_and_the_access_log_
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.headers()["x-request-id"], "req-marker-77");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    let code = answer["code"].as_str().unwrap();
 
     let refusal = line_with(&log, &["refused an ingest request"]).await;
+    assert!(refusal.contains("WARN"), "{refusal}");
     assert!(refusal.contains(&source.id), "{refusal}");
-    assert!(refusal.contains("code="), "{refusal}");
+    assert!(refusal.contains(&format!("code=\"{code}\"")), "{refusal}");
     let access = line_with(&log, &["req-marker-77"]).await;
     for part in [
         "method=POST",
