@@ -1,10 +1,14 @@
 //! One delivery: load the endpoint, sign, send, classify, record the outcome.
 //!
 //! Runs inside a `delivery` span carrying `app.id`, `endpoint.id` and `msg.id`. Never logs
-//! payloads, secrets or response bodies. If the outcome cannot be recorded, the
-//! destination is left to its lease: it comes due again and is retried (at-least-once).
+//! payloads, secrets, response bodies or URL paths (a path can hold a token): a failed
+//! attempt logs one `warn` line with the URL's host, the status or the error's kind and
+//! reason, and the next retry (or that none follows). If the outcome cannot be recorded,
+//! the destination is left to its lease: it comes due again and is retried
+//! (at-least-once).
 
-use crate::decision::{decide, parse_retry_after, AttemptResult};
+use crate::client::SendError;
+use crate::decision::{decide, parse_retry_after, AttemptResult, Next};
 use crate::engine::Shared;
 use crate::headers::SignedHeaders;
 use crate::operational::{LastAttempt, OpEvent, OpEventKind};
@@ -167,6 +171,7 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     let sent = shared.client.post(&endpoint.url, headers, body).await;
     let duration_ms = started.elapsed().as_millis() as u64;
 
+    let mut error_kind = None;
     let (result, code, response) = match sent {
         Ok(resp) => {
             let retry_after = resp
@@ -186,6 +191,7 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
                 status: None,
                 retry_after: None,
             };
+            error_kind = Some(kind_of(&e));
             (result, 0, e.to_string())
         }
     };
@@ -207,13 +213,14 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     if result.succeeded() {
         tracing::debug!(status_code = code, duration_ms, "delivered");
     } else {
-        tracing::debug!(
-            status_code = code,
-            duration_ms,
-            next_status = ?next.status,
-            attempt_count = next.attempt_count,
-            "delivery attempt failed"
-        );
+        let failure = match error_kind {
+            Some(kind) => Failure::Error {
+                kind,
+                reason: &response,
+            },
+            None => Failure::Status(code),
+        };
+        log_failure(&endpoint.url, failure, dest, &next, duration_ms);
     }
     let internal = shared.ops.is_internal(&dest.app_id);
     if result.gone() {
@@ -276,6 +283,115 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     })
 }
 
+/// Why an attempt failed, as the log says it.
+enum Failure<'a> {
+    /// The receiver answered with this non-2xx status.
+    Status(u16),
+    /// No response: a short kind (`timeout`, `ssrf_refused`, ...) and the recorded reason,
+    /// which names no URL path.
+    Error { kind: &'static str, reason: &'a str },
+}
+
+/// A stable, short kind for a request that got no response.
+fn kind_of(e: &SendError) -> &'static str {
+    match e {
+        SendError::Blocked(_) => "ssrf_refused",
+        SendError::Timeout(_) => "timeout",
+        SendError::InvalidUrl(_) => "invalid_url",
+        SendError::NotHttps => "not_https",
+        SendError::Transport(why) => transport_kind(why),
+    }
+}
+
+/// Sorts a transport failure by the text `client::describe` gives it (its plain phrases
+/// for socket errors, else the innermost cause).
+fn transport_kind(why: &str) -> &'static str {
+    let why = why.to_ascii_lowercase();
+    if why.contains("connection refused") {
+        "connection_refused"
+    } else if why.contains("reset") || why.contains("aborted") || why.contains("closed") {
+        "connection_closed"
+    } else if why.contains("certificate") || why.contains("tls") || why.contains("handshake") {
+        "tls"
+    } else if why.contains("dns") || why.contains("lookup") || why.contains("no addresses") {
+        "dns"
+    } else {
+        "transport"
+    }
+}
+
+/// The host (and port, if any) of `url`: never its path, query or credentials.
+fn host_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => "-".to_owned(),
+        },
+        Err(_) => "-".to_owned(),
+    }
+}
+
+/// One `warn` line per failed attempt (the span adds app, endpoint and message ids): the
+/// attempt number, the host, the status or error, and when the next retry is due.
+fn log_failure(
+    url: &str,
+    failure: Failure<'_>,
+    dest: &MessageDestination,
+    next: &Next,
+    duration_ms: u64,
+) {
+    let host = host_of(url);
+    let manual = dest.trigger == TriggerType::Manual;
+    let attempt = if manual {
+        dest.attempt_count
+    } else {
+        next.attempt_count
+    };
+    let next_retry = match next.next_attempt_at {
+        Some(at) => {
+            let in_ms = (at.as_millis() - Timestamp::now().as_millis()).max(0);
+            format!("in {}.{:03}s at {at}", in_ms / 1000, in_ms % 1000)
+        }
+        None if manual => "none (manual resend)".to_owned(),
+        None if matches!(failure, Failure::Status(410)) => {
+            "none (410 Gone: endpoint disabled)".to_owned()
+        }
+        None => "none (retries exhausted)".to_owned(),
+    };
+    match failure {
+        Failure::Status(status) => tracing::warn!(
+            attempt,
+            host,
+            status,
+            duration_ms,
+            next_retry,
+            "delivery attempt failed: the endpoint answered {status}"
+        ),
+        Failure::Error { kind, reason } => tracing::warn!(
+            attempt,
+            host,
+            error.kind = kind,
+            error = reason,
+            duration_ms,
+            next_retry,
+            "delivery attempt failed: no response ({kind})"
+        ),
+    }
+    if next.status == DeliveryStatus::Fail && !manual {
+        let reason = if matches!(failure, Failure::Status(410)) {
+            "410 Gone"
+        } else {
+            "retries exhausted"
+        };
+        tracing::warn!(
+            attempts = next.attempt_count,
+            reason,
+            "giving up on this message for this endpoint: no retry follows"
+        );
+    }
+}
+
 /// Which `message.attempt.*` event an attempt calls for:
 /// - `failing` when the [`FAILING_AFTER`]th scheduled attempt failed and retries remain;
 /// - `exhausted` when a scheduled attempt failed and no retry follows (`410 Gone` too);
@@ -312,7 +428,10 @@ async fn disable_gone_endpoint(
     internal: bool,
     sent_at: Timestamp,
 ) {
-    tracing::warn!("endpoint answered 410 Gone; disabling it");
+    tracing::warn!(
+        reason = "410 Gone",
+        "the endpoint asked not to be called again; disabling it"
+    );
     match shared
         .store
         .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, true)
@@ -379,6 +498,26 @@ mod tests {
     use DeliveryStatus::{Fail, Pending, Success};
     use OpEventKind::*;
     use TriggerType::{Manual, Scheduled};
+
+    #[test]
+    fn failures_without_a_response_have_a_short_kind_and_urls_only_their_host() {
+        let kind = |why: &str| transport_kind(why);
+        assert_eq!(kind("connection refused"), "connection_refused");
+        assert_eq!(kind("connection reset by peer"), "connection_closed");
+        assert_eq!(kind("invalid peer certificate: UnknownIssuer"), "tls");
+        assert_eq!(kind("no addresses found for example.invalid"), "dns");
+        assert_eq!(kind("something else"), "transport");
+        assert_eq!(
+            kind_of(&SendError::Timeout(std::time::Duration::from_secs(1))),
+            "timeout"
+        );
+        assert_eq!(
+            host_of("https://user:pw@hooks.example.com:8443/a/tok?x=secret"),
+            "hooks.example.com:8443"
+        );
+        assert_eq!(host_of("http://[::1]/p"), "[::1]");
+        assert_eq!(host_of("not a url"), "-");
+    }
 
     #[test]
     fn failing_fires_once_on_the_fourth_failure_with_retries_left() {

@@ -1,6 +1,7 @@
 //! The admin token used when `HOOKD_ADMIN_TOKEN` is not set: generated once, stored in
 //! the data directory (mode 0600 on Unix), and printed once on the run that created it.
 
+use crate::config::AdminTokenSource;
 use anyhow::Context;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -30,6 +31,27 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<String> {
         path.display()
     );
     Ok(token)
+}
+
+/// Logs which admin token is in force (never the token). A token given by environment,
+/// flag or config file wins over a stored one: say so, or an operator reading the stored
+/// file would wonder why it is refused.
+pub fn log_source(source: AdminTokenSource, data_dir: &Path) {
+    let (name, what) = match source {
+        AdminTokenSource::Env => ("env", "the HOOKD_ADMIN_TOKEN environment variable"),
+        AdminTokenSource::Flag => ("flag", "the --admin-token flag"),
+        AdminTokenSource::File => ("config", "admin_token in the configuration file"),
+        AdminTokenSource::Stored => ("stored", "the token file in the data directory"),
+    };
+    tracing::info!(admin_token.source = name, "admin token: {what}");
+    let stored = data_dir.join(FILE_NAME);
+    if source != AdminTokenSource::Stored && stored.exists() {
+        tracing::warn!(
+            admin_token.source = name,
+            file = %stored.display(),
+            "a stored admin token file exists but is ignored: {what} takes precedence"
+        );
+    }
 }
 
 /// Creates `path` (failing if it exists) readable by its owner only, with `text`.

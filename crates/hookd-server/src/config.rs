@@ -143,6 +143,12 @@ pub struct ServeArgs {
     /// Most concurrent client connections [default: from the open-file limit].
     #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    // --- Operator logs (issue 13) ---
+    /// Log one line per API request: method, route template, status, duration, request
+    /// id [default: false].
+    #[arg(long, env = "HOOKD_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub access_log: Option<bool>,
 }
 
 /// The `hookd.toml` file. Every key is optional; names match the flags with underscores.
@@ -222,6 +228,9 @@ pub struct FileConfig {
     // --- Database deadline (issue 12) ---
     /// Seconds any database call may take before it is answered 503 [default: 5].
     pub database_timeout: Option<f64>,
+    // --- Operator logs (issue 13) ---
+    /// Log one line per API request [default: false].
+    pub access_log: Option<bool>,
 }
 
 /// Where operational webhooks go, and the key that signs them.
@@ -299,6 +308,38 @@ pub struct Config {
     /// Bounds every store call (both backends): past it the call is `Unavailable` (503),
     /// whatever the database is doing.
     pub database_timeout: Duration,
+
+    // --- Operator logs (issue 13) ---
+    /// Where `admin_token` came from, for the start-up line (never the token itself).
+    pub admin_token_source: AdminTokenSource,
+    /// Log one line per API request (method, route template, status, duration, id).
+    pub access_log: bool,
+}
+
+/// Where the admin token in force comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminTokenSource {
+    /// `HOOKD_ADMIN_TOKEN`.
+    Env,
+    /// `--admin-token`.
+    Flag,
+    /// `admin_token` in the config file.
+    File,
+    /// None given: the token stored in the data directory (read, or generated now).
+    Stored,
+}
+
+impl AdminTokenSource {
+    /// Which of `args` and `file` gives the token; clap folds `HOOKD_ADMIN_TOKEN` into the
+    /// flag, so the environment is told apart by comparing with it.
+    fn of(args: &ServeArgs, in_file: bool) -> Self {
+        match &args.admin_token {
+            Some(t) if std::env::var("HOOKD_ADMIN_TOKEN").is_ok_and(|e| &e == t) => Self::Env,
+            Some(_) => Self::Flag,
+            None if in_file => Self::File,
+            None => Self::Stored,
+        }
+    }
 }
 
 impl fmt::Debug for Config {
@@ -344,6 +385,8 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("listener", &self.listener)
             .field("database_timeout", &self.database_timeout)
+            .field("admin_token_source", &self.admin_token_source)
+            .field("access_log", &self.access_log)
             .finish()
     }
 }
@@ -377,6 +420,7 @@ impl Config {
             Some(url) => parse_database_url(&url)?,
             None => Database::Sqlite(data_dir.join("hookd.db")),
         };
+        let admin_token_source = AdminTokenSource::of(args, file.admin_token.is_some());
         let admin_token = args.admin_token.clone().or(file.admin_token);
         if let Some(t) = &admin_token {
             if t.len() < 16 {
@@ -543,6 +587,10 @@ impl Config {
                 Some(t) => Duration::from_secs_f64(t),
                 None => hookd_store::DEFAULT_CALL_TIMEOUT,
             },
+
+            // --- Operator logs (issue 13) ---
+            admin_token_source,
+            access_log: args.access_log.or(file.access_log).unwrap_or(false),
         })
         .and_then(|c| {
             if c.https_only
@@ -1014,5 +1062,28 @@ mod tests {
         assert_eq!(c.auto_disable_after, Duration::from_secs(60));
         assert_eq!(c.operational_webhook.as_ref().unwrap().secret, secret);
         assert!(!format!("{c:?}").contains(secret.expose()));
+    }
+
+    // --- Operator logs (issue 13) ---
+    #[test]
+    fn the_admin_token_source_and_the_access_log_are_resolved() {
+        let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::Stored);
+        assert!(!c.access_log);
+        let file: FileConfig =
+            toml::from_str("admin_token = \"file-token-0123456789\"\naccess_log = true").unwrap();
+        let c = Config::resolve(file.clone(), &ServeArgs::default()).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::File);
+        assert!(c.access_log);
+        // A flag wins over the file, for the token and the access log alike.
+        let args = ServeArgs {
+            admin_token: Some("flag-token-0123456789-not-in-env".into()),
+            access_log: Some(false),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, &args).unwrap();
+        assert_eq!(c.admin_token_source, AdminTokenSource::Flag);
+        assert!(!c.access_log);
+        assert!(!format!("{c:?}").contains("flag-token"));
     }
 }

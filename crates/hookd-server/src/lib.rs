@@ -47,6 +47,7 @@ pub async fn run(
         Some(t) => t.clone(),
         None => admin_token::load_or_create(&config.data_dir)?,
     };
+    admin_token::log_source(config.admin_token_source, &config.data_dir);
 
     let mut engine_cfg = engine_config(&config);
     if let Some(hook) = &config.operational_webhook {
@@ -75,6 +76,7 @@ pub async fn run(
         receiver: Arc::new(api::ingest_receive::Receiver::new(
             config.ingest_dedup_window,
         )),
+        access_log: config.access_log,
     };
     let cleaner = cleaner::spawn(
         store.clone(),

@@ -17,16 +17,22 @@
 //!   found (404), because every handler looks resources up within the path's application.
 //!
 //! Missing, wrong, malformed, tampered and expired tokens answer 401 `authentication_failed`.
+//!
+//! Every refusal is logged (`warn`, at most one line a second with the count left out, so
+//! a flood of bad tokens cannot flood the log): method, route template, code, reason and
+//! the client's address. Never the token, never the raw path.
 
 use super::error::ApiError;
 use super::portal::{self, PortalClaims};
 use super::ApiState;
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hookd_store::StoreError;
+use hookd_store::{RateLimitedLog, StoreError};
+use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 
 /// Who is calling; inserted into the request's extensions for handlers that care.
@@ -62,8 +68,55 @@ pub fn portal_scope(pattern: &str, method: &Method) -> PortalScope {
 
 /// Middleware: 401 without a valid token, 403 when a portal token reaches outside its scope.
 pub async fn authorize(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
+    match authenticate(&state, &mut req).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => {
+            log_refusal(&req, &e);
+            e.into_response()
+        }
+    }
+}
+
+/// One line a second at most for refused requests, whatever their number.
+static REFUSALS: RateLimitedLog = RateLimitedLog::new();
+
+/// Logs a refused request (401/403); other errors (a store outage) are logged where they
+/// are answered.
+fn log_refusal(req: &Request, e: &ApiError) {
+    let (code, reason) = match e {
+        ApiError::Unauthorized(reason) => ("authentication_failed", *reason),
+        ApiError::Forbidden(reason) => ("forbidden", *reason),
+        _ => return,
+    };
+    let Some(suppressed) = REFUSALS.admit() else {
+        return;
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("-", MatchedPath::as_str);
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string());
+    tracing::warn!(
+        method = %req.method(),
+        route,
+        code,
+        reason,
+        client = client.as_deref().unwrap_or("-"),
+        suppressed,
+        "refused an API request"
+    );
+}
+
+/// Who `req`'s bearer token says is calling, if it may make this request.
+async fn authenticate(state: &ApiState, req: &mut Request) -> Result<Caller, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
-        return ApiError::Unauthorized("missing Authorization header").into_response();
+        return Err(ApiError::Unauthorized("missing Authorization header"));
     };
     let given = header
         .to_str()
@@ -73,21 +126,19 @@ pub async fn authorize(State(state): State<ApiState>, mut req: Request, next: Ne
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
         .unwrap_or("");
-    let caller = if !given.is_empty() && token_matches(given, &state.admin_token) {
-        Caller::Admin
+    if !given.is_empty() && token_matches(given, &state.admin_token) {
+        Ok(Caller::Admin)
     } else if given.starts_with(portal::PREFIX) {
         let Ok(claims) = portal::verify(&state.admin_token, given, portal::unix_now()) else {
-            return ApiError::Unauthorized("invalid or expired app portal token").into_response();
+            return Err(ApiError::Unauthorized(
+                "invalid or expired app portal token",
+            ));
         };
-        if let Err(e) = check_portal(&state, &claims, &mut req).await {
-            return e.into_response();
-        }
-        Caller::AppPortal(claims)
+        check_portal(state, &claims, req).await?;
+        Ok(Caller::AppPortal(claims))
     } else {
-        return ApiError::Unauthorized("invalid bearer token").into_response();
-    };
-    req.extensions_mut().insert(caller);
-    next.run(req).await
+        Err(ApiError::Unauthorized("invalid bearer token"))
+    }
 }
 
 /// `Ok` if the portal token `claims` may make this request.

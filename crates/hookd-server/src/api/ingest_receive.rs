@@ -7,7 +7,8 @@
 //! 2. the body is read up to `max_body_bytes` (more: 413 `body_too_large`);
 //! 3. `hookd_ingest::verify` checks the signature (failure: 401 with the rejection's
 //!    code); a refused request is recorded in the rejection log (bounded, see
-//!    [`REJECTIONS_PER_SECOND`]) and never forwarded;
+//!    [`REJECTIONS_PER_SECOND`]), logged with its source id and code (at most one line a
+//!    second, with the count left out) and never forwarded;
 //! 4. a verified handshake (Slack, Twitch, Zoom) is answered and not stored, and so is
 //!    Slack's `ssl_check` probe, which carries nothing and is answered unverified (before
 //!    step 3);
@@ -195,6 +196,7 @@ async fn receive_inner(
     let now = Timestamp::now();
     let receiver = &state.receiver;
     let Some(source) = receiver.source(state, token, now).await? else {
+        log_refusal(None, "unknown_receive_url");
         return Err(ApiError::not_found("ingest source (receive URL)"));
     };
 
@@ -389,6 +391,7 @@ async fn refuse(
     detail: &str,
     now: Timestamp,
 ) -> Response {
+    log_refusal(Some(&source.source_id), code);
     if state.receiver.take_budget() {
         let rejection = IngestRejection {
             id: RejectionId::generate_at(now),
@@ -405,6 +408,22 @@ async fn refuse(
         }
     }
     (status, Json(json!({ "code": code, "detail": detail }))).into_response()
+}
+
+/// One line a second at most for refused ingest requests, whatever their number.
+static REFUSALS: hookd_store::RateLimitedLog = hookd_store::RateLimitedLog::new();
+
+/// Logs a refused receive request: the source (`None`: the receive URL names none) and
+/// the rejection code. Never the receive token, a header or the body.
+fn log_refusal(source: Option<&SourceId>, code: &str) {
+    if let Some(suppressed) = REFUSALS.admit() {
+        tracing::warn!(
+            source.id = source.map_or_else(|| "-".to_owned(), SourceId::to_string),
+            code,
+            suppressed,
+            "refused an ingest request"
+        );
+    }
 }
 
 /// The headers recorded with a rejection: every header but credentials (a header named

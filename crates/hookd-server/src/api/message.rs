@@ -311,6 +311,9 @@ pub async fn commit_and_dispatch_as(
         }
         Err(e) => return Err(e.into()),
     }
+    if targets.is_empty() {
+        log_unrouted(msg);
+    }
 
     if let Some(admission) = admission {
         let work: Vec<ClaimedDelivery> = dests
@@ -329,6 +332,23 @@ pub async fn commit_and_dispatch_as(
         state.engine.wake_flow(&paced_ids);
     }
     Ok(IngestWrite::Created)
+}
+
+/// One line a second at most for messages that reach no endpoint.
+static UNROUTED: hookd_store::RateLimitedLog = hookd_store::RateLimitedLog::new();
+
+/// A message accepted with no endpoint to deliver it to (Svix accepts it too): say so
+/// where an operator looks, since the API's 202 cannot.
+fn log_unrouted(msg: &Message) {
+    if let Some(suppressed) = UNROUTED.admit() {
+        tracing::info!(
+            app.id = %msg.app_id,
+            msg.id = %msg.id,
+            event_type = %msg.event_type,
+            suppressed,
+            "accepted a message that matches no endpoint: it will not be delivered"
+        );
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,9 +17,11 @@
 //!   management API under `/ingest/api/v1`, behind the same authentication;
 //!   [`ingest_rejection`]: the rejection log there.
 //! - [`ingest_receive`]: `/ingest/{token}`, where providers send (no bearer token).
+//! - [`access_log`]: the optional access log (route templates, never raw paths).
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 
+pub mod access_log;
 pub mod app;
 pub mod attempt;
 pub mod auth;
@@ -74,6 +76,8 @@ pub struct ApiState {
     pub public_url: Arc<str>,
     /// The receiving route's caches and limits.
     pub receiver: Arc<ingest_receive::Receiver>,
+    /// Log one line per request ([`access_log`]).
+    pub access_log: bool,
 }
 
 /// The API's router, ready to serve.
@@ -241,7 +245,8 @@ pub fn router(state: ApiState) -> Router {
     // A declared body over the limit is 413 before anything reads it (no `100 Continue`).
     let declared_size =
         middleware::from_fn_with_state(state.clone(), crate::listener::refuse_declared_oversize);
-    Router::new()
+    let access_log = state.access_log;
+    let router = Router::new()
         .nest("/api/v1", v1.layer(declared_size.clone()))
         .nest("/ingest/api/v1", ingest.layer(declared_size))
         // Providers' requests: no bearer token, the unguessable path names the source.
@@ -253,5 +258,11 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(Extension(cache::FanOutCache::default()))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so it sees every response, the refusals of the layers above included.
+    if access_log {
+        router.layer(middleware::from_fn(access_log::access_log))
+    } else {
+        router
+    }
 }

@@ -182,6 +182,7 @@ pub async fn serve(
             router: router.clone(),
             conn: registered.conn.clone(),
             limits: limits.clone(),
+            peer: stream.peer_addr().ok(),
         };
         tracker.spawn(conn::serve(
             stream,

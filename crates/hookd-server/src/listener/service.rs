@@ -38,6 +38,8 @@ pub(crate) struct ApiService {
     pub(crate) router: Router,
     pub(crate) conn: Arc<Conn>,
     pub(crate) limits: Arc<Limits>,
+    /// The client's address, given to handlers as `ConnectInfo` (for the refusal log).
+    pub(crate) peer: Option<std::net::SocketAddr>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for ApiService {
@@ -50,7 +52,7 @@ impl hyper::service::Service<http::Request<Incoming>> for ApiService {
         let expired = Arc::new(AtomicBool::new(false));
         let body_timeout = self.limits.body_timeout;
         let min_rate = self.limits.body_min_rate;
-        let req = req.map(|inner| {
+        let mut req = req.map(|inner| {
             Body::new(TimedBody {
                 inner,
                 body_timeout,
@@ -60,6 +62,10 @@ impl hyper::service::Service<http::Request<Incoming>> for ApiService {
                 expired: expired.clone(),
             })
         });
+        if let Some(peer) = self.peer {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
         let router = self.router.clone();
         let conn = self.conn.clone();
         Box::pin(async move {

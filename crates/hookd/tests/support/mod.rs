@@ -34,7 +34,7 @@ pub struct Node {
 
 impl Node {
     /// Starts a node on `database_url` and waits until it reports healthy. `env` adds or
-    /// overrides `HOOKD_*` variables.
+    /// overrides `HOOKD_*` variables; an empty value removes one (`HOOKD_ADMIN_TOKEN`).
     pub async fn start(database_url: &str, data_dir: &Path, env: &[(&str, &str)]) -> Node {
         Self::spawn(database_url, data_dir, env, Stdio::inherit()).await
     }
@@ -60,7 +60,11 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(stderr);
         for (k, v) in env {
-            cmd.env(k, v);
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
         }
         let node = Node {
             child: cmd.spawn().expect("hookd binary starts"),

@@ -70,6 +70,7 @@ impl TestApi {
             receiver: Arc::new(crate::api::ingest_receive::Receiver::new(
                 std::time::Duration::from_secs(3600),
             )),
+            access_log: false,
         };
         (router(state), shutdown.drop_guard())
     }

@@ -1,0 +1,81 @@
+//! The optional access log (`access_log = true`): one `info` line per request with the
+//! method, the route template, the status, the duration and a request id, which is also
+//! returned as the `x-request-id` response header.
+//!
+//! The route template (`/api/v1/app/{app_id}/msg`), never the raw path: a path can carry
+//! a credential (`/ingest/{token}`) and a query can carry anything. A request that matched
+//! no route logs `-`. An incoming `x-request-id` is kept only when it is short printable
+//! ASCII, so a client cannot write arbitrary text into the log; otherwise one is generated.
+//!
+//! Only installed when enabled: with the access log off, requests pay nothing.
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use rand::RngCore;
+use std::time::Instant;
+
+/// The request id header, read from the request and set on the response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest incoming request id kept.
+const MAX_ID_LEN: usize = 64;
+
+/// Middleware: logs the request once its response is ready.
+pub async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .filter(|v| acceptable(v.as_bytes()))
+        .cloned()
+        .unwrap_or_else(generate);
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let mut response = next.run(req).await;
+    let request_id = id.to_str().unwrap_or_default();
+    tracing::info!(
+        target: "hookd_server::access",
+        %method,
+        route = route.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_millis() as u64,
+        request_id,
+        "request"
+    );
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+/// Short, non-empty, printable ASCII without spaces.
+fn acceptable(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// 16 random hex digits.
+fn generate() -> HeaderValue {
+    let id = format!("{:016x}", rand::thread_rng().next_u64());
+    HeaderValue::from_str(&id).expect("hex digits are a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_short_printable_ids() {
+        assert!(acceptable(b"abc-123_XYZ.42"));
+        assert!(!acceptable(b""));
+        assert!(!acceptable(b"has space"));
+        assert!(!acceptable(b"line\nbreak"));
+        assert!(!acceptable("caf\u{e9}".as_bytes()));
+        assert!(!acceptable(&[b'a'; MAX_ID_LEN + 1]));
+        assert!(acceptable(&[b'a'; MAX_ID_LEN]));
+        let generated = generate();
+        assert!(acceptable(generated.as_bytes()));
+    }
+}
