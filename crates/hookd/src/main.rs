@@ -13,9 +13,17 @@ mod logging;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `hookd --version` prints after the name: the version and the git commit built.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HOOKD_GIT_COMMIT"),
+    ")"
+);
+
 /// hookd: a self-hosted webhooks service.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
