@@ -768,6 +768,61 @@ fn secs(name: &str, value: Option<f64>, default: f64) -> anyhow::Result<Duration
 mod tests {
     use super::*;
 
+    /// Every key `hookd.toml` takes, as serde knows them: an unknown key's error lists them.
+    fn file_keys() -> Vec<String> {
+        let err = toml::from_str::<FileConfig>("not_a_hookd_setting = 1")
+            .expect_err("an unknown key is refused")
+            .to_string();
+        let expected = err
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("serde names the keys it expects: {err}"));
+        let keys: Vec<String> = expected
+            .split(',')
+            .map(|k| k.trim().trim_matches('`').to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
+        assert!(keys.len() > 30, "{keys:?}");
+        keys
+    }
+
+    fn repo_file(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_setting_is_in_the_readme_table_and_the_example_file() {
+        let readme = repo_file("README.md");
+        let example = repo_file("hookd.example.toml");
+        let mut missing = Vec::new();
+        for key in file_keys() {
+            // A row of the README's configuration table names the file key in backticks.
+            let in_table = readme
+                .lines()
+                .any(|l| l.starts_with('|') && l.contains(&format!("`{key}`")));
+            if !in_table {
+                missing.push(format!("{key}: no row in the README's configuration table"));
+            }
+            // The example file sets it, or shows it commented out.
+            let in_example = example.lines().any(|l| {
+                let l = l.trim_start().trim_start_matches('#').trim_start();
+                l.strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            });
+            if !in_example {
+                missing.push(format!("{key}: not in hookd.example.toml"));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "settings undocumented:\n{}",
+            missing.join("\n")
+        );
+    }
+
     #[test]
     fn the_database_timeout_defaults_to_5_seconds_and_is_bounded() {
         let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();
