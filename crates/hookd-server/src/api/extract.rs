@@ -168,9 +168,16 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // No id or uid holds a NUL: such a path names nothing.
-        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
-            if let Some((param, _)) = params.iter().find(|(_, v)| v.contains('\0')) {
+        // No id or uid holds a NUL: such a path names nothing. A NUL comes in a path only
+        // percent-encoded, so the parameters are looked at only when the path has one.
+        if parts.uri.path().contains("%00") {
+            let params = RawPathParams::from_request_parts(parts, state).await;
+            let holder = params.ok().and_then(|p| {
+                p.iter()
+                    .find(|(_, v)| v.contains('\0'))
+                    .map(|(k, _)| k.to_owned())
+            });
+            if let Some(param) = holder {
                 return Err(ApiError::NotFound(format!(
                     "not found: the path's {param} {}",
                     nul_check::MSG
