@@ -54,6 +54,24 @@ pub struct Verified {
     pub event_type: Option<String>,
 }
 
+/// Why `config` can never verify a request, if it cannot: checked when a source is saved,
+/// so a secret that is not a key is refused there rather than on every request.
+pub fn config_problem(config: &ProviderConfig) -> Option<Rejection> {
+    if config.secrets.is_empty() {
+        return Some(Rejection::MissingSecret);
+    }
+    match config.provider {
+        Provider::StandardWebhooks => config
+            .secrets
+            .iter()
+            .find_map(providers::standard_webhooks::secret_problem),
+        Provider::GenericHmac if config.generic.is_none() => Some(Rejection::InvalidConfig(
+            "generic_hmac needs a `generic` section",
+        )),
+        _ => None,
+    }
+}
+
 /// Verifies `req` as sent by `config.provider`, at `now_unix_secs`.
 pub fn verify(
     config: &ProviderConfig,

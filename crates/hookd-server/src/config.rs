@@ -143,7 +143,7 @@ pub struct ServeArgs {
     /// Most concurrent client connections [default: from the open-file limit].
     #[arg(long, env = "HOOKD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    // --- Operator logs (issue 13) ---
+    // --- Operator logs ---
     /// Log one line per API request: method, route template, status, duration, request
     /// id [default: false].
     #[arg(long, env = "HOOKD_ACCESS_LOG", value_name = "BOOL", num_args = 0..=1,
@@ -225,10 +225,10 @@ pub struct FileConfig {
     pub body_min_rate: Option<u64>,
     /// Most concurrent client connections [default: from the open-file limit].
     pub max_connections: Option<usize>,
-    // --- Database deadline (issue 12) ---
+    // --- Database deadline ---
     /// Seconds any database call may take before it is answered 503 [default: 5].
     pub database_timeout: Option<f64>,
-    // --- Operator logs (issue 13) ---
+    // --- Operator logs ---
     /// Log one line per API request [default: false].
     pub access_log: Option<bool>,
 }
@@ -304,12 +304,12 @@ pub struct Config {
     /// How the listener bounds slow, idle and surplus clients.
     pub listener: ListenerSettings,
 
-    // --- Database deadline (issue 12) ---
+    // --- Database deadline ---
     /// Bounds every store call (both backends): past it the call is `Unavailable` (503),
     /// whatever the database is doing.
     pub database_timeout: Duration,
 
-    // --- Operator logs (issue 13) ---
+    // --- Operator logs ---
     /// Where `admin_token` came from, for the start-up line (never the token itself).
     pub admin_token_source: AdminTokenSource,
     /// Log one line per API request (method, route template, status, duration, id).
@@ -579,7 +579,7 @@ impl Config {
             public_url: public_url(args.public_url.clone().or(file.public_url))?,
             listener,
 
-            // --- Database deadline (issue 12) ---
+            // --- Database deadline ---
             database_timeout: match args.store.database_timeout.or(file.database_timeout) {
                 Some(t) if !(t.is_finite() && (0.1..=600.0).contains(&t)) => {
                     bail!("database_timeout must be between 0.1 and 600 seconds")
@@ -588,7 +588,7 @@ impl Config {
                 None => hookd_store::DEFAULT_CALL_TIMEOUT,
             },
 
-            // --- Operator logs (issue 13) ---
+            // --- Operator logs ---
             admin_token_source,
             access_log: args.access_log.or(file.access_log).unwrap_or(false),
         })
@@ -1119,7 +1119,7 @@ mod tests {
         assert!(!format!("{c:?}").contains(secret.expose()));
     }
 
-    // --- Operator logs (issue 13) ---
+    // --- Operator logs ---
     #[test]
     fn the_admin_token_source_and_the_access_log_are_resolved() {
         let c = Config::resolve(FileConfig::default(), &ServeArgs::default()).unwrap();

@@ -70,23 +70,22 @@ pub(crate) fn verify(
     let mut config_error = None;
     let mut usable = 0;
     for secret in secrets {
-        let secret = secret.expose();
-        if let Some(b64) = secret.strip_prefix("whpk_") {
-            match verify_v1a(b64, &content, &entries) {
-                Ok(ok) => {
-                    usable += 1;
-                    matched |= ok;
+        match key(secret.expose()) {
+            Ok(Key::Hmac(key)) => {
+                usable += 1;
+                let expected = hmac_sha256(&key, &[&content]);
+                for entry in entries.iter().filter(|e| e.version == "v1") {
+                    matched |= ct_eq(&expected, &entry.signature);
                 }
-                Err(e) => config_error = Some(e),
             }
-        } else if let Some(key) = from_base64(secret.strip_prefix("whsec_").unwrap_or(secret)) {
-            usable += 1;
-            let expected = hmac_sha256(&key, &[&content]);
-            for entry in entries.iter().filter(|e| e.version == "v1") {
-                matched |= ct_eq(&expected, &entry.signature);
+            Ok(Key::Ed25519(key)) => {
+                usable += 1;
+                matched |= entries.iter().filter(|e| e.version == "v1a").any(|e| {
+                    ed25519_dalek::Signature::from_slice(&e.signature)
+                        .is_ok_and(|sig| key.verify_strict(&content, &sig).is_ok())
+                });
             }
-        } else {
-            config_error = Some(Rejection::InvalidConfig("secret is not whsec_<base64>"));
+            Err(e) => config_error = Some(e),
         }
     }
     if !matched {
@@ -103,15 +102,31 @@ pub(crate) fn verify(
     })
 }
 
-fn verify_v1a(public_b64: &str, content: &[u8], entries: &[Entry]) -> Result<bool, Rejection> {
-    let key = from_base64(public_b64)
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-        .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
-        .ok_or(Rejection::InvalidConfig(
-            "whpk_ key is not a base64 ed25519 public key",
-        ))?;
-    Ok(entries.iter().filter(|e| e.version == "v1a").any(|e| {
-        ed25519_dalek::Signature::from_slice(&e.signature)
-            .is_ok_and(|sig| key.verify_strict(content, &sig).is_ok())
-    }))
+/// What a secret verifies with.
+enum Key {
+    /// `whsec_<base64>` (or bare base64): HMAC-SHA256 key bytes, for `v1`.
+    Hmac(Vec<u8>),
+    /// `whpk_<base64>`: an ed25519 public key, for `v1a`.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Decodes a secret, or says why it can verify nothing.
+fn key(secret: &str) -> Result<Key, Rejection> {
+    if let Some(b64) = secret.strip_prefix("whpk_") {
+        return from_base64(b64)
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+            .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
+            .map(Key::Ed25519)
+            .ok_or(Rejection::InvalidConfig(
+                "whpk_ key is not a base64 ed25519 public key",
+            ));
+    }
+    from_base64(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .map(Key::Hmac)
+        .ok_or(Rejection::InvalidConfig("secret is not whsec_<base64>"))
+}
+
+/// Why a secret can never verify a Standard Webhooks request, if it cannot.
+pub(crate) fn secret_problem(secret: &Secret) -> Option<Rejection> {
+    key(secret.expose()).err()
 }

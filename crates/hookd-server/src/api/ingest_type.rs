@@ -111,9 +111,17 @@ struct ConfigIn {
 /// config missing its algorithm, header or encoding.
 pub fn provider_config(source_type: &str, config: &Value) -> ApiResult<ProviderConfig> {
     let provider = provider_of(source_type).ok_or_else(|| {
+        let known: Vec<&str> = SDK_TYPES
+            .iter()
+            .chain(HOOKD_TYPES)
+            .map(|(n, _)| *n)
+            .collect();
         ApiError::field(
             "type",
-            format!("unsupported source type {source_type:?}; see docs/ingest-api.md"),
+            format!(
+                "unsupported source type {source_type:?}; the types are: {}",
+                known.join(", ")
+            ),
         )
     })?;
     if !config.is_object() {
@@ -139,15 +147,26 @@ pub fn provider_config(source_type: &str, config: &Value) -> ApiResult<ProviderC
                 format!("a generic-hmac source needs config.{key}"),
             )
         };
+        let template = input.template.unwrap_or_else(|| "{body}".into());
+        // Without the header the timestamp comes from, no request could ever verify.
+        if template.contains("{timestamp}") && input.timestamp_header.is_none() {
+            return Err(ApiError::field(
+                "config",
+                "a generic-hmac template with {timestamp} needs config.timestampHeader",
+            ));
+        }
         out.generic = Some(GenericHmacConfig {
             algorithm: input.algorithm.ok_or_else(|| missing("algorithm"))?,
             header: input.header.ok_or_else(|| missing("header"))?,
             encoding: input.encoding.ok_or_else(|| missing("encoding"))?,
             prefix: input.prefix,
-            template: input.template.unwrap_or_else(|| "{body}".into()),
+            template,
             timestamp_header: input.timestamp_header,
             id_header: input.id_header,
         });
+    }
+    if let Some(problem) = hookd_ingest::config_problem(&out) {
+        return Err(ApiError::field("config", problem.detail()));
     }
     Ok(out)
 }
@@ -168,7 +187,7 @@ mod tests {
         assert_eq!(gh.provider, Provider::Github);
         assert_eq!(reported_type("github"), "github");
         assert_eq!(
-            provider_config("clerk", &json!({"secret": "whsec_x"}))
+            provider_config("clerk", &json!({"secret": "whsec_c2VjcmV0"}))
                 .unwrap()
                 .provider,
             Provider::StandardWebhooks
@@ -188,6 +207,18 @@ mod tests {
         let generic = json!({"secret": "s", "algorithm": "sha256", "header": "x-sig",
             "encoding": "hex"});
         assert!(provider_config("generic-hmac", &generic).is_ok());
+        let mut timed = generic.clone();
+        timed["template"] = json!("{timestamp}.{body}");
+        let err = provider_config("generic-hmac", &timed).unwrap_err();
+        assert!(format!("{err:?}").contains("timestampHeader"), "{err:?}");
+        timed["timestampHeader"] = json!("x-timestamp");
+        assert!(provider_config("generic-hmac", &timed).is_ok());
+        // A Standard Webhooks secret must be a key: refused when saved, not per request.
+        for bad in ["whsec_not base64!", "whpk_AAAA"] {
+            let err = provider_config("svix", &json!({"secret": bad})).unwrap_err();
+            assert!(format!("{err:?}").contains("config"), "{bad}: {err:?}");
+        }
+        assert!(provider_config("svix", &json!({"secret": "whsec_c2VjcmV0"})).is_ok());
     }
 
     #[test]

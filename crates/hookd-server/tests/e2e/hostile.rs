@@ -1,4 +1,4 @@
-//! The hostile-input suite (issue 12, item 8), on both backends: every route of the router
+//! The hostile-input suite, on both backends: every route of the router
 //! (the table of `access.rs`, which fails when a route is missing from it) × malformed
 //! input: hostile path segments (NUL, invalid UTF-8, encoded slashes and dots, very long
 //! ids), hostile query parameters, malformed JSON and raw bytes, every common field set to

@@ -1,4 +1,4 @@
-//! The property test of issue 12 (item 1): arbitrary Unicode text and arbitrary bytes, sent
+//! The property test: arbitrary Unicode text and arbitrary bytes, sent
 //! as path ids, query values and body string fields through the API and as bodies and
 //! event ids through every provider's receive URL with a correct signature, never get a
 //! 5xx, on both backends. A correctly signed event is always taken (2xx) whatever it
