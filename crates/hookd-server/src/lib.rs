@@ -29,6 +29,7 @@ use hookd_delivery::{Engine, EngineConfig};
 use hookd_store::postgres::{PostgresOptions, PostgresStore};
 use hookd_store::secrets::Keyring;
 use hookd_store::sqlite::SqliteStore;
+use hookd_store::QueueStore;
 use hookd_store::Store;
 use std::sync::Arc;
 use tokio::net::TcpListener;

@@ -7,7 +7,9 @@ use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{DeliveryStatus, Endpoint, MessageDestination, Metadata, TriggerType};
 use hookd_core::signing::EndpointSecret;
 use hookd_core::Timestamp;
-use hookd_store::{DeliveryOutcome, Store};
+use hookd_store::DeliveryOutcome;
+use hookd_store::FlowStore;
+use hookd_store::QueueStore;
 use std::collections::BTreeMap;
 
 fn t(ms: i64) -> Timestamp {

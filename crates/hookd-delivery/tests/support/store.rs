@@ -10,16 +10,22 @@
 //! marked destinations are claimed only by `claim_flow`.
 
 use async_trait::async_trait;
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
+use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
+    Application, Attempt, DeliveryStatus, Endpoint, EventType, IngestRejection, IngestSource,
+    Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use hookd_store::{
+    AppStore, EndpointStore, EventTypeStore, FlowStore, IdempotencyStore, IngestStore,
+    MessageStore, QueueStore, RecoveryStore, RetentionStore, SourceStore, Store,
+};
+use hookd_store::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
-    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, Store, StoreError,
+    IdempotencyRecord, IdempotencyReservation, MessageFilter, Page, PageRequest, StoreError,
     StoreResult,
 };
+use hookd_store::{DisabledEndpoint, EndpointResult, IngestDedup, IngestWrite, RecoveryTask};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -175,44 +181,58 @@ impl MemStore {
 }
 
 #[async_trait]
-impl Store for MemStore {
-    async fn health(&self) -> StoreResult<()> {
-        Ok(())
-    }
+impl AppStore for MemStore {
     async fn create_app(&self, _: &Application) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn get_app(&self, _: &str) -> StoreResult<Application> {
         unimplemented!()
     }
+
     async fn list_apps(&self, _: &PageRequest) -> StoreResult<Page<Application>> {
         unimplemented!()
     }
+
     async fn update_app(&self, _: &Application) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn delete_app(&self, _: &AppId) -> StoreResult<()> {
         unimplemented!()
     }
+}
+
+#[async_trait]
+impl EventTypeStore for MemStore {
     async fn create_event_type(&self, _: &EventType) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn get_event_type(&self, _: &str) -> StoreResult<EventType> {
         unimplemented!()
     }
+
     async fn list_event_types(&self, _: &PageRequest, _: bool) -> StoreResult<Page<EventType>> {
         unimplemented!()
     }
+
     async fn update_event_type(&self, _: &EventType) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn delete_event_type(&self, _: &str) -> StoreResult<()> {
         unimplemented!()
     }
+}
+
+#[async_trait]
+impl EndpointStore for MemStore {
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
         self.put_endpoint(ep.clone());
         Ok(())
     }
+
     async fn get_endpoint(&self, app: &AppId, id: &str) -> StoreResult<Endpoint> {
         let inner = self.inner.lock().unwrap();
         let found = inner
@@ -221,16 +241,20 @@ impl Store for MemStore {
             .find(|e| &e.app_id == app && e.id.as_str() == id);
         found.cloned().ok_or(StoreError::NotFound)
     }
+
     async fn list_endpoints(&self, _: &AppId, _: &PageRequest) -> StoreResult<Page<Endpoint>> {
         unimplemented!()
     }
+
     async fn all_endpoints(&self, _: &AppId) -> StoreResult<Vec<Endpoint>> {
         unimplemented!()
     }
+
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
         self.put_endpoint(ep.clone());
         Ok(())
     }
+
     async fn set_endpoint_disabled(&self, _: &AppId, id: &EndpointId, d: bool) -> StoreResult<()> {
         self.write(|i| match i.endpoints.get_mut(id) {
             Some(ep) => {
@@ -240,6 +264,7 @@ impl Store for MemStore {
             None => Err(StoreError::NotFound),
         })
     }
+
     async fn delete_endpoint(&self, _: &AppId, id: &EndpointId) -> StoreResult<()> {
         self.write(|i| {
             i.endpoints.remove(id);
@@ -249,12 +274,44 @@ impl Store for MemStore {
         });
         Ok(())
     }
+
+    async fn endpoint_stats(
+        &self,
+        _: &AppId,
+        _: &EndpointId,
+        _: Option<Timestamp>,
+        _: Option<Timestamp>,
+    ) -> StoreResult<hookd_store::EndpointStats> {
+        unimplemented!("the engine never asks for stats")
+    }
+
+    async fn note_endpoint_results(
+        &self,
+        _: &[EndpointResult],
+        _: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        Ok(Vec::new())
+    }
+
+    async fn endpoint_failing_since(
+        &self,
+        _: &AppId,
+        _: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemStore {
     async fn create_message(&self, _: &Message, _: &[MessageDestination]) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn get_message(&self, _: &AppId, _: &str) -> StoreResult<Message> {
         unimplemented!()
     }
+
     async fn list_messages(
         &self,
         _: &AppId,
@@ -263,6 +320,7 @@ impl Store for MemStore {
     ) -> StoreResult<Page<Message>> {
         unimplemented!()
     }
+
     async fn list_destinations(
         &self,
         _: &AppId,
@@ -270,6 +328,7 @@ impl Store for MemStore {
     ) -> StoreResult<Vec<MessageDestination>> {
         unimplemented!()
     }
+
     async fn list_attempts(
         &self,
         _: &AppId,
@@ -278,9 +337,14 @@ impl Store for MemStore {
     ) -> StoreResult<Page<Attempt>> {
         unimplemented!()
     }
+
     async fn get_attempt(&self, _: &AppId, _: &MsgId, _: &AttemptId) -> StoreResult<Attempt> {
         unimplemented!()
     }
+}
+
+#[async_trait]
+impl QueueStore for MemStore {
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -312,6 +376,7 @@ impl Store for MemStore {
                 .collect()
         }))
     }
+
     async fn record_outcome(&self, o: &DeliveryOutcome) -> StoreResult<()> {
         self.write(|i| {
             let Some(d) = i
@@ -333,18 +398,11 @@ impl Store for MemStore {
         });
         Ok(())
     }
+
     async fn requeue(&self, _: &MessageDestination) -> StoreResult<()> {
         unimplemented!()
     }
-    async fn endpoint_stats(
-        &self,
-        _: &AppId,
-        _: &EndpointId,
-        _: Option<Timestamp>,
-        _: Option<Timestamp>,
-    ) -> StoreResult<hookd_store::EndpointStats> {
-        unimplemented!("the engine never asks for stats")
-    }
+
     async fn renew_leases(
         &self,
         owner: &str,
@@ -367,9 +425,34 @@ impl Store for MemStore {
             renewed
         }))
     }
+
     async fn release_all_leases(&self, _: Timestamp) -> StoreResult<u64> {
         unimplemented!()
     }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        let inner = self.inner.lock().unwrap();
+        let pending = inner
+            .dests
+            .iter()
+            .filter(|d| d.dest.status == DeliveryStatus::Pending && !inner.is_marked(&d.dest));
+        Ok(pending.filter_map(|d| d.dest.next_attempt_at).min())
+    }
+
+    async fn record_outcomes(&self, outcomes: &[DeliveryOutcome]) -> StoreResult<()> {
+        for outcome in outcomes {
+            self.record_outcome(outcome).await?;
+        }
+        Ok(())
+    }
+
+    fn due_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+}
+
+#[async_trait]
+impl FlowStore for MemStore {
     async fn acquire_flow_endpoints(
         &self,
         owner: &str,
@@ -454,22 +537,17 @@ impl Store for MemStore {
         });
         Ok(())
     }
+}
 
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        let inner = self.inner.lock().unwrap();
-        let pending = inner
-            .dests
-            .iter()
-            .filter(|d| d.dest.status == DeliveryStatus::Pending && !inner.is_marked(&d.dest));
-        Ok(pending.filter_map(|d| d.dest.next_attempt_at).min())
-    }
-
+#[async_trait]
+impl IdempotencyStore for MemStore {
     async fn reserve_idempotency_key(
         &self,
         _: &IdempotencyClaim,
     ) -> StoreResult<IdempotencyReservation> {
         unimplemented!()
     }
+
     async fn complete_idempotency_key(
         &self,
         _: &str,
@@ -479,6 +557,7 @@ impl Store for MemStore {
     ) -> StoreResult<bool> {
         unimplemented!()
     }
+
     async fn get_idempotency_key(
         &self,
         _: &str,
@@ -486,15 +565,22 @@ impl Store for MemStore {
     ) -> StoreResult<Option<IdempotencyRecord>> {
         unimplemented!()
     }
+
     async fn release_idempotency_key(&self, _: &str, _: &str) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn purge_idempotency_keys(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
         unimplemented!()
     }
+}
+
+#[async_trait]
+impl RetentionStore for MemStore {
     async fn expunge_message_content(&self, _: &AppId, _: &MsgId) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn expunge_attempt_content(
         &self,
         _: &AppId,
@@ -503,10 +589,119 @@ impl Store for MemStore {
     ) -> StoreResult<()> {
         unimplemented!()
     }
+
     async fn purge_expired_payloads(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
         unimplemented!()
     }
+
     async fn purge_attempts(&self, _: Timestamp, _: u32) -> StoreResult<u64> {
         unimplemented!()
+    }
+
+    async fn purge_ingest_records(&self, _: Timestamp, _: Timestamp, _: u32) -> StoreResult<u64> {
+        unimplemented!()
+    }
+}
+
+// MISSING RecoveryStore
+// MISSING SourceStore
+// MISSING IngestStore
+#[async_trait]
+impl RecoveryStore for MemStore {
+    async fn create_recovery(&self, _: &RecoveryTask) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn get_recovery(&self, _: &str) -> StoreResult<RecoveryTask> {
+        unimplemented!()
+    }
+
+    async fn list_recoveries(&self, _: &PageRequest) -> StoreResult<Page<RecoveryTask>> {
+        unimplemented!()
+    }
+
+    /// The engine's recovery runner asks; there is never a task here.
+    async fn claim_recovery(
+        &self,
+        _: &str,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        Ok(None)
+    }
+
+    async fn recovery_step(
+        &self,
+        _: &TaskId,
+        _: &str,
+        _: u32,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> StoreResult<Option<RecoveryTask>> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl SourceStore for MemStore {
+    async fn create_source(&self, _: &IngestSource) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn get_source(&self, _: &str) -> StoreResult<IngestSource> {
+        unimplemented!()
+    }
+
+    async fn list_sources(&self, _: &PageRequest) -> StoreResult<Page<IngestSource>> {
+        unimplemented!()
+    }
+
+    async fn update_source(&self, _: &IngestSource) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn delete_source(&self, _: &SourceId) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn get_source_by_token(&self, _: &str, _: Timestamp) -> StoreResult<IngestSource> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl IngestStore for MemStore {
+    async fn create_ingest_message(
+        &self,
+        _: &Message,
+        _: &[MessageDestination],
+        _: &str,
+        _: Option<&IngestDedup>,
+    ) -> StoreResult<IngestWrite> {
+        unimplemented!()
+    }
+
+    /// Nothing here is an ingest event.
+    async fn get_message_forward(&self, _: &MsgId) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
+    async fn record_ingest_rejection(&self, _: &IngestRejection) -> StoreResult<()> {
+        unimplemented!()
+    }
+
+    async fn list_ingest_rejections(
+        &self,
+        _: &SourceId,
+        _: &PageRequest,
+    ) -> StoreResult<Page<IngestRejection>> {
+        unimplemented!()
+    }
+}
+
+#[async_trait]
+impl Store for MemStore {
+    async fn health(&self) -> StoreResult<()> {
+        Ok(())
     }
 }

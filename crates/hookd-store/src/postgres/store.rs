@@ -8,9 +8,13 @@ use super::{
     sources, PostgresStore,
 };
 use crate::{
+    AppStore, EndpointStore, EventTypeStore, FlowStore, IdempotencyStore, IngestStore,
+    MessageStore, QueueStore, RecoveryStore, RetentionStore, SourceStore, Store,
+};
+use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
-    PageRequest, Store, StoreResult,
+    PageRequest, StoreResult,
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
@@ -24,18 +28,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 #[async_trait]
-impl Store for PostgresStore {
-    async fn health(&self) -> StoreResult<()> {
-        self.conns
-            .call(async |c| {
-                c.simple_query("SELECT 1")
-                    .await
-                    .map_err(|e| pg_error(e, "checking the database"))?;
-                Ok(())
-            })
-            .await
-    }
-
+impl AppStore for PostgresStore {
     async fn create_app(&self, app: &Application) -> StoreResult<()> {
         self.conns.call(async |c| apps::insert(c, app).await).await
     }
@@ -57,7 +50,10 @@ impl Store for PostgresStore {
     async fn delete_app(&self, id: &AppId) -> StoreResult<()> {
         self.conns.call(async |c| apps::delete(c, id).await).await
     }
+}
 
+#[async_trait]
+impl EventTypeStore for PostgresStore {
     async fn create_event_type(&self, et: &EventType) -> StoreResult<()> {
         self.conns
             .call(async |c| event_types::insert(c, et).await)
@@ -91,7 +87,10 @@ impl Store for PostgresStore {
             .call(async |c| event_types::delete(c, name).await)
             .await
     }
+}
 
+#[async_trait]
+impl EndpointStore for PostgresStore {
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
         self.conns
             .call(async |c| endpoints::insert(c, &self.codec, ep).await)
@@ -139,6 +138,45 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<crate::EndpointStats> {
+        let (lo, hi) = crate::msg_id_range(since, until);
+        self.conns
+            .call(async |c| queue::endpoint_stats(c, app, endpoint, &lo, &hi).await)
+            .await
+    }
+
+    async fn note_endpoint_results(
+        &self,
+        results: &[EndpointResult],
+        disable_failing_since: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.conns
+            .call(async |c| failure::note_results(c, results, disable_failing_since).await)
+            .await
+    }
+
+    async fn endpoint_failing_since(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        self.conns
+            .call(async |c| failure::failing_since(c, app, endpoint).await)
+            .await
+    }
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
     async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
         self.messages.insert(msg, dests).await
     }
@@ -170,19 +208,6 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn endpoint_stats(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-    ) -> StoreResult<crate::EndpointStats> {
-        let (lo, hi) = crate::msg_id_range(since, until);
-        self.conns
-            .call(async |c| queue::endpoint_stats(c, app, endpoint, &lo, &hi).await)
-            .await
-    }
-
     async fn list_attempts(
         &self,
         app: &AppId,
@@ -199,7 +224,10 @@ impl Store for PostgresStore {
             .call(async |c| attempts::get(c, app, msg, id).await)
             .await
     }
+}
 
+#[async_trait]
+impl QueueStore for PostgresStore {
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -254,6 +282,17 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        self.conns.call(async |c| queue::next_due_at(c).await).await
+    }
+
+    fn due_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.due.clone())
+    }
+}
+
+#[async_trait]
+impl FlowStore for PostgresStore {
     async fn acquire_flow_endpoints(
         &self,
         owner: &str,
@@ -285,15 +324,10 @@ impl Store for PostgresStore {
             .call(async |c| flow::release(c, owner).await)
             .await
     }
+}
 
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        self.conns.call(async |c| queue::next_due_at(c).await).await
-    }
-
-    fn due_signal(&self) -> Option<Arc<Notify>> {
-        Some(self.due.clone())
-    }
-
+#[async_trait]
+impl IdempotencyStore for PostgresStore {
     async fn reserve_idempotency_key(
         &self,
         claim: &IdempotencyClaim,
@@ -341,7 +375,10 @@ impl Store for PostgresStore {
             .call(async |c| retention::purge_keys(c, now, limit).await)
             .await
     }
+}
 
+#[async_trait]
+impl RetentionStore for PostgresStore {
     async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
         self.conns
             .call(async |c| retention::expunge_message(c, app, msg).await)
@@ -371,29 +408,20 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn note_endpoint_results(
+    async fn purge_ingest_records(
         &self,
-        results: &[EndpointResult],
-        disable_failing_since: Timestamp,
-    ) -> StoreResult<Vec<DisabledEndpoint>> {
-        if results.is_empty() {
-            return Ok(Vec::new());
-        }
+        now: Timestamp,
+        rejections_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
         self.conns
-            .call(async |c| failure::note_results(c, results, disable_failing_since).await)
+            .call(async |c| ingest::purge(c, now, rejections_before, limit).await)
             .await
     }
+}
 
-    async fn endpoint_failing_since(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-    ) -> StoreResult<Option<Timestamp>> {
-        self.conns
-            .call(async |c| failure::failing_since(c, app, endpoint).await)
-            .await
-    }
-
+#[async_trait]
+impl RecoveryStore for PostgresStore {
     async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
         self.conns
             .call(async |c| failure::insert_task(c, task).await)
@@ -436,7 +464,10 @@ impl Store for PostgresStore {
             .call(async |c| failure::step(c, id, owner, limit, now, lease_until, channel).await)
             .await
     }
+}
 
+#[async_trait]
+impl SourceStore for PostgresStore {
     async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
         self.conns
             .call(async |c| sources::insert(c, &self.codec, source).await)
@@ -472,7 +503,10 @@ impl Store for PostgresStore {
             .call(async |c| sources::get_by_token(c, &self.codec, token, now).await)
             .await
     }
+}
 
+#[async_trait]
+impl IngestStore for PostgresStore {
     async fn create_ingest_message(
         &self,
         msg: &Message,
@@ -506,15 +540,18 @@ impl Store for PostgresStore {
             .call(async |c| ingest::list_rejections(c, source, page).await)
             .await
     }
+}
 
-    async fn purge_ingest_records(
-        &self,
-        now: Timestamp,
-        rejections_before: Timestamp,
-        limit: u32,
-    ) -> StoreResult<u64> {
+#[async_trait]
+impl Store for PostgresStore {
+    async fn health(&self) -> StoreResult<()> {
         self.conns
-            .call(async |c| ingest::purge(c, now, rejections_before, limit).await)
+            .call(async |c| {
+                c.simple_query("SELECT 1")
+                    .await
+                    .map_err(|e| pg_error(e, "checking the database"))?;
+                Ok(())
+            })
             .await
     }
 }

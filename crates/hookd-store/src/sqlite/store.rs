@@ -1,4 +1,4 @@
-//! The [`Store`] impl of [`SqliteStore`]: each write is a job for the group-commit writer,
+//! The store traits' impls for [`SqliteStore`]: each write is a job for the group-commit writer,
 //! each read runs on a pooled reader. The SQL lives in the per-area modules.
 
 use super::{
@@ -6,9 +6,13 @@ use super::{
     sources, SqliteStore,
 };
 use crate::{
+    AppStore, EndpointStore, EventTypeStore, FlowStore, IdempotencyStore, IngestStore,
+    MessageStore, QueueStore, RecoveryStore, RetentionStore, SourceStore, Store,
+};
+use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryOutcome, FlowEndpoint, IdempotencyClaim,
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
-    PageRequest, Store, StoreError, StoreResult,
+    PageRequest, StoreError, StoreResult,
 };
 use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
 use async_trait::async_trait;
@@ -20,38 +24,7 @@ use hookd_core::model::{
 use hookd_core::Timestamp;
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn health(&self) -> StoreResult<()> {
-        if !self.writer.is_running() {
-            return Err(StoreError::Unavailable(
-                "the SQLite writer has stopped".into(),
-            ));
-        }
-        if self.writer.failure().is_some() {
-            // Writes were failing (a full disk, say): only a write tells whether they work
-            // again, and a successful one clears the failure.
-            self.writer
-                .submit(|tx| {
-                    use super::codec::SqlContext;
-                    // Rewrites the header page with its own value: a real write, no data.
-                    let version: i64 = tx
-                        .query_row("PRAGMA user_version", [], |r| r.get(0))
-                        .ctx("reading the schema version")?;
-                    tx.pragma_update(None, "user_version", version)
-                        .ctx("probing whether writes work")
-                })
-                .await?;
-        }
-        self.readers
-            .run(|c| {
-                use super::codec::SqlContext;
-                c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                    .ctx("checking the database")
-                    .map(drop)
-            })
-            .await
-    }
-
+impl AppStore for SqliteStore {
     async fn create_app(&self, app: &Application) -> StoreResult<()> {
         let app = app.clone();
         self.writer.submit(move |tx| apps::insert(tx, &app)).await
@@ -76,7 +49,10 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.writer.submit(move |tx| apps::delete(tx, &id)).await
     }
+}
 
+#[async_trait]
+impl EventTypeStore for SqliteStore {
     async fn create_event_type(&self, et: &EventType) -> StoreResult<()> {
         let et = et.clone();
         self.writer
@@ -113,7 +89,10 @@ impl Store for SqliteStore {
             .submit(move |tx| event_types::delete(tx, &name))
             .await
     }
+}
 
+#[async_trait]
+impl EndpointStore for SqliteStore {
     async fn create_endpoint(&self, ep: &Endpoint) -> StoreResult<()> {
         let json = endpoints::JsonFields::of(ep, &self.codec)?;
         let ep = ep.clone();
@@ -170,6 +149,48 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn endpoint_stats(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> StoreResult<crate::EndpointStats> {
+        let (app, endpoint) = (app.clone(), endpoint.clone());
+        let (lo, hi) = crate::msg_id_range(since, until);
+        self.readers
+            .run(move |c| queue::endpoint_stats(c, &app, &endpoint, &lo, &hi))
+            .await
+    }
+
+    async fn note_endpoint_results(
+        &self,
+        results: &[EndpointResult],
+        disable_failing_since: Timestamp,
+    ) -> StoreResult<Vec<DisabledEndpoint>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = results.to_vec();
+        self.writer
+            .submit(move |tx| failure::note_results(tx, &results, disable_failing_since))
+            .await
+    }
+
+    async fn endpoint_failing_since(
+        &self,
+        app: &AppId,
+        endpoint: &EndpointId,
+    ) -> StoreResult<Option<Timestamp>> {
+        let (app, endpoint) = (app.clone(), endpoint.clone());
+        self.readers
+            .run(move |c| failure::failing_since(c, &app, &endpoint))
+            .await
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
     async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
         let (msg, dests) = (msg.clone(), dests.to_vec());
         self.writer
@@ -207,20 +228,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn endpoint_stats(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-        since: Option<Timestamp>,
-        until: Option<Timestamp>,
-    ) -> StoreResult<crate::EndpointStats> {
-        let (app, endpoint) = (app.clone(), endpoint.clone());
-        let (lo, hi) = crate::msg_id_range(since, until);
-        self.readers
-            .run(move |c| queue::endpoint_stats(c, &app, &endpoint, &lo, &hi))
-            .await
-    }
-
     async fn list_attempts(
         &self,
         app: &AppId,
@@ -239,7 +246,10 @@ impl Store for SqliteStore {
             .run(move |c| attempts::get(c, &app, &msg, &id))
             .await
     }
+}
 
+#[async_trait]
+impl QueueStore for SqliteStore {
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -300,6 +310,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
+        self.readers.run(queue::next_due_at).await
+    }
+
+    /// One process owns the file: nothing else makes work due behind its back.
+    fn due_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+}
+
+#[async_trait]
+impl FlowStore for SqliteStore {
     async fn acquire_flow_endpoints(
         &self,
         owner: &str,
@@ -334,11 +356,10 @@ impl Store for SqliteStore {
             .submit(move |tx| flow::release(tx, &owner))
             .await
     }
+}
 
-    async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
-        self.readers.run(queue::next_due_at).await
-    }
-
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
     async fn reserve_idempotency_key(
         &self,
         claim: &IdempotencyClaim,
@@ -391,7 +412,10 @@ impl Store for SqliteStore {
             .submit(move |tx| retention::purge_keys(tx, now, limit))
             .await
     }
+}
 
+#[async_trait]
+impl RetentionStore for SqliteStore {
     async fn expunge_message_content(&self, app: &AppId, msg: &MsgId) -> StoreResult<()> {
         let (app, msg) = (app.clone(), msg.clone());
         self.writer
@@ -423,31 +447,20 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn note_endpoint_results(
+    async fn purge_ingest_records(
         &self,
-        results: &[EndpointResult],
-        disable_failing_since: Timestamp,
-    ) -> StoreResult<Vec<DisabledEndpoint>> {
-        if results.is_empty() {
-            return Ok(Vec::new());
-        }
-        let results = results.to_vec();
+        now: Timestamp,
+        rejections_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<u64> {
         self.writer
-            .submit(move |tx| failure::note_results(tx, &results, disable_failing_since))
+            .submit(move |tx| ingest::purge(tx, now, rejections_before, limit))
             .await
     }
+}
 
-    async fn endpoint_failing_since(
-        &self,
-        app: &AppId,
-        endpoint: &EndpointId,
-    ) -> StoreResult<Option<Timestamp>> {
-        let (app, endpoint) = (app.clone(), endpoint.clone());
-        self.readers
-            .run(move |c| failure::failing_since(c, &app, &endpoint))
-            .await
-    }
-
+#[async_trait]
+impl RecoveryStore for SqliteStore {
     async fn create_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
         let task = task.clone();
         self.writer
@@ -492,7 +505,10 @@ impl Store for SqliteStore {
             .submit(move |tx| failure::step(tx, &id, &owner, limit, now, lease_until))
             .await
     }
+}
 
+#[async_trait]
+impl SourceStore for SqliteStore {
     async fn create_source(&self, source: &IngestSource) -> StoreResult<()> {
         let cells = self.codec.seal_source(source)?;
         let source = source.clone();
@@ -534,7 +550,10 @@ impl Store for SqliteStore {
             .run(move |c| sources::get_by_token(c, &codec, &token, now))
             .await
     }
+}
 
+#[async_trait]
+impl IngestStore for SqliteStore {
     async fn create_ingest_message(
         &self,
         msg: &Message,
@@ -571,15 +590,38 @@ impl Store for SqliteStore {
             .run(move |c| ingest::list_rejections(c, &source, &page))
             .await
     }
+}
 
-    async fn purge_ingest_records(
-        &self,
-        now: Timestamp,
-        rejections_before: Timestamp,
-        limit: u32,
-    ) -> StoreResult<u64> {
-        self.writer
-            .submit(move |tx| ingest::purge(tx, now, rejections_before, limit))
+#[async_trait]
+impl Store for SqliteStore {
+    async fn health(&self) -> StoreResult<()> {
+        if !self.writer.is_running() {
+            return Err(StoreError::Unavailable(
+                "the SQLite writer has stopped".into(),
+            ));
+        }
+        if self.writer.failure().is_some() {
+            // Writes were failing (a full disk, say): only a write tells whether they work
+            // again, and a successful one clears the failure.
+            self.writer
+                .submit(|tx| {
+                    use super::codec::SqlContext;
+                    // Rewrites the header page with its own value: a real write, no data.
+                    let version: i64 = tx
+                        .query_row("PRAGMA user_version", [], |r| r.get(0))
+                        .ctx("reading the schema version")?;
+                    tx.pragma_update(None, "user_version", version)
+                        .ctx("probing whether writes work")
+                })
+                .await?;
+        }
+        self.readers
+            .run(|c| {
+                use super::codec::SqlContext;
+                c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                    .ctx("checking the database")
+                    .map(drop)
+            })
             .await
     }
 }

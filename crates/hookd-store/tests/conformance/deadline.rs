@@ -8,6 +8,8 @@ use crate::fixtures::*;
 use crate::pg_schema::TestSchema;
 use hookd_store::postgres::{PostgresOptions, PostgresStore};
 use hookd_store::sqlite::SqliteStore;
+use hookd_store::AppStore;
+use hookd_store::MessageStore;
 use hookd_store::{Store, StoreError, StoreResult};
 use std::time::Duration;
 use tokio::time::Instant;

@@ -7,7 +7,11 @@ use crate::messages::outcome;
 use crate::pg_schema::TestSchema;
 use hookd_core::ids::MsgId;
 use hookd_core::model::{DeliveryStatus, Endpoint};
-use hookd_store::Store;
+use hookd_store::AppStore;
+use hookd_store::EndpointStore;
+use hookd_store::FlowStore;
+use hookd_store::MessageStore;
+use hookd_store::QueueStore;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -4,6 +4,11 @@
 use crate::fixtures::*;
 use hookd_core::model::DeliveryStatus;
 use hookd_core::Timestamp;
+use hookd_store::AppStore;
+use hookd_store::EndpointStore;
+use hookd_store::MessageStore;
+use hookd_store::QueueStore;
+use hookd_store::RetentionStore;
 use hookd_store::{
     AttemptFilter, DeliveryOutcome, IdempotencyClaim, IdempotencyReservation, Store, StoreError,
 };

@@ -1,12 +1,13 @@
 //! What the idempotency layer stores: responses below 500, never server errors.
 
-use super::mem_store::MemStore;
+use super::sqlite_store;
 use crate::api::idempotency::settle;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hookd_core::Timestamp;
-use hookd_store::{IdempotencyClaim, IdempotencyReservation, Store};
+use hookd_store::sqlite::SqliteStore;
+use hookd_store::{IdempotencyClaim, IdempotencyReservation, IdempotencyStore};
 
 fn claim(key: &str) -> IdempotencyClaim {
     let now = Timestamp::now();
@@ -20,7 +21,7 @@ fn claim(key: &str) -> IdempotencyClaim {
     }
 }
 
-async fn settled(store: &MemStore, key: &str, response: Response) -> Option<(u16, Vec<u8>)> {
+async fn settled(store: &SqliteStore, key: &str, response: Response) -> Option<(u16, Vec<u8>)> {
     let c = claim(key);
     assert_eq!(
         store.reserve_idempotency_key(&c).await.unwrap(),
@@ -50,7 +51,8 @@ fn json_response(status: StatusCode) -> Response {
 
 #[tokio::test]
 async fn client_errors_and_successes_are_stored_server_errors_release_the_key() {
-    let store = MemStore::default();
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(dir.path());
     assert_eq!(
         settled(&store, "ok", json_response(StatusCode::ACCEPTED)).await,
         Some((202, b"{\"x\":1}".to_vec()))

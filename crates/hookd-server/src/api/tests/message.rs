@@ -1,5 +1,7 @@
 use super::{assert_validation, TestApi};
 use axum::http::{Method, StatusCode};
+use hookd_store::AppStore;
+use hookd_store::MessageStore;
 use serde_json::json;
 
 /// Blocked by the default SSRF policy, so nothing leaves the machine.
@@ -44,7 +46,8 @@ async fn created_messages_are_accepted_listed_and_fanned_out() {
     assert_eq!(msg["payload"]["b"], 2);
     assert!(msg["timestamp"].as_str().unwrap().ends_with('Z'));
 
-    let stored = api.store.get_message_payload(&id);
+    let app = api.store.get_app("m").await.unwrap();
+    let stored = api.store.get_message(&app.id, &id).await.unwrap().payload;
     assert_eq!(
         stored.as_deref(),
         Some(r#"{"b": 2, "a": [1.50]}"#),
@@ -152,8 +155,7 @@ async fn a_message_can_create_its_application() {
 
 #[tokio::test]
 async fn the_sqlite_backend_serves_the_same_flow() {
-    let dir = tempfile::tempdir().unwrap();
-    let api = TestApi::sqlite(dir.path());
+    let api = TestApi::new();
     api.app("sq").await;
     let (status, ep) = api
         .post("/api/v1/app/sq/endpoint", json!({"url": URL, "uid": "e"}))
