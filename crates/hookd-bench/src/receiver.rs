@@ -9,7 +9,7 @@
 use crate::registry::{Arrival, Registry};
 use anyhow::Context;
 use bytes::Bytes;
-use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_core::signing::{verify, EndpointSecret};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Accepted clock difference between the signer and the receiver, in seconds.
-pub const TOLERANCE_SECS: i64 = 300;
+pub const TOLERANCE_SECS: u64 = 300;
 
 /// How the receiver behaves.
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(msg_id), Some(timestamp), Some(signature)) = (
         header("webhook-id").map(str::to_owned),
-        header("webhook-timestamp").and_then(|t| t.parse::<i64>().ok()),
+        header("webhook-timestamp").map(str::to_owned),
         header("webhook-signature").map(str::to_owned),
     ) else {
         shared.registry.bad_signature();
@@ -163,10 +163,10 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
     let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
         return status(StatusCode::BAD_REQUEST);
     };
-    if verify_v1(
-        secret,
+    if verify(
+        &[secret.verifying_key()],
         &msg_id,
-        timestamp,
+        &timestamp,
         &body,
         &signature,
         unix_now(),

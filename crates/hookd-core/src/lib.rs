@@ -5,12 +5,15 @@
 //! - [`time`]: [`Timestamp`], milliseconds since the Unix epoch, with RFC 3339 helpers.
 //! - [`model`]: the records hookd stores (applications, event types, endpoints, messages,
 //!   per-endpoint delivery state, attempts).
-//! - [`signing`]: Standard Webhooks signing and verification (`v1,` HMAC-SHA256).
+//! - [`signing`]: Standard Webhooks signing and the one verifier (`v1` HMAC-SHA256, `v1a`
+//!   ed25519), used by the ingest gateway, the tests and the benchmark.
+//! - [`crypto`]: HMAC-SHA256, the one MAC helper.
 //! - [`retry`]: the retry schedule and jitter.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
 //!
 //! This crate does no I/O: no sockets, no files, no clocks except [`Timestamp::now`].
 
+pub mod crypto;
 pub mod ids;
 pub mod model;
 pub mod retry;

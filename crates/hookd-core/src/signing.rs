@@ -9,14 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signer, SigningKey, Verifier};
-use hmac::{Hmac, Mac};
+use ed25519_dalek::{Signer, SigningKey};
 use rand::RngCore;
-use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Prefix of symmetric endpoint secrets.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -206,78 +202,155 @@ fn signed_content(msg_id: &str, timestamp_secs: i64, body: &[u8]) -> Vec<u8> {
     content
 }
 
-/// Verifies a `webhook-signature` header's `v1a,` entries with a `whpk_…` public key.
-pub fn verify_v1a(
-    public_key: &str,
-    msg_id: &str,
-    timestamp_secs: i64,
-    body: &[u8],
-    header: &str,
-) -> Result<(), VerifyError> {
-    let key = public_key
-        .strip_prefix(PUBLIC_KEY_PREFIX)
-        .and_then(|b64| B64.decode(b64).ok())
-        .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-        .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
-        .ok_or(VerifyError::NoMatch)?;
-    let content = signed_content(msg_id, timestamp_secs, body);
-    let matched = header.split_whitespace().any(|candidate| {
-        candidate
-            .strip_prefix("v1a,")
-            .and_then(|b64| B64.decode(b64).ok())
-            .and_then(|sig| ed25519_dalek::Signature::from_slice(&sig).ok())
-            .is_some_and(|sig| key.verify(&content, &sig).is_ok())
-    });
-    if matched {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
+/// `v1,<base64(HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}"))>`.
+pub fn sign_v1(key: &[u8], msg_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
+    let ts = timestamp_secs.to_string();
+    let parts: [&[u8]; 5] = [msg_id.as_bytes(), b".", ts.as_bytes(), b".", body];
+    format!("v1,{}", B64.encode(crate::crypto::hmac_sha256(key, &parts)))
+}
+
+/// What verifies Standard Webhooks signatures: an HMAC-SHA256 key (from `whsec_<base64>`,
+/// the prefix optional) for `v1` entries, or an ed25519 public key (`whpk_<base64>`) for
+/// `v1a` entries.
+#[derive(Clone)]
+pub enum VerifyingKey {
+    Hmac(Vec<u8>),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerifyingKey::Hmac(_) => "VerifyingKey::Hmac(<redacted>)",
+            VerifyingKey::Ed25519(_) => "VerifyingKey::Ed25519",
+        })
     }
 }
 
-/// `v1,<base64(HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}"))>`.
-pub fn sign_v1(key: &[u8], msg_id: &str, timestamp_secs: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");
-    mac.update(msg_id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp_secs.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+impl VerifyingKey {
+    /// Parses a receiver's key. Any base64 HMAC key is taken, whatever its length (what
+    /// another sender issued is not ours to judge); a `whpk_` key must be an ed25519 point.
+    pub fn parse(text: &str) -> Result<Self, SecretError> {
+        if let Some(b64) = text.strip_prefix(PUBLIC_KEY_PREFIX) {
+            return B64
+                .decode(b64)
+                .ok()
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+                .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
+                .map(VerifyingKey::Ed25519)
+                .ok_or(SecretError::Malformed);
+        }
+        B64.decode(text.strip_prefix(SECRET_PREFIX).unwrap_or(text))
+            .map(VerifyingKey::Hmac)
+            .map_err(|_| SecretError::Malformed)
+    }
 }
 
-/// Why a signature did not verify.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+impl EndpointSecret {
+    /// What a receiver of this key's signatures verifies with.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        match &self.key {
+            Key::Hmac(key) => VerifyingKey::Hmac(key.clone()),
+            Key::Ed25519(key) => VerifyingKey::Ed25519(key.verifying_key()),
+        }
+    }
+}
+
+/// Why a signed request did not verify.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum VerifyError {
-    #[error("timestamp is outside the tolerance")]
-    StaleTimestamp,
+    #[error("the timestamp is not an integer of Unix seconds")]
+    MalformedTimestamp,
+    #[error("no `version,base64` entry in the signature header")]
+    MalformedHeader,
     #[error("no signature matched")]
     NoMatch,
+    /// The signature matched, but the timestamp is further from `now` than allowed.
+    #[error("timestamp {timestamp} is more than {tolerance_secs} s from now ({now})")]
+    StaleTimestamp {
+        timestamp: i64,
+        now: i64,
+        tolerance_secs: u64,
+    },
 }
 
-/// Verifies a `webhook-signature` header (space-separated `v1,…` entries) for a delivery,
-/// given the receiver's clock and a tolerance in seconds.
-pub fn verify_v1(
-    secret: &EndpointSecret,
+/// One `version,signature` entry of a `webhook-signature` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureEntry {
+    /// `v1` or `v1a` (others are kept and never match).
+    pub version: String,
+    /// The decoded signature bytes.
+    pub signature: Vec<u8>,
+}
+
+/// Parses a `webhook-signature` value: space-separated `version,base64` entries. Entries
+/// of another shape are skipped; `MalformedHeader` when none is left.
+pub fn parse_signature_header(value: &str) -> Result<Vec<SignatureEntry>, VerifyError> {
+    let entries: Vec<SignatureEntry> = value
+        .split_whitespace()
+        .filter_map(|part| {
+            let (version, sig) = part.split_once(',')?;
+            Some(SignatureEntry {
+                version: version.to_string(),
+                signature: B64.decode(sig).ok()?,
+            })
+        })
+        .collect();
+    if entries.is_empty() {
+        return Err(VerifyError::MalformedHeader);
+    }
+    Ok(entries)
+}
+
+/// The Standard Webhooks check, the one hookd has: the `webhook-signature` header must hold
+/// a `v1` entry matching an HMAC key or a `v1a` entry matching an ed25519 key, over
+/// `"{msg_id}.{timestamp}.{body}"` with the timestamp as sent; only then is the timestamp
+/// checked to be at most `tolerance_secs` from `now_secs` (either way, inclusive), so a
+/// stale answer always means an authentic request. Every key and entry is compared (in
+/// constant time for HMAC), so timing does not tell which matched. Returns the timestamp.
+pub fn verify(
+    keys: &[VerifyingKey],
     msg_id: &str,
-    timestamp_secs: i64,
+    timestamp: &str,
     body: &[u8],
     header: &str,
     now_secs: i64,
-    tolerance_secs: i64,
-) -> Result<(), VerifyError> {
-    if (now_secs - timestamp_secs).abs() > tolerance_secs {
-        return Err(VerifyError::StaleTimestamp);
+    tolerance_secs: u64,
+) -> Result<i64, VerifyError> {
+    let timestamp = timestamp.trim();
+    let secs: i64 = timestamp
+        .parse()
+        .map_err(|_| VerifyError::MalformedTimestamp)?;
+    let entries = parse_signature_header(header)?;
+    let content = [msg_id.as_bytes(), b".", timestamp.as_bytes(), b".", body].concat();
+    let mut matched = false;
+    for key in keys {
+        match key {
+            VerifyingKey::Hmac(key) => {
+                let expected = crate::crypto::hmac_sha256(key, &[&content]);
+                for entry in entries.iter().filter(|e| e.version == "v1") {
+                    matched |= bool::from(expected.as_slice().ct_eq(&entry.signature));
+                }
+            }
+            VerifyingKey::Ed25519(key) => {
+                for entry in entries.iter().filter(|e| e.version == "v1a") {
+                    matched |= ed25519_dalek::Signature::from_slice(&entry.signature)
+                        .is_ok_and(|sig| key.verify_strict(&content, &sig).is_ok());
+                }
+            }
+        }
     }
-    let expected = secret.sign(msg_id, timestamp_secs, body);
-    let matched = header
-        .split_whitespace()
-        .any(|candidate| bool::from(candidate.as_bytes().ct_eq(expected.as_bytes())));
-    if matched {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatch)
+    if !matched {
+        return Err(VerifyError::NoMatch);
     }
+    if now_secs.abs_diff(secs) > tolerance_secs {
+        return Err(VerifyError::StaleTimestamp {
+            timestamp: secs,
+            now: now_secs,
+            tolerance_secs,
+        });
+    }
+    Ok(secs)
 }
 
 #[cfg(test)]
@@ -356,10 +429,26 @@ mod tests {
             "ed25519 is deterministic"
         );
         let header = format!("v1,bm9wZQ== {sig}");
-        assert_eq!(verify_v1a(&public, "msg_1", 1000, b"{}", &header), Ok(()));
+        let keys = [VerifyingKey::parse(&public).unwrap()];
         assert_eq!(
-            verify_v1a(&public, "msg_1", 1000, b"{ }", &header),
+            verify(&keys, "msg_1", "1000", b"{}", &header, 1000, 300),
+            Ok(1000)
+        );
+        assert_eq!(
+            verify(&keys, "msg_1", "1000", b"{ }", &header, 1000, 300),
             Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            verify(
+                &[k.verifying_key()],
+                "msg_1",
+                "1000",
+                b"{}",
+                &header,
+                1000,
+                300
+            ),
+            Ok(1000)
         );
     }
 
@@ -368,17 +457,35 @@ mod tests {
         let s = EndpointSecret::generate();
         let sig = s.sign("msg_1", 1000, b"{}");
         let header = format!("v1,bm9wZQ== {sig}");
+        let keys = [s.verifying_key()];
         assert_eq!(
-            verify_v1(&s, "msg_1", 1000, b"{}", &header, 1000, 300),
-            Ok(())
+            verify(&keys, "msg_1", "1000", b"{}", &header, 1000, 300),
+            Ok(1000)
         );
         assert_eq!(
-            verify_v1(&s, "msg_1", 1000, b"{ }", &header, 1000, 300),
+            verify(&keys, "msg_1", "1000", b"{ }", &header, 1000, 300),
+            Err(VerifyError::NoMatch)
+        );
+        // Signature first, then age: a stale authentic request says so.
+        assert_eq!(
+            verify(&keys, "msg_1", "1000", b"{}", &header, 2000, 300),
+            Err(VerifyError::StaleTimestamp {
+                timestamp: 1000,
+                now: 2000,
+                tolerance_secs: 300
+            })
+        );
+        assert_eq!(
+            verify(&keys, "msg_1", "1000", b"{ }", &header, 2000, 300),
             Err(VerifyError::NoMatch)
         );
         assert_eq!(
-            verify_v1(&s, "msg_1", 1000, b"{}", &header, 2000, 300),
-            Err(VerifyError::StaleTimestamp)
+            verify(&keys, "msg_1", "x", b"{}", &header, 1000, 300),
+            Err(VerifyError::MalformedTimestamp)
+        );
+        assert_eq!(
+            verify(&keys, "msg_1", "1000", b"{}", "nope", 1000, 300),
+            Err(VerifyError::MalformedHeader)
         );
     }
 }

@@ -3,7 +3,7 @@
 //! Without that folder the test says it was skipped, unless `HOOKD_REQUIRE_VECTORS=1`
 //! (set by CI) makes its absence a failure.
 
-use hookd_core::signing::{verify_v1, verify_v1a, EndpointSecret};
+use hookd_core::signing::{verify, EndpointSecret, VerifyingKey};
 use std::path::PathBuf;
 
 fn vectors() -> Option<Vec<serde_json::Value>> {
@@ -46,12 +46,29 @@ fn standard_webhooks_v1_vectors_sign_and_verify() {
         let expected = v["expected_header"].as_str().unwrap();
         assert_eq!(secret.sign(id, ts, payload), expected, "vector {id}");
         assert_eq!(
-            verify_v1(&secret, id, ts, payload, expected, ts, 300),
-            Ok(())
+            verify(
+                &[secret.verifying_key()],
+                id,
+                &ts.to_string(),
+                payload,
+                expected,
+                ts,
+                300
+            ),
+            Ok(ts)
         );
         let mut tampered = payload.to_vec();
         tampered[0] ^= 1;
-        assert!(verify_v1(&secret, id, ts, &tampered, expected, ts, 300).is_err());
+        assert!(verify(
+            &[secret.verifying_key()],
+            id,
+            &ts.to_string(),
+            &tampered,
+            expected,
+            ts,
+            300
+        )
+        .is_err());
     }
 }
 
@@ -85,9 +102,29 @@ fn standard_webhooks_v1a_vectors_sign_and_verify() {
             assert_eq!(secret.public_key().as_deref(), Some(public), "vector {id}");
             assert_eq!(secret.sign(id, ts, payload), expected, "vector {id}");
         }
-        assert_eq!(verify_v1a(public, id, ts, payload, expected), Ok(()));
+        assert_eq!(
+            verify(
+                &[VerifyingKey::parse(public).unwrap()],
+                id,
+                &ts.to_string(),
+                payload,
+                expected,
+                ts,
+                0
+            ),
+            Ok(ts)
+        );
         let mut tampered = payload.to_vec();
         tampered[0] ^= 1;
-        assert!(verify_v1a(public, id, ts, &tampered, expected).is_err());
+        assert!(verify(
+            &[VerifyingKey::parse(public).unwrap()],
+            id,
+            &ts.to_string(),
+            &tampered,
+            expected,
+            ts,
+            0
+        )
+        .is_err());
     }
 }

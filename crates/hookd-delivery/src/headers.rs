@@ -76,7 +76,7 @@ impl SignedHeaders<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookd_core::signing::verify_v1;
+    use hookd_core::signing::verify;
 
     fn build(svix: bool, custom: &[(&str, &str)]) -> (EndpointSecret, HeaderMap) {
         let secret = EndpointSecret::generate();
@@ -111,10 +111,10 @@ mod tests {
         let sig = get(&map, "webhook-signature");
         assert!(sig.starts_with("v1,"));
         let now = 1_700_000_010;
-        verify_v1(
-            &secret,
+        verify(
+            &[secret.verifying_key()],
             "msg_2abc",
-            1_700_000_000,
+            "1700000000",
             br#"{"a":1}"#,
             sig,
             now,
@@ -140,10 +140,10 @@ mod tests {
         let sig = get(&map, "webhook-signature");
         assert_eq!(sig.split(' ').count(), 2, "{sig}");
         for key in [&current, &previous] {
-            verify_v1(
-                key,
+            verify(
+                &[key.verifying_key()],
                 "msg_2abc",
-                1_700_000_000,
+                "1700000000",
                 b"{}",
                 sig,
                 1_700_000_000,
@@ -152,10 +152,10 @@ mod tests {
             .unwrap();
         }
         let stranger = EndpointSecret::generate();
-        assert!(verify_v1(
-            &stranger,
+        assert!(verify(
+            &[stranger.verifying_key()],
             "msg_2abc",
-            1_700_000_000,
+            "1700000000",
             b"{}",
             sig,
             1_700_000_000,

@@ -11,7 +11,7 @@ mod support;
 
 use hookd_core::ids::EndpointId;
 use hookd_core::model::DeliveryStatus;
-use hookd_core::signing::verify_v1;
+use hookd_core::signing::verify;
 use hookd_core::Timestamp;
 use hookd_delivery::EngineConfig;
 use std::time::Duration;
@@ -45,7 +45,16 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
     let ts: i64 = header(&got, "webhook-timestamp").parse().unwrap();
     let sig = header(&got, "webhook-signature");
     let now = Timestamp::now().as_secs();
-    verify_v1(&ep.secret, msg.as_str(), ts, &got.body, sig, now, 60).unwrap();
+    verify(
+        &[ep.secret.verifying_key()],
+        msg.as_str(),
+        &ts.to_string(),
+        &got.body,
+        sig,
+        now,
+        60,
+    )
+    .unwrap();
     assert_eq!(header(&got, "svix-signature"), sig);
     assert_eq!(header(&got, "svix-id"), msg.as_str());
 

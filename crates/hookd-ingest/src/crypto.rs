@@ -1,4 +1,5 @@
-//! HMAC helpers and constant-time comparison shared by the providers.
+//! HMAC helpers and constant-time comparison shared by the providers. HMAC-SHA256 is
+//! hookd-core's; SHA-1 and SHA-512 are only the providers' (Twilio, generic HMAC).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -6,11 +7,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// HMAC-SHA256 of the concatenated `parts`.
+/// HMAC-SHA256 of the concatenated `parts` (hookd's one MAC helper).
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    parts.iter().for_each(|p| mac.update(p));
-    mac.finalize().into_bytes().to_vec()
+    hookd_core::crypto::hmac_sha256(key, parts).to_vec()
 }
 
 /// HMAC-SHA1 of the concatenated `parts`.

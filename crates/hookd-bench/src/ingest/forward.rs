@@ -12,7 +12,7 @@ use super::provider::Workload;
 use crate::receiver::{serve, status, unix_now, TOLERANCE_SECS};
 use anyhow::Context;
 use bytes::Bytes;
-use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_core::signing::{verify, EndpointSecret};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{HeaderMap, Request, Response, StatusCode};
@@ -132,13 +132,13 @@ fn check<'h>(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let (Some(webhook_id), Some(timestamp), Some(signature)) = (
         header("webhook-id"),
-        header("webhook-timestamp").and_then(|t| t.parse::<i64>().ok()),
+        header("webhook-timestamp"),
         header("webhook-signature"),
     ) else {
         return Err(Fault::BadSignature);
     };
-    verify_v1(
-        secret,
+    verify(
+        &[secret.verifying_key()],
         webhook_id,
         timestamp,
         body,

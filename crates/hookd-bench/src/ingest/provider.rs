@@ -6,15 +6,12 @@
 //! the index back from the provider's event id without any shared state.
 
 use base64::prelude::{Engine as _, BASE64_STANDARD};
-use hmac::{Hmac, Mac};
+use hookd_core::crypto::hmac_sha256;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use hyper::HeaderMap;
 use rand::distributions::Alphanumeric;
 use rand::Rng;
-use sha2::Sha256;
 use std::fmt::Write as _;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// A provider signing scheme the bench can imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -278,11 +275,7 @@ impl Workload {
     }
 
     fn hmac(&self, parts: &[&[u8]]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC accepts any key length");
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().to_vec()
+        hmac_sha256(&self.key, parts).to_vec()
     }
 }
 

@@ -18,9 +18,9 @@ use axum::http::HeaderMap;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hookd_core::crypto::hmac_sha256;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 /// What every portal token starts with (Svix's prefix for the same thing).
 pub const PREFIX: &str = "appsk_";
@@ -59,14 +59,10 @@ pub enum TokenError {
     Expired,
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac_for(admin_token: &str) -> HmacSha256 {
-    let mut derive =
-        HmacSha256::new_from_slice(admin_token.as_bytes()).expect("HMAC takes any key length");
-    derive.update(KEY_CONTEXT);
-    let key = derive.finalize().into_bytes();
-    HmacSha256::new_from_slice(&key).expect("HMAC takes any key length")
+/// The key token MACs are made with: derived from the admin token, so rotating that token
+/// revokes every portal token.
+fn portal_key(admin_token: &str) -> [u8; 32] {
+    hmac_sha256(admin_token.as_bytes(), &[KEY_CONTEXT])
 }
 
 /// Issues a token for `claims`, signed with a key derived from `admin_token`.
@@ -83,9 +79,8 @@ pub fn mint(admin_token: &str, claims: &PortalClaims) -> String {
     raw.push(flags);
     raw.extend_from_slice(&claims.expires_at.to_be_bytes());
     raw.extend_from_slice(claims.app_id.as_bytes());
-    let mut mac = mac_for(admin_token);
-    mac.update(&raw);
-    raw.extend_from_slice(&mac.finalize().into_bytes());
+    let tag = hmac_sha256(&portal_key(admin_token), &[&raw]);
+    raw.extend_from_slice(&tag);
     format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
@@ -103,10 +98,10 @@ pub fn verify(admin_token: &str, token: &str, now: u64) -> Result<PortalClaims, 
         return Err(TokenError::Malformed);
     }
     let (signed, tag) = raw.split_at(raw.len() - MAC_LEN);
-    let mut mac = mac_for(admin_token);
-    mac.update(signed);
-    mac.verify_slice(tag)
-        .map_err(|_| TokenError::BadSignature)?;
+    let expected = hmac_sha256(&portal_key(admin_token), &[signed]);
+    if !bool::from(expected.as_slice().ct_eq(tag)) {
+        return Err(TokenError::BadSignature);
+    }
     if signed[0] != VERSION || signed[1] & !(FLAG_READ_ONLY | FLAG_NO_SECRETS) != 0 {
         return Err(TokenError::Malformed);
     }

@@ -2,7 +2,7 @@
 //! SSRF refusal, resend, isolation of slow endpoints, and resumption after a restart.
 
 use crate::support::{spawn_app, spawn_app_with, Answer, Receiver};
-use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_core::signing::{self, EndpointSecret};
 use hookd_server::config::{Config, FileConfig, ServeArgs};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -14,10 +14,10 @@ fn verify(secret: &str, r: &crate::support::Received) {
     let ts: i64 = h("webhook-timestamp").parse().unwrap();
     let now = hookd_core::Timestamp::now().as_secs();
     let secret = EndpointSecret::parse(secret).unwrap();
-    verify_v1(
-        &secret,
+    signing::verify(
+        &[secret.verifying_key()],
         &h("webhook-id"),
-        ts,
+        &ts.to_string(),
         &r.body,
         &h("webhook-signature"),
         now,
@@ -506,7 +506,16 @@ async fn a_rotated_key_keeps_signing_through_its_grace_period_only() {
         .parse()
         .unwrap();
     let id = got[1].headers["webhook-id"].to_str().unwrap();
-    assert!(verify_v1(&retired, id, ts, &got[1].body, sig, ts, 300).is_err());
+    assert!(signing::verify(
+        &[retired.verifying_key()],
+        id,
+        &ts.to_string(),
+        &got[1].body,
+        sig,
+        ts,
+        300
+    )
+    .is_err());
 
     // Bad requests change nothing.
     for bad in [

@@ -4,7 +4,7 @@
 use crate::databases::test_databases;
 use crate::support::{restart_in_with, spawn_app_with, Answer, Received, Receiver, TestApp};
 use hookd_core::retry::RetrySchedule;
-use hookd_core::signing::{verify_v1, EndpointSecret};
+use hookd_core::signing::{verify, EndpointSecret};
 use hookd_server::config::{Config, OperationalWebhook};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -24,10 +24,10 @@ fn verified(secret: &EndpointSecret, r: &Received) -> Value {
     let h = |name: &str| r.headers.get(name).unwrap().to_str().unwrap().to_owned();
     let ts: i64 = h("webhook-timestamp").parse().unwrap();
     let now = hookd_core::Timestamp::now().as_secs();
-    verify_v1(
-        secret,
+    verify(
+        &[secret.verifying_key()],
         &h("webhook-id"),
-        ts,
+        &ts.to_string(),
         &r.body,
         &h("webhook-signature"),
         now,

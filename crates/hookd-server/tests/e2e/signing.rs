@@ -6,7 +6,7 @@
 use crate::support::{restart_in, spawn_app, Received, Receiver};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use hookd_core::signing::{verify_v1, verify_v1a, EndpointSecret};
+use hookd_core::signing::{verify, EndpointSecret, VerifyingKey};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -99,7 +99,16 @@ fn parts(r: &Received) -> (String, i64, String) {
 
 fn assert_v1a(public_key: &str, r: &Received) {
     let (id, ts, sig) = parts(r);
-    verify_v1a(public_key, &id, ts, &r.body, &sig).expect("v1a verifies");
+    verify(
+        &[VerifyingKey::parse(public_key).unwrap()],
+        &id,
+        &ts.to_string(),
+        &r.body,
+        &sig,
+        ts,
+        0,
+    )
+    .expect("v1a verifies");
     match independent_verdict(public_key, r) {
         Some(ok) => assert!(ok, "the independent verifier refused {sig}"),
         None => eprintln!("SKIPPED independent check: neither python3 cryptography nor node"),
@@ -166,7 +175,16 @@ async fn rotating_between_hmac_and_ed25519_signs_with_both_during_the_grace_peri
     assert_eq!(kinds, ["v1a", "v1"], "{sig}");
     assert_v1a(&public, got);
     let old = EndpointSecret::parse(&old).unwrap();
-    verify_v1(&old, &id, ts, &got.body, &sig, ts, 300).expect("the old whsec still signs");
+    verify(
+        &[old.verifying_key()],
+        &id,
+        &ts.to_string(),
+        &got.body,
+        &sig,
+        ts,
+        300,
+    )
+    .expect("the old whsec still signs");
 
     // And back to a supplied whsec: the ed25519 key keeps signing in its grace period.
     let fresh = EndpointSecret::generate();
@@ -177,7 +195,16 @@ async fn rotating_between_hmac_and_ed25519_signs_with_both_during_the_grace_peri
     let got = &rx.wait_for("/mix", 2, WAIT).await[1];
     let (id, ts, sig) = parts(got);
     assert_eq!(sig.split(' ').count(), 3, "{sig}");
-    verify_v1(&fresh, &id, ts, &got.body, &sig, ts, 300).expect("the new whsec signs");
+    verify(
+        &[fresh.verifying_key()],
+        &id,
+        &ts.to_string(),
+        &got.body,
+        &sig,
+        ts,
+        300,
+    )
+    .expect("the new whsec signs");
     assert_v1a(&public, got);
 }
 

@@ -23,7 +23,7 @@
 
 use super::{sealed_key_id, text_aad, Keyring, SecretCodec};
 use crate::{IdempotencyRecord, IdempotencyReservation, StoreError, StoreResult};
-use hmac::{Hmac, Mac};
+use hookd_core::crypto::hmac_sha256;
 use hookd_core::model::IngestSource;
 use hookd_core::validate::is_sensitive_header;
 use sha2::{Digest, Sha256};
@@ -40,9 +40,7 @@ const PLAIN_HASH_TAG: &str = "sha256:";
 
 /// The HMAC key of lookup hashes under a main key: HMAC-SHA256(main key, label).
 pub(super) fn lookup_key(main: &[u8; super::MAIN_KEY_BYTES]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(main).expect("HMAC takes a key of any size");
-    mac.update(b"hookd receive token lookup key");
-    mac.finalize().into_bytes().into()
+    hmac_sha256(main, &[b"hookd receive token lookup key"])
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -68,14 +66,8 @@ pub(crate) struct SourceCells {
 
 impl Keyring {
     fn token_hash_with(key: &super::MainKey, token: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&key.lookup).expect("HMAC takes a key of any size");
-        mac.update(token.as_bytes());
-        format!(
-            "{KEYED_HASH_TAG}{}:{}",
-            key.id,
-            hex(&mac.finalize().into_bytes())
-        )
+        let mac = hmac_sha256(&key.lookup, &[token.as_bytes()]);
+        format!("{KEYED_HASH_TAG}{}:{}", key.id, hex(&mac))
     }
 }
 
