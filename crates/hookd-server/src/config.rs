@@ -1,9 +1,9 @@
 //! Typed configuration: defaults < `hookd.toml` < `HOOKD_*` environment < command-line flags.
 //!
-//! Each setting is declared once, in `config/settings.rs`: its name (the file key, the
-//! [`Config`] field, `--name-with-dashes`, `HOOKD_NAME`), which commands offer its flag,
+//! Each setting is declared once, as a row of `config/settings.rs`: its name (the file key,
+//! the [`Config`] field, `--name-with-dashes`, `HOOKD_NAME`), which commands offer its flag,
 //! the type the sources give, its default, its doc (the `--help` text) and its rule (how
-//! the value is checked and converted). The rest is derived from that declaration:
+//! the value is checked and converted). The rest is derived from those rows:
 //! - [`Layer`]: what one source says, every setting optional; `hookd.toml` deserializes
 //!   into it, and the command line is read into it ([`ServeArgs`], or [`StoreArgs`] for
 //!   commands that only open the database, so `prune --help` offers only those);
@@ -14,14 +14,17 @@
 //!
 //! Secrets are hidden in `--help` and redacted by their types' `Debug`.
 //!
+//! Layout: `settings.rs` the rows, `declare.rs` the macro that reads them, `flags.rs` the
+//! command line, `rules.rs` the rules; here, what is made of several settings.
+//!
 //! Why a macro of our own rather than `figment`: figment only merges layers, which here
 //! is one `Option::or` per setting. It would still need the clap flags (for `--help`,
-//! `hide_env_values`, and `prune`'s subset) and the serde file struct written beside it,
-//! its environment provider reads neither `yes`/`on` booleans nor comma-separated lists
-//! the way the flags do, and it brings seven crates (figment, pear, pear_codegen,
-//! proc-macro2-diagnostics, inlinable_string, uncased, yansi). The declaration's macro is
-//! ~150 lines of `macro_rules!` with no new dependency (clap's `string` feature names
-//! the flags at run time).
+//! `hide_env_values`, and `prune`'s subset) and the serde file struct written beside it;
+//! its environment provider would take neither `yes`/`on` for a boolean nor `a,b` for a
+//! list as the flags do; and it brings seven crates (figment, pear, pear_codegen,
+//! proc-macro2-diagnostics, inlinable_string, uncased, yansi). The macro is ~110 lines of
+//! `macro_rules!` and adds no dependency (clap's `string` feature names the flags at run
+//! time).
 
 mod declare;
 mod flags;
