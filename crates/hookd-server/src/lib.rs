@@ -45,13 +45,13 @@ pub async fn run(
     let store = open_store(&config, true).await?;
 
     let admin_token = match &config.admin_token {
-        Some(t) => t.clone(),
+        Some(t) => t.expose().to_owned(),
         None => admin_token::load_or_create(&config.data_dir)?,
     };
     admin_token::log_source(config.admin_token_source, &config.data_dir);
 
     let mut engine_cfg = engine_config(&config);
-    if let Some(hook) = &config.operational_webhook {
+    if let Some(hook) = &config.operational_webhook() {
         engine_cfg.operational = Some(
             operational::ensure_target(store.as_ref(), hook)
                 .await
@@ -67,7 +67,7 @@ pub async fn run(
         engine: engine.clone(),
         admin_token: admin_token.into(),
         max_body_bytes: config.max_body_bytes,
-        secret_grace: config.secret_grace,
+        secret_grace: config.secret_grace_period,
         https_only: config.https_only,
         idempotency_ttl: config.idempotency_ttl,
         public_url: match &config.public_url {
@@ -88,7 +88,7 @@ pub async fn run(
     );
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
-    let limits = listener::Limits::new(&config.listener);
+    let limits = listener::Limits::new(&config.listener());
     listener::serve(listener, api::router(state), limits, shutdown).await;
 
     tracing::info!("API stopped; finishing in-flight deliveries");
@@ -124,9 +124,8 @@ pub async fn prune(
 /// work resumes at once. With PostgreSQL,
 /// leases may belong to live nodes: they expire.
 async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc<dyn Store>> {
-    match &config.database {
+    match config.database() {
         Database::Sqlite(path) => {
-            let path = path.clone();
             let main = match &config.main_key {
                 Some(key) => key.clone(),
                 None if release_leases => main_key::load_or_create(&config.data_dir)?,
@@ -163,20 +162,19 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
             Ok(Arc::new(store))
         }
         Database::Postgres(url) => {
-            let pg = &config.postgres;
             // Every node must share the key, so none can be generated here.
             let main = config.main_key.clone().context(
                 "PostgreSQL needs main_key (HOOKD_MAIN_KEY), the same on every node: it \
                  encrypts endpoint secrets at rest; create one with `hookd keygen --main-key`",
             )?;
             let options = PostgresOptions {
-                url: url.clone(),
-                pool_size: pg.pool_size,
-                statement_timeout: pg.statement_timeout,
-                connect_timeout: pg.connect_timeout,
-                acquire_timeout: pg.connect_timeout,
+                url,
+                pool_size: config.database_pool_size,
+                statement_timeout: config.database_statement_timeout,
+                connect_timeout: config.database_connect_timeout,
+                acquire_timeout: config.database_connect_timeout,
                 call_timeout: config.database_timeout,
-                ca_file: pg.ca_file.clone(),
+                ca_file: config.database_ca_file.clone(),
                 keyring: Some(Keyring::new(main, config.previous_main_keys.clone())),
             };
             let store = PostgresStore::connect(&options)
@@ -209,16 +207,16 @@ fn node_id() -> String {
 fn engine_config(config: &Config) -> EngineConfig {
     EngineConfig {
         node_id: node_id(),
-        retry: config.retry.clone(),
+        retry: config.retry(),
         request_timeout: config.request_timeout,
         max_retry_after: config.max_retry_after,
         allowed_networks: config.allowed_networks.clone(),
         https_only: config.https_only,
         svix_headers: config.svix_headers,
         lease: config.lease,
-        poll_interval: config.poll_interval,
+        poll_interval: config.poll_interval_ms,
         shutdown_grace: config.shutdown_grace,
-        proxy: config.proxy.clone(),
+        proxy: config.proxy_url.clone(),
         auto_disable_after: config.auto_disable_after,
         ..EngineConfig::default()
     }

@@ -95,10 +95,7 @@ fn main() -> anyhow::Result<()> {
 
 fn prune(args: PruneArgs) -> anyhow::Result<()> {
     let older_than = hookd_server::cleaner::parse_age(&args.older_than)?;
-    let config = Config::load(&ServeArgs {
-        store: args.store,
-        ..ServeArgs::default()
-    })?;
+    let config = Config::load(args.store.config.as_deref(), args.store.flags)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,7 +109,7 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::load(&args)?;
+    let config = Config::load(args.config.as_deref(), args.flags)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -167,22 +164,45 @@ mod tests {
 
     #[test]
     fn boolean_flags_are_switches_that_also_take_a_value() {
-        let none = serve(&[]);
+        let none = serve(&[]).flags;
         assert_eq!((none.https_only, none.svix_headers), (None, None));
-        let on = serve(&["--https-only", "--svix-headers", "--listen", "127.0.0.1:1"]);
+        let on = serve(&["--https-only", "--svix-headers", "--listen", "127.0.0.1:1"]).flags;
         assert_eq!((on.https_only, on.svix_headers), (Some(true), Some(true)));
         assert_eq!(on.listen, Some("127.0.0.1:1".parse().unwrap()));
-        let off = serve(&["--https-only=false", "--svix-headers=false"]);
+        let off = serve(&["--https-only=false", "--svix-headers=false"]).flags;
         assert_eq!(
             (off.https_only, off.svix_headers),
             (Some(false), Some(false))
         );
-        let explicit = serve(&["--https-only=true", "--svix-headers", "true"]);
+        let explicit = serve(&["--https-only=true", "--svix-headers", "true"]).flags;
         assert_eq!(
             (explicit.https_only, explicit.svix_headers),
             (Some(true), Some(true))
         );
         assert!(Cli::try_parse_from(["hookd", "serve", "--https-only=maybe"]).is_err());
+    }
+
+    #[test]
+    fn flags_reach_the_config_with_their_types() {
+        let args = serve(&[
+            "--config",
+            "elsewhere.toml",
+            "--allowed-networks",
+            "loopback,10.0.0.0/8",
+            "--retry-schedule",
+            "1,2",
+            "--lease",
+            "30",
+            "--max-connections",
+            "7",
+        ]);
+        assert_eq!(args.config, Some("elsewhere.toml".into()));
+        let config = Config::resolve(Default::default(), args.flags).unwrap();
+        assert_eq!(config.allowed_networks.len(), 3);
+        assert_eq!(config.retry().max_attempts(), 3);
+        assert_eq!(config.lease, std::time::Duration::from_secs(30));
+        assert_eq!(config.max_connections, Some(7));
+        assert!(Cli::try_parse_from(["hookd", "serve", "--lease", "soon"]).is_err());
     }
 
     fn help(command: &str) -> String {
@@ -193,30 +213,45 @@ mod tests {
             .to_string()
     }
 
+    /// Whether `help` offers `flag` (`--lease <LEASE>`, `--https-only [<BOOL>]`), and not
+    /// just a longer flag that starts with it.
+    fn offers(help: &str, flag: &str) -> bool {
+        help.lines()
+            .any(|l| l.split_whitespace().next() == Some(flag))
+    }
+
     #[test]
-    fn prune_offers_only_the_database_settings() {
+    fn serve_offers_every_declared_flag_and_prune_only_the_database_ones() {
+        use hookd_server::config::{Scope, SETTINGS};
         let serve_help = help("serve");
-        let help = help("prune");
-        for shared in [
-            "--older-than",
-            "--database-url",
-            "--data-dir",
-            "--main-key",
-            "--config",
-        ] {
-            assert!(help.contains(shared), "{shared} missing:\n{help}");
+        let prune_help = help("prune");
+        for help in [&serve_help, &prune_help] {
+            assert!(offers(help, "--config"), "--config missing:\n{help}");
+            assert!(help.contains("[env: HOOKD_CONFIG"), "{help}");
         }
-        for serve_only in [
-            "--head-timeout",
-            "--retry-schedule",
-            "--https-only",
-            "--listen",
-        ] {
-            assert!(!help.contains(serve_only), "{serve_only} offered:\n{help}");
-            assert!(serve_help.contains(serve_only), "{serve_only} not in serve");
+        assert!(offers(&prune_help, "--older-than"), "{prune_help}");
+        for setting in SETTINGS {
+            let (Some(flag), Some(env)) = (setting.flag(), setting.env()) else {
+                let flag = format!("--{}", setting.name.replace('_', "-"));
+                assert!(!offers(&serve_help, &flag), "file-only {flag} offered");
+                continue;
+            };
+            assert!(offers(&serve_help, &flag), "{flag} missing:\n{serve_help}");
+            assert!(
+                serve_help.contains(&format!("[env: {env}")),
+                "{env} missing"
+            );
+            let in_prune = offers(&prune_help, &flag);
+            assert_eq!(in_prune, setting.scope == Scope::Store, "{flag} in prune");
         }
         assert!(
             Cli::try_parse_from(["hookd", "prune", "--older-than", "1d", "--listen", "x"]).is_err()
         );
+        let prune =
+            Cli::try_parse_from(["hookd", "prune", "--older-than", "1d", "--data-dir", "d"]);
+        match prune.expect("prune takes the database settings").command {
+            Command::Prune(args) => assert_eq!(args.store.flags.data_dir, Some("d".into())),
+            _ => unreachable!("a prune command line"),
+        }
     }
 }

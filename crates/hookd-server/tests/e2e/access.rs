@@ -625,7 +625,7 @@ async fn portal_token_is_confined_to_its_app_on_postgres() {
         return;
     };
     let url = schema.url.clone();
-    let app = spawn_app_with(|c| c.database = Database::Postgres(url)).await;
+    let app = spawn_app_with(|c| c.database_url = Some(Database::Postgres(url))).await;
     portal_token_is_confined_to_its_app(app).await;
     drop(schema);
 }

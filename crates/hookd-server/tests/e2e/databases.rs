@@ -15,7 +15,7 @@ impl TestDb {
     /// Points `config` at this database.
     pub fn apply(&self, config: &mut Config) {
         if let Some(pg) = &self.postgres {
-            config.database = Database::Postgres(pg.url.clone());
+            config.database_url = Some(Database::Postgres(pg.url.clone()));
         }
     }
 }

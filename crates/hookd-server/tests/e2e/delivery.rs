@@ -3,7 +3,7 @@
 
 use crate::support::{spawn_app, spawn_app_with, Answer, Receiver};
 use hookd_core::signing::{self, EndpointSecret};
-use hookd_server::config::{Config, FileConfig, ServeArgs};
+use hookd_server::config::{Config, Layer};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -349,8 +349,8 @@ async fn an_ssrf_refusal_names_the_address_and_the_setting_that_allows_it() {
 #[tokio::test]
 async fn the_word_loopback_allows_ipv4_and_ipv6_loopback_receivers_and_localhost() {
     let loopback = Config::resolve(
-        FileConfig::default(),
-        &ServeArgs {
+        Layer::default(),
+        Layer {
             allowed_networks: Some("loopback".into()),
             ..Default::default()
         },
@@ -433,7 +433,8 @@ async fn accepted_messages_survive_a_restart_and_are_delivered() {
     let rx = Receiver::start().await;
     rx.set_default("/later", Answer::status(503));
     let app = spawn_app_with(|c| {
-        c.retry = hookd_core::retry::RetrySchedule::parse("1,1,1,1,1", 0.0).unwrap()
+        c.retry_schedule = vec![Duration::from_secs(1); 5];
+        c.retry_jitter = 0.0;
     })
     .await;
     let a = app.create_app().await;

@@ -3,9 +3,8 @@
 
 use crate::databases::test_databases;
 use crate::support::{restart_in_with, spawn_app_with, Answer, Received, Receiver, TestApp};
-use hookd_core::retry::RetrySchedule;
 use hookd_core::signing::{verify, EndpointSecret};
-use hookd_server::config::{Config, OperationalWebhook};
+use hookd_server::config::Config;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,10 +12,8 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn operational(config: &mut Config, receiver: &Receiver, secret: &EndpointSecret) {
-    config.operational_webhook = Some(OperationalWebhook {
-        url: receiver.url("/ops"),
-        secret: secret.clone(),
-    });
+    config.operational_webhook_url = Some(receiver.url("/ops"));
+    config.operational_webhook_secret = Some(secret.clone());
 }
 
 /// Checks the Standard Webhooks signature and returns the JSON body.
@@ -106,7 +103,8 @@ async fn operational_webhooks_report_every_event_type_signed() {
             db.apply(c);
             operational(c, &receiver, &secret);
             // Five attempts: `failing` after the fourth failure, then the last one.
-            c.retry = RetrySchedule::new(vec![Duration::from_millis(50); 4], 0.0);
+            c.retry_schedule = vec![Duration::from_millis(50); 4];
+            c.retry_jitter = 0.0;
         })
         .await;
         let (s, v) = app
@@ -230,7 +228,8 @@ async fn an_endpoint_failing_for_the_period_is_disabled_and_stays_so_until_reena
             db.apply(c);
             operational(c, &receiver, &secret);
             c.auto_disable_after = Duration::from_millis(300);
-            c.retry = RetrySchedule::new(vec![Duration::from_millis(100); 20], 0.0);
+            c.retry_schedule = vec![Duration::from_millis(100); 20];
+            c.retry_jitter = 0.0;
         };
         let app = spawn_app_with(tweak).await;
         let app_id = app.create_app().await;
@@ -300,7 +299,8 @@ async fn recovery_resends_failed_messages_of_the_window_as_a_pollable_task() {
         let receiver = Receiver::start().await;
         let app = spawn_app_with(|c| {
             db.apply(c);
-            c.retry = RetrySchedule::new(Vec::new(), 0.0);
+            c.retry_schedule = Vec::new();
+            c.retry_jitter = 0.0;
         })
         .await;
         let app_id = app.create_app().await;
@@ -377,7 +377,8 @@ async fn a_large_recovery_does_not_stall_live_traffic_to_other_endpoints() {
         let receiver = Receiver::start().await;
         let app = spawn_app_with(|c| {
             db.apply(c);
-            c.retry = RetrySchedule::new(Vec::new(), 0.0);
+            c.retry_schedule = Vec::new();
+            c.retry_jitter = 0.0;
         })
         .await;
         let app_id = app.create_app().await;

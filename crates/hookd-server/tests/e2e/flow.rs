@@ -98,7 +98,8 @@ async fn max_concurrency_caps_requests_in_flight() {
 #[tokio::test]
 async fn fifo_sends_the_next_message_only_after_the_previous_one_settled() {
     let app = spawn_app_with(|c| {
-        c.retry = hookd_core::retry::RetrySchedule::parse("0.1,0.1", 0.0).unwrap()
+        c.retry_schedule = vec![Duration::from_millis(100); 2];
+        c.retry_jitter = 0.0;
     })
     .await;
     let rx = Receiver::start().await;

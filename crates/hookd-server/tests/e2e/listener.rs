@@ -123,7 +123,7 @@ async fn trickle<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_head_gets_408_and_is_closed_after_head_timeout() {
-    let app = spawn_app_with(|c| c.listener.head_timeout = Duration::from_millis(500)).await;
+    let app = spawn_app_with(|c| c.head_timeout = Duration::from_millis(500)).await;
     let mut slow = connect(&app).await;
     // A byte every 100 ms: never idle long, never done.
     let head = b"GET /api/v1/health HTTP/1.1\r\nhost: hookd\r\nx-slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -138,7 +138,7 @@ async fn a_slowloris_head_gets_408_and_is_closed_after_head_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_connection_is_closed_after_head_timeout() {
-    let app = spawn_app_with(|c| c.listener.head_timeout = Duration::from_millis(400)).await;
+    let app = spawn_app_with(|c| c.head_timeout = Duration::from_millis(400)).await;
     let mut silent = connect(&app).await;
     let started = Instant::now();
     assert!(closed_within(&mut silent, PROMPT).await);
@@ -148,8 +148,8 @@ async fn a_silent_connection_is_closed_after_head_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_closes_after_idle_timeout_and_an_active_one_stays() {
     let app = spawn_app_with(|c| {
-        c.listener.head_timeout = Duration::from_secs(5);
-        c.listener.idle_timeout = Duration::from_millis(600);
+        c.head_timeout = Duration::from_secs(5);
+        c.idle_timeout = Duration::from_millis(600);
     })
     .await;
     let mut idle = connect(&app).await;
@@ -184,7 +184,7 @@ async fn an_idle_keep_alive_connection_closes_after_idle_timeout_and_an_active_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_the_client_does_not_read_is_dropped_after_idle_timeout() {
-    let app = spawn_app_with(|c| c.listener.idle_timeout = Duration::from_millis(500)).await;
+    let app = spawn_app_with(|c| c.idle_timeout = Duration::from_millis(500)).await;
     let app_id = app.create_app().await;
     // About 7 MB of messages: more than the server's socket may buffer (4 MB at most).
     let big = "x".repeat(900_000);
@@ -252,7 +252,7 @@ async fn start_request(app: &TestApp, len: usize) -> TcpStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_stops_arriving_is_cut_with_408() {
-    let app = spawn_app_with(|c| c.listener.body_timeout = Duration::from_millis(500)).await;
+    let app = spawn_app_with(|c| c.body_timeout = Duration::from_millis(500)).await;
     let mut client = connect(&app).await;
     client
         .write_all(&post_head("/api/v1/app", 100))
@@ -270,8 +270,8 @@ async fn a_body_that_stops_arriving_is_cut_with_408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_slower_than_body_min_rate_is_cut_with_408() {
     let app = spawn_app_with(|c| {
-        c.listener.body_timeout = Duration::from_millis(500);
-        c.listener.body_min_rate = 2_000;
+        c.body_timeout = Duration::from_millis(500);
+        c.body_min_rate = 2_000;
     })
     .await;
     let mut client = connect(&app).await;
@@ -298,8 +298,8 @@ async fn a_body_slower_than_body_min_rate_is_cut_with_408() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_at_a_good_pace_is_read_whole() {
     let app = spawn_app_with(|c| {
-        c.listener.body_timeout = Duration::from_millis(400);
-        c.listener.body_min_rate = 100;
+        c.body_timeout = Duration::from_millis(400);
+        c.body_min_rate = 100;
     })
     .await;
     // 420 bytes (JSON padded with spaces) in four pieces 200 ms apart: about 500 B/s, and
@@ -321,8 +321,8 @@ async fn a_body_at_a_good_pace_is_read_whole() {
 
 async fn connection_cap_evicts_the_longest_waiting(backend: Backend) {
     let Some(app) = spawn_on(backend, |c| {
-        c.listener.max_connections = Some(8);
-        c.listener.head_timeout = Duration::from_secs(30);
+        c.max_connections = Some(8);
+        c.head_timeout = Duration::from_secs(30);
     })
     .await
     else {
@@ -359,8 +359,8 @@ async fn connection_cap_evicts_the_longest_waiting(backend: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_connection_is_busy_a_new_one_gets_503_json() {
     let app = spawn_app_with(|c| {
-        c.listener.max_connections = Some(2);
-        c.listener.body_timeout = Duration::from_secs(10);
+        c.max_connections = Some(2);
+        c.body_timeout = Duration::from_secs(10);
     })
     .await;
     let body = json!({"name": "late"}).to_string();
@@ -482,8 +482,8 @@ async fn a_declared_oversized_body_gets_413_at_once_without_100_continue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_closes_idle_connections_and_lets_a_request_in_flight_finish() {
     let app = spawn_app_with(|c| {
-        c.listener.body_timeout = Duration::from_secs(10);
-        c.listener.head_timeout = Duration::from_secs(2);
+        c.body_timeout = Duration::from_secs(10);
+        c.head_timeout = Duration::from_secs(2);
     })
     .await;
     // A head that never ends: shutdown waits for it no longer than head_timeout.

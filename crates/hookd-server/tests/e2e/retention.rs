@@ -219,7 +219,8 @@ async fn keys_expire_after_the_configured_time(backend: Backend) {
 
 async fn expunged_message_content_reads_back_empty_and_pending_deliveries_settle(backend: Backend) {
     let Some(app) = spawn_on(backend, |c| {
-        c.retry = hookd_core::retry::RetrySchedule::new(vec![Duration::from_millis(300); 5], 0.0);
+        c.retry_schedule = vec![Duration::from_millis(300); 5];
+        c.retry_jitter = 0.0;
     })
     .await
     else {

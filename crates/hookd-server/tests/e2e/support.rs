@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hookd_server::config::{Config, FileConfig, ServeArgs, StoreArgs};
+use hookd_server::config::{Config, Database, Layer};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -48,20 +48,17 @@ pub async fn restart_in_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Con
 }
 
 fn test_config(dir: &std::path::Path) -> Config {
-    let args = ServeArgs {
-        store: StoreArgs {
-            database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
-            data_dir: Some(dir.to_path_buf()),
-            ..Default::default()
-        },
+    let flags = Layer {
+        database_url: Some(format!("sqlite://{}", dir.join("hookd.db").display())),
+        data_dir: Some(dir.to_path_buf()),
         admin_token: Some(TOKEN.into()),
         allowed_networks: Some("127.0.0.0/8,::1/128".into()),
         retry_schedule: Some("0.2,0.2".into()),
         request_timeout: Some(5.0),
         ..Default::default()
     };
-    let mut config = Config::resolve(FileConfig::default(), &args).unwrap();
-    config.poll_interval = Duration::from_millis(20);
+    let mut config = Config::resolve(Layer::default(), flags).unwrap();
+    config.poll_interval_ms = Duration::from_millis(20);
     config.shutdown_grace = Duration::from_secs(2);
     config
 }
@@ -83,7 +80,7 @@ pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Opti
             let schema = crate::pg::PgSchema::create("spawn_on").await?;
             let url = schema.url.clone();
             let mut app = spawn_app_with(|c| {
-                c.database = hookd_server::config::Database::Postgres(url);
+                c.database_url = Some(Database::Postgres(url));
                 tweak(c);
             })
             .await;
@@ -101,9 +98,7 @@ pub async fn spawn_app() -> TestApp {
 const PG_MAIN_KEY: &str = "aG9va2QtZTJlLXRlc3QtbWFpbi1rZXktMDEyMzQ1Njc=";
 
 async fn start(mut config: Config, dir: tempfile::TempDir) -> TestApp {
-    if matches!(config.database, hookd_server::config::Database::Postgres(_))
-        && config.main_key.is_none()
-    {
+    if matches!(config.database(), Database::Postgres(_)) && config.main_key.is_none() {
         config.main_key = Some(hookd_store::secrets::MainKey::from_base64(PG_MAIN_KEY).unwrap());
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
