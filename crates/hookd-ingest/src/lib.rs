@@ -1,5 +1,5 @@
-//! Verification of webhooks *received* from third-party providers (the ingest gateway,
-//! issue 6). Pure functions: no I/O, no clock (the caller passes `now`), no logging.
+//! Verification of webhooks *received* from third-party providers (the ingest gateway).
+//! Pure functions: no I/O, no clock (the caller passes `now`), no logging.
 //!
 //! # Layout
 //! - [`request`]: [`IncomingRequest`], the request exactly as the provider sent it.
@@ -12,11 +12,14 @@
 //! - `event_type`: fills [`Verified::event_type`] (and body-carried event ids) in one
 //!   read of the body.
 //! - `kept`: [`kept_headers`], the request headers kept with an accepted event.
-//! - [`mod@handshake`]: Slack, Twitch and Zoom endpoint handshakes, answered only for
-//!   requests that already passed [`verify`].
+//! - `handshake`: Slack, Twitch and Zoom endpoint handshakes (answered only for requests
+//!   that already passed verification) and Slack's `ssl_check` probe (answered before).
 //!
 //! This crate must not touch storage, HTTP servers or the delivery engine: the server
-//! calls [`verify()`] and [`handshake()`] and decides what to store and answer.
+//! calls [`receive()`], the one entry point, and decides what to store and answer from the
+//! [`Received`] it returns. [`receive()`] keeps the order: a probe that carries nothing is
+//! answered before verification, everything else is verified, and only a verified
+//! request is looked at for a handshake.
 //!
 //! Order of checks, everywhere: headers are parsed (`missing_header`,
 //! `malformed_signature`, `malformed_timestamp`), then the signature is checked against
@@ -26,14 +29,14 @@
 pub mod config;
 mod crypto;
 mod event_type;
-pub mod handshake;
+mod handshake;
 mod kept;
 mod providers;
 pub mod rejection;
 pub mod request;
 
 pub use config::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig, Secret};
-pub use handshake::{handshake, probe, HandshakeResponse};
+pub use handshake::HandshakeResponse;
 pub use kept::kept_headers;
 pub use rejection::Rejection;
 pub use request::IncomingRequest;
@@ -54,6 +57,33 @@ pub struct Verified {
     pub event_type: Option<String>,
 }
 
+/// What a request to a receive URL turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// A probe or handshake hookd answers itself: nothing is stored or forwarded.
+    Answer(HandshakeResponse),
+    /// An authentic event, to store and forward.
+    Event(Verified),
+    /// Refused, with a stable code.
+    Refused(Rejection),
+}
+
+/// The ingest gateway's one entry point: answers a probe that carries nothing (before
+/// verification), verifies everything else, and answers a verified handshake; what is
+/// left is an event. `now_unix_secs` is the caller's clock.
+pub fn receive(config: &ProviderConfig, req: &IncomingRequest<'_>, now_unix_secs: i64) -> Received {
+    if let Some(answer) = handshake::probe(config, req) {
+        return Received::Answer(answer);
+    }
+    match verify(config, req, now_unix_secs) {
+        Err(rejection) => Received::Refused(rejection),
+        Ok(verified) => match handshake::handshake(config, req) {
+            Some(answer) => Received::Answer(answer),
+            None => Received::Event(verified),
+        },
+    }
+}
+
 /// Why `config` can never verify a request, if it cannot: checked when a source is saved,
 /// so a secret that is not a key is refused there rather than on every request.
 pub fn config_problem(config: &ProviderConfig) -> Option<Rejection> {
@@ -72,7 +102,8 @@ pub fn config_problem(config: &ProviderConfig) -> Option<Rejection> {
     }
 }
 
-/// Verifies `req` as sent by `config.provider`, at `now_unix_secs`.
+/// Verifies `req` as sent by `config.provider`, at `now_unix_secs` (signature and age only;
+/// the gateway calls [`receive()`], which also answers probes and handshakes).
 pub fn verify(
     config: &ProviderConfig,
     req: &IncomingRequest<'_>,

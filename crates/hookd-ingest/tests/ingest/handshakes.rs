@@ -1,8 +1,18 @@
 //! Slack, Twitch and Zoom handshakes are recognised in verified requests and answered
-//! as each provider documents; ordinary events get no handshake.
+//! as each provider documents; ordinary events get no handshake. Every request goes
+//! through the gateway's one entry point, `hookd_ingest::receive`.
 
 use crate::common::*;
-use hookd_ingest::{handshake, Provider, ProviderConfig};
+use hookd_ingest::{HandshakeResponse, IncomingRequest, Provider, ProviderConfig, Received};
+
+/// The answer `receive` gives a request it takes as a handshake; `None` for an event.
+fn handshake(cfg: &ProviderConfig, req: &IncomingRequest<'_>) -> Option<HandshakeResponse> {
+    match hookd_ingest::receive(cfg, req, NOW) {
+        Received::Answer(answer) => Some(answer),
+        Received::Event(_) => None,
+        Received::Refused(rejection) => panic!("refused: {rejection:?}"),
+    }
+}
 
 #[test]
 fn slack_url_verification_answers_the_challenge() {
@@ -71,4 +81,36 @@ fn other_providers_have_no_handshake() {
         handshake(&ProviderConfig::new(Provider::Github, ["s"]), &req.get()),
         None
     );
+}
+
+#[test]
+fn receive_answers_a_probe_unverified_but_a_handshake_only_when_verified() {
+    let cfg = ProviderConfig::new(Provider::Slack, ["slack-secret"]);
+    // Slack's ssl_check carries nothing: answered before any signature check.
+    let probe = Req::new(
+        "https://hooks.example.com/ingest/t",
+        &b"ssl_check=1&token=x"[..],
+    );
+    assert!(matches!(
+        hookd_ingest::receive(&cfg, &probe.get(), NOW),
+        Received::Answer(a) if a.status == 200 && a.body.is_empty()
+    ));
+    // A challenge signed with another secret is refused, not answered.
+    let body = br#"{"type":"url_verification","challenge":"c"}"#;
+    let forged = sign(Provider::Slack, "another-secret", body, NOW);
+    assert_eq!(
+        hookd_ingest::receive(&cfg, &forged.get(), NOW),
+        Received::Refused(hookd_ingest::Rejection::BadSignature)
+    );
+    // An ordinary verified event is an event.
+    let event = sign(
+        Provider::Slack,
+        "slack-secret",
+        br#"{"type":"event_callback"}"#,
+        NOW,
+    );
+    assert!(matches!(
+        hookd_ingest::receive(&cfg, &event.get(), NOW),
+        Received::Event(_)
+    ));
 }

@@ -5,13 +5,12 @@
 //! 1. the source is looked up ([`Receiver`] caches it for a second, misses included; a
 //!    token no source can have, see [`MAX_TOKEN_LEN`], is not found without a lookup);
 //! 2. the body is read up to `max_body_bytes` (more: 413 `body_too_large`);
-//! 3. `hookd_ingest::verify` checks the signature (failure: 401 with the rejection's
-//!    code); a refused request is recorded in the rejection log (bounded, see
+//! 3. `hookd_ingest::receive` says what the request is: a probe or a verified handshake
+//!    (Slack's `ssl_check`; Slack, Twitch, Zoom challenges), answered and not stored; a
+//!    refusal (401 with the rejection's code), recorded in the rejection log (bounded, see
 //!    [`REJECTIONS_PER_SECOND`]), logged with its source id and code (at most one line a
-//!    second, with the count left out) and never forwarded;
-//! 4. a verified handshake (Slack, Twitch, Zoom) is answered and not stored, and so is
-//!    Slack's `ssl_check` probe, which carries nothing and is answered unverified (before
-//!    step 3);
+//!    second, with the count left out) and never forwarded; or an event;
+//! 4. an event's body and the headers to keep are taken as received;
 //! 5. anything else is written, with its de-duplication key (the provider's event id,
 //!    remembered for `ingest_dedup_window`), as a message of the source's internal
 //!    application, fanned out to the source's endpoints, and only then acknowledged:
@@ -39,7 +38,7 @@ use base64::Engine as _;
 use hookd_core::ids::{MsgId, RejectionId, SourceId};
 use hookd_core::model::{Endpoint, IngestForward, IngestRejection, Message};
 use hookd_core::Timestamp;
-use hookd_ingest::{IncomingRequest, ProviderConfig};
+use hookd_ingest::{IncomingRequest, ProviderConfig, Received};
 use hookd_store::{IngestDedup, IngestWrite, StoreError};
 use serde_json::json;
 use std::collections::HashMap;
@@ -262,12 +261,10 @@ async fn receive_inner(
         headers,
         body: &body,
     };
-    if let Some(answer) = hookd_ingest::probe(config, &request) {
-        return Ok(handshake_response(answer));
-    }
-    let verified = match hookd_ingest::verify(config, &request, now.as_secs()) {
-        Ok(v) => v,
-        Err(rejection) => {
+    let verified = match hookd_ingest::receive(config, &request, now.as_secs()) {
+        Received::Event(verified) => verified,
+        Received::Answer(answer) => return Ok(handshake_response(answer)),
+        Received::Refused(rejection) => {
             return Ok(refuse(
                 state,
                 &source,
@@ -282,9 +279,6 @@ async fn receive_inner(
             .await)
         }
     };
-    if let Some(answer) = hookd_ingest::handshake(config, &request) {
-        return Ok(handshake_response(answer));
-    }
 
     // Stored byte-exact: as text when it is text a database column takes, else base64.
     let (payload, base64) = match std::str::from_utf8(&body) {
