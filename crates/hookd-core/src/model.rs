@@ -24,6 +24,29 @@ pub struct Application {
     pub updated_at: Timestamp,
 }
 
+/// The uid of the application operational webhooks are sent through (hookd's own).
+pub const OPERATIONAL_APP_UID: &str = "hookd-operational-webhooks";
+/// The uids of ingest sources' applications (hookd's own) start with this.
+pub const INGEST_APP_UID_PREFIX: &str = "hookd-ingest-";
+
+/// The uid of the application holding an ingest source's endpoints.
+pub fn ingest_app_uid(source: &SourceId) -> String {
+    format!("{INGEST_APP_UID_PREFIX}{source}")
+}
+
+/// Whether `uid` names one of hookd's internal applications (the operational-webhooks
+/// target, an ingest source's endpoint holder): reserved in the API, hidden from lists.
+pub fn is_internal_app_uid(uid: &str) -> bool {
+    uid == OPERATIONAL_APP_UID || uid.starts_with(INGEST_APP_UID_PREFIX)
+}
+
+impl Application {
+    /// Whether this is one of hookd's internal applications ([`is_internal_app_uid`]).
+    pub fn is_internal(&self) -> bool {
+        self.uid.as_deref().is_some_and(is_internal_app_uid)
+    }
+}
+
 /// A kind of event endpoints can subscribe to, addressed by its unique name.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EventType {
@@ -86,6 +109,37 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// A new enabled endpoint of `app` sending to `url` and signing with `secret`, with
+    /// every other field at the API's default (no uid, no filters, no flow control, no
+    /// custom headers, version 1), created at `now`.
+    pub fn new(
+        app: &AppId,
+        url: impl Into<String>,
+        secret: EndpointSecret,
+        now: Timestamp,
+    ) -> Self {
+        Endpoint {
+            id: EndpointId::generate_at(now),
+            app_id: app.clone(),
+            uid: None,
+            url: url.into(),
+            description: String::new(),
+            version: 1,
+            rate_limit: None,
+            max_concurrency: None,
+            fifo: false,
+            disabled: false,
+            event_types: None,
+            channels: None,
+            metadata: Metadata::new(),
+            secret,
+            previous_secrets: Vec::new(),
+            headers: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether deliveries to this endpoint are paced or ordered (throttle, concurrency cap
     /// or FIFO). Such deliveries are claimed only by the node that owns the endpoint.
     pub fn is_flow_controlled(&self) -> bool {
@@ -258,26 +312,15 @@ mod tests {
 
     fn endpoint(types: Option<&[&str]>, channels: Option<&[&str]>) -> Endpoint {
         let to_vec = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        Endpoint {
-            id: EndpointId::generate(),
-            app_id: AppId::generate(),
-            uid: None,
-            url: "https://example.com".into(),
-            description: String::new(),
-            version: 1,
-            rate_limit: None,
-            max_concurrency: None,
-            fifo: false,
-            disabled: false,
-            event_types: types.map(to_vec),
-            channels: channels.map(to_vec),
-            metadata: Metadata::new(),
-            secret: EndpointSecret::generate(),
-            previous_secrets: Vec::new(),
-            headers: BTreeMap::new(),
-            created_at: Timestamp::now(),
-            updated_at: Timestamp::now(),
-        }
+        let mut ep = Endpoint::new(
+            &AppId::generate(),
+            "https://example.com",
+            EndpointSecret::generate(),
+            Timestamp::now(),
+        );
+        ep.event_types = types.map(to_vec);
+        ep.channels = channels.map(to_vec);
+        ep
     }
 
     #[test]

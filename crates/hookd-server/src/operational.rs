@@ -3,17 +3,17 @@
 //! operational events into messages of this application, so they are signed, retried and
 //! logged like every delivery. The application is hidden from `GET /api/v1/app`.
 
-use crate::api::endpoint_body::blank;
 use crate::config::OperationalWebhook;
 use anyhow::Context;
 use hookd_core::ids::AppId;
+use hookd_core::model::Endpoint;
 use hookd_core::model::{Application, Metadata};
 use hookd_core::Timestamp;
 use hookd_delivery::operational::OperationalTarget;
 use hookd_store::{Store, StoreError};
 
 /// The uid of the internal application.
-pub const APP_UID: &str = "hookd-operational-webhooks";
+pub const APP_UID: &str = hookd_core::model::OPERATIONAL_APP_UID;
 /// The uid of its endpoint.
 const ENDPOINT_UID: &str = "operator";
 
@@ -60,7 +60,12 @@ pub async fn ensure_target(
             ep
         }
         Err(StoreError::NotFound) => {
-            let mut ep = blank(&app.id, hook.secret.clone());
+            let mut ep = Endpoint::new(
+                &app.id,
+                String::new(),
+                hook.secret.clone(),
+                Timestamp::now(),
+            );
             ep.uid = Some(ENDPOINT_UID.to_owned());
             ep.url = hook.url.clone();
             ep.description = "operational webhooks (configured by the operator)".into();

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use hookd_core::ids::AppId;
-use hookd_core::model::{Application, Metadata};
+use hookd_core::model::{self, Application, Metadata};
 use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -99,13 +99,13 @@ fn check_uid(uid: Option<&str>) -> ApiResult<()> {
 /// namespaces of hookd's internal applications (422 `validation` otherwise).
 fn public_uid(uid: &str) -> ApiResult<()> {
     validate::resource_uid(uid, AppId::PREFIX).map_err(|m| ApiError::field("uid", m))?;
-    if uid == crate::operational::APP_UID || uid.starts_with(super::ingest_source::APP_UID_PREFIX) {
+    if model::is_internal_app_uid(uid) {
         return Err(ApiError::field(
             "uid",
             format!(
                 "uid is reserved: {} and uids starting with {} name hookd's internal applications",
-                crate::operational::APP_UID,
-                super::ingest_source::APP_UID_PREFIX
+                model::OPERATIONAL_APP_UID,
+                model::INGEST_APP_UID_PREFIX
             ),
         ));
     }
@@ -164,14 +164,6 @@ pub async fn load_or_create_app(
     }
 }
 
-/// Applications hookd keeps for itself: the operational-webhooks target and the ingest
-/// sources' endpoint holders. Hidden from `GET /app`.
-pub fn is_internal(app: &Application) -> bool {
-    app.uid.as_deref().is_some_and(|uid| {
-        uid == crate::operational::APP_UID || uid.starts_with(super::ingest_source::APP_UID_PREFIX)
-    })
-}
-
 /// `GET /app`: newest first unless `order=ascending`.
 pub async fn list(
     State(state): State<ApiState>,
@@ -183,7 +175,7 @@ pub async fn list(
     // by the next one, so a walk never ends early on an empty page.
     loop {
         let last = page.items.last().map(|a| a.id.to_string());
-        page.items.retain(|a| !is_internal(a));
+        page.items.retain(|a| !a.is_internal());
         match last {
             Some(last) if page.items.is_empty() && page.has_more => {
                 let mut next = cursor.request.clone();

@@ -5,7 +5,7 @@
 
 use super::app::load_app;
 use super::cache::FanOutCache;
-use super::endpoint_body::{apply_in, apply_patch, blank, signing_key, EndpointIn, EndpointPatch};
+use super::endpoint_body::{apply_in, apply_patch, signing_key, EndpointIn, EndpointPatch};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use super::pagination::{ListResponse, PageParams};
@@ -169,7 +169,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
     let secret = signing_key(body.secret.take(), body.key_type.take(), "secret")?;
     let app = load_app(&state, &app_id).await?;
-    let mut ep = blank(&app.id, secret);
+    let mut ep = Endpoint::new(&app.id, String::new(), secret, Timestamp::now());
     apply_in(&state, &mut ep, body).await?;
     state.store.create_endpoint(&ep).await.map_err(conflict)?;
     changed(&state, &cache, &ep);
@@ -212,7 +212,7 @@ pub async fn upsert(
         Err(StoreError::NotFound) => {
             super::endpoint_body::check_uid(Some(&ep_id))?;
             let secret = signing_key(secret, key_type, "secret")?;
-            let mut ep = blank(&app.id, secret);
+            let mut ep = Endpoint::new(&app.id, String::new(), secret, Timestamp::now());
             ep.uid = Some(ep_id);
             apply_in(&state, &mut ep, body).await?;
             state.store.create_endpoint(&ep).await.map_err(conflict)?;

@@ -4,7 +4,7 @@
 use super::error::{ApiError, ApiResult};
 use super::extract::{double_option, not_null};
 use super::ApiState;
-use hookd_core::ids::{AppId, EndpointId};
+use hookd_core::ids::EndpointId;
 use hookd_core::model::{Endpoint, Metadata};
 use hookd_core::signing::{EndpointSecret, KeyType};
 use hookd_core::{validate, Timestamp};
@@ -245,30 +245,6 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     ep.metadata = body.metadata.unwrap_or_default();
     ep.updated_at = Timestamp::now();
     Ok(())
-}
-
-pub fn blank(app: &AppId, secret: EndpointSecret) -> Endpoint {
-    let now = Timestamp::now();
-    Endpoint {
-        id: EndpointId::generate_at(now),
-        app_id: app.clone(),
-        uid: None,
-        url: String::new(),
-        description: String::new(),
-        version: 1,
-        rate_limit: None,
-        max_concurrency: None,
-        fifo: false,
-        disabled: false,
-        event_types: None,
-        channels: None,
-        metadata: Metadata::new(),
-        secret,
-        previous_secrets: Vec::new(),
-        headers: BTreeMap::new(),
-        created_at: now,
-        updated_at: now,
-    }
 }
 
 /// Applies a PATCH body to `ep`.

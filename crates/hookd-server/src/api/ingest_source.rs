@@ -29,13 +29,7 @@ use std::time::Duration;
 /// How long a rotated-out receive token keeps working.
 pub const TOKEN_GRACE: Duration = Duration::from_secs(86_400);
 
-/// The uid prefix of the sources' internal applications.
-pub const APP_UID_PREFIX: &str = "hookd-ingest-";
-
-/// The uid of the internal application holding `source`'s ingest endpoints.
-pub fn app_uid(source: &SourceId) -> String {
-    format!("{APP_UID_PREFIX}{source}")
-}
+pub use hookd_core::model::ingest_app_uid as app_uid;
 
 /// Body of create and replace (`IngestSourceIn`).
 #[derive(Debug, Deserialize)]
