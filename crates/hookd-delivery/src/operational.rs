@@ -10,16 +10,18 @@
 //! Deliveries to the internal application never emit events or count towards auto-disable,
 //! so a failing operator URL cannot feed itself.
 
-use crate::engine::Shared;
+use crate::signal::PollerSignal;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
 use hookd_core::model::{
     DeliveryStatus, Message, MessageDestination, TriggerType, DEFAULT_PAYLOAD_RETENTION_DAYS,
 };
 use hookd_core::Timestamp;
+use hookd_store::Store;
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Events waiting to be committed before new ones are dropped.
 const QUEUE: usize = 10_000;
@@ -104,24 +106,32 @@ impl OpEvent {
     }
 }
 
-/// The emitting side, held by the engine.
+/// The emitting side, held by whoever emits (attempts, the health writer, the engine).
 pub(crate) struct Operational {
     target: Option<OperationalTarget>,
     queue: mpsc::Sender<OpEvent>,
-    /// Taken by the task at start.
-    rx: std::sync::Mutex<Option<mpsc::Receiver<OpEvent>>>,
     dropped: AtomicU64,
 }
 
+/// Events on their way to the sending task.
+pub(crate) type Events = mpsc::Receiver<OpEvent>;
+
 impl Operational {
-    pub fn new(target: Option<OperationalTarget>) -> Self {
+    /// The emitting handle, and the receiving end to give [`run`] (only when a target is
+    /// configured).
+    pub fn new(target: Option<OperationalTarget>) -> (Self, Events) {
         let (queue, rx) = mpsc::channel(if target.is_some() { QUEUE } else { 1 });
-        Self {
+        let ops = Self {
             target,
             queue,
-            rx: std::sync::Mutex::new(Some(rx)),
             dropped: AtomicU64::new(0),
-        }
+        };
+        (ops, rx)
+    }
+
+    /// Where events go; `None` sends none.
+    pub fn target(&self) -> Option<&OperationalTarget> {
+        self.target.as_ref()
     }
 
     /// Whether deliveries of `app` are themselves operational webhooks.
@@ -144,50 +154,40 @@ impl Operational {
             }
         }
     }
+}
 
-    /// Starts the task that commits queued events (when a target is configured).
-    pub fn start(shared: &Arc<Shared>) {
-        let Some(target) = shared.ops.target.clone() else {
-            return;
-        };
-        let rx = shared
-            .ops
-            .rx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(rx) = rx {
-            shared.tracker.spawn(run(shared.clone(), target, rx));
-        }
-    }
+/// What the sending task works with.
+pub(crate) struct Sender {
+    pub store: Arc<dyn Store>,
+    pub target: OperationalTarget,
+    /// Told when events were committed.
+    pub poller: Arc<PollerSignal>,
+    pub shutdown: CancellationToken,
 }
 
 /// Commits events until shutdown, then whatever is still queued.
-async fn run(shared: Arc<Shared>, target: OperationalTarget, mut rx: mpsc::Receiver<OpEvent>) {
+pub(crate) async fn run(sender: Sender, mut rx: Events) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
-            _ = shared.shutdown.cancelled() => {
+            _ = sender.shutdown.cancelled() => {
                 while let Ok(e) = rx.try_recv() {
                     batch.push(e);
                 }
-                commit(&shared, &target, batch.drain(..)).await;
+                commit(&sender, batch.drain(..)).await;
                 return;
             }
         }
-        commit(&shared, &target, batch.drain(..)).await;
+        commit(&sender, batch.drain(..)).await;
     }
 }
 
-async fn commit(
-    shared: &Shared,
-    target: &OperationalTarget,
-    events: impl Iterator<Item = OpEvent>,
-) {
+async fn commit(sender: &Sender, events: impl Iterator<Item = OpEvent>) {
+    let target = &sender.target;
     let mut any = false;
     for event in events {
-        let payload = payload(shared, &event).await;
+        let payload = payload(&*sender.store, &event).await;
         let now = Timestamp::now();
         let msg = Message {
             id: MsgId::generate_at(now),
@@ -213,7 +213,7 @@ async fn commit(
             trigger: TriggerType::Scheduled,
             lease_owner: None,
         };
-        match shared.store.create_message(&msg, &[dest]).await {
+        match sender.store.create_message(&msg, &[dest]).await {
             Ok(()) => any = true,
             Err(e) => tracing::warn!(
                 error = %e,
@@ -223,13 +223,12 @@ async fn commit(
         }
     }
     if any {
-        shared.poller.wake.notify_one();
+        sender.poller.wake.notify_one();
     }
 }
 
 /// The event as Svix shapes it: `{"type": ..., "data": {...}}`.
-async fn payload(shared: &Shared, e: &OpEvent) -> Value {
-    let store = &*shared.store;
+async fn payload(store: &dyn Store, e: &OpEvent) -> Value {
     let app_uid = match &e.app_uid {
         Some(uid) => Some(uid.clone()),
         None => store
