@@ -3,6 +3,10 @@
 //!
 //! This is the only module that sees every part; the parts see only what they are given
 //! here (a dispatcher handle, the lanes, the poller's signal, the pacing table, ...).
+//!
+//! The API reaches the engine through few calls: new deliveries through the write path
+//! (`publish`, `publish_ingest`, `resend`, all `publish::Publisher`), a recovery through
+//! `start_recovery`, and every change to an endpoint through `endpoint_changed`.
 
 use crate::attempt::{self, Signing};
 use crate::cache::EndpointCache;
@@ -13,17 +17,17 @@ use crate::flow::{self, FlowTask};
 use crate::health::{self, Health};
 use crate::lanes::Lanes;
 use crate::lease::{self, Claimant, Renewer};
-use crate::operational::{self, OpEvent, Operational};
+use crate::op_sender;
+use crate::operational::{OpEvent, OpEventKind, Operational};
 use crate::pacing::Pacing;
 use crate::poller::{self, Poller};
+use crate::publish::{IngestEvent, Publisher};
 use crate::recorder::Recorder;
 use crate::recovery;
 use crate::signal::PollerSignal;
 use crate::ssrf::{self, SsrfPolicy};
-use hookd_core::ids::{AppId, EndpointId};
-use hookd_core::model::MAX_RESPONSE_BODY;
-use hookd_core::Timestamp;
-use hookd_store::{ClaimedDelivery, Store};
+use hookd_core::model::{Application, Endpoint, Message, MAX_RESPONSE_BODY};
+use hookd_store::{IngestWrite, RecoveryTask, Store, StoreResult};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -42,11 +46,8 @@ pub struct Engine {
 
 /// What the handle's methods reach.
 struct Inner {
-    claimant: Claimant,
-    lanes: Arc<Lanes>,
-    dispatcher: Dispatcher,
-    poller: Arc<PollerSignal>,
-    pacing: Arc<Pacing>,
+    /// The write path.
+    publisher: Publisher,
     cache: Arc<EndpointCache>,
     health: Arc<Health>,
     ops: Arc<Operational>,
@@ -54,9 +55,27 @@ struct Inner {
     recovery_wake: Arc<Notify>,
     /// The client deliveries use, for its SSRF policy.
     client: HttpClient,
-    shutdown: CancellationToken,
     /// Cancelled once everything stopped.
     closed: CancellationToken,
+}
+
+/// What happened to an endpoint, as the engine needs to hear it. Every change made
+/// through the API reaches the engine as one [`Engine::endpoint_changed`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointChange {
+    /// Created: `endpoint.created` is sent.
+    Created,
+    /// Its settings were replaced or patched: `endpoint.updated` is sent. If it was
+    /// disabled before and is enabled now, its failure streak starts over.
+    Updated { was_disabled: bool },
+    /// Its signing secret was rotated (no event).
+    SecretRotated,
+    /// Its custom headers changed (no event).
+    HeadersChanged,
+    /// Deleted: `endpoint.deleted` is sent.
+    Deleted,
+    /// Deleted together with its application (no event).
+    AppDeleted,
 }
 
 impl Engine {
@@ -126,6 +145,16 @@ impl Engine {
             lease_margin: config.request_timeout.min(config.lease / 2),
         });
 
+        let publisher = Publisher {
+            store: store.clone(),
+            lanes: lanes.clone(),
+            dispatcher: dispatcher.clone(),
+            claimant: claimant.clone(),
+            poller: poller_signal.clone(),
+            pacing: pacing.clone(),
+            shutdown: shutdown.clone(),
+        };
+
         tracker.spawn(poller::run(Poller {
             store: store.clone(),
             dispatcher: dispatcher.clone(),
@@ -152,8 +181,7 @@ impl Engine {
         tracker.spawn(recovery::run(recovery::Worker {
             store: store.clone(),
             claimant: claimant.clone(),
-            poller: poller_signal.clone(),
-            pacing: pacing.clone(),
+            publisher: publisher.clone(),
             wake: recovery_wake.clone(),
             shutdown: shutdown.clone(),
         }));
@@ -168,11 +196,12 @@ impl Engine {
             reports,
         ));
         if let Some(target) = ops.target().cloned() {
-            tracker.spawn(operational::run(
-                operational::Sender {
+            tracker.spawn(op_sender::run(
+                op_sender::Sender {
                     store: store.clone(),
                     target,
-                    poller: poller_signal.clone(),
+                    cache: cache.clone(),
+                    publisher: publisher.clone(),
                     shutdown: shutdown.clone(),
                 },
                 events,
@@ -190,87 +219,85 @@ impl Engine {
 
         Ok(Self {
             inner: Arc::new(Inner {
-                claimant,
-                lanes,
-                dispatcher,
-                poller: poller_signal,
-                pacing,
+                publisher,
                 cache,
                 health,
                 ops,
                 recovery_wake,
                 client,
-                shutdown,
                 closed,
             }),
         })
     }
 
-    /// Reserves in-memory room for deliveries to `endpoints` (one entry per destination).
-    pub fn admit(&self, endpoints: &[EndpointId]) -> Admission {
-        let inner = &self.inner;
-        let admitted = if inner.shutdown.is_cancelled() {
-            vec![false; endpoints.len()]
-        } else {
-            inner.lanes.reserve(endpoints)
-        };
-        let reserved = endpoints
-            .iter()
-            .zip(&admitted)
-            .filter(|(_, ok)| **ok)
-            .map(|(ep, _)| ep.clone())
-            .collect();
-        Admission {
-            owner: inner.claimant.node_id.clone(),
-            lease_until: inner.claimant.lease_until(Timestamp::now()),
-            admitted,
-            reservation: Reservation {
-                lanes: inner.lanes.clone(),
-                endpoints: reserved,
-            },
-        }
+    /// Commits `msg` with one destination per target, then hands the deliveries this node
+    /// has room for straight to its dispatcher (see `publish`). Returns once the commit
+    /// is durable; a `Conflict` error means the app already has the message's `eventId`.
+    pub async fn publish(&self, msg: &Message, targets: &[&Endpoint]) -> StoreResult<()> {
+        self.inner.publisher.publish(msg, targets, None).await?;
+        Ok(())
     }
 
-    /// Hands committed, admitted deliveries to the dispatcher (only those whose
-    /// `admitted` flag was true, in the same order).
-    pub fn submit(&self, mut admission: Admission, work: Vec<ClaimedDelivery>) {
-        let reserved = std::mem::take(&mut admission.reservation.endpoints);
-        self.inner.dispatcher.enqueue(&reserved, work);
+    /// [`Engine::publish`] for an event received through an ingest source: written with
+    /// its forwarding metadata and de-duplication entry; a duplicate writes and hands over
+    /// nothing and names the message the event was first stored as.
+    pub async fn publish_ingest(
+        &self,
+        msg: &Message,
+        targets: &[&Endpoint],
+        event: IngestEvent<'_>,
+    ) -> StoreResult<IngestWrite> {
+        self.inner
+            .publisher
+            .publish(msg, targets, Some(event))
+            .await
     }
 
-    /// Asks the poller to look for due work now (after a resend, say).
-    pub fn wake(&self) {
-        self.inner.poller.wake.notify_one();
+    /// Makes the delivery of `msg` to `endpoint` pending again as a manual resend, and
+    /// hands it over (delivered now if there is room, else by a poller).
+    pub async fn resend(&self, msg: Message, endpoint: &Endpoint) -> StoreResult<()> {
+        self.inner.publisher.resend(msg, endpoint).await
     }
 
-    /// New work for these flow-controlled endpoints was committed: if this node owns any
-    /// of them, it looks for their deliveries now (other nodes hear of it through the
-    /// store's due signal).
-    pub fn wake_flow(&self, endpoints: &[EndpointId]) {
-        for ep in endpoints {
-            self.inner.pacing.kick(ep);
-        }
-    }
-
-    /// Queues an operational webhook (a no-op unless an operator URL is configured).
-    pub fn emit(&self, event: OpEvent) {
-        self.inner.ops.emit(event);
-    }
-
-    /// Whether `app` is the internal application carrying operational webhooks.
-    pub fn is_internal_app(&self, app: &AppId) -> bool {
-        self.inner.ops.is_internal(app)
-    }
-
-    /// Asks the recovery worker to look for new tasks now.
-    pub fn wake_recovery(&self) {
+    /// Stores a new recovery task and has the recovery worker look for it now.
+    pub async fn start_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
+        self.inner.publisher.store.create_recovery(task).await?;
         self.inner.recovery_wake.notify_one();
+        Ok(())
     }
 
-    /// Forgets what this node knows about an endpoint's health (after re-enabling it, its
-    /// failure streak was cleared in the store).
-    pub fn forget_endpoint_health(&self, endpoint: &EndpointId) {
-        self.inner.health.forget(endpoint);
+    /// An endpoint of `app` changed (already written to the store): the engine forgets its
+    /// cached copy, starts a re-enabled endpoint's failure streak over, and sends the
+    /// operational webhook the change calls for.
+    pub async fn endpoint_changed(
+        &self,
+        app: &Application,
+        endpoint: &Endpoint,
+        change: EndpointChange,
+    ) {
+        let inner = &self.inner;
+        if let EndpointChange::Updated { was_disabled: true } = change {
+            if !endpoint.disabled {
+                let store = &*inner.publisher.store;
+                inner.health.reenabled(store, &app.id, &endpoint.id).await;
+            }
+        }
+        inner.cache.invalidate(&app.id, &endpoint.id);
+        let kind = match change {
+            EndpointChange::Created => OpEventKind::EndpointCreated,
+            EndpointChange::Updated { .. } => OpEventKind::EndpointUpdated,
+            EndpointChange::Deleted => OpEventKind::EndpointDeleted,
+            EndpointChange::SecretRotated
+            | EndpointChange::HeadersChanged
+            | EndpointChange::AppDeleted => return,
+        };
+        inner.ops.emit(OpEvent::endpoint(
+            kind,
+            app.id.clone(),
+            app.uid.clone(),
+            endpoint.id.clone(),
+            endpoint.uid.clone(),
+        ));
     }
 
     /// The SSRF policy deliveries obey, so the API can warn about an endpoint URL it
@@ -279,52 +306,10 @@ impl Engine {
         self.inner.client.policy()
     }
 
-    /// Forgets a cached endpoint after it changed or was deleted.
-    pub fn invalidate_endpoint(&self, app: &AppId, endpoint: &EndpointId) {
-        self.inner.cache.invalidate(app, endpoint);
-    }
-
     /// Resolves when the engine has stopped after shutdown (in-flight work finished or
     /// the grace period ran out).
     pub async fn closed(&self) {
         self.inner.closed.cancelled().await;
-    }
-}
-
-/// Room reserved in memory for a new message's deliveries, taken before its commit.
-/// Dropping it without [`Engine::submit`] gives the room back.
-#[derive(Debug)]
-pub struct Admission {
-    /// The lease owner to write on admitted destinations.
-    pub owner: String,
-    /// The lease expiry to write as their `next_attempt_at`.
-    pub lease_until: Timestamp,
-    /// Per requested endpoint, in order: whether it was admitted. Destinations not admitted
-    /// are written unclaimed and due now; the poller picks them up when there is room.
-    pub admitted: Vec<bool>,
-    /// The reservations to give back if this is dropped unsubmitted.
-    reservation: Reservation,
-}
-
-/// The admitted endpoints of an [`Admission`], with the lanes that hold their room.
-struct Reservation {
-    lanes: Arc<Lanes>,
-    endpoints: Vec<EndpointId>,
-}
-
-impl std::fmt::Debug for Reservation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation")
-            .field("endpoints", &self.endpoints.len())
-            .finish()
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        if !self.endpoints.is_empty() {
-            self.lanes.release(&self.endpoints);
-        }
     }
 }
 

@@ -83,8 +83,23 @@ impl Health {
         }
     }
 
-    /// Forgets what is known about an endpoint (re-enabled through the API).
-    pub fn forget(&self, endpoint: &EndpointId) {
+    /// An endpoint enabled again (through the API) starts with no failure streak, so its
+    /// next failure does not disable it at once: the streak is cleared in the store and
+    /// forgotten here. A failure to clear it is only logged (the endpoint may then be
+    /// disabled again at its next failure; the update itself stands).
+    pub async fn reenabled(&self, store: &dyn Store, app: &AppId, endpoint: &EndpointId) {
+        let cleared = EndpointResult {
+            app_id: app.clone(),
+            endpoint_id: endpoint.clone(),
+            ok: true,
+            at: Timestamp::now(),
+        };
+        if let Err(e) = store
+            .note_endpoint_results(&[cleared], Timestamp::from_millis(i64::MIN))
+            .await
+        {
+            tracing::warn!(error = %e, endpoint.id = %endpoint, "clearing the failure streak of a re-enabled endpoint failed");
+        }
         self.healthy
             .lock()
             .unwrap_or_else(|p| p.into_inner())

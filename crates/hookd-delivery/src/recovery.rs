@@ -3,7 +3,8 @@
 //! A recovery is a row in the store; one node at a time holds it under a lease
 //! (`Store::claim_recovery`), so it survives a restart and runs once in a cluster. Each
 //! step requeues at most [`BATCH`] failed deliveries, in message id order, as due-now
-//! manual resends, renewing the lease and moving the task's cursor in the same write.
+//! manual resends, renewing the lease and moving the task's cursor in the same write
+//! (through the write path, `Publisher::recovery_step`, which then tells the claimers).
 //!
 //! Pacing keeps live traffic moving: after each step the worker waits long enough that it
 //! requeues at most [`RATE`] deliveries a second, and the requeued rows are ordinary due
@@ -12,8 +13,7 @@
 //! go through the claim at all when there is room for them in memory.
 
 use crate::lease::Claimant;
-use crate::pacing::Pacing;
-use crate::signal::PollerSignal;
+use crate::publish::Publisher;
 use hookd_core::Timestamp;
 use hookd_store::{Store, TaskStatus};
 use std::ops::ControlFlow;
@@ -36,10 +36,8 @@ const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 pub(crate) struct Worker {
     pub store: Arc<dyn Store>,
     pub claimant: Claimant,
-    /// Told when a step requeued deliveries.
-    pub poller: Arc<PollerSignal>,
-    /// Told too, in case the endpoint is flow-controlled and owned here.
-    pub pacing: Arc<Pacing>,
+    /// Each step requeues through the write path, which tells the claimers.
+    pub publisher: Publisher,
     /// A recovery task was created: look for it now.
     pub wake: Arc<Notify>,
     pub shutdown: CancellationToken,
@@ -97,18 +95,9 @@ async fn run_task(
     pause: Duration,
 ) -> ControlFlow<()> {
     tracing::info!("running an endpoint recovery");
-    let owner = &worker.claimant.node_id;
     loop {
-        let now = Timestamp::now();
-        let step = worker
-            .store
-            .recovery_step(id, owner, BATCH, now, worker.claimant.lease_until(now))
-            .await;
-        match step {
+        match worker.publisher.recovery_step(id, BATCH).await {
             Ok(Some(t)) => {
-                worker.poller.wake.notify_one();
-                // The endpoint may be flow-controlled and owned here.
-                worker.pacing.kick(&t.endpoint_id);
                 if t.status != TaskStatus::Running {
                     tracing::info!(recovered = t.recovered, "endpoint recovery finished");
                     return ControlFlow::Continue(());

@@ -1,5 +1,7 @@
 //! An in-memory `Store` with just the queue and endpoint behaviour the engine uses, plus
-//! a change signal so tests await outcomes instead of sleeping.
+//! a change signal so tests await outcomes instead of sleeping. Rows a test puts in
+//! directly (behind the engine's back, as another node would) raise the store's due
+//! signal, as PostgreSQL's NOTIFY does.
 //!
 //! Stands in for `hookd_store::sqlite::SqliteStore` until that backend lands; the methods
 //! the engine never calls panic.
@@ -23,7 +25,7 @@ use hookd_store::{
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 #[derive(Default)]
 struct Inner {
@@ -35,6 +37,8 @@ struct Inner {
     flow_endpoints: BTreeMap<EndpointId, FlowOwner>,
     /// The destinations marked as flow-controlled (the backends' `flow = 1`).
     marked: HashSet<(MsgId, EndpointId)>,
+    /// Destinations as `create_message` wrote them (claimed or not), before any change.
+    written: Vec<MessageDestination>,
 }
 
 /// The node holding a flow-controlled endpoint, and until when.
@@ -51,6 +55,14 @@ fn key(d: &MessageDestination) -> (MsgId, EndpointId) {
 impl Inner {
     fn is_marked(&self, d: &MessageDestination) -> bool {
         self.marked.contains(&key(d))
+    }
+
+    /// Inserts a destination, marked if its endpoint is flow-controlled.
+    fn insert(&mut self, work: ClaimedDelivery) {
+        if self.flow_endpoints.contains_key(&work.dest.endpoint_id) {
+            self.marked.insert(key(&work.dest));
+        }
+        self.dests.push(work)
     }
 
     /// Lists or unlists the endpoint per its settings; re-marks its pending destinations
@@ -86,6 +98,8 @@ pub struct MemStore {
     inner: Mutex<Inner>,
     /// Bumped on every write, so waiters re-check their condition.
     changed: watch::Sender<u64>,
+    /// Raised by `put_destination`: due work the engine did not write itself.
+    due: Arc<Notify>,
 }
 
 impl MemStore {
@@ -93,6 +107,7 @@ impl MemStore {
         Arc::new(Self {
             inner: Mutex::default(),
             changed: watch::channel(0).0,
+            due: Arc::new(Notify::new()),
         })
     }
 
@@ -114,14 +129,20 @@ impl MemStore {
     }
 
     /// Inserts a destination as given (claimed if it has a lease owner, else due at its
-    /// `next_attempt_at`).
+    /// `next_attempt_at`), as another node would, and raises the due signal.
     pub fn put_destination(&self, work: ClaimedDelivery) {
-        self.write(|i| {
-            if i.flow_endpoints.contains_key(&work.dest.endpoint_id) {
-                i.marked.insert(key(&work.dest));
-            }
-            i.dests.push(work)
-        });
+        self.write(|i| i.insert(work));
+        self.due.notify_one();
+    }
+
+    /// The destination as `create_message` wrote it.
+    pub fn as_written(&self, msg: &MsgId, ep: &EndpointId) -> MessageDestination {
+        let inner = self.inner.lock().unwrap();
+        let d = inner
+            .written
+            .iter()
+            .find(|d| &d.msg_id == msg && &d.endpoint_id == ep);
+        d.expect("destination written").clone()
     }
 
     /// Whether the destination is marked as flow-controlled.
@@ -249,8 +270,19 @@ impl Store for MemStore {
         });
         Ok(())
     }
-    async fn create_message(&self, _: &Message, _: &[MessageDestination]) -> StoreResult<()> {
-        unimplemented!()
+    async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
+        self.write(|i| {
+            for dest in dests {
+                i.written.push(dest.clone());
+                i.insert(ClaimedDelivery {
+                    dest: dest.clone(),
+                    event_type: msg.event_type.clone(),
+                    payload: msg.payload.clone(),
+                    forward: None,
+                });
+            }
+        });
+        Ok(())
     }
     async fn get_message(&self, _: &AppId, _: &str) -> StoreResult<Message> {
         unimplemented!()
@@ -455,6 +487,9 @@ impl Store for MemStore {
         Ok(())
     }
 
+    fn due_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.due.clone())
+    }
     async fn next_due_at(&self) -> StoreResult<Option<Timestamp>> {
         let inner = self.inner.lock().unwrap();
         let pending = inner
