@@ -46,6 +46,7 @@ pub struct Engine {
 
 /// What the handle's methods reach.
 struct Inner {
+    store: Arc<dyn Store>,
     /// The write path.
     publisher: Publisher,
     cache: Arc<EndpointCache>,
@@ -208,7 +209,7 @@ impl Engine {
             ));
         }
         tokio::spawn(close_after_shutdown(Closing {
-            store,
+            store: store.clone(),
             claimant: claimant.clone(),
             tracker,
             grace: config.shutdown_grace,
@@ -219,6 +220,7 @@ impl Engine {
 
         Ok(Self {
             inner: Arc::new(Inner {
+                store,
                 publisher,
                 cache,
                 health,
@@ -261,7 +263,7 @@ impl Engine {
 
     /// Stores a new recovery task and has the recovery worker look for it now.
     pub async fn start_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
-        self.inner.publisher.store.create_recovery(task).await?;
+        self.inner.store.create_recovery(task).await?;
         self.inner.recovery_wake.notify_one();
         Ok(())
     }
@@ -278,7 +280,7 @@ impl Engine {
         let inner = &self.inner;
         if let EndpointChange::Updated { was_disabled: true } = change {
             if !endpoint.disabled {
-                let store = &*inner.publisher.store;
+                let store = &*inner.store;
                 inner.health.reenabled(store, &app.id, &endpoint.id).await;
             }
         }
