@@ -7,20 +7,53 @@
 //! the destination is left to its lease: it comes due again and is retried
 //! (at-least-once).
 
-use crate::client::SendError;
+use crate::cache::EndpointCache;
+use crate::client::{HttpClient, SendError};
 use crate::decision::{decide, parse_retry_after, AttemptResult, Next};
-use crate::engine::Shared;
 use crate::headers::SignedHeaders;
-use crate::operational::{LastAttempt, OpEvent, OpEventKind};
+use crate::health::Health;
+use crate::operational::{LastAttempt, OpEvent, OpEventKind, Operational};
+use crate::recorder::Recorder;
+use crate::signal::PollerSignal;
 use base64::Engine as _;
 use bytes::Bytes;
 use hookd_core::ids::AttemptId;
 use hookd_core::model::{Attempt, DeliveryStatus, IngestForward, MessageDestination, TriggerType};
+use hookd_core::retry::RetrySchedule;
 use hookd_core::Timestamp;
-use hookd_store::{ClaimedDelivery, DeliveryOutcome, StoreError};
+use hookd_store::{ClaimedDelivery, DeliveryOutcome, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+/// What an attempt needs, and nothing else of the engine: built once by `engine`, held by
+/// the dispatcher.
+pub(crate) struct Context {
+    pub store: Arc<dyn Store>,
+    /// Endpoints, read at most once a second per endpoint.
+    pub cache: Arc<EndpointCache>,
+    pub client: HttpClient,
+    pub signing: Signing,
+    pub retry: RetrySchedule,
+    /// Upper bound applied to a receiver's `Retry-After`.
+    pub max_retry_after: Duration,
+    /// Writes outcomes in batches.
+    pub recorder: Recorder,
+    /// Failure streaks (auto-disable).
+    pub health: Arc<Health>,
+    /// Operational webhooks, and which app carries them.
+    pub ops: Arc<Operational>,
+    /// Told when a retry comes due.
+    pub poller: Arc<PollerSignal>,
+}
+
+/// The request headers' settings.
+pub(crate) struct Signing {
+    /// Also send `svix-id`, `svix-timestamp`, `svix-signature`.
+    pub svix_headers: bool,
+    /// `user-agent` of outbound requests.
+    pub user_agent: String,
+}
 
 /// Lets the stored payload be a request body without copying it.
 struct PayloadBytes(Arc<str>);
@@ -98,19 +131,18 @@ pub(crate) const FAILING_AFTER: u32 = 4;
 impl Recording {
     /// Writes the outcome (batched and retried by the recorder) and tells the poller about
     /// a scheduled retry.
-    pub async fn finish(self, shared: &Shared) {
-        if record(shared, &self.outcome).await {
+    pub async fn finish(self, cx: &Context) {
+        if cx.recorder.record(self.outcome.clone()).await {
             if let Some(at) = self.next_attempt_at {
-                shared.poller.due_at(at);
+                cx.poller.due_at(at);
             }
             if let (Some(ok), Some(attempt)) = (self.succeeded, &self.outcome.attempt) {
                 let o = &self.outcome;
-                shared
-                    .health
+                cx.health
                     .report(&o.app_id, &o.endpoint_id, ok, attempt.created_at);
             }
             if let Some(event) = self.event {
-                shared.ops.emit(event);
+                cx.ops.emit(event);
             }
         }
     }
@@ -119,11 +151,11 @@ impl Recording {
 /// Delivers one claimed destination; returns the outcome to record, or `None` when there
 /// is nothing to record (the endpoint could not be loaded: the lease will bring the
 /// destination back).
-pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Recording> {
+pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recording> {
     let dest = &work.dest;
-    let endpoint = match shared
+    let endpoint = match cx
         .cache
-        .get(&*shared.store, &dest.app_id, &dest.endpoint_id)
+        .get(&*cx.store, &dest.app_id, &dest.endpoint_id)
         .await
     {
         Ok(Some(ep)) => ep,
@@ -159,8 +191,8 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         timestamp_secs: sent_at.as_secs(),
         body: &body,
         secrets: &secrets,
-        svix_headers: shared.config.svix_headers,
-        user_agent: &shared.config.user_agent,
+        svix_headers: cx.signing.svix_headers,
+        user_agent: &cx.signing.user_agent,
         content_type: forward
             .as_ref()
             .map_or("application/json", |f| f.content_type()),
@@ -168,7 +200,7 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
     .build(&custom);
 
     let started = Instant::now();
-    let sent = shared.client.post(&endpoint.url, headers, body).await;
+    let sent = cx.client.post(&endpoint.url, headers, body).await;
     let duration_ms = started.elapsed().as_millis() as u64;
 
     let mut error_kind = None;
@@ -196,13 +228,12 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         }
     };
 
-    let cfg = &shared.config;
     let next = decide(
         &result,
         dest.trigger,
         dest.attempt_count,
-        &cfg.retry,
-        cfg.max_retry_after,
+        &cx.retry,
+        cx.max_retry_after,
         Timestamp::now(),
     );
     let status = if result.succeeded() {
@@ -222,9 +253,9 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         };
         log_failure(&endpoint.url, failure, dest, &next, duration_ms);
     }
-    let internal = shared.ops.is_internal(&dest.app_id);
+    let internal = cx.ops.is_internal(&dest.app_id);
     if result.gone() {
-        disable_gone_endpoint(shared, dest, internal, sent_at).await;
+        disable_gone_endpoint(cx, dest, internal, sent_at).await;
     }
 
     let attempt = Attempt {
@@ -244,7 +275,7 @@ pub(crate) async fn deliver(shared: &Shared, work: ClaimedDelivery) -> Option<Re
         None
     } else {
         attempt_event(
-            shared.config.retry.max_attempts(),
+            cx.retry.max_attempts(),
             dest.trigger,
             dest.attempt_count,
             result.succeeded(),
@@ -423,7 +454,7 @@ fn attempt_event(
 /// `410 Gone`: the receiver asks never to be called again. Sends `endpoint.disabled`
 /// (with the start of the failure streak, or this attempt's time).
 async fn disable_gone_endpoint(
-    shared: &Shared,
+    cx: &Context,
     dest: &MessageDestination,
     internal: bool,
     sent_at: Timestamp,
@@ -432,14 +463,14 @@ async fn disable_gone_endpoint(
         reason = "410 Gone",
         "the endpoint asked not to be called again; disabling it"
     );
-    match shared
+    match cx
         .store
         .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, true)
         .await
     {
         Ok(()) => {
             if !internal {
-                let since = shared
+                let since = cx
                     .store
                     .endpoint_failing_since(&dest.app_id, &dest.endpoint_id)
                     .await
@@ -453,13 +484,13 @@ async fn disable_gone_endpoint(
                     None,
                 );
                 event.fail_since = Some(since.unwrap_or(sent_at));
-                shared.ops.emit(event);
+                cx.ops.emit(event);
             }
         }
         Err(StoreError::NotFound) => {}
         Err(e) => tracing::warn!(error = %e, "disabling the endpoint failed"),
     }
-    shared.cache.invalidate(&dest.app_id, &dest.endpoint_id);
+    cx.cache.invalidate(&dest.app_id, &dest.endpoint_id);
 }
 
 /// Settles a destination as failed without a request (endpoint gone or disabled, payload
@@ -484,12 +515,6 @@ fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recor
         succeeded: None,
         event: None,
     }
-}
-
-/// Writes the outcome through the recorder (batched, retried). Returns whether it was
-/// written.
-async fn record(shared: &Shared, outcome: &DeliveryOutcome) -> bool {
-    shared.recorder.record(outcome.clone()).await
 }
 
 #[cfg(test)]

@@ -1,21 +1,33 @@
-//! The engine's shared state and its lifecycle: start the poller, stop on shutdown, and
-//! report when in-flight work has finished.
+//! The engine: builds the parts, hands each the few handles it needs, starts their tasks,
+//! and runs the shutdown sequence. [`Engine`] is the handle the API holds.
 //!
-//! [`Shared`] is what every task of the engine holds. Nothing here sends requests or
-//! touches the queue's internals; `dispatcher`, `poller` and `attempt` do.
+//! This is the only module that sees every part; the parts see only what they are given
+//! here (a dispatcher handle, the lanes, the poller's signal, the pacing table, ...).
+//!
+//! The API reaches the engine through few calls: new deliveries through the write path
+//! (`publish`, `publish_ingest`, `resend`, all `publish::Publisher`), a recovery through
+//! `start_recovery`, and every change to an endpoint through `endpoint_changed`.
 
+use crate::attempt::{self, Signing};
 use crate::cache::EndpointCache;
 use crate::client::HttpClient;
-use crate::dispatcher::Lanes;
-use crate::health::Health;
-use crate::operational::Operational;
+use crate::config::EngineConfig;
+use crate::dispatcher::{self, Dispatcher};
+use crate::flow::{self, FlowTask};
+use crate::health::{self, Health};
+use crate::lanes::Lanes;
+use crate::lease::{self, Claimant, Renewer};
+use crate::op_sender;
+use crate::operational::{OpEvent, OpEventKind, Operational};
+use crate::pacing::Pacing;
+use crate::poller::{self, Poller};
+use crate::publish::{IngestEvent, Publisher};
 use crate::recorder::Recorder;
-use crate::ssrf::SsrfPolicy;
-use crate::EngineConfig;
-use hookd_core::model::MAX_RESPONSE_BODY;
-use hookd_core::Timestamp;
-use hookd_store::Store;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use crate::recovery;
+use crate::signal::PollerSignal;
+use crate::ssrf::{self, SsrfPolicy};
+use hookd_core::model::{Application, Endpoint, Message, MAX_RESPONSE_BODY};
+use hookd_store::{IngestWrite, RecoveryTask, Store, StoreResult};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -26,82 +38,55 @@ use tokio_util::task::TaskTracker;
 /// applies here within a second.
 const ENDPOINT_TTL: Duration = Duration::from_secs(1);
 
-/// How the rest of the engine talks to the poller.
-pub(crate) struct PollerSignal {
-    /// Claim now (`Engine::wake`, or room freed after the poller found none).
-    pub wake: Notify,
-    /// The earliest due time known changed; recompute the sleep.
-    pub hint_changed: Notify,
-    /// The earliest known due time in epoch millis (`i64::MAX` when none is known).
-    pub next_due: AtomicI64,
-    /// Set by the poller when it left due work unclaimed for lack of room.
-    pub wants_room: AtomicBool,
+/// The delivery engine's handle. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
 }
 
-impl PollerSignal {
-    fn new() -> Self {
-        Self {
-            wake: Notify::new(),
-            hint_changed: Notify::new(),
-            next_due: AtomicI64::new(i64::MAX),
-            wants_room: AtomicBool::new(false),
-        }
-    }
-
-    /// Makes sure the poller looks again by `at`.
-    pub fn due_at(&self, at: Timestamp) {
-        let ms = at.as_millis();
-        if self.next_due.fetch_min(ms, Ordering::AcqRel) > ms {
-            self.hint_changed.notify_one();
-        }
-    }
-
-    /// Called whenever room frees up; wakes the poller only if it was waiting for room.
-    pub fn room_freed(&self) {
-        if self.wants_room.load(Ordering::Relaxed) && self.wants_room.swap(false, Ordering::AcqRel)
-        {
-            self.wake.notify_one();
-        }
-    }
-}
-
-/// Everything the engine's tasks share.
-pub(crate) struct Shared {
-    pub config: EngineConfig,
-    pub store: Arc<dyn Store>,
-    pub client: HttpClient,
-    pub cache: EndpointCache,
-    /// Writes outcomes in batches.
-    pub recorder: Recorder,
-    /// Per-endpoint queues and the in-memory counts behind admission.
-    pub lanes: Lanes,
-    /// Bounds concurrent requests across all endpoints (`max_inflight`).
-    pub permits: Arc<Semaphore>,
-    pub poller: PollerSignal,
-    /// The flow-controlled endpoints this node owns.
-    pub flow: crate::flow::Flow,
-    /// Tracks the poller and every lane worker, so shutdown can wait for them.
-    pub tracker: TaskTracker,
-    /// Stop taking work.
-    pub shutdown: CancellationToken,
-    /// The grace period ran out: abandon in-flight requests.
-    pub hard_stop: CancellationToken,
+/// What the handle's methods reach.
+struct Inner {
+    store: Arc<dyn Store>,
+    /// The write path.
+    publisher: Publisher,
+    cache: Arc<EndpointCache>,
+    health: Arc<Health>,
+    ops: Arc<Operational>,
+    /// A recovery task was created: the recovery worker looks for it now.
+    recovery_wake: Arc<Notify>,
+    /// The client deliveries use, for its SSRF policy.
+    client: HttpClient,
     /// Cancelled once everything stopped.
-    pub closed: CancellationToken,
-    /// Failure streaks and auto-disable.
-    pub health: Health,
-    /// Operational webhooks.
-    pub ops: Operational,
-    /// A recovery task was created: look for it now.
-    pub recovery_wake: Notify,
+    closed: CancellationToken,
 }
 
-impl Shared {
-    pub fn new(
+/// What happened to an endpoint, as the engine needs to hear it. Every change made
+/// through the API reaches the engine as one [`Engine::endpoint_changed`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointChange {
+    /// Created: `endpoint.created` is sent.
+    Created,
+    /// Its settings were replaced or patched: `endpoint.updated` is sent. If it was
+    /// disabled before and is enabled now, its failure streak starts over.
+    Updated { was_disabled: bool },
+    /// Its signing secret was rotated (no event).
+    SecretRotated,
+    /// Its custom headers changed (no event).
+    HeadersChanged,
+    /// Deleted: `endpoint.deleted` is sent.
+    Deleted,
+    /// Deleted together with its application (no event).
+    AppDeleted,
+}
+
+impl Engine {
+    /// Starts the poller and dispatcher on the current runtime. They stop when `shutdown`
+    /// is cancelled; await [`Engine::closed`] to wait for in-flight requests to finish.
+    pub fn start(
         store: Arc<dyn Store>,
         config: EngineConfig,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<Arc<Self>> {
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(config.max_inflight > 0, "max_inflight must be at least 1");
         anyhow::ensure!(
             config.max_inflight_per_endpoint > 0,
@@ -114,57 +99,250 @@ impl Shared {
             config.proxy.clone(),
         )?
         .require_https(config.https_only);
-        Ok(Arc::new(Self {
-            recorder: Recorder::start(store.clone()),
-            store,
-            client,
-            cache: EndpointCache::new(ENDPOINT_TTL),
+        let claimant = Claimant {
+            node_id: config.node_id.clone(),
+            lease: config.lease,
+        };
+        let lanes = Arc::new(Lanes::new(
+            config.max_queued,
+            config.max_queued_per_endpoint,
+        ));
+        let poller_signal = Arc::new(PollerSignal::new());
+        let pacing = Arc::new(Pacing::default());
+        let cache = Arc::new(EndpointCache::new(ENDPOINT_TTL));
+        let (health, reports) = Health::new();
+        let health = Arc::new(health);
+        let (ops, events) = Operational::new(config.operational.clone());
+        let ops = Arc::new(ops);
+        let recovery_wake = Arc::new(Notify::new());
+        let tracker = TaskTracker::new();
+        let hard_stop = CancellationToken::new();
+        let closed = CancellationToken::new();
 
-            lanes: Lanes::default(),
+        let dispatcher = Dispatcher::new(dispatcher::Parts {
+            lanes: lanes.clone(),
+            attempts: attempt::Context {
+                store: store.clone(),
+                cache: cache.clone(),
+                client: client.clone(),
+                signing: Signing {
+                    svix_headers: config.svix_headers,
+                    user_agent: config.user_agent.clone(),
+                },
+                retry: config.retry.clone(),
+                max_retry_after: config.max_retry_after,
+                recorder: Recorder::start(store.clone()),
+                health: health.clone(),
+                ops: ops.clone(),
+                poller: poller_signal.clone(),
+            },
+            pacing: pacing.clone(),
+            poller: poller_signal.clone(),
             permits: Arc::new(Semaphore::new(config.max_inflight)),
-            poller: PollerSignal::new(),
-            flow: crate::flow::Flow::default(),
-            tracker: TaskTracker::new(),
-            shutdown,
-            hard_stop: CancellationToken::new(),
-            closed: CancellationToken::new(),
-            health: Health::new(),
-            ops: Operational::new(config.operational.clone()),
-            recovery_wake: Notify::new(),
-            config,
-        }))
+            tracker: tracker.clone(),
+            shutdown: shutdown.clone(),
+            hard_stop: hard_stop.clone(),
+            lane_cap: config.max_inflight_per_endpoint,
+            lease_margin: config.request_timeout.min(config.lease / 2),
+        });
+
+        let publisher = Publisher {
+            store: store.clone(),
+            lanes: lanes.clone(),
+            dispatcher: dispatcher.clone(),
+            claimant: claimant.clone(),
+            poller: poller_signal.clone(),
+            pacing: pacing.clone(),
+            shutdown: shutdown.clone(),
+        };
+
+        tracker.spawn(poller::run(Poller {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            signal: poller_signal.clone(),
+            pacing: pacing.clone(),
+            claimant: claimant.clone(),
+            poll_interval: config.poll_interval,
+            shutdown: shutdown.clone(),
+        }));
+        tracker.spawn(lease::run(Renewer {
+            store: store.clone(),
+            lanes: lanes.clone(),
+            claimant: claimant.clone(),
+            shutdown: shutdown.clone(),
+        }));
+        tracker.spawn(flow::run(FlowTask {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            pacing: pacing.clone(),
+            claimant: claimant.clone(),
+            poll_interval: config.poll_interval,
+            shutdown: shutdown.clone(),
+        }));
+        tracker.spawn(recovery::run(recovery::Worker {
+            store: store.clone(),
+            claimant: claimant.clone(),
+            publisher: publisher.clone(),
+            wake: recovery_wake.clone(),
+            shutdown: shutdown.clone(),
+        }));
+        tracker.spawn(health::run(
+            health::Writer {
+                store: store.clone(),
+                cache: cache.clone(),
+                ops: ops.clone(),
+                auto_disable_after: config.auto_disable_after,
+                shutdown: shutdown.clone(),
+            },
+            reports,
+        ));
+        if let Some(target) = ops.target().cloned() {
+            tracker.spawn(op_sender::run(
+                op_sender::Sender {
+                    store: store.clone(),
+                    target,
+                    cache: cache.clone(),
+                    publisher: publisher.clone(),
+                    shutdown: shutdown.clone(),
+                },
+                events,
+            ));
+        }
+        tokio::spawn(close_after_shutdown(Closing {
+            store: store.clone(),
+            claimant: claimant.clone(),
+            tracker,
+            grace: config.shutdown_grace,
+            shutdown: shutdown.clone(),
+            hard_stop,
+            closed: closed.clone(),
+        }));
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                publisher,
+                cache,
+                health,
+                ops,
+                recovery_wake,
+                client,
+                closed,
+            }),
+        })
     }
 
-    /// Spawns the poller and the task that closes the engine after shutdown.
-    pub fn start(self: &Arc<Self>) {
-        self.tracker.spawn(crate::poller::run(self.clone()));
-        self.tracker.spawn(crate::lease::run(self.clone()));
-        self.tracker.spawn(crate::flow::run(self.clone()));
-        self.tracker.spawn(crate::recovery::run(self.clone()));
-        Health::start(self);
-        Operational::start(self);
-        tokio::spawn(close_after_shutdown(self.clone()));
+    /// Commits `msg` with one destination per target, then hands the deliveries this node
+    /// has room for straight to its dispatcher (see `publish`). Returns once the commit
+    /// is durable; a `Conflict` error means the app already has the message's `eventId`.
+    pub async fn publish(&self, msg: &Message, targets: &[&Endpoint]) -> StoreResult<()> {
+        self.inner.publisher.publish(msg, targets, None).await?;
+        Ok(())
     }
+
+    /// [`Engine::publish`] for an event received through an ingest source: written with
+    /// its forwarding metadata and de-duplication entry; a duplicate writes and hands over
+    /// nothing and names the message the event was first stored as.
+    pub async fn publish_ingest(
+        &self,
+        msg: &Message,
+        targets: &[&Endpoint],
+        event: IngestEvent<'_>,
+    ) -> StoreResult<IngestWrite> {
+        self.inner
+            .publisher
+            .publish(msg, targets, Some(event))
+            .await
+    }
+
+    /// Makes the delivery of `msg` to `endpoint` pending again as a manual resend, and
+    /// hands it over (delivered now if there is room, else by a poller).
+    pub async fn resend(&self, msg: Message, endpoint: &Endpoint) -> StoreResult<()> {
+        self.inner.publisher.resend(msg, endpoint).await
+    }
+
+    /// Stores a new recovery task and has the recovery worker look for it now.
+    pub async fn start_recovery(&self, task: &RecoveryTask) -> StoreResult<()> {
+        self.inner.store.create_recovery(task).await?;
+        self.inner.recovery_wake.notify_one();
+        Ok(())
+    }
+
+    /// An endpoint of `app` changed (already written to the store): the engine forgets its
+    /// cached copy, starts a re-enabled endpoint's failure streak over, and sends the
+    /// operational webhook the change calls for.
+    pub async fn endpoint_changed(
+        &self,
+        app: &Application,
+        endpoint: &Endpoint,
+        change: EndpointChange,
+    ) {
+        let inner = &self.inner;
+        if let EndpointChange::Updated { was_disabled: true } = change {
+            if !endpoint.disabled {
+                let store = &*inner.store;
+                inner.health.reenabled(store, &app.id, &endpoint.id).await;
+            }
+        }
+        inner.cache.invalidate(&app.id, &endpoint.id);
+        let kind = match change {
+            EndpointChange::Created => OpEventKind::EndpointCreated,
+            EndpointChange::Updated { .. } => OpEventKind::EndpointUpdated,
+            EndpointChange::Deleted => OpEventKind::EndpointDeleted,
+            EndpointChange::SecretRotated
+            | EndpointChange::HeadersChanged
+            | EndpointChange::AppDeleted => return,
+        };
+        inner.ops.emit(OpEvent::endpoint(
+            kind,
+            app.id.clone(),
+            app.uid.clone(),
+            endpoint.id.clone(),
+            endpoint.uid.clone(),
+        ));
+    }
+
+    /// The SSRF policy deliveries obey, so the API can warn about an endpoint URL it
+    /// will refuse.
+    pub fn ssrf_policy(&self) -> &ssrf::SsrfPolicy {
+        self.inner.client.policy()
+    }
+
+    /// Resolves when the engine has stopped after shutdown (in-flight work finished or
+    /// the grace period ran out).
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await;
+    }
+}
+
+/// What the shutdown sequence needs.
+struct Closing {
+    store: Arc<dyn Store>,
+    claimant: Claimant,
+    tracker: TaskTracker,
+    grace: Duration,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    closed: CancellationToken,
 }
 
 /// Waits for shutdown, then for in-flight work (up to the grace period), then marks the
 /// engine closed. Work still queued in memory keeps its lease and is re-claimed later.
-async fn close_after_shutdown(shared: Arc<Shared>) {
-    shared.shutdown.cancelled().await;
-    shared.tracker.close();
-    let grace = shared.config.shutdown_grace;
-    if tokio::time::timeout(grace, shared.tracker.wait())
+async fn close_after_shutdown(c: Closing) {
+    c.shutdown.cancelled().await;
+    c.tracker.close();
+    if tokio::time::timeout(c.grace, c.tracker.wait())
         .await
         .is_err()
     {
         tracing::warn!(
-            grace_secs = grace.as_secs_f64(),
+            grace_secs = c.grace.as_secs_f64(),
             "in-flight deliveries did not finish within the shutdown grace period; abandoning them (their leases will expire and they will be retried)"
         );
-        shared.hard_stop.cancel();
-        shared.tracker.wait().await;
+        c.hard_stop.cancel();
+        c.tracker.wait().await;
     }
-    crate::flow::release(&shared).await;
+    flow::release(&*c.store, &c.claimant).await;
     tracing::debug!("delivery engine stopped");
-    shared.closed.cancel();
+    c.closed.cancel();
 }

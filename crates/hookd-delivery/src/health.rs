@@ -12,15 +12,16 @@
 //! time. A failure forgets it at once. The cost is that a streak opened by another node may
 //! outlive a success here by up to that long, which only matters against a period of days.
 
-use crate::engine::Shared;
-use crate::operational::{OpEvent, OpEventKind};
+use crate::cache::EndpointCache;
+use crate::operational::{OpEvent, OpEventKind, Operational};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::Timestamp;
-use hookd_store::EndpointResult;
+use hookd_store::{EndpointResult, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// How long an endpoint seen succeeding is not reported again for a success.
 const HEALTHY_FOR: Duration = Duration::from_secs(10);
@@ -31,33 +32,25 @@ const BATCH: usize = 512;
 /// Remembered healthy endpoints beyond this count trigger a sweep of stale ones.
 const SWEEP_ABOVE: usize = 16_384;
 
+/// The reporting side: attempts report here, the writer task ([`run`]) reads.
 pub(crate) struct Health {
     queue: mpsc::Sender<EndpointResult>,
-    rx: Mutex<Option<mpsc::Receiver<EndpointResult>>>,
     /// Endpoints seen succeeding, by id (ids are unique across applications).
     healthy: Mutex<HashMap<EndpointId, Instant>>,
 }
 
-impl Health {
-    pub fn new() -> Self {
-        let (queue, rx) = mpsc::channel(QUEUE);
-        Self {
-            queue,
-            rx: Mutex::new(Some(rx)),
-            healthy: Mutex::new(HashMap::new()),
-        }
-    }
+/// Results on their way to the writer task.
+pub(crate) type Reports = mpsc::Receiver<EndpointResult>;
 
-    pub fn start(shared: &Arc<Shared>) {
-        let rx = shared
-            .health
-            .rx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(rx) = rx {
-            shared.tracker.spawn(run(shared.clone(), rx));
-        }
+impl Health {
+    /// The handle, and the receiving end to give [`run`].
+    pub fn new() -> (Self, Reports) {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let health = Self {
+            queue,
+            healthy: Mutex::new(HashMap::new()),
+        };
+        (health, rx)
     }
 
     /// Reports the result of an attempt (already recorded).
@@ -90,8 +83,23 @@ impl Health {
         }
     }
 
-    /// Forgets what is known about an endpoint (re-enabled through the API).
-    pub fn forget(&self, endpoint: &EndpointId) {
+    /// An endpoint enabled again (through the API) starts with no failure streak, so its
+    /// next failure does not disable it at once: the streak is cleared in the store and
+    /// forgotten here. A failure to clear it is only logged (the endpoint may then be
+    /// disabled again at its next failure; the update itself stands).
+    pub async fn reenabled(&self, store: &dyn Store, app: &AppId, endpoint: &EndpointId) {
+        let cleared = EndpointResult {
+            app_id: app.clone(),
+            endpoint_id: endpoint.clone(),
+            ok: true,
+            at: Timestamp::now(),
+        };
+        if let Err(e) = store
+            .note_endpoint_results(&[cleared], Timestamp::from_millis(i64::MIN))
+            .await
+        {
+            tracing::warn!(error = %e, endpoint.id = %endpoint, "clearing the failure streak of a re-enabled endpoint failed");
+        }
         self.healthy
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -99,12 +107,25 @@ impl Health {
     }
 }
 
-async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<EndpointResult>) {
+/// What the writer task works with.
+pub(crate) struct Writer {
+    pub store: Arc<dyn Store>,
+    /// An auto-disabled endpoint is dropped from it.
+    pub cache: Arc<EndpointCache>,
+    /// Sends `endpoint.disabled`.
+    pub ops: Arc<Operational>,
+    /// Disable an endpoint once every attempt to it has failed for this long.
+    pub auto_disable_after: Duration,
+    pub shutdown: CancellationToken,
+}
+
+/// Writes reported results in batches until shutdown.
+pub(crate) async fn run(writer: Writer, mut rx: Reports) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
-            _ = shared.shutdown.cancelled() => return,
+            _ = writer.shutdown.cancelled() => return,
         }
         // The latest result per endpoint wins.
         let mut latest: HashMap<(AppId, EndpointId), EndpointResult> = HashMap::new();
@@ -112,10 +133,9 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<EndpointResult>) {
             latest.insert((r.app_id.clone(), r.endpoint_id.clone()), r);
         }
         let results: Vec<EndpointResult> = latest.into_values().collect();
-        let cutoff = Timestamp::now().plus_millis(
-            -i64::try_from(shared.config.auto_disable_after.as_millis()).unwrap_or(i64::MAX),
-        );
-        match shared.store.note_endpoint_results(&results, cutoff).await {
+        let cutoff = Timestamp::now()
+            .plus_millis(-i64::try_from(writer.auto_disable_after.as_millis()).unwrap_or(i64::MAX));
+        match writer.store.note_endpoint_results(&results, cutoff).await {
             Ok(disabled) => {
                 for d in disabled {
                     tracing::warn!(
@@ -124,7 +144,7 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<EndpointResult>) {
                         failing_since = %d.failing_since,
                         "every attempt to this endpoint failed for the auto-disable period; disabled it"
                     );
-                    shared.cache.invalidate(&d.app_id, &d.endpoint_id);
+                    writer.cache.invalidate(&d.app_id, &d.endpoint_id);
                     let mut event = OpEvent::endpoint(
                         OpEventKind::EndpointDisabled,
                         d.app_id,
@@ -133,7 +153,7 @@ async fn run(shared: Arc<Shared>, mut rx: mpsc::Receiver<EndpointResult>) {
                         None,
                     );
                     event.fail_since = Some(d.failing_since);
-                    shared.ops.emit(event);
+                    writer.ops.emit(event);
                 }
             }
             Err(e) => {

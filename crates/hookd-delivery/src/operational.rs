@@ -4,27 +4,21 @@
 //! is the one endpoint of an internal application (set up by the server at start-up), and
 //! each event becomes a message of that application, so it is signed, retried and logged
 //! like any delivery. Emitting never blocks: events go through a bounded channel to one
-//! task that looks up the ids' uids and commits the messages off the delivery path. If the
-//! channel is full (the store cannot keep up), the event is dropped with a warning.
+//! task (`op_sender`) that looks up the ids' uids and publishes the messages off the
+//! delivery path. If the channel is full (the store cannot keep up), the event is dropped
+//! with a warning. This module holds the events and the emitting handle only, so the
+//! parts that emit (attempts, the health writer) import no write path.
 //!
 //! Deliveries to the internal application never emit events or count towards auto-disable,
 //! so a failing operator URL cannot feed itself.
 
-use crate::engine::Shared;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
-use hookd_core::model::{
-    DeliveryStatus, Message, MessageDestination, TriggerType, DEFAULT_PAYLOAD_RETENTION_DAYS,
-};
 use hookd_core::Timestamp;
-use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Events waiting to be committed before new ones are dropped.
 const QUEUE: usize = 10_000;
-/// Most events taken from the channel per round.
-const BATCH: usize = 64;
 
 /// The internal application and endpoint that carry operational webhooks.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,7 +29,7 @@ pub struct OperationalTarget {
 
 /// The operational event types (Svix's names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpEventKind {
+pub(crate) enum OpEventKind {
     EndpointCreated,
     EndpointUpdated,
     EndpointDeleted,
@@ -61,7 +55,7 @@ impl OpEventKind {
 
 /// The last attempt of a message, for the `message.attempt.*` events.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LastAttempt {
+pub(crate) struct LastAttempt {
     pub msg_id: MsgId,
     pub attempt_id: AttemptId,
     pub response_status_code: u16,
@@ -71,7 +65,7 @@ pub struct LastAttempt {
 /// One operational event, with the ids it is about. Uids are looked up when it is sent
 /// unless given (a deleted endpoint's uid can only be given).
 #[derive(Clone, Debug, PartialEq)]
-pub struct OpEvent {
+pub(crate) struct OpEvent {
     pub kind: OpEventKind,
     pub app_id: AppId,
     pub app_uid: Option<String>,
@@ -104,24 +98,32 @@ impl OpEvent {
     }
 }
 
-/// The emitting side, held by the engine.
+/// The emitting side, held by whoever emits (attempts, the health writer, the engine).
 pub(crate) struct Operational {
     target: Option<OperationalTarget>,
     queue: mpsc::Sender<OpEvent>,
-    /// Taken by the task at start.
-    rx: std::sync::Mutex<Option<mpsc::Receiver<OpEvent>>>,
     dropped: AtomicU64,
 }
 
+/// Events on their way to the sending task.
+pub(crate) type Events = mpsc::Receiver<OpEvent>;
+
 impl Operational {
-    pub fn new(target: Option<OperationalTarget>) -> Self {
+    /// The emitting handle, and the receiving end to give `op_sender::run` (only when a
+    /// target is configured).
+    pub fn new(target: Option<OperationalTarget>) -> (Self, Events) {
         let (queue, rx) = mpsc::channel(if target.is_some() { QUEUE } else { 1 });
-        Self {
+        let ops = Self {
             target,
             queue,
-            rx: std::sync::Mutex::new(Some(rx)),
             dropped: AtomicU64::new(0),
-        }
+        };
+        (ops, rx)
+    }
+
+    /// Where events go; `None` sends none.
+    pub fn target(&self) -> Option<&OperationalTarget> {
+        self.target.as_ref()
     }
 
     /// Whether deliveries of `app` are themselves operational webhooks.
@@ -144,136 +146,4 @@ impl Operational {
             }
         }
     }
-
-    /// Starts the task that commits queued events (when a target is configured).
-    pub fn start(shared: &Arc<Shared>) {
-        let Some(target) = shared.ops.target.clone() else {
-            return;
-        };
-        let rx = shared
-            .ops
-            .rx
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(rx) = rx {
-            shared.tracker.spawn(run(shared.clone(), target, rx));
-        }
-    }
-}
-
-/// Commits events until shutdown, then whatever is still queued.
-async fn run(shared: Arc<Shared>, target: OperationalTarget, mut rx: mpsc::Receiver<OpEvent>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    loop {
-        tokio::select! {
-            n = rx.recv_many(&mut batch, BATCH) => if n == 0 { return },
-            _ = shared.shutdown.cancelled() => {
-                while let Ok(e) = rx.try_recv() {
-                    batch.push(e);
-                }
-                commit(&shared, &target, batch.drain(..)).await;
-                return;
-            }
-        }
-        commit(&shared, &target, batch.drain(..)).await;
-    }
-}
-
-async fn commit(
-    shared: &Shared,
-    target: &OperationalTarget,
-    events: impl Iterator<Item = OpEvent>,
-) {
-    let mut any = false;
-    for event in events {
-        let payload = payload(shared, &event).await;
-        let now = Timestamp::now();
-        let msg = Message {
-            id: MsgId::generate_at(now),
-            app_id: target.app_id.clone(),
-            event_id: None,
-            event_type: event.kind.as_str().to_owned(),
-            payload: Some(Arc::from(payload.to_string())),
-            channels: None,
-            tags: None,
-            created_at: now,
-            payload_expires_at: Some(
-                now.plus_millis(DEFAULT_PAYLOAD_RETENTION_DAYS.saturating_mul(86_400_000)),
-            ),
-        };
-        let dest = MessageDestination {
-            msg_id: msg.id.clone(),
-            endpoint_id: target.endpoint_id.clone(),
-            app_id: target.app_id.clone(),
-            status: DeliveryStatus::Pending,
-            attempt_count: 0,
-            next_attempt_at: Some(now),
-            last_attempt_at: None,
-            trigger: TriggerType::Scheduled,
-            lease_owner: None,
-        };
-        match shared.store.create_message(&msg, &[dest]).await {
-            Ok(()) => any = true,
-            Err(e) => tracing::warn!(
-                error = %e,
-                event_type = event.kind.as_str(),
-                "storing an operational webhook failed; it is dropped"
-            ),
-        }
-    }
-    if any {
-        shared.poller.wake.notify_one();
-    }
-}
-
-/// The event as Svix shapes it: `{"type": ..., "data": {...}}`.
-async fn payload(shared: &Shared, e: &OpEvent) -> Value {
-    let store = &*shared.store;
-    let app_uid = match &e.app_uid {
-        Some(uid) => Some(uid.clone()),
-        None => store
-            .get_app(e.app_id.as_str())
-            .await
-            .ok()
-            .and_then(|a| a.uid),
-    };
-    let mut data = Map::new();
-    data.insert("appId".into(), json!(e.app_id));
-    data.insert("appUid".into(), json!(app_uid));
-    data.insert("endpointId".into(), json!(e.endpoint_id));
-    match &e.last_attempt {
-        None => {
-            let endpoint_uid = match &e.endpoint_uid {
-                Some(uid) => Some(uid.clone()),
-                None => store
-                    .get_endpoint(&e.app_id, e.endpoint_id.as_str())
-                    .await
-                    .ok()
-                    .and_then(|ep| ep.uid),
-            };
-            data.insert("endpointUid".into(), json!(endpoint_uid));
-        }
-        Some(last) => {
-            let event_id = store
-                .get_message(&e.app_id, last.msg_id.as_str())
-                .await
-                .ok()
-                .and_then(|m| m.event_id);
-            data.insert("msgId".into(), json!(last.msg_id));
-            data.insert("msgEventId".into(), json!(event_id));
-            data.insert(
-                "lastAttempt".into(),
-                json!({
-                    "id": last.attempt_id,
-                    "responseStatusCode": last.response_status_code,
-                    "timestamp": last.at,
-                }),
-            );
-        }
-    }
-    if let Some(since) = e.fail_since {
-        data.insert("failSince".into(), json!(since));
-    }
-    json!({ "type": e.kind.as_str(), "data": data })
 }

@@ -3,7 +3,8 @@
 //! A recovery is a row in the store; one node at a time holds it under a lease
 //! (`Store::claim_recovery`), so it survives a restart and runs once in a cluster. Each
 //! step requeues at most [`BATCH`] failed deliveries, in message id order, as due-now
-//! manual resends, renewing the lease and moving the task's cursor in the same write.
+//! manual resends, renewing the lease and moving the task's cursor in the same write
+//! (through the write path, `Publisher::recovery_step`, which then tells the claimers).
 //!
 //! Pacing keeps live traffic moving: after each step the worker waits long enough that it
 //! requeues at most [`RATE`] deliveries a second, and the requeued rows are ordinary due
@@ -11,12 +12,15 @@
 //! skipped, so other endpoints are never held up behind a recovery). Fresh messages do not
 //! go through the claim at all when there is room for them in memory.
 
-use crate::engine::Shared;
+use crate::lease::Claimant;
+use crate::publish::Publisher;
 use hookd_core::Timestamp;
-use hookd_store::TaskStatus;
+use hookd_store::{Store, TaskStatus};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 /// Most deliveries requeued per step.
@@ -28,27 +32,33 @@ pub(crate) const RATE: u32 = 5_000;
 const IDLE_POLL: Duration = Duration::from_secs(2);
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+/// What the recovery worker works with.
+pub(crate) struct Worker {
+    pub store: Arc<dyn Store>,
+    pub claimant: Claimant,
+    /// Each step requeues through the write path, which tells the claimers.
+    pub publisher: Publisher,
+    /// A recovery task was created: look for it now.
+    pub wake: Arc<Notify>,
+    pub shutdown: CancellationToken,
 }
 
 /// Runs until shutdown.
-pub(crate) async fn run(shared: Arc<Shared>) {
-    let owner = shared.config.node_id.clone();
-    let lease = shared.config.lease;
+pub(crate) async fn run(worker: Worker) {
+    let owner = &worker.claimant.node_id;
     let pause = Duration::from_secs_f64(f64::from(BATCH) / f64::from(RATE));
     loop {
         let now = Timestamp::now();
-        let claimed = shared
+        let claimed = worker
             .store
-            .claim_recovery(&owner, now, now.plus_millis(millis(lease)))
+            .claim_recovery(owner, now, worker.claimant.lease_until(now))
             .await;
         let task = match claimed {
             Ok(Some(task)) => task,
             Ok(None) => {
                 tokio::select! {
-                    _ = shared.shutdown.cancelled() => return,
-                    _ = shared.recovery_wake.notified() => {}
+                    _ = worker.shutdown.cancelled() => return,
+                    _ = worker.wake.notified() => {}
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                 }
                 continue;
@@ -56,7 +66,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             Err(e) => {
                 tracing::warn!(error = %e, "claiming a recovery task failed");
                 tokio::select! {
-                    _ = shared.shutdown.cancelled() => return,
+                    _ = worker.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(ERROR_BACKOFF) => {}
                 }
                 continue;
@@ -68,7 +78,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             app.id = %task.app_id,
             endpoint.id = %task.endpoint_id
         );
-        if run_task(&shared, &task.id, &owner, pause)
+        if run_task(&worker, &task.id, pause)
             .instrument(span)
             .await
             .is_break()
@@ -80,24 +90,14 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 
 /// Steps one held task until it finishes or the lease is lost; `Break` on shutdown.
 async fn run_task(
-    shared: &Shared,
+    worker: &Worker,
     id: &hookd_core::ids::TaskId,
-    owner: &str,
     pause: Duration,
 ) -> ControlFlow<()> {
     tracing::info!("running an endpoint recovery");
-    let lease = shared.config.lease;
     loop {
-        let now = Timestamp::now();
-        let step = shared
-            .store
-            .recovery_step(id, owner, BATCH, now, now.plus_millis(millis(lease)))
-            .await;
-        match step {
+        match worker.publisher.recovery_step(id, BATCH).await {
             Ok(Some(t)) => {
-                shared.poller.wake.notify_one();
-                // The endpoint may be flow-controlled and owned here.
-                shared.flow.kick(&t.endpoint_id);
                 if t.status != TaskStatus::Running {
                     tracing::info!(recovered = t.recovered, "endpoint recovery finished");
                     return ControlFlow::Continue(());
@@ -114,7 +114,7 @@ async fn run_task(
             }
         }
         tokio::select! {
-            _ = shared.shutdown.cancelled() => return ControlFlow::Break(()),
+            _ = worker.shutdown.cancelled() => return ControlFlow::Break(()),
             _ = tokio::time::sleep(pause) => {}
         }
     }

@@ -9,7 +9,6 @@ mod proxy;
 mod sqlite;
 mod support;
 
-use hookd_core::ids::EndpointId;
 use hookd_core::model::DeliveryStatus;
 use hookd_core::signing::verify;
 use hookd_core::Timestamp;
@@ -34,7 +33,7 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
     })
     .await;
     let ep = h.endpoint(h.receiver.url("/hook"));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
     assert_eq!(got.body, PAYLOAD.as_bytes());
@@ -103,7 +102,7 @@ async fn retry_after_replaces_the_scheduled_delay() {
     let ep = h.endpoint(h.receiver.url("/busy"));
     h.receiver
         .respond_once("/busy", Reply::status(429).header("retry-after", "1"));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let first = h.receiver.next().await;
     let second = h.receiver.next().await;
@@ -120,7 +119,7 @@ async fn gone_disables_the_endpoint_and_stops_retrying() {
     let h = Harness::start(config(true, &[50, 50])).await;
     let ep = h.endpoint(h.receiver.url("/gone"));
     h.receiver.respond("/gone", Reply::status(410));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
@@ -128,7 +127,7 @@ async fn gone_disables_the_endpoint_and_stops_retrying() {
     assert!(h.store.endpoint(&ep.id).disabled);
 
     // The next message is settled without a request: the cache was invalidated.
-    let next = h.send(&ep);
+    let next = h.send(&ep).await;
     let dest = h.store.settled(&next, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
     assert!(h.store.attempts(&next, &ep.id).is_empty());
@@ -143,7 +142,7 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     let target = h.receiver.url("/elsewhere");
     h.receiver
         .respond("/moved", Reply::status(302).header("location", target));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
@@ -166,7 +165,7 @@ async fn loopback_is_refused_without_the_allow_list() {
         format!("http://[::ffff:127.0.0.1]:{port}/x"),
     ] {
         let ep = h.endpoint(url.clone());
-        let msg = h.send(&ep);
+        let msg = h.send(&ep).await;
         let dest = h.store.settled(&msg, &ep.id).await;
         assert_eq!(dest.status, DeliveryStatus::Fail, "{url}");
         let attempt = &h.store.attempts(&msg, &ep.id)[0];
@@ -196,7 +195,7 @@ async fn transport_failures_are_recorded_as_readable_text() {
     let refused = h.endpoint(format!("http://127.0.0.1:{closed_port}/"));
     let stuck = h.endpoint(h.receiver.url("/stuck"));
     h.receiver.respond("/stuck", Reply::status(200).held());
-    let (a, b) = (h.send(&refused), h.send(&stuck));
+    let (a, b) = (h.send(&refused).await, h.send(&stuck).await);
 
     h.store.settled(&a, &refused.id).await;
     h.store.settled(&b, &stuck.id).await;
@@ -219,8 +218,8 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     let slow = h.endpoint(h.receiver.url("/slow"));
     let fast = h.endpoint(h.receiver.url("/fast"));
     h.receiver.respond("/slow", Reply::status(200).held());
-    let slow_msgs: Vec<_> = (0..6).map(|_| h.send(&slow)).collect();
-    let fast_msgs: Vec<_> = (0..20).map(|_| h.send(&fast)).collect();
+    let slow_msgs: Vec<_> = h.send_many(&slow, 6).await;
+    let fast_msgs: Vec<_> = h.send_many(&fast, 20).await;
 
     // Every fast delivery completes while the slow endpoint holds its requests.
     for msg in &fast_msgs {
@@ -261,7 +260,7 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
     .await;
     let ep = h.endpoint(h.receiver.url("/held"));
     h.receiver.respond("/held", Reply::status(200).held());
-    let msgs: Vec<_> = (0..3).map(|_| h.send(&ep)).collect();
+    let msgs: Vec<_> = h.send_many(&ep, 3).await;
     let first_expiry = h
         .store
         .destination(&msgs[2], &ep.id)
@@ -297,26 +296,11 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
 }
 
 #[tokio::test]
-async fn dropped_admission_gives_its_room_back() {
-    let h = Harness::start(EngineConfig {
-        max_queued_per_endpoint: 1,
-        ..config(true, &[])
-    })
-    .await;
-    let ep = EndpointId::generate();
-    let first = h.engine.admit(std::slice::from_ref(&ep));
-    assert_eq!(first.admitted, [true]);
-    assert_eq!(h.engine.admit(std::slice::from_ref(&ep)).admitted, [false]);
-    drop(first);
-    assert_eq!(h.engine.admit(&[ep.clone(), ep]).admitted, [true, false]);
-}
-
-#[tokio::test]
 async fn shutdown_lets_in_flight_deliveries_finish() {
     let h = Harness::start(config(true, &[])).await;
     let ep = h.endpoint(h.receiver.url("/held"));
     h.receiver.respond("/held", Reply::status(200).held());
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
     h.receiver.next().await;
 
     h.shutdown.cancel();
@@ -334,7 +318,10 @@ async fn shutdown_lets_in_flight_deliveries_finish() {
         h.store.destination(&msg, &ep.id).status,
         DeliveryStatus::Success
     );
-    assert!(!h.engine.admit(std::slice::from_ref(&ep.id)).admitted[0]);
+    // Nothing is admitted once shutdown began: a new message is written unclaimed.
+    let after = h.message();
+    h.engine.publish(&after, &[&ep]).await.unwrap();
+    assert_eq!(h.store.as_written(&after.id, &ep.id).lease_owner, None);
 }
 
 /// Polls a future once: `Some` if it was ready.
@@ -356,7 +343,7 @@ async fn https_only_refuses_plain_http_without_sending() {
     })
     .await;
     let ep = h.endpoint(h.receiver.url("/plain"));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
     let attempt = &h.store.attempts(&msg, &ep.id)[0];

@@ -25,7 +25,7 @@ async fn deliveries_tunnel_through_the_proxy_to_the_checked_address() {
     proxy.forward_to(h.receiver.addr);
     let port = h.receiver.addr.port();
     let ep = h.endpoint(format!("http://93.184.216.34:{port}/via-proxy"));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
     assert_eq!(got.path, "/via-proxy");
@@ -52,7 +52,7 @@ async fn a_host_name_is_resolved_and_checked_before_the_proxy_is_asked() {
     proxy.forward_to(h.receiver.addr);
     let port = h.receiver.addr.port();
     let ep = h.endpoint(format!("http://localhost:{port}/named"));
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
     assert_eq!(
@@ -84,7 +84,7 @@ async fn a_blocked_destination_never_reaches_the_proxy() {
         format!("http://[::ffff:127.0.0.1]:{port}/"),
     ] {
         let ep = h.endpoint(url.clone());
-        let msg = h.send(&ep);
+        let msg = h.send(&ep).await;
         let dest = h.store.settled(&msg, &ep.id).await;
         assert_eq!(dest.status, DeliveryStatus::Fail, "{url}");
         let attempt = &h.store.attempts(&msg, &ep.id)[0];
@@ -105,7 +105,7 @@ async fn a_refusing_proxy_is_recorded_as_a_readable_failure() {
     let proxy = ConnectProxy::start(true).await;
     let h = harness(&proxy.url(), &[]).await;
     let ep = h.endpoint("http://93.184.216.34:8080/refused".into());
-    let msg = h.send(&ep);
+    let msg = h.send(&ep).await;
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
     let attempt = &h.store.attempts(&msg, &ep.id)[0];

@@ -1,7 +1,7 @@
-//! The engine over the real SQLite backend: the API's admit/commit/submit path and the
-//! poller's claim path, with a retry, end to end.
+//! The engine over the real SQLite backend: the write path (publish: admit, commit as
+//! claimed, hand over) and the poller's claim path, with a retry, end to end.
 
-use crate::support::harness::{claimed, config, PAYLOAD};
+use crate::support::harness::{config, PAYLOAD};
 use crate::support::receiver::{Receiver, Reply};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{
@@ -90,26 +90,11 @@ async fn delivers_and_retries_through_the_sqlite_store() {
     let engine =
         Engine::start(store.clone(), config(true, &[50]), CancellationToken::new()).unwrap();
 
-    // Admitted: committed as claimed by this node, then submitted without a claim query.
+    // Published: committed as claimed by this node, then handed over without a claim
+    // query.
     receiver.respond_once("/hook", Reply::status(500));
-    let admission = engine.admit(std::slice::from_ref(&ep.id));
     let msg = message(&app.id);
-    let dest = MessageDestination {
-        msg_id: msg.id.clone(),
-        endpoint_id: ep.id.clone(),
-        app_id: app.id.clone(),
-        status: DeliveryStatus::Pending,
-        attempt_count: 0,
-        next_attempt_at: Some(admission.lease_until),
-        last_attempt_at: None,
-        trigger: TriggerType::Scheduled,
-        lease_owner: Some(admission.owner.clone()),
-    };
-    store
-        .create_message(&msg, std::slice::from_ref(&dest))
-        .await
-        .unwrap();
-    engine.submit(admission, vec![claimed(dest.clone())]);
+    engine.publish(&msg, &[&ep]).await.unwrap();
 
     receiver.next().await;
     receiver.next().await; // the retry, found by the poller
@@ -133,16 +118,21 @@ async fn delivers_and_retries_through_the_sqlite_store() {
         .collect();
     assert_eq!(codes, [500, 200]);
 
-    // Not admitted: written unclaimed and due now; the poller claims it.
+    // Written unclaimed and due now (as by a node that had no room): the poller claims it
+    // (SQLite has no due signal; its poll interval here is 200 ms).
     let later = message(&app.id);
     let unclaimed = MessageDestination {
         msg_id: later.id.clone(),
+        endpoint_id: ep.id.clone(),
+        app_id: app.id.clone(),
+        status: DeliveryStatus::Pending,
+        attempt_count: 0,
         next_attempt_at: Some(Timestamp::now()),
+        last_attempt_at: None,
+        trigger: TriggerType::Scheduled,
         lease_owner: None,
-        ..dest
     };
     store.create_message(&later, &[unclaimed]).await.unwrap();
-    engine.wake();
     assert_eq!(receiver.next().await.path, "/hook");
     assert_eq!(
         settled(&store, &app.id, &later.id).await.status,

@@ -1,10 +1,12 @@
-//! A running engine over an in-memory store, with a real receiver, and the steps the API
-//! takes to hand it work.
+//! A running engine over an in-memory store, with a real receiver, and the two ways work
+//! reaches it: the write path the API uses, and rows found by the poller.
 
 use super::receiver::Receiver;
 use super::store::MemStore;
 use hookd_core::ids::{AppId, EndpointId, MsgId};
-use hookd_core::model::{DeliveryStatus, Endpoint, MessageDestination, Metadata, TriggerType};
+use hookd_core::model::{
+    DeliveryStatus, Endpoint, Message, MessageDestination, Metadata, TriggerType,
+};
 use hookd_core::retry::RetrySchedule;
 use hookd_core::signing::EndpointSecret;
 use hookd_core::Timestamp;
@@ -99,24 +101,45 @@ impl Harness {
         }
     }
 
-    /// What the API does for a new message: admit, commit as claimed, submit.
-    pub fn send(&self, ep: &Endpoint) -> MsgId {
-        let admission = self.engine.admit(std::slice::from_ref(&ep.id));
-        assert_eq!(admission.admitted, [true]);
-        let mut dest = self.destination(ep);
-        dest.lease_owner = Some(admission.owner.clone());
-        dest.next_attempt_at = Some(admission.lease_until);
-        let work = claimed(dest.clone());
-        self.store.put_destination(work.clone());
-        self.engine.submit(admission, vec![work]);
-        dest.msg_id
+    pub fn message(&self) -> Message {
+        let now = Timestamp::now();
+        Message {
+            id: MsgId::generate_at(now),
+            app_id: self.app.clone(),
+            event_id: None,
+            event_type: "invoice.paid".into(),
+            payload: Some(PAYLOAD.into()),
+            channels: None,
+            tags: None,
+            created_at: now,
+            payload_expires_at: None,
+        }
     }
 
-    /// A destination written unclaimed and due now, found by the poller.
+    /// What the API does for a new message: publish it. The destination must be admitted:
+    /// written as claimed by this node and handed straight to the dispatcher.
+    pub async fn send(&self, ep: &Endpoint) -> MsgId {
+        let msg = self.message();
+        self.engine.publish(&msg, &[ep]).await.unwrap();
+        let written = self.store.as_written(&msg.id, &ep.id);
+        assert!(written.lease_owner.is_some(), "admitted");
+        msg.id
+    }
+
+    /// [`Harness::send`], `n` times in a row.
+    pub async fn send_many(&self, ep: &Endpoint, n: usize) -> Vec<MsgId> {
+        let mut sent = Vec::with_capacity(n);
+        for _ in 0..n {
+            sent.push(self.send(ep).await);
+        }
+        sent
+    }
+
+    /// A destination written unclaimed and due now (as another node would), found by the
+    /// poller.
     pub fn send_via_poller(&self, ep: &Endpoint) -> MsgId {
         let dest = self.destination(ep);
         self.store.put_destination(claimed(dest.clone()));
-        self.engine.wake();
         dest.msg_id
     }
 }

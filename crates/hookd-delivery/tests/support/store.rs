@@ -1,5 +1,7 @@
 //! An in-memory `Store` with just the queue and endpoint behaviour the engine uses, plus
-//! a change signal so tests await outcomes instead of sleeping.
+//! a change signal so tests await outcomes instead of sleeping. Rows a test puts in
+//! directly (behind the engine's back, as another node would) raise the store's due
+//! signal, as PostgreSQL's NOTIFY does.
 //!
 //! Stands in for `hookd_store::sqlite::SqliteStore` until that backend lands; the methods
 //! the engine never calls panic.
@@ -29,7 +31,7 @@ use hookd_store::{DisabledEndpoint, EndpointResult, IngestDedup, IngestWrite, Re
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 #[derive(Default)]
 struct Inner {
@@ -41,6 +43,8 @@ struct Inner {
     flow_endpoints: BTreeMap<EndpointId, FlowOwner>,
     /// The destinations marked as flow-controlled (the backends' `flow = 1`).
     marked: HashSet<(MsgId, EndpointId)>,
+    /// Destinations as `create_message` wrote them (claimed or not), before any change.
+    written: Vec<MessageDestination>,
 }
 
 /// The node holding a flow-controlled endpoint, and until when.
@@ -57,6 +61,14 @@ fn key(d: &MessageDestination) -> (MsgId, EndpointId) {
 impl Inner {
     fn is_marked(&self, d: &MessageDestination) -> bool {
         self.marked.contains(&key(d))
+    }
+
+    /// Inserts a destination, marked if its endpoint is flow-controlled.
+    fn insert(&mut self, work: ClaimedDelivery) {
+        if self.flow_endpoints.contains_key(&work.dest.endpoint_id) {
+            self.marked.insert(key(&work.dest));
+        }
+        self.dests.push(work)
     }
 
     /// Lists or unlists the endpoint per its settings; re-marks its pending destinations
@@ -92,6 +104,8 @@ pub struct MemStore {
     inner: Mutex<Inner>,
     /// Bumped on every write, so waiters re-check their condition.
     changed: watch::Sender<u64>,
+    /// Raised by `put_destination`: due work the engine did not write itself.
+    due: Arc<Notify>,
 }
 
 impl MemStore {
@@ -99,6 +113,7 @@ impl MemStore {
         Arc::new(Self {
             inner: Mutex::default(),
             changed: watch::channel(0).0,
+            due: Arc::new(Notify::new()),
         })
     }
 
@@ -120,14 +135,20 @@ impl MemStore {
     }
 
     /// Inserts a destination as given (claimed if it has a lease owner, else due at its
-    /// `next_attempt_at`).
+    /// `next_attempt_at`), as another node would, and raises the due signal.
     pub fn put_destination(&self, work: ClaimedDelivery) {
-        self.write(|i| {
-            if i.flow_endpoints.contains_key(&work.dest.endpoint_id) {
-                i.marked.insert(key(&work.dest));
-            }
-            i.dests.push(work)
-        });
+        self.write(|i| i.insert(work));
+        self.due.notify_one();
+    }
+
+    /// The destination as `create_message` wrote it.
+    pub fn as_written(&self, msg: &MsgId, ep: &EndpointId) -> MessageDestination {
+        let inner = self.inner.lock().unwrap();
+        let d = inner
+            .written
+            .iter()
+            .find(|d| &d.msg_id == msg && &d.endpoint_id == ep);
+        d.expect("destination written").clone()
     }
 
     /// Whether the destination is marked as flow-controlled.
@@ -304,8 +325,19 @@ impl EndpointStore for MemStore {
 
 #[async_trait]
 impl MessageStore for MemStore {
-    async fn create_message(&self, _: &Message, _: &[MessageDestination]) -> StoreResult<()> {
-        unimplemented!()
+    async fn create_message(&self, msg: &Message, dests: &[MessageDestination]) -> StoreResult<()> {
+        self.write(|i| {
+            for dest in dests {
+                i.written.push(dest.clone());
+                i.insert(ClaimedDelivery {
+                    dest: dest.clone(),
+                    event_type: msg.event_type.clone(),
+                    payload: msg.payload.clone(),
+                    forward: None,
+                });
+            }
+        });
+        Ok(())
     }
 
     async fn get_message(&self, _: &AppId, _: &str) -> StoreResult<Message> {
@@ -447,7 +479,7 @@ impl QueueStore for MemStore {
     }
 
     fn due_signal(&self) -> Option<Arc<tokio::sync::Notify>> {
-        None
+        Some(self.due.clone())
     }
 }
 

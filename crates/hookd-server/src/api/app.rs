@@ -11,6 +11,7 @@ use axum::{Extension, Json};
 use hookd_core::ids::AppId;
 use hookd_core::model::{self, Application, Metadata};
 use hookd_core::{validate, Timestamp};
+use hookd_delivery::EndpointChange;
 use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
 
@@ -303,7 +304,8 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::from_store("application", e))?;
     for ep in &endpoints {
-        state.engine.invalidate_endpoint(&app.id, &ep.id);
+        let change = EndpointChange::AppDeleted;
+        state.engine.endpoint_changed(&app, ep, change).await;
     }
     cache.invalidate(&app.id);
     Ok(StatusCode::NO_CONTENT)

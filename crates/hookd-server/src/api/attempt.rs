@@ -15,12 +15,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use hookd_core::ids::{AttemptId, EndpointId, MsgId};
-use hookd_core::model::{Attempt, DeliveryStatus, MessageDestination, TriggerType};
+use hookd_core::model::{Attempt, DeliveryStatus};
 use hookd_core::Timestamp;
-use hookd_store::{AttemptFilter, ClaimedDelivery};
+use hookd_store::AttemptFilter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 fn status_text(s: DeliveryStatus) -> &'static str {
     match s {
@@ -253,50 +252,10 @@ pub async fn resend(
             "the message's payload was expunged; it cannot be resent".into(),
         ));
     }
-    // An event received through an ingest source is resent as it was forwarded.
-    let forward = state
-        .store
-        .get_message_forward(&msg.id)
-        .await?
-        .map(Arc::from);
-    // A flow-controlled endpoint's deliveries are claimed by the node that owns it.
-    let admission = state.engine.admit(if ep.is_flow_controlled() {
-        &[]
-    } else {
-        std::slice::from_ref(&ep.id)
-    });
-    let admitted = admission.admitted.first().copied().unwrap_or(false);
-    let now = Timestamp::now();
-    let dest = MessageDestination {
-        msg_id: msg.id.clone(),
-        endpoint_id: ep.id.clone(),
-        app_id: app.id.clone(),
-        status: DeliveryStatus::Pending,
-        attempt_count: 0,
-        next_attempt_at: Some(if admitted { admission.lease_until } else { now }),
-        last_attempt_at: None,
-        trigger: TriggerType::Manual,
-        lease_owner: admitted.then(|| admission.owner.clone()),
-    };
     state
-        .store
-        .requeue(&dest)
+        .engine
+        .resend(msg, &ep)
         .await
         .map_err(|e| ApiError::from_store("message or endpoint", e))?;
-    if admitted {
-        let work = vec![ClaimedDelivery {
-            dest,
-            event_type: msg.event_type,
-            payload: msg.payload,
-            forward,
-        }];
-        state.engine.submit(admission, work);
-    } else {
-        drop(admission);
-        state.engine.wake();
-        if ep.is_flow_controlled() {
-            state.engine.wake_flow(std::slice::from_ref(&ep.id));
-        }
-    }
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
 }

@@ -1,7 +1,8 @@
 //! Endpoints of an application: `/api/v1/app/{app_id}/endpoint[/{endpoint_id}[/secret]]`.
 //!
-//! Every change drops the endpoint from the delivery engine's cache and the app's entry in
-//! the fan-out cache, so the next message sees it.
+//! Every change reaches the delivery engine as one `Engine::endpoint_changed` call (its
+//! cache, the failure streak of a re-enabled endpoint, the `endpoint.*` operational
+//! webhook) and drops the app's entry in the fan-out cache, so the next message sees it.
 
 use super::app::load_app;
 use super::cache::FanOutCache;
@@ -16,8 +17,8 @@ use axum::{Extension, Json};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::model::{Application, Endpoint, Metadata};
 use hookd_core::Timestamp;
-use hookd_delivery::operational::{OpEvent, OpEventKind};
-use hookd_store::{EndpointResult, StoreError};
+use hookd_delivery::EndpointChange;
+use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// `EndpointOut`, with the subscription and rate limit under both Svix names.
@@ -85,41 +86,6 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
-/// Sends an `endpoint.*` operational webhook about `ep` of `app`.
-fn emit(state: &ApiState, kind: OpEventKind, app: &Application, ep: &Endpoint) {
-    state.engine.emit(OpEvent::endpoint(
-        kind,
-        app.id.clone(),
-        app.uid.clone(),
-        ep.id.clone(),
-        ep.uid.clone(),
-    ));
-}
-
-/// After an update: an endpoint enabled again starts with no failure streak, so the next
-/// failure does not disable it at once.
-async fn clear_streak_if_reenabled(state: &ApiState, was_disabled: bool, ep: &Endpoint) {
-    if !was_disabled || ep.disabled {
-        return;
-    }
-    let cleared = EndpointResult {
-        app_id: ep.app_id.clone(),
-        endpoint_id: ep.id.clone(),
-        ok: true,
-        at: Timestamp::now(),
-    };
-    // A failure here leaves an old streak that may disable the endpoint again at its next
-    // failure; the update itself stands.
-    if let Err(e) = state
-        .store
-        .note_endpoint_results(&[cleared], Timestamp::from_millis(i64::MIN))
-        .await
-    {
-        tracing::warn!(error = %e, endpoint.id = %ep.id, "clearing the failure streak of a re-enabled endpoint failed");
-    }
-    state.engine.forget_endpoint_health(&ep.id);
-}
-
 /// Warns when `ep`'s URL host is an address deliveries will refuse (an IP literal or
 /// `localhost` outside `allowed_networks`): the endpoint is accepted, as Svix does, but
 /// every attempt would fail. Logs the host only: a URL's path and query may hold a token.
@@ -138,9 +104,16 @@ fn warn_if_refused(state: &ApiState, ep: &Endpoint) {
     }
 }
 
-/// Drops every cached copy of `ep` on this node after it changed.
-pub(super) fn changed(state: &ApiState, cache: &FanOutCache, ep: &Endpoint) {
-    state.engine.invalidate_endpoint(&ep.app_id, &ep.id);
+/// Tells the delivery engine that `ep` of `app` changed (written already), and drops the
+/// app's fan-out entry on this node.
+pub(super) async fn changed(
+    state: &ApiState,
+    cache: &FanOutCache,
+    app: &Application,
+    ep: &Endpoint,
+    change: EndpointChange,
+) {
+    state.engine.endpoint_changed(app, ep, change).await;
     cache.invalidate(&ep.app_id);
 }
 
@@ -172,9 +145,8 @@ pub async fn create(
     let mut ep = Endpoint::new(&app.id, String::new(), secret, Timestamp::now());
     apply_in(&state, &mut ep, body).await?;
     state.store.create_endpoint(&ep).await.map_err(conflict)?;
-    changed(&state, &cache, &ep);
+    changed(&state, &cache, &app, &ep, EndpointChange::Created).await;
     warn_if_refused(&state, &ep);
-    emit(&state, OpEventKind::EndpointCreated, &app, &ep);
     Ok((StatusCode::CREATED, Json(ep.into())))
 }
 
@@ -203,10 +175,9 @@ pub async fn upsert(
             let was_disabled = ep.disabled;
             apply_in(&state, &mut ep, body).await?;
             state.store.update_endpoint(&ep).await.map_err(conflict)?;
-            clear_streak_if_reenabled(&state, was_disabled, &ep).await;
-            changed(&state, &cache, &ep);
+            let change = EndpointChange::Updated { was_disabled };
+            changed(&state, &cache, &app, &ep, change).await;
             warn_if_refused(&state, &ep);
-            emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
             Ok((StatusCode::OK, Json(ep.into())))
         }
         Err(StoreError::NotFound) => {
@@ -216,9 +187,8 @@ pub async fn upsert(
             ep.uid = Some(ep_id);
             apply_in(&state, &mut ep, body).await?;
             state.store.create_endpoint(&ep).await.map_err(conflict)?;
-            changed(&state, &cache, &ep);
+            changed(&state, &cache, &app, &ep, EndpointChange::Created).await;
             warn_if_refused(&state, &ep);
-            emit(&state, OpEventKind::EndpointCreated, &app, &ep);
             Ok((StatusCode::CREATED, Json(ep.into())))
         }
         Err(e) => Err(e.into()),
@@ -239,12 +209,11 @@ pub async fn patch(
     apply_patch(&state, &mut ep, body).await?;
     ep.updated_at = Timestamp::now();
     state.store.update_endpoint(&ep).await.map_err(conflict)?;
-    clear_streak_if_reenabled(&state, was_disabled, &ep).await;
-    changed(&state, &cache, &ep);
+    let change = EndpointChange::Updated { was_disabled };
+    changed(&state, &cache, &app, &ep, change).await;
     if ep.url != old_url {
         warn_if_refused(&state, &ep);
     }
-    emit(&state, OpEventKind::EndpointUpdated, &app, &ep);
     Ok(Json(ep.into()))
 }
 
@@ -261,8 +230,7 @@ pub async fn delete(
         .delete_endpoint(&app.id, &ep.id)
         .await
         .map_err(|e| ApiError::from_store("endpoint", e))?;
-    changed(&state, &cache, &ep);
-    emit(&state, OpEventKind::EndpointDeleted, &app, &ep);
+    changed(&state, &cache, &app, &ep, EndpointChange::Deleted).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,7 +290,7 @@ pub async fn rotate_secret(
         .update_endpoint(&ep)
         .await
         .map_err(|e| ApiError::from_store("endpoint", e))?;
-    changed(&state, &cache, &ep);
+    changed(&state, &cache, &app, &ep, EndpointChange::SecretRotated).await;
     Ok(Json(SecretOut {
         key: ep.secret.verification_key(),
     }))

@@ -18,7 +18,9 @@ use super::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use hookd_core::model::{Application, Endpoint};
 use hookd_core::{validate, Timestamp};
+use hookd_delivery::EndpointChange;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -90,7 +92,7 @@ pub async fn update(
     let app = load_app(&state, &app_id).await?;
     let mut ep = load_endpoint(&state, &app.id, &ep_id).await?;
     ep.headers = body.headers;
-    save(&state, &cache, ep).await
+    save(&state, &cache, &app, ep).await
 }
 
 /// `PATCH .../headers`: 204.
@@ -110,13 +112,14 @@ pub async fn patch(
         }
     }
     check_headers(&ep.headers)?;
-    save(&state, &cache, ep).await
+    save(&state, &cache, &app, ep).await
 }
 
 async fn save(
     state: &ApiState,
     cache: &FanOutCache,
-    mut ep: hookd_core::model::Endpoint,
+    app: &Application,
+    mut ep: Endpoint,
 ) -> ApiResult<StatusCode> {
     ep.updated_at = Timestamp::now();
     state
@@ -124,6 +127,6 @@ async fn save(
         .update_endpoint(&ep)
         .await
         .map_err(|e| ApiError::from_store("endpoint", e))?;
-    changed(state, cache, &ep);
+    changed(state, cache, app, &ep, EndpointChange::HeadersChanged).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,9 @@
 use super::app::load_app;
 use super::endpoint::load_endpoint;
 use super::endpoint_body::require_event_type;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
-use super::message::{commit_and_dispatch, payload_expiry, MessageOut};
+use super::message::{payload_expiry, MessageOut};
 use super::ApiState;
 use axum::extract::State;
 use axum::Json;
@@ -95,7 +95,11 @@ pub async fn send_example(
         created_at: now,
         payload_expires_at: payload_expiry(now, None),
     };
-    commit_and_dispatch(&state, &msg, &[&ep]).await?;
+    state
+        .engine
+        .publish(&msg, &[&ep])
+        .await
+        .map_err(ApiError::from_message_write)?;
     Ok(Json(MessageOut::new(msg, true)))
 }
 

@@ -82,6 +82,17 @@ impl ApiError {
             other => other.into(),
         }
     }
+
+    /// The error of writing a message (`Engine::publish`): a conflict there can only be
+    /// the application's `eventId` being taken.
+    pub fn from_message_write(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(_) => Self::Conflict(
+                "a message with this eventId already exists in this application".into(),
+            ),
+            other => other.into(),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {

@@ -26,7 +26,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::ApiPath;
 use super::ingest_source::app_uid;
 use super::ingest_type::provider_config;
-use super::message::{commit_and_dispatch_as, fan_out, payload_expiry, IngestParts};
+use super::message::{fan_out, payload_expiry};
 use super::ApiState;
 use axum::body::Body;
 use axum::extract::State;
@@ -38,6 +38,7 @@ use base64::Engine as _;
 use hookd_core::ids::{MsgId, RejectionId, SourceId};
 use hookd_core::model::{Endpoint, IngestForward, IngestRejection, Message};
 use hookd_core::Timestamp;
+use hookd_delivery::IngestEvent;
 use hookd_ingest::{IncomingRequest, ProviderConfig, Received};
 use hookd_store::{IngestDedup, IngestWrite, StoreError};
 use serde_json::json;
@@ -327,11 +328,15 @@ async fn receive_inner(
         event_id,
         expires_at: now.plus_millis(receiver.dedup_window.as_millis() as i64),
     });
-    let parts = IngestParts {
+    let event = IngestEvent {
         forward,
         dedup: dedup.as_ref(),
     };
-    let written = commit_and_dispatch_as(state, &msg, &targets, Some(parts)).await?;
+    let written = state
+        .engine
+        .publish_ingest(&msg, &targets, event)
+        .await
+        .map_err(ApiError::from_message_write)?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let (id, duplicate) = match &written {
         IngestWrite::Created => (&msg.id, false),

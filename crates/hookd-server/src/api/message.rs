@@ -1,9 +1,10 @@
 //! Messages: `/api/v1/app/{app_id}/msg[/{msg_id}]`.
 //!
 //! Creating a message is the hot path: resolve the app, fan out to its matching endpoints
-//! (from a short-lived cache), reserve room in the delivery engine, commit the message and
-//! its destinations in one store call, and only then hand the admitted deliveries to the
-//! engine and answer 202. Nothing is acknowledged before the commit.
+//! (from a short-lived cache), and publish through the delivery engine's write path
+//! (`Engine::publish`: room reserved, the message and its destinations committed in one
+//! store call, the admitted deliveries handed over), then answer 202. Nothing is
+//! acknowledged before the commit.
 
 use super::app::{load_app, load_or_create_app, AppIn};
 use super::cache::{FanOut, FanOutCache};
@@ -15,10 +16,10 @@ use super::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use hookd_core::ids::{AppId, EndpointId, MsgId};
-use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
+use hookd_core::ids::{AppId, MsgId};
+use hookd_core::model::{Endpoint, Message};
 use hookd_core::{validate, Timestamp};
-use hookd_store::{ClaimedDelivery, IngestDedup, IngestWrite, MessageFilter, StoreError};
+use hookd_store::MessageFilter;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::sync::Arc;
@@ -217,138 +218,15 @@ pub async fn create(
         .iter()
         .filter(|ep| ep.matches(&msg.event_type, msg.channels.as_deref()))
         .collect();
-    commit_and_dispatch(&state, &msg, &targets).await?;
+    state
+        .engine
+        .publish(&msg, &targets)
+        .await
+        .map_err(ApiError::from_message_write)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageOut::new(msg, params.with_content)),
     ))
-}
-
-/// Commits `msg` with one destination per target and hands the deliveries this node had
-/// room for straight to the engine (the rest are claimed by a poller). Deliveries to a
-/// flow-controlled endpoint are never handed over directly: the node owning the endpoint
-/// claims them. Nothing is acknowledged before the commit.
-pub async fn commit_and_dispatch(
-    state: &ApiState,
-    msg: &Message,
-    targets: &[&Endpoint],
-) -> ApiResult<()> {
-    commit_and_dispatch_as(state, msg, targets, None)
-        .await
-        .map(|_| ())
-}
-
-/// How an event received through an ingest source is written: its forwarding metadata
-/// (JSON of `IngestForward`) and its de-duplication key.
-pub struct IngestParts<'a> {
-    pub forward: Arc<str>,
-    pub dedup: Option<&'a IngestDedup>,
-}
-
-/// [`commit_and_dispatch`], for a plain message (`ingest` is `None`) or an ingest event;
-/// a duplicate ingest event writes and dispatches nothing.
-pub async fn commit_and_dispatch_as(
-    state: &ApiState,
-    msg: &Message,
-    targets: &[&Endpoint],
-    ingest: Option<IngestParts<'_>>,
-) -> ApiResult<IngestWrite> {
-    let now = msg.created_at;
-    let (paced, direct): (Vec<&Endpoint>, Vec<&Endpoint>) =
-        targets.iter().partition(|ep| ep.is_flow_controlled());
-    let direct: Vec<EndpointId> = direct.iter().map(|ep| ep.id.clone()).collect();
-    let admission = (!direct.is_empty()).then(|| state.engine.admit(&direct));
-    let paced_ids: Vec<EndpointId> = paced.iter().map(|ep| ep.id.clone()).collect();
-    let paced = paced_ids.iter().map(|id| (id.clone(), false));
-    let dests: Vec<MessageDestination> = direct
-        .into_iter()
-        .enumerate()
-        .map(|(i, ep)| {
-            let admitted = admission
-                .as_ref()
-                .is_some_and(|a| a.admitted.get(i).copied().unwrap_or(false));
-            (ep, admitted)
-        })
-        .chain(paced)
-        .map(|(endpoint_id, admitted)| {
-            let lease = admission.as_ref().filter(|_| admitted);
-            MessageDestination {
-                msg_id: msg.id.clone(),
-                endpoint_id,
-                app_id: msg.app_id.clone(),
-                status: DeliveryStatus::Pending,
-                attempt_count: 0,
-                next_attempt_at: Some(lease.map_or(now, |a| a.lease_until)),
-                last_attempt_at: None,
-                trigger: TriggerType::Scheduled,
-                lease_owner: lease.map(|a| a.owner.clone()),
-            }
-        })
-        .collect();
-
-    let forward = ingest.as_ref().map(|i| i.forward.clone());
-    let written = match &ingest {
-        Some(i) => {
-            state
-                .store
-                .create_ingest_message(msg, &dests, &i.forward, i.dedup)
-                .await
-        }
-        None => state
-            .store
-            .create_message(msg, &dests)
-            .await
-            .map(|()| IngestWrite::Created),
-    };
-    match written {
-        Ok(IngestWrite::Created) => {}
-        // Nothing was written: the admission's room is given back as it drops.
-        Ok(duplicate @ IngestWrite::Duplicate(_)) => return Ok(duplicate),
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::Conflict(
-                "a message with this eventId already exists in this application".into(),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    if targets.is_empty() {
-        log_unrouted(msg);
-    }
-
-    if let Some(admission) = admission {
-        let work: Vec<ClaimedDelivery> = dests
-            .into_iter()
-            .filter(|d| d.lease_owner.is_some())
-            .map(|dest| ClaimedDelivery {
-                dest,
-                event_type: msg.event_type.clone(),
-                payload: msg.payload.clone(),
-                forward: forward.clone(),
-            })
-            .collect();
-        state.engine.submit(admission, work);
-    }
-    if !paced_ids.is_empty() {
-        state.engine.wake_flow(&paced_ids);
-    }
-    Ok(IngestWrite::Created)
-}
-
-/// One line a second at most for messages that reach no endpoint.
-static UNROUTED: hookd_store::RateLimitedLog = hookd_store::RateLimitedLog::new();
-
-/// A message accepted with no endpoint to deliver it to (Svix accepts it too): say so
-/// where an operator looks, since the API's 202 cannot.
-fn log_unrouted(msg: &Message) {
-    if let Some(suppressed) = UNROUTED.admit() {
-        tracing::info!(
-            app.id = %msg.app_id,
-            msg.id = %msg.id,
-            event_type = %msg.event_type,
-            suppressed,
-            "accepted a message that matches no endpoint: it will not be delivered"
-        );
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,10 @@
 //! - [`access_log`]: the optional access log (route templates, never raw paths).
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
+//! Anything that puts deliveries into the queue (a message, an ingest event, an example,
+//! a resend) goes through the engine's write path (`Engine::publish`, `publish_ingest`,
+//! `resend`), and every endpoint change reaches the engine as one
+//! `Engine::endpoint_changed`: a handler never writes queue rows or their leases itself.
 
 pub mod access_log;
 pub mod app;

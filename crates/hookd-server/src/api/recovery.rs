@@ -103,8 +103,7 @@ pub async fn recover(
         ));
     }
     let task = RecoveryTask::new(app.id, ep.id, body.since, body.until, now);
-    state.store.create_recovery(&task).await?;
-    state.engine.wake_recovery();
+    state.engine.start_recovery(&task).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RecoverOut {
