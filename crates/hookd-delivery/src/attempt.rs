@@ -18,10 +18,12 @@ use crate::signal::PollerSignal;
 use base64::Engine as _;
 use bytes::Bytes;
 use hookd_core::ids::AttemptId;
-use hookd_core::model::{Attempt, DeliveryStatus, IngestForward, MessageDestination, TriggerType};
+use hookd_core::model::{
+    Attempt, DeliveryStatus, Endpoint, IngestForward, MessageDestination, TriggerType,
+};
 use hookd_core::retry::RetrySchedule;
 use hookd_core::Timestamp;
-use hookd_store::{ClaimedDelivery, DeliveryOutcome, Store, StoreError};
+use hookd_store::{ClaimedDelivery, DeliveryOutcome, Forward, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -65,18 +67,11 @@ impl AsRef<[u8]> for PayloadBytes {
 }
 
 /// The forwarding metadata of an event received through an ingest source.
-struct Forwarded {
-    meta: IngestForward,
+struct Forwarded<'a> {
+    meta: &'a IngestForward,
 }
 
-impl Forwarded {
-    /// Unreadable metadata forwards the payload as a plain message would be.
-    fn parse(json: &str) -> Self {
-        Self {
-            meta: serde_json::from_str(json).unwrap_or_default(),
-        }
-    }
-
+impl Forwarded<'_> {
     fn content_type(&self) -> &str {
         self.meta
             .content_type
@@ -173,7 +168,13 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
     };
 
     let sent_at = Timestamp::now();
-    let forward = work.forward.as_deref().map(Forwarded::parse);
+    let forward = match &work.forward {
+        None => None,
+        Some(Forward::Meta(meta)) => Some(Forwarded { meta }),
+        // Sending it without the provider's headers and content type would be a different
+        // request: the delivery fails, with the reason in its attempt and the log.
+        Some(Forward::Unreadable(why)) => return Some(fail_unsent(dest, &endpoint, why)),
+    };
     let body = match forward.as_ref().filter(|f| f.meta.base64) {
         Some(_) => match base64::engine::general_purpose::STANDARD.decode(payload.as_bytes()) {
             Ok(raw) => Bytes::from(raw),
@@ -495,6 +496,46 @@ async fn disable_gone_endpoint(
 
 /// Settles a destination as failed without a request (endpoint gone or disabled, payload
 /// expunged).
+/// A delivery that cannot be sent as it must be (its stored forwarding metadata does not
+/// decode): failed for good, with an attempt that records why (no request was made).
+fn fail_unsent(dest: &MessageDestination, endpoint: &Endpoint, why: &str) -> Recording {
+    tracing::warn!(
+        app = %dest.app_id,
+        endpoint = %dest.endpoint_id,
+        msg = %dest.msg_id,
+        reason = why,
+        "delivery failed without a request"
+    );
+    let now = Timestamp::now();
+    let attempt = Attempt {
+        id: AttemptId::generate_at(now),
+        msg_id: dest.msg_id.clone(),
+        endpoint_id: dest.endpoint_id.clone(),
+        app_id: dest.app_id.clone(),
+        url: endpoint.url.clone(),
+        status: DeliveryStatus::Fail,
+        response_status_code: 0,
+        response: why.to_owned(),
+        response_duration_ms: 0,
+        trigger: dest.trigger,
+        created_at: now,
+    };
+    Recording {
+        outcome: DeliveryOutcome {
+            msg_id: dest.msg_id.clone(),
+            endpoint_id: dest.endpoint_id.clone(),
+            app_id: dest.app_id.clone(),
+            attempt: Some(attempt),
+            status: DeliveryStatus::Fail,
+            attempt_count: dest.attempt_count + 1,
+            next_attempt_at: None,
+        },
+        next_attempt_at: None,
+        succeeded: None,
+        event: None,
+    }
+}
+
 fn settle_without_request(dest: &MessageDestination, why: &'static str) -> Recording {
     tracing::info!(
         reason = why,

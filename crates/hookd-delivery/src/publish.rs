@@ -27,17 +27,21 @@ use crate::lease::Claimant;
 use crate::pacing::Pacing;
 use crate::signal::PollerSignal;
 use hookd_core::ids::{EndpointId, TaskId};
-use hookd_core::model::{DeliveryStatus, Endpoint, Message, MessageDestination, TriggerType};
+use hookd_core::model::{
+    DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination, TriggerType,
+};
 use hookd_core::Timestamp;
-use hookd_store::{ClaimedDelivery, IngestDedup, IngestWrite, RecoveryTask, Store, StoreResult};
+use hookd_store::{
+    ClaimedDelivery, Forward, IngestDedup, IngestWrite, RecoveryTask, Store, StoreResult,
+};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// How an event received through an ingest source is written, besides its message.
 #[derive(Clone, Debug)]
 pub struct IngestEvent<'a> {
-    /// The forwarding metadata (JSON of `IngestForward`), handed back with every claim.
-    pub forward: Arc<str>,
+    /// The forwarding metadata, handed back with every claim.
+    pub forward: IngestForward,
     /// The provider's event id within its source, for de-duplication.
     pub dedup: Option<&'a IngestDedup>,
 }
@@ -115,7 +119,7 @@ impl Publisher {
         }
 
         if let Some(admission) = admission {
-            let forward = ingest.map(|i| i.forward);
+            let forward = ingest.map(|i| Forward::Meta(Arc::new(i.forward)));
             let work: Vec<ClaimedDelivery> = dests
                 .into_iter()
                 .filter(|d| d.lease_owner.is_some())
@@ -139,11 +143,7 @@ impl Publisher {
     /// dispatcher if there is room, else to the poller. An ingest event is resent as it
     /// was forwarded.
     pub async fn resend(&self, msg: Message, endpoint: &Endpoint) -> StoreResult<()> {
-        let forward = self
-            .store
-            .get_message_forward(&msg.id)
-            .await?
-            .map(Arc::from);
+        let forward = self.store.get_message_forward(&msg.id).await?;
         // A flow-controlled endpoint's deliveries are claimed by the node that owns it.
         let paced = endpoint.is_flow_controlled();
         let admission = self.admit(if paced {

@@ -10,8 +10,8 @@ use crate::*;
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
-    MessageDestination,
+    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
+    Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -374,7 +374,7 @@ pub trait SourceStore: Send + Sync {
 #[async_trait]
 pub trait IngestStore: Send + Sync {
     /// Writes an event received through an ingest source, atomically: the message, its
-    /// destinations and `forward` (opaque JSON, handed back in [`ClaimedDelivery::forward`]
+    /// destinations and `forward` (handed back in [`ClaimedDelivery::forward`]
     /// with every claim of these destinations, resends included). With `dedup`, and when
     /// the source already holds an entry for that provider event id expiring after
     /// `msg.created_at`, nothing is written and the earlier message id is returned;
@@ -383,13 +383,14 @@ pub trait IngestStore: Send + Sync {
         &self,
         msg: &Message,
         dests: &[MessageDestination],
-        forward: &str,
+        forward: &IngestForward,
         dedup: Option<&IngestDedup>,
     ) -> StoreResult<IngestWrite>;
 
-    /// The `forward` JSON a message was written with by [`IngestStore::create_ingest_message`];
+    /// The forwarding metadata a message was written with by
+    /// [`IngestStore::create_ingest_message`];
     /// `None` for other messages (and for a message that does not exist).
-    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>>;
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<Forward>>;
 
     /// Records a refused request.
     async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()>;

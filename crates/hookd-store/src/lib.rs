@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 mod areas;
 mod deadline;
+mod forward;
 mod log_limit;
 pub mod postgres;
 pub mod secrets;
@@ -40,6 +41,7 @@ pub use areas::{
     MessageStore, QueueStore, RecoveryStore, RetentionStore, SourceStore, Store,
 };
 pub use deadline::DEFAULT_CALL_TIMEOUT;
+pub use forward::Forward;
 pub use log_limit::RateLimitedLog;
 
 pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};
@@ -189,9 +191,9 @@ pub struct ClaimedDelivery {
     pub event_type: String,
     /// `None` if the payload was expunged.
     pub payload: Option<Arc<str>>,
-    /// For a message received through an ingest source: how to forward it (opaque JSON
-    /// written by [`IngestStore::create_ingest_message`]); `None` for every other message.
-    pub forward: Option<Arc<str>>,
+    /// For a message received through an ingest source: how to forward it (written by
+    /// [`IngestStore::create_ingest_message`]); `None` for every other message.
+    pub forward: Option<Forward>,
 }
 
 /// The de-duplication key of an ingest event: the provider's own event id within its

@@ -288,7 +288,12 @@ async fn sqlite_group_commit_takes_2000_concurrent_ingest_events_and_their_retri
                 let msg = message_at(&app_id, "github.push", t(i));
                 let dests = [dest(&msg, &ep_id, t(0))];
                 let written = store
-                    .create_ingest_message(&msg, &dests, "{}", Some(&entry))
+                    .create_ingest_message(
+                        &msg,
+                        &dests,
+                        &hookd_core::model::IngestForward::default(),
+                        Some(&entry),
+                    )
                     .await
                     .unwrap();
                 (i / 2, msg.id, written)
@@ -313,7 +318,9 @@ async fn sqlite_group_commit_takes_2000_concurrent_ingest_events_and_their_retri
         .await
         .unwrap();
     assert_eq!(claims.len(), 1000);
-    assert!(claims.iter().all(|c| c.forward.as_deref() == Some("{}")));
+    assert!(claims
+        .iter()
+        .all(|c| matches!(c.forward, Some(hookd_store::Forward::Meta(_)))));
     // One fsync per event would take seconds; batches make it far quicker.
     assert!(elapsed.as_secs() < 20, "2000 events took {elapsed:?}");
 }

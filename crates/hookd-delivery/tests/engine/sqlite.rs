@@ -5,7 +5,8 @@ use crate::support::harness::{config, PAYLOAD};
 use crate::support::receiver::{Receiver, Reply};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{
-    Application, DeliveryStatus, Endpoint, Message, MessageDestination, Metadata, TriggerType,
+    Application, DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination, Metadata,
+    TriggerType,
 };
 use hookd_core::signing::EndpointSecret;
 use hookd_core::Timestamp;
@@ -13,6 +14,7 @@ use hookd_delivery::Engine;
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::AppStore;
 use hookd_store::EndpointStore;
+use hookd_store::IngestStore;
 use hookd_store::MessageStore;
 use hookd_store::{AttemptFilter, PageRequest};
 use std::collections::BTreeMap;
@@ -138,4 +140,81 @@ async fn delivers_and_retries_through_the_sqlite_store() {
         settled(&store, &app.id, &later.id).await.status,
         DeliveryStatus::Success
     );
+}
+
+/// An ingest event whose stored forwarding metadata no longer decodes is not sent without
+/// it: its delivery fails with an attempt that says why.
+#[tokio::test]
+async fn unreadable_forward_metadata_fails_the_delivery_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookd.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let receiver = Receiver::start().await;
+    let now = Timestamp::now();
+    let app = Application {
+        id: AppId::generate(),
+        uid: None,
+        name: "ingest".into(),
+        rate_limit: None,
+        metadata: Metadata::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_app(&app).await.unwrap();
+    let ep = Endpoint::new(
+        &app.id,
+        receiver.url("/hook"),
+        EndpointSecret::generate(),
+        now,
+    );
+    store.create_endpoint(&ep).await.unwrap();
+    // Written unclaimed with valid metadata, then damaged in the file before any node
+    // claims it.
+    let msg = message(&app.id);
+    let dest = MessageDestination {
+        msg_id: msg.id.clone(),
+        endpoint_id: ep.id.clone(),
+        app_id: app.id.clone(),
+        status: DeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(now),
+        last_attempt_at: None,
+        trigger: TriggerType::Scheduled,
+        lease_owner: None,
+    };
+    store
+        .create_ingest_message(&msg, &[dest], &IngestForward::default(), None)
+        .await
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute(
+        "UPDATE messages SET forward = '{\"sourceId\": 5}' WHERE id = ?1",
+        [msg.id.as_str()],
+    )
+    .unwrap();
+    drop(raw);
+
+    let _engine =
+        Engine::start(store.clone(), config(true, &[50]), CancellationToken::new()).unwrap();
+    let done = settled(&store, &app.id, &msg.id).await;
+    assert_eq!(done.status, DeliveryStatus::Fail);
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+        descending: false,
+    };
+    let filter = AttemptFilter {
+        msg_id: Some(msg.id.clone()),
+        ..AttemptFilter::default()
+    };
+    let attempts = store.list_attempts(&app.id, &filter, &page).await.unwrap();
+    assert_eq!(attempts.items.len(), 1, "one attempt records the failure");
+    let attempt = &attempts.items[0];
+    assert_eq!(attempt.response_status_code, 0);
+    assert!(
+        attempt.response.contains("does not decode"),
+        "{}",
+        attempt.response
+    );
+    assert!(receiver.try_next().await.is_none(), "nothing was sent");
 }

@@ -707,14 +707,14 @@ impl IngestStore for MemStore {
         &self,
         _: &Message,
         _: &[MessageDestination],
-        _: &str,
+        _: &hookd_core::model::IngestForward,
         _: Option<&IngestDedup>,
     ) -> StoreResult<IngestWrite> {
         unimplemented!()
     }
 
     /// Nothing here is an ingest event.
-    async fn get_message_forward(&self, _: &MsgId) -> StoreResult<Option<String>> {
+    async fn get_message_forward(&self, _: &MsgId) -> StoreResult<Option<hookd_store::Forward>> {
         Ok(None)
     }
 

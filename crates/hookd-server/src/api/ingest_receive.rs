@@ -293,8 +293,6 @@ async fn receive_inner(
         headers: kept_headers(headers, &source.kept),
         base64,
     };
-    let forward: Arc<str> =
-        Arc::from(serde_json::to_string(&forward).map_err(|e| ApiError::Internal(e.into()))?);
     let target = fan_out(state, cache, &source.app_uid, None)
         .await
         .map_err(|e| match e {

@@ -148,7 +148,7 @@ fn claimed_from_row(row: &Row) -> StoreResult<ClaimedDelivery> {
         dest: destination_from_row(row)?,
         event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
         payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
-        forward: col::<Option<&str>>(row, 11)?.map(Arc::from),
+        forward: col::<Option<&str>>(row, 11)?.map(crate::forward::decode),
     })
 }
 

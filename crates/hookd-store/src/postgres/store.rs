@@ -16,12 +16,12 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
+use crate::{DisabledEndpoint, EndpointResult, Forward, RecoveryTask};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
-    MessageDestination,
+    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
+    Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -511,18 +511,21 @@ impl IngestStore for PostgresStore {
         &self,
         msg: &Message,
         dests: &[MessageDestination],
-        forward: &str,
+        forward: &IngestForward,
         dedup: Option<&IngestDedup>,
     ) -> StoreResult<IngestWrite> {
+        let forward = crate::forward::encode(forward)?;
         self.messages
-            .insert_ingest(msg, dests, forward, dedup)
+            .insert_ingest(msg, dests, &forward, dedup)
             .await
     }
 
-    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
-        self.conns
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<Forward>> {
+        let stored = self
+            .conns
             .call(async |c| ingest::forward(c, msg).await)
-            .await
+            .await?;
+        Ok(stored.as_deref().map(crate::forward::decode))
     }
 
     async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {

@@ -78,7 +78,10 @@ pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDeliver
         dest: destination_from_row(row)?,
         event_type: row.get::<_, Option<String>>(9)?.unwrap_or_default(),
         payload: row.get::<_, Option<String>>(10)?.map(Arc::from),
-        forward: row.get::<_, Option<String>>(11)?.map(Arc::from),
+        forward: row
+            .get_ref(11)?
+            .as_str_or_null()?
+            .map(crate::forward::decode),
     })
 }
 

@@ -14,12 +14,12 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreError, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, RecoveryTask};
+use crate::{DisabledEndpoint, EndpointResult, Forward, RecoveryTask};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestRejection, IngestSource, Message,
-    MessageDestination,
+    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
+    Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 
@@ -558,19 +558,24 @@ impl IngestStore for SqliteStore {
         &self,
         msg: &Message,
         dests: &[MessageDestination],
-        forward: &str,
+        forward: &IngestForward,
         dedup: Option<&IngestDedup>,
     ) -> StoreResult<IngestWrite> {
-        let (msg, dests, forward) = (msg.clone(), dests.to_vec(), forward.to_owned());
+        let forward = crate::forward::encode(forward)?;
+        let (msg, dests) = (msg.clone(), dests.to_vec());
         let dedup = dedup.cloned();
         self.writer
             .submit(move |tx| ingest::insert_message(tx, &msg, &dests, &forward, dedup.as_ref()))
             .await
     }
 
-    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<String>> {
+    async fn get_message_forward(&self, msg: &MsgId) -> StoreResult<Option<Forward>> {
         let msg = msg.clone();
-        self.readers.run(move |c| messages::forward(c, &msg)).await
+        let stored = self
+            .readers
+            .run(move |c| messages::forward(c, &msg))
+            .await?;
+        Ok(stored.as_deref().map(crate::forward::decode))
     }
 
     async fn record_ingest_rejection(&self, rejection: &IngestRejection) -> StoreResult<()> {

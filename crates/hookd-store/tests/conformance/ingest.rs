@@ -5,13 +5,28 @@ use crate::fixtures::*;
 use crate::messages::{futures_join_all, outcome};
 use crate::sources::source;
 use hookd_core::ids::{MsgId, SourceId};
-use hookd_core::model::{Application, DeliveryStatus, Endpoint, IngestSource, Message};
+use hookd_core::model::{
+    Application, DeliveryStatus, Endpoint, IngestForward, IngestSource, Message,
+};
 use hookd_core::Timestamp;
-use hookd_store::{IngestDedup, IngestWrite, MessageFilter, Store, StoreError};
+use hookd_store::{Forward, IngestDedup, IngestWrite, MessageFilter, Store, StoreError};
 use std::sync::Arc;
 
-/// What the ingest gateway would write as `forward` (opaque to the store).
-const FORWARD: &str = r#"{"contentType":"application/json","headers":[["x-github-event","push"]]}"#;
+/// What the ingest gateway would write as `forward`.
+fn forward() -> IngestForward {
+    IngestForward {
+        source_id: "src_1".into(),
+        provider_event_id: Some("delivery-1".into()),
+        content_type: Some("application/json".into()),
+        headers: vec![("x-github-event".into(), "push".into())],
+        base64: false,
+    }
+}
+
+/// How `forward()` reads back.
+fn kept() -> Option<Forward> {
+    Some(Forward::Meta(Arc::new(forward())))
+}
 
 /// A source, its internal app and one endpoint of it.
 async fn ingest_app(store: &dyn Store) -> (IngestSource, Application, Endpoint) {
@@ -52,7 +67,7 @@ async fn receive(
     let msg = event(app, t(at));
     let entry = key(&src.id, event_id, t(at + 100));
     let written = store
-        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(at))], FORWARD, Some(&entry))
+        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(at))], &forward(), Some(&entry))
         .await
         .unwrap();
     (msg, written)
@@ -80,14 +95,7 @@ pub async fn check_ingest_duplicate_within_the_window_returns_the_first_message(
     let (first, written) = receive(store, &src, &app, &ep, "delivery-1", 0).await;
     assert_eq!(written, IngestWrite::Created);
     assert!(stored(store, &first).await);
-    assert_eq!(
-        store
-            .get_message_forward(&first.id)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(FORWARD)
-    );
+    assert_eq!(store.get_message_forward(&first.id).await.unwrap(), kept());
 
     // Retries until just before the entry expires (at t(100)) are duplicates.
     for at in [10, 99] {
@@ -137,7 +145,7 @@ pub async fn check_ingest_dedup_is_per_source_and_optional(store: &dyn Store) {
     for at in [2, 3] {
         let msg = event(&app, t(at));
         let written = store
-            .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(at))], FORWARD, None)
+            .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(at))], &forward(), None)
             .await
             .unwrap();
         assert_eq!(written, IngestWrite::Created);
@@ -162,7 +170,7 @@ pub async fn check_concurrent_retries_of_one_event_store_it_once(store: &dyn Sto
         async move {
             match entry {
                 Some(entry) => store
-                    .create_ingest_message(m, &dests, FORWARD, Some(entry))
+                    .create_ingest_message(m, &dests, &forward(), Some(entry))
                     .await
                     .unwrap(),
                 None => {
@@ -211,7 +219,7 @@ pub async fn check_ingest_event_id_conflict_writes_nothing_and_frees_the_entry(s
     msg.event_id = Some("evt-1".into());
     let entry = key(&src.id, "delivery-1", t(1_000));
     let refused = store
-        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(0))], FORWARD, Some(&entry))
+        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(0))], &forward(), Some(&entry))
         .await;
     assert!(
         matches!(refused, Err(StoreError::Conflict("eventId"))),
@@ -236,7 +244,7 @@ pub async fn check_ingest_forward_comes_back_with_every_claim(store: &dyn Store)
     ];
     let entry = key(&src.id, "delivery-1", t(1_000));
     store
-        .create_ingest_message(&ingested, &dests, FORWARD, Some(&entry))
+        .create_ingest_message(&ingested, &dests, &forward(), Some(&entry))
         .await
         .unwrap();
     let normal = message_at(&app.id, "invoice.paid", t(1));
@@ -253,7 +261,7 @@ pub async fn check_ingest_forward_comes_back_with_every_claim(store: &dyn Store)
         "the paced destination is left to its owner"
     );
     assert_eq!(claims[0].dest.msg_id, ingested.id);
-    assert_eq!(claims[0].forward.as_deref(), Some(FORWARD));
+    assert_eq!(claims[0].forward, kept());
     assert_eq!(
         claims[0].payload, ingested.payload,
         "the raw body, byte for byte"
@@ -270,7 +278,7 @@ pub async fn check_ingest_forward_comes_back_with_every_claim(store: &dyn Store)
         .await
         .unwrap();
     assert_eq!(flow.len(), 1);
-    assert_eq!(flow[0].forward.as_deref(), Some(FORWARD));
+    assert_eq!(flow[0].forward, kept());
     assert_eq!(flow[0].payload, ingested.payload);
 
     // A resend after the delivery failed carries it too.
@@ -285,15 +293,11 @@ pub async fn check_ingest_forward_comes_back_with_every_claim(store: &dyn Store)
     store.requeue(&again).await.unwrap();
     let resent = store.claim_due(t(30), 10, t(40), "n", &[]).await.unwrap();
     assert_eq!(resent.len(), 1);
-    assert_eq!(resent[0].forward.as_deref(), Some(FORWARD));
+    assert_eq!(resent[0].forward, kept());
 
     assert_eq!(
-        store
-            .get_message_forward(&ingested.id)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some(FORWARD)
+        store.get_message_forward(&ingested.id).await.unwrap(),
+        kept()
     );
     assert_eq!(store.get_message_forward(&normal.id).await.unwrap(), None);
     let unknown = MsgId::generate_at(t(5));

@@ -43,7 +43,12 @@ async fn remember(
         expires_at: t(expires_at),
     };
     store
-        .create_ingest_message(&msg, &[], "{}", Some(&entry))
+        .create_ingest_message(
+            &msg,
+            &[],
+            &hookd_core::model::IngestForward::default(),
+            Some(&entry),
+        )
         .await
         .unwrap()
 }

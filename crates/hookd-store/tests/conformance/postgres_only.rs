@@ -169,7 +169,12 @@ async fn postgres_two_stores_ingesting_the_same_events_store_each_once() {
                     let msg = message(&app_id, "github.push");
                     let dests = [dest(&msg, &ep_id, t(0))];
                     let written = store
-                        .create_ingest_message(&msg, &dests, "{}", Some(&entry))
+                        .create_ingest_message(
+                            &msg,
+                            &dests,
+                            &hookd_core::model::IngestForward::default(),
+                            Some(&entry),
+                        )
                         .await
                         .unwrap();
                     (k, msg.id, written)
@@ -223,7 +228,12 @@ async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
         expires_at: t(1_000),
     };
     let written = b
-        .create_ingest_message(&msg, &[dest(&msg, &ep.id, t(0))], "{}", Some(&entry))
+        .create_ingest_message(
+            &msg,
+            &[dest(&msg, &ep.id, t(0))],
+            &hookd_core::model::IngestForward::default(),
+            Some(&entry),
+        )
         .await
         .unwrap();
     assert_eq!(written, hookd_store::IngestWrite::Created);
@@ -234,7 +244,12 @@ async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
     .await;
     let claims = a.claim_due(t(0), 10, t(100), "a", &[]).await.unwrap();
     assert_eq!(claims.len(), 1);
-    assert_eq!(claims[0].forward.as_deref(), Some("{}"));
+    assert_eq!(
+        claims[0].forward,
+        Some(hookd_store::Forward::Meta(std::sync::Arc::new(
+            hookd_core::model::IngestForward::default()
+        )))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
