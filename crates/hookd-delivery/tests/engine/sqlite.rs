@@ -37,19 +37,21 @@ fn message(app: &AppId) -> Message {
 }
 
 async fn settled(store: &SqliteStore, app: &AppId, msg: &MsgId) -> MessageDestination {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let dests = store.list_destinations(app, msg).await.unwrap();
-        if dests[0].status != DeliveryStatus::Pending {
-            return dests[0].clone();
+    // Re-read after every committed write of the store, up to 10 s; no polling.
+    let mut changes = store.changes();
+    let wait = async {
+        loop {
+            changes.borrow_and_update();
+            let dests = store.list_destinations(app, msg).await.unwrap();
+            if dests[0].status != DeliveryStatus::Pending {
+                return dests[0].clone();
+            }
+            changes.changed().await.expect("the store is open");
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not settled in time"
-        );
-        // Polling the database with a deadline; the store has no change signal.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("settled in time")
 }
 
 #[tokio::test]

@@ -119,6 +119,13 @@ impl SqliteStore {
         self.readers.set_limit(limit);
     }
 
+    /// Changes after every committed write (a batch of the writer that wrote something):
+    /// what waits for the store to change (the dashboard's live views, tests) awaits
+    /// `changed()` and reads again, instead of polling.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.writer.commits()
+    }
+
     /// Finishes the queued writes, stops the writer thread, closes every connection and
     /// releases the lock (the same as dropping the store; this makes it explicit).
     pub fn close(self) {
@@ -180,4 +187,50 @@ fn configure_writer(conn: &Connection) -> anyhow::Result<()> {
         .context("setting wal_autocheckpoint")?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteStore;
+    use crate::{AppStore, StoreError};
+    use hookd_core::ids::AppId;
+    use hookd_core::model::{Application, Metadata};
+    use hookd_core::Timestamp;
+
+    #[tokio::test]
+    async fn changes_moves_after_a_committed_write_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hookd.db")).unwrap();
+        let mut changes = store.changes();
+        let seen = *changes.borrow_and_update();
+        let now = Timestamp::now();
+        let app = Application {
+            id: AppId::generate(),
+            uid: Some("acme".into()),
+            name: "acme".into(),
+            rate_limit: None,
+            metadata: Metadata::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_app(&app).await.unwrap();
+        assert!(
+            changes.has_changed().unwrap(),
+            "a committed write is announced"
+        );
+        let after_write = *changes.borrow_and_update();
+        assert!(after_write > seen);
+
+        store.get_app("acme").await.unwrap();
+        let mut taken = app.clone();
+        taken.id = AppId::generate();
+        assert!(matches!(
+            store.create_app(&taken).await,
+            Err(StoreError::Conflict("uid"))
+        ));
+        assert!(
+            !changes.has_changed().unwrap(),
+            "a read or a refused write changes nothing"
+        );
+    }
 }

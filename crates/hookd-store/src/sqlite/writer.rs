@@ -136,6 +136,8 @@ pub(super) struct Writer {
     health: Arc<WriteHealth>,
     /// A caller waits this long at most for its job's answer (queueing included).
     limit: Duration,
+    /// Counts committed batches that wrote something.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Writer {
@@ -144,15 +146,18 @@ impl Writer {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(WriteHealth::default());
         let shared = health.clone();
+        let commits = Arc::new(tokio::sync::watch::Sender::new(0));
+        let counter = commits.clone();
         let thread = std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, &shared))
+            .spawn(move || run(conn, receiver, &shared, &counter))
             .context("starting the SQLite writer thread")?;
         Ok(Self {
             sender: Some(sender),
             thread: Some(thread),
             health,
             limit: crate::DEFAULT_CALL_TIMEOUT,
+            commits,
         })
     }
 
@@ -192,6 +197,11 @@ impl Writer {
         result
     }
 
+    /// A receiver whose value changes after every committed batch that wrote something.
+    pub(super) fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
+    }
+
     /// Whether the thread still takes jobs.
     pub(super) fn is_running(&self) -> bool {
         self.sender.as_ref().is_some_and(|s| !s.is_closed())
@@ -213,7 +223,12 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer has stopped".into())
 }
 
-fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, health: &WriteHealth) {
+fn run(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Box<dyn Job>>,
+    health: &WriteHealth,
+    commits: &tokio::sync::watch::Sender<u64>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -233,6 +248,9 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, health:
                 let storage = batch.iter().find_map(|job| job.storage_failure());
                 if committed > 0 || storage.is_some() {
                     health.set(storage);
+                }
+                if committed > 0 {
+                    commits.send_modify(|n| *n += 1);
                 }
                 None
             }
