@@ -1,8 +1,6 @@
 //! The delivery engine end to end: a real engine, a real HTTP receiver on 127.0.0.1 and
-//! an in-memory store. Tests await requests and store writes; none sleeps to synchronise.
+//! a real SQLite store. Tests await requests and store commits; none sleeps to synchronise.
 
-#[path = "engine/mem_store_flow.rs"]
-mod mem_store_flow;
 #[path = "engine/proxy.rs"]
 mod proxy;
 #[path = "engine/sqlite.rs"]
@@ -32,7 +30,7 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
         ..config(true, &[])
     })
     .await;
-    let ep = h.endpoint(h.receiver.url("/hook"));
+    let ep = h.endpoint(h.receiver.url("/hook")).await;
     let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
@@ -60,7 +58,7 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Success);
     assert_eq!(dest.attempt_count, 1);
-    let attempts = h.store.attempts(&msg, &ep.id);
+    let attempts = h.store.attempts(&msg, &ep.id).await;
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].response_status_code, 200);
     assert_eq!(attempts[0].response, "ok");
@@ -70,9 +68,9 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
 #[tokio::test]
 async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
     let h = Harness::start(config(true, &[50, 50])).await;
-    let ep = h.endpoint(h.receiver.url("/flaky"));
+    let ep = h.endpoint(h.receiver.url("/flaky")).await;
     h.receiver.respond_once("/flaky", Reply::status(500));
-    let msg = h.send_via_poller(&ep);
+    let msg = h.send_via_poller(&ep).await;
 
     let first = h.receiver.next().await;
     let second = h.receiver.next().await;
@@ -83,6 +81,7 @@ async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
     let codes: Vec<_> = h
         .store
         .attempts(&msg, &ep.id)
+        .await
         .iter()
         .map(|a| a.response_status_code)
         .collect();
@@ -90,6 +89,7 @@ async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
     let statuses: Vec<_> = h
         .store
         .attempts(&msg, &ep.id)
+        .await
         .iter()
         .map(|a| a.status)
         .collect();
@@ -99,7 +99,7 @@ async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
 #[tokio::test]
 async fn retry_after_replaces_the_scheduled_delay() {
     let h = Harness::start(config(true, &[50])).await;
-    let ep = h.endpoint(h.receiver.url("/busy"));
+    let ep = h.endpoint(h.receiver.url("/busy")).await;
     h.receiver
         .respond_once("/busy", Reply::status(429).header("retry-after", "1"));
     let msg = h.send(&ep).await;
@@ -110,27 +110,34 @@ async fn retry_after_replaces_the_scheduled_delay() {
     assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Success);
-    let pending = &h.store.outcomes(&msg, &ep.id)[0];
-    assert_eq!(pending.status, DeliveryStatus::Pending);
+    // The 429 was a failed attempt followed by a retry, not the end of the delivery.
+    let codes: Vec<u16> = h
+        .store
+        .attempts(&msg, &ep.id)
+        .await
+        .iter()
+        .map(|a| a.response_status_code)
+        .collect();
+    assert_eq!(codes, [429, 200]);
 }
 
 #[tokio::test]
 async fn gone_disables_the_endpoint_and_stops_retrying() {
     let h = Harness::start(config(true, &[50, 50])).await;
-    let ep = h.endpoint(h.receiver.url("/gone"));
+    let ep = h.endpoint(h.receiver.url("/gone")).await;
     h.receiver.respond("/gone", Reply::status(410));
     let msg = h.send(&ep).await;
 
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
-    assert_eq!(h.store.attempts(&msg, &ep.id).len(), 1);
-    assert!(h.store.endpoint(&ep.id).disabled);
+    assert_eq!(h.store.attempts(&msg, &ep.id).await.len(), 1);
+    assert!(h.store.endpoint(&ep.id).await.disabled);
 
     // The next message is settled without a request: the cache was invalidated.
     let next = h.send(&ep).await;
     let dest = h.store.settled(&next, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
-    assert!(h.store.attempts(&next, &ep.id).is_empty());
+    assert!(h.store.attempts(&next, &ep.id).await.is_empty());
     let _first = h.receiver.next().await;
     assert!(h.receiver.try_next().await.is_none());
 }
@@ -138,7 +145,7 @@ async fn gone_disables_the_endpoint_and_stops_retrying() {
 #[tokio::test]
 async fn a_redirect_is_a_failure_and_is_not_followed() {
     let h = Harness::start(config(true, &[])).await;
-    let ep = h.endpoint(h.receiver.url("/moved"));
+    let ep = h.endpoint(h.receiver.url("/moved")).await;
     let target = h.receiver.url("/elsewhere");
     h.receiver
         .respond("/moved", Reply::status(302).header("location", target));
@@ -146,7 +153,7 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
 
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
-    let attempts = h.store.attempts(&msg, &ep.id);
+    let attempts = h.store.attempts(&msg, &ep.id).await;
     assert_eq!(attempts[0].response_status_code, 302);
     assert_eq!(h.receiver.next().await.path, "/moved");
     assert!(
@@ -164,11 +171,11 @@ async fn loopback_is_refused_without_the_allow_list() {
         format!("http://localhost:{port}/x"),
         format!("http://[::ffff:127.0.0.1]:{port}/x"),
     ] {
-        let ep = h.endpoint(url.clone());
+        let ep = h.endpoint(url.clone()).await;
         let msg = h.send(&ep).await;
         let dest = h.store.settled(&msg, &ep.id).await;
         assert_eq!(dest.status, DeliveryStatus::Fail, "{url}");
-        let attempt = &h.store.attempts(&msg, &ep.id)[0];
+        let attempt = &h.store.attempts(&msg, &ep.id).await[0];
         assert_eq!(attempt.response_status_code, 0);
         assert!(
             attempt
@@ -192,17 +199,17 @@ async fn transport_failures_are_recorded_as_readable_text() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let refused = h.endpoint(format!("http://127.0.0.1:{closed_port}/"));
-    let stuck = h.endpoint(h.receiver.url("/stuck"));
+    let refused = h.endpoint(format!("http://127.0.0.1:{closed_port}/")).await;
+    let stuck = h.endpoint(h.receiver.url("/stuck")).await;
     h.receiver.respond("/stuck", Reply::status(200).held());
     let (a, b) = (h.send(&refused).await, h.send(&stuck).await);
 
     h.store.settled(&a, &refused.id).await;
     h.store.settled(&b, &stuck.id).await;
-    let refused_attempt = &h.store.attempts(&a, &refused.id)[0];
+    let refused_attempt = &h.store.attempts(&a, &refused.id).await[0];
     assert_eq!(refused_attempt.response, "connection refused");
     assert_eq!(refused_attempt.response_status_code, 0);
-    let stuck_attempt = &h.store.attempts(&b, &stuck.id)[0];
+    let stuck_attempt = &h.store.attempts(&b, &stuck.id).await[0];
     assert_eq!(stuck_attempt.response, "request timed out after 300ms");
     assert_eq!(stuck_attempt.status, DeliveryStatus::Fail);
 }
@@ -215,8 +222,8 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
         ..config(true, &[])
     })
     .await;
-    let slow = h.endpoint(h.receiver.url("/slow"));
-    let fast = h.endpoint(h.receiver.url("/fast"));
+    let slow = h.endpoint(h.receiver.url("/slow")).await;
+    let fast = h.endpoint(h.receiver.url("/fast")).await;
     h.receiver.respond("/slow", Reply::status(200).held());
     let slow_msgs: Vec<_> = h.send_many(&slow, 6).await;
     let fast_msgs: Vec<_> = h.send_many(&fast, 20).await;
@@ -236,9 +243,10 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
         slow_started <= 2,
         "{slow_started} concurrent requests to the slow endpoint"
     );
-    assert!(slow_msgs
-        .iter()
-        .all(|m| h.store.destination(m, &slow.id).status == DeliveryStatus::Pending));
+    for m in &slow_msgs {
+        let dest = h.store.destination(m, &slow.id).await;
+        assert_eq!(dest.status, DeliveryStatus::Pending);
+    }
 
     h.receiver.open_gate();
     for msg in &slow_msgs {
@@ -258,12 +266,13 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
         ..config(true, &[])
     })
     .await;
-    let ep = h.endpoint(h.receiver.url("/held"));
+    let ep = h.endpoint(h.receiver.url("/held")).await;
     h.receiver.respond("/held", Reply::status(200).held());
     let msgs: Vec<_> = h.send_many(&ep, 3).await;
     let first_expiry = h
         .store
         .destination(&msgs[2], &ep.id)
+        .await
         .next_attempt_at
         .unwrap();
     h.receiver.next().await;
@@ -272,12 +281,14 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
     // lease: the renewer keeps every row claimed, so the poller never takes them again.
     let renewed_past = first_expiry.plus_millis(2 * lease.as_millis() as i64);
     h.store
-        .wait_until("the leases were renewed twice over", |s| {
-            msgs.iter().all(|m| {
-                s.destination(m, &ep.id)
-                    .next_attempt_at
-                    .is_some_and(|t| t > renewed_past)
-            })
+        .wait_until("the leases were renewed twice over", async || {
+            for m in &msgs {
+                let dest = h.store.destination(m, &ep.id).await;
+                if dest.next_attempt_at.is_none_or(|t| t <= renewed_past) {
+                    return false;
+                }
+            }
+            true
         })
         .await;
     h.receiver.open_gate();
@@ -286,7 +297,7 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
             h.store.settled(msg, &ep.id).await.status,
             DeliveryStatus::Success
         );
-        assert_eq!(h.store.attempts(msg, &ep.id).len(), 1);
+        assert_eq!(h.store.attempts(msg, &ep.id).await.len(), 1);
     }
     let mut extra = 0;
     while h.receiver.try_next().await.is_some() {
@@ -296,9 +307,28 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
 }
 
 #[tokio::test]
+async fn publishing_admits_the_delivery_as_claimed_by_this_node() {
+    let h = Harness::start(config(true, &[])).await;
+    let ep = h.endpoint(h.receiver.url("/held")).await;
+    h.receiver.respond("/held", Reply::status(200).held());
+    let msg = h.send(&ep).await;
+    // Sent straight from the write path, and while its reply is held the stored row is
+    // still the one written: claimed by this node, without a claim query.
+    h.receiver.next().await;
+    let written = h.store.destination(&msg, &ep.id).await;
+    assert!(
+        written.lease_owner.is_some(),
+        "written as claimed: {written:?}"
+    );
+    h.receiver.open_gate();
+    let dest = h.store.settled(&msg, &ep.id).await;
+    assert_eq!(dest.status, DeliveryStatus::Success);
+}
+
+#[tokio::test]
 async fn shutdown_lets_in_flight_deliveries_finish() {
     let h = Harness::start(config(true, &[])).await;
-    let ep = h.endpoint(h.receiver.url("/held"));
+    let ep = h.endpoint(h.receiver.url("/held")).await;
     h.receiver.respond("/held", Reply::status(200).held());
     let msg = h.send(&ep).await;
     h.receiver.next().await;
@@ -315,13 +345,16 @@ async fn shutdown_lets_in_flight_deliveries_finish() {
         .await
         .expect("engine closed");
     assert_eq!(
-        h.store.destination(&msg, &ep.id).status,
+        h.store.destination(&msg, &ep.id).await.status,
         DeliveryStatus::Success
     );
     // Nothing is admitted once shutdown began: a new message is written unclaimed.
     let after = h.message();
     h.engine.publish(&after, &[&ep]).await.unwrap();
-    assert_eq!(h.store.as_written(&after.id, &ep.id).lease_owner, None);
+    assert_eq!(
+        h.store.destination(&after.id, &ep.id).await.lease_owner,
+        None
+    );
 }
 
 /// Polls a future once: `Some` if it was ready.
@@ -342,11 +375,11 @@ async fn https_only_refuses_plain_http_without_sending() {
         ..config(true, &[])
     })
     .await;
-    let ep = h.endpoint(h.receiver.url("/plain"));
+    let ep = h.endpoint(h.receiver.url("/plain")).await;
     let msg = h.send(&ep).await;
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
-    let attempt = &h.store.attempts(&msg, &ep.id)[0];
+    let attempt = &h.store.attempts(&msg, &ep.id).await[0];
     assert_eq!(attempt.response_status_code, 0);
     assert!(
         attempt.response.contains("https_only"),

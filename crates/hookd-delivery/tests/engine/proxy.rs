@@ -24,7 +24,9 @@ async fn deliveries_tunnel_through_the_proxy_to_the_checked_address() {
     let h = harness(&url, &[]).await;
     proxy.forward_to(h.receiver.addr);
     let port = h.receiver.addr.port();
-    let ep = h.endpoint(format!("http://93.184.216.34:{port}/via-proxy"));
+    let ep = h
+        .endpoint(format!("http://93.184.216.34:{port}/via-proxy"))
+        .await;
     let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
@@ -51,7 +53,7 @@ async fn a_host_name_is_resolved_and_checked_before_the_proxy_is_asked() {
     let h = harness(&proxy.url(), &["127.0.0.0/8", "::1/128"]).await;
     proxy.forward_to(h.receiver.addr);
     let port = h.receiver.addr.port();
-    let ep = h.endpoint(format!("http://localhost:{port}/named"));
+    let ep = h.endpoint(format!("http://localhost:{port}/named")).await;
     let msg = h.send(&ep).await;
 
     let got = h.receiver.next().await;
@@ -83,11 +85,11 @@ async fn a_blocked_destination_never_reaches_the_proxy() {
         format!("http://localhost:{port}/"),
         format!("http://[::ffff:127.0.0.1]:{port}/"),
     ] {
-        let ep = h.endpoint(url.clone());
+        let ep = h.endpoint(url.clone()).await;
         let msg = h.send(&ep).await;
         let dest = h.store.settled(&msg, &ep.id).await;
         assert_eq!(dest.status, DeliveryStatus::Fail, "{url}");
-        let attempt = &h.store.attempts(&msg, &ep.id)[0];
+        let attempt = &h.store.attempts(&msg, &ep.id).await[0];
         assert!(
             attempt
                 .response
@@ -104,11 +106,11 @@ async fn a_blocked_destination_never_reaches_the_proxy() {
 async fn a_refusing_proxy_is_recorded_as_a_readable_failure() {
     let proxy = ConnectProxy::start(true).await;
     let h = harness(&proxy.url(), &[]).await;
-    let ep = h.endpoint("http://93.184.216.34:8080/refused".into());
+    let ep = h.endpoint("http://93.184.216.34:8080/refused".into()).await;
     let msg = h.send(&ep).await;
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Fail);
-    let attempt = &h.store.attempts(&msg, &ep.id)[0];
+    let attempt = &h.store.attempts(&msg, &ep.id).await[0];
     assert_eq!(attempt.response_status_code, 0);
     assert!(
         attempt

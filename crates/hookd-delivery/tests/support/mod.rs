@@ -1,7 +1,6 @@
-//! Test doubles for the engine tests: an in-memory store, a scriptable receiver and a
-//! recording CONNECT proxy.
+//! What the engine tests share: the harness (an engine over a real SQLite store), a
+//! scriptable receiver and a recording CONNECT proxy.
 
 pub mod harness;
 pub mod proxy;
 pub mod receiver;
-pub mod store;
