@@ -2,9 +2,10 @@
 //! after a failure streak, operational webhooks, and endpoint recovery.
 
 use crate::databases::test_databases;
-use crate::support::{restart_in_with, spawn_app_with, Answer, Received, Receiver, TestApp};
+use crate::support::{restart_in_with, spawn_app_with, TestApp};
 use hookd_core::signing::{verify, EndpointSecret};
 use hookd_server::config::Config;
+use hookd_testkit::{Answer, Received, Receiver};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
