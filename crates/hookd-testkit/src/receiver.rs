@@ -86,10 +86,20 @@ pub struct Received {
 }
 
 impl Received {
+    /// Its answer went out (whatever the status).
+    pub fn answered(&self) -> bool {
+        self.answered_at.is_some()
+    }
+
     /// Answered, and with a 2xx.
     pub fn delivered(&self) -> bool {
-        self.answered_at.is_some() && (200..300).contains(&self.status)
+        self.answered() && (200..300).contains(&self.status)
     }
+}
+
+/// How many of `got` were answered.
+pub fn answered(got: &[Received]) -> usize {
+    got.iter().filter(|r| r.answered()).count()
 }
 
 /// Successful deliveries per (message id, path): how many requests of each were answered

@@ -2,7 +2,7 @@
 //! a frozen server) gives `Unavailable` within the deadline on both backends, the store
 //! keeps working once it answers again, and a write whose caller gave up before it started
 //! is never made. The frozen and partitioned server themselves are tested at binary level
-//! (`crates/hookd/tests/db_deadline.rs`).
+//! (`crates/hookd/tests/binary/db_deadline.rs`).
 
 use crate::fixtures::*;
 use crate::pg_schema::{PgSchema, SchemaStore};
