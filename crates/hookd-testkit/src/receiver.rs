@@ -512,6 +512,19 @@ mod tests {
         assert!(rx.delivered().is_empty(), "a 503 is no delivery");
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn delays_and_deadlines_run_on_a_paused_clock() {
+        let rx = Receiver::start().await;
+        rx.set_default("/later", Answer::ok().delay(Duration::from_secs(3600)));
+        let url = rx.url("/later");
+        let started = Instant::now();
+        let sent = tokio::spawn(async move { post(&url, "msg_1").await.status() });
+        assert_eq!(sent.await.unwrap(), 200);
+        let r = &rx.received("/later")[0];
+        assert_eq!(r.answered_at.unwrap() - r.arrived_at, Duration::from_secs(3600));
+        assert!(started.elapsed() >= Duration::from_secs(3600));
+    }
+
     #[tokio::test]
     #[should_panic(expected = "/never received 0 of 1")]
     async fn a_wait_for_requests_that_never_come_fails_at_its_deadline() {
