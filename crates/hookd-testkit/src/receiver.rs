@@ -27,6 +27,8 @@ use tokio::time::Instant;
 pub struct Answer {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
+    /// `ok` unless scripted.
+    pub body: Bytes,
     /// Waited before answering (on the runtime's clock: a paused clock pauses it too).
     pub delay: Duration,
     /// Answer only once the receiver's gate is open ([`Receiver::open_gate`]).
@@ -38,6 +40,7 @@ impl Answer {
         Answer {
             status,
             headers: Vec::new(),
+            body: Bytes::from_static(b"ok"),
             delay: Duration::ZERO,
             held: false,
         }
@@ -50,6 +53,11 @@ impl Answer {
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Answer {
         self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Bytes>) -> Answer {
+        self.body = body.into();
         self
     }
 
@@ -401,7 +409,7 @@ async fn answer(
         log.got[index].answered_at = Some(Instant::now());
     }
     state.changed.raise();
-    let mut resp = Response::new(Full::new(Bytes::from_static(b"ok")));
+    let mut resp = Response::new(Full::new(answer.body));
     *resp.status_mut() = StatusCode::from_u16(answer.status).expect("a scripted status is valid");
     for (name, value) in answer.headers {
         let value = value.parse().expect("a scripted header value is valid");
@@ -430,7 +438,10 @@ mod tests {
     async fn answers_follow_the_script_then_the_message_rule_then_defaults() {
         let rx = Receiver::start().await;
         rx.script("/a", [Answer::status(429).retry_after(7)]);
-        rx.set_default("/a", Answer::status(204).header("x-kind", "default"));
+        rx.set_default(
+            "/a",
+            Answer::status(203).header("x-kind", "default").body("hi"),
+        );
         rx.set_fallback(Answer::status(202));
         rx.first_of_each_message(Answer::status(500));
 
@@ -439,15 +450,16 @@ mod tests {
         assert_eq!(first.headers()["retry-after"], "7");
         // Queued answers came first; this is msg_1's second request to /a.
         let default = post(&rx.url("/a"), "msg_1").await;
-        assert_eq!(default.status(), 204);
+        assert_eq!(default.status(), 203);
         assert_eq!(default.headers()["x-kind"], "default");
+        assert_eq!(default.text().await.unwrap(), "hi");
         assert_eq!(post(&rx.url("/a"), "msg_2").await.status(), 500);
         assert_eq!(post(&rx.url("/b"), "msg_1").await.status(), 500);
         assert_eq!(post(&rx.url("/b"), "msg_1").await.status(), 202);
 
         let got = rx.wait_for("/a", 3, LIMIT).await;
         let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
-        assert_eq!(statuses, [429, 204, 500]);
+        assert_eq!(statuses, [429, 203, 500]);
         assert_eq!(got[0].msg_id, "msg_1");
         assert_eq!(&got[0].body[..], b"{}");
         let delivered = rx.delivered();
@@ -521,7 +533,10 @@ mod tests {
         let sent = tokio::spawn(async move { post(&url, "msg_1").await.status() });
         assert_eq!(sent.await.unwrap(), 200);
         let r = &rx.received("/later")[0];
-        assert_eq!(r.answered_at.unwrap() - r.arrived_at, Duration::from_secs(3600));
+        assert_eq!(
+            r.answered_at.unwrap() - r.arrived_at,
+            Duration::from_secs(3600)
+        );
         assert!(started.elapsed() >= Duration::from_secs(3600));
     }
 
