@@ -2,8 +2,8 @@
 //!
 //! Layout:
 //! - `receiver`: [`Receiver`], a real HTTP endpoint on loopback (port 0) whose answers are
-//!   scripted per path (status, headers, `Retry-After`, delay, held until released) and
-//!   which records every request; its waits wake on each arrival.
+//!   scripted per path (status, headers, `Retry-After`, body, delay, held until released)
+//!   and which records every request; its waits wake on each arrival.
 //! - `wait`: [`wait_until`] and friends: wait for a condition up to a deadline, re-checked
 //!   on a signal where one exists, polled only where nothing can signal. The module doc
 //!   says which is which.

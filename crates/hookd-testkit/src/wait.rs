@@ -4,8 +4,8 @@
 //! matter of taste:
 //! - **On a signal** ([`Recheck::OnChange`]) when the state is in this process and
 //!   something reports each change: a [`Receiver`](crate::Receiver)'s arrivals and answers
-//!   ([`Receiver::changes`](crate::Receiver::changes), or [`Receiver::wait_until`](crate::Receiver::wait_until)),
-//!   or a [`Signal`] the test's own tasks raise. The check runs once per change, at once.
+//!   (`Receiver::changes`, `Receiver::wait_until`), or a [`Signal`] the test's own tasks
+//!   raise. The check runs once per change, at once.
 //! - **By polling** ([`Recheck::Poll`], [`poll_until`]) only when nothing can report a
 //!   change: another process's HTTP API or log file, rows another process writes in a
 //!   database, a file another thread grows. The check runs every [`POLL`] until it holds or
