@@ -53,7 +53,7 @@ use hookd_store::FlowStore;
 use hookd_store::MessageStore;
 use hookd_store::QueueStore;
 use hookd_store::{IngestDedup, IngestWrite, MessageFilter, Store};
-use pg_schema::TestSchema;
+use pg_schema::{PgSchema, SchemaStore};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -67,8 +67,8 @@ async fn open_sqlite() -> Option<(TempDir, Arc<SqliteStore>)> {
 
 /// A fresh PostgreSQL store in a schema of its own (dropped with the returned guard), or
 /// `None` when no test server is configured.
-async fn open_postgres() -> Option<(TestSchema, Arc<PostgresStore>)> {
-    let schema = TestSchema::create().await?;
+async fn open_postgres() -> Option<(PgSchema, Arc<PostgresStore>)> {
+    let schema = PgSchema::create().await?;
     let store = schema.open().await;
     Some((schema, store))
 }
@@ -386,15 +386,13 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
             .unwrap();
     }
     // Far below the writer's own 64 MiB threshold: only the checkpointer thread moves
-    // pages into the main file while the store is open.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::metadata(&path).unwrap().len() <= before {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the main database file never grew"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // pages into the main file while the store is open. That thread reports nothing: poll.
+    hookd_testkit::poll_until(
+        "the main database file grew",
+        std::time::Duration::from_secs(10),
+        || std::future::ready(std::fs::metadata(&path).unwrap().len() > before),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,10 +6,11 @@
 //! cover it exactly: a route added to the router without a line here fails the test. The
 //! hostile-input suite (`hostile.rs`) walks the same table.
 
-use crate::pg::PgSchema;
-use crate::support::{spawn_app_with, Receiver, TestApp, TOKEN};
+use crate::support::{spawn_app_with, TestApp, TOKEN};
 use hookd_server::api::portal::{self, PortalClaims};
 use hookd_server::config::Database;
+use hookd_testkit::PgSchema;
+use hookd_testkit::Receiver;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -621,10 +622,10 @@ async fn portal_token_is_confined_to_its_app_on_sqlite() {
 
 #[tokio::test]
 async fn portal_token_is_confined_to_its_app_on_postgres() {
-    let Some(schema) = PgSchema::create("portal_token_is_confined_to_its_app").await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let url = schema.url.clone();
+    let url = schema.url().to_owned();
     let app = spawn_app_with(|c| c.database_url = Some(Database::Postgres(url))).await;
     portal_token_is_confined_to_its_app(app).await;
     drop(schema);

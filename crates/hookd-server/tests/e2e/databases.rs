@@ -2,8 +2,8 @@
 //! in a schema of its own when `HOOKD_TEST_POSTGRES_URL` is set. The schema is dropped with
 //! everything in it when the [`TestDb`] is dropped.
 
-use crate::pg::PgSchema;
 use hookd_server::config::{Config, Database};
+use hookd_testkit::PgSchema;
 
 pub struct TestDb {
     pub name: &'static str,
@@ -15,7 +15,7 @@ impl TestDb {
     /// Points `config` at this database.
     pub fn apply(&self, config: &mut Config) {
         if let Some(pg) = &self.postgres {
-            config.database_url = Some(Database::Postgres(pg.url.clone()));
+            config.database_url = Some(Database::Postgres(pg.url().to_owned()));
         }
     }
 }
@@ -26,7 +26,7 @@ pub async fn test_databases() -> Vec<TestDb> {
         name: "sqlite",
         postgres: None,
     }];
-    if let Some(schema) = PgSchema::create("the PostgreSQL part").await {
+    if let Some(schema) = PgSchema::create().await {
         dbs.push(TestDb {
             name: "postgres",
             postgres: Some(schema),

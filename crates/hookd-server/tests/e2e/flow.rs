@@ -2,7 +2,8 @@
 //! requests in flight, `fifo` sends message n+1 only after message n settled, and none of
 //! it holds up an endpoint that uses none of it.
 
-use crate::support::{spawn_app, spawn_app_with, Answer, Receiver};
+use crate::support::{spawn_app, spawn_app_with};
+use hookd_testkit::{Answer, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 

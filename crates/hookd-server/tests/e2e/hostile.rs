@@ -17,7 +17,8 @@
 //! runner.
 
 use crate::access::{Access, ROUTES};
-use crate::support::{spawn_on, Backend, Receiver, TestApp, TOKEN};
+use crate::support::{spawn_on, Backend, TestApp, TOKEN};
+use hookd_testkit::Receiver;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{json, Value};
 use std::collections::VecDeque;

@@ -2,7 +2,8 @@
 //! sources with their receive URLs and token rotation, ingest endpoints (the endpoints of
 //! each source's internal application, hidden from `GET /app`), and bad input.
 
-use crate::support::{spawn_on, Backend, Receiver};
+use crate::support::{spawn_on, Backend};
+use hookd_testkit::Receiver;
 use serde_json::json;
 
 const SOURCES: &str = "/ingest/api/v1/source";

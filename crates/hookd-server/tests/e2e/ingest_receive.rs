@@ -7,9 +7,10 @@
 //! forwarded with the provider's headers, their replays de-duplicated and their tampered
 //! copies refused.
 
-use crate::support::{spawn_on, Backend, Received, Receiver, TestApp};
+use crate::support::{spawn_on, Backend, TestApp};
 use hookd_core::crypto::hmac_sha256;
 use hookd_core::signing::{verify, EndpointSecret};
+use hookd_testkit::{Received, Receiver};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,9 +7,10 @@
 //! unknown event type are all 422 naming the field.
 
 use crate::hostile::receive::signers;
-use crate::support::{spawn_on, Backend, Receiver, TestApp};
+use crate::support::{spawn_on, Backend, TestApp};
 use hookd_core::ids::{AppId, EndpointId, MsgId, SourceId};
 use hookd_ingest::Provider;
+use hookd_testkit::Receiver;
 use reqwest::header::HeaderValue;
 use serde_json::{json, Value};
 use std::time::Duration;

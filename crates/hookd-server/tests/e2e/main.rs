@@ -16,7 +16,6 @@ macro_rules! on_both_backends {
     };
 }
 
-mod pg;
 mod support;
 
 mod access;

@@ -3,10 +3,11 @@
 //! hookd's (Python's `cryptography` or Node's `crypto`), rotation between key kinds, and
 //! endpoint secrets encrypted in the database file with the generated main key.
 
-use crate::support::{restart_in, spawn_app, Received, Receiver};
+use crate::support::{restart_in, spawn_app};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hookd_core::signing::{verify, EndpointSecret, VerifyingKey};
+use hookd_testkit::{Received, Receiver};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -2,15 +2,16 @@
 //! a frozen server) gives `Unavailable` within the deadline on both backends, the store
 //! keeps working once it answers again, and a write whose caller gave up before it started
 //! is never made. The frozen and partitioned server themselves are tested at binary level
-//! (`crates/hookd/tests/db_deadline.rs`).
+//! (`crates/hookd/tests/binary/db_deadline.rs`).
 
 use crate::fixtures::*;
-use crate::pg_schema::TestSchema;
+use crate::pg_schema::{PgSchema, SchemaStore};
 use hookd_store::postgres::{PostgresOptions, PostgresStore};
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::AppStore;
 use hookd_store::MessageStore;
 use hookd_store::{Store, StoreError, StoreResult};
+use hookd_testkit::poll_until;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -38,7 +39,7 @@ async fn unavailable_in_time<T: std::fmt::Debug>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_call_past_the_deadline_is_unavailable_and_its_connection_is_not_reused() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     // One pooled connection: had the stuck one gone back to the pool, the health check
@@ -70,26 +71,23 @@ async fn postgres_a_call_past_the_deadline_is_unavailable_and_its_connection_is_
     // The server abandons the statements of the discarded connections (it checks that
     // its client is still there): nothing of them waits for the lock any more.
     let watcher = schema.admin().await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                &[&schema.name()],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{waiting} abandoned statements still wait for the lock"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll_until(
+        "no abandoned statement waits for the lock",
+        Duration::from_secs(10),
+        || async {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                    &[&schema.name()],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            waiting == 0
+        },
+    )
+    .await;
 
     tx.rollback().await.unwrap();
     // The create answered 503 was abandoned, not committed once the lock was released.

@@ -1,17 +1,10 @@
-//! Builders for test records. Every record is complete and valid; tests change the
-//! fields they care about.
+//! Builders for test records: the hookd-core records come from the test kit (complete,
+//! valid, at fixed times); the store's own types (main keys, page requests) are built here.
 
-use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId};
-use hookd_core::model::{
-    Application, Attempt, DeliveryStatus, Endpoint, EventType, Message, MessageDestination,
-    Metadata, TriggerType,
-};
-use hookd_core::signing::EndpointSecret;
-use hookd_core::Timestamp;
+pub use hookd_testkit::fixtures::*;
+
 use hookd_store::secrets::{Keyring, MainKey};
 use hookd_store::PageRequest;
-use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The main key of the suite's stores: every check runs with secrets sealed at rest.
 pub fn test_keyring() -> Keyring {
@@ -22,132 +15,6 @@ pub fn test_keyring() -> Keyring {
 pub fn main_key(n: u8) -> MainKey {
     use base64::Engine;
     MainKey::from_base64(&base64::engine::general_purpose::STANDARD.encode([n; 32])).unwrap()
-}
-
-/// A fixed point in time plus `ms`, so tests never depend on the clock.
-pub fn t(ms: i64) -> Timestamp {
-    Timestamp::from_millis(1_700_000_000_000 + ms)
-}
-
-pub fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-pub fn app_at(at: Timestamp, uid: Option<&str>) -> Application {
-    let mut metadata = Metadata::new();
-    metadata.insert("team".into(), "billing".into());
-    Application {
-        id: AppId::generate_at(at),
-        uid: uid.map(str::to_owned),
-        name: format!("app {}", uid.unwrap_or("without uid")),
-        rate_limit: Some(100),
-        metadata,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-pub fn app(uid: Option<&str>) -> Application {
-    app_at(t(0), uid)
-}
-
-pub fn event_type(name: &str) -> EventType {
-    EventType {
-        name: name.to_owned(),
-        description: format!("{name} happened"),
-        archived: false,
-        deprecated: false,
-        schemas: Some(serde_json::json!({"1": {"type": "object"}})),
-        feature_flag: None,
-        created_at: t(0),
-        updated_at: t(0),
-    }
-}
-
-pub fn endpoint_at(app: &AppId, at: Timestamp, uid: Option<&str>) -> Endpoint {
-    let mut headers = BTreeMap::new();
-    headers.insert("x-team".into(), "billing".into());
-    Endpoint {
-        id: EndpointId::generate_at(at),
-        app_id: app.clone(),
-        uid: uid.map(str::to_owned),
-        url: "https://receiver.example.com/hook".into(),
-        description: "main receiver".into(),
-        version: 1,
-        rate_limit: None,
-        max_concurrency: None,
-        fifo: false,
-        disabled: false,
-        event_types: Some(strings(&["invoice.paid"])),
-        channels: None,
-        metadata: Metadata::new(),
-        secret: EndpointSecret::generate(),
-        previous_secrets: vec![hookd_core::model::PreviousSecret {
-            secret: EndpointSecret::generate(),
-            expires_at: at.plus_millis(86_400_000),
-        }],
-        headers,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-pub fn endpoint(app: &AppId, uid: Option<&str>) -> Endpoint {
-    endpoint_at(app, t(0), uid)
-}
-
-pub fn message_at(app: &AppId, event_type: &str, at: Timestamp) -> Message {
-    Message {
-        id: MsgId::generate_at(at),
-        app_id: app.clone(),
-        event_id: None,
-        event_type: event_type.to_owned(),
-        payload: Some(Arc::from(r#"{"amount": 10,  "note":"é ✓"}"#)),
-        channels: None,
-        tags: None,
-        created_at: at,
-        payload_expires_at: None,
-    }
-}
-
-pub fn message(app: &AppId, event_type: &str) -> Message {
-    message_at(app, event_type, t(0))
-}
-
-/// A pending, never-attempted destination due at `due`.
-pub fn dest(msg: &Message, ep: &EndpointId, due: Timestamp) -> MessageDestination {
-    MessageDestination {
-        msg_id: msg.id.clone(),
-        endpoint_id: ep.clone(),
-        app_id: msg.app_id.clone(),
-        status: DeliveryStatus::Pending,
-        attempt_count: 0,
-        next_attempt_at: Some(due),
-        last_attempt_at: None,
-        trigger: TriggerType::Scheduled,
-        lease_owner: None,
-    }
-}
-
-pub fn attempt(
-    d: &MessageDestination,
-    status: DeliveryStatus,
-    code: u16,
-    at: Timestamp,
-) -> Attempt {
-    Attempt {
-        id: AttemptId::generate_at(at),
-        msg_id: d.msg_id.clone(),
-        endpoint_id: d.endpoint_id.clone(),
-        app_id: d.app_id.clone(),
-        url: "https://receiver.example.com/hook".into(),
-        status,
-        response_status_code: code,
-        response: format!("answered {code}"),
-        response_duration_ms: 12,
-        trigger: TriggerType::Scheduled,
-        created_at: at,
-    }
 }
 
 pub fn asc(limit: u32, after: Option<&str>) -> PageRequest {

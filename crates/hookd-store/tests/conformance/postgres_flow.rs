@@ -4,7 +4,7 @@
 
 use crate::fixtures::*;
 use crate::messages::outcome;
-use crate::pg_schema::TestSchema;
+use crate::pg_schema::{PgSchema, SchemaStore};
 use hookd_core::ids::MsgId;
 use hookd_core::model::{DeliveryStatus, Endpoint};
 use hookd_store::AppStore;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_marked_destinations_still_raise_the_due_signal() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -60,7 +60,7 @@ async fn burst(store: &Arc<hookd_store::postgres::PostgresStore>, ep: &Endpoint,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_leaving_flow_control_during_a_burst_strands_no_destination() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -96,7 +96,7 @@ async fn postgres_leaving_flow_control_during_a_burst_strands_no_destination() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_nodes_claiming_a_fifo_endpoint_never_overlap_or_overtake() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);

@@ -1,9 +1,10 @@
 //! What only PostgreSQL does: several stores (nodes) on one database, notifications
 //! between them, concurrent migrations, outages, killed connections, timeouts and TLS.
-//! Every wait polls with a deadline; nothing sleeps to let something happen.
+//! Every wait is on a signal or polls with a deadline; nothing sleeps to let something
+//! happen.
 
 use crate::fixtures::*;
-use crate::pg_schema::{with_params, TestSchema};
+use crate::pg_schema::{with_params, PgSchema, SchemaStore};
 use crate::queue::queued;
 use hookd_store::postgres::{PostgresOptions, PostgresStore};
 use hookd_store::AppStore;
@@ -12,6 +13,7 @@ use hookd_store::IngestStore;
 use hookd_store::MessageStore;
 use hookd_store::QueueStore;
 use hookd_store::{Store, StoreError, StoreResult};
+use hookd_testkit::wait::{wait_for_value, Recheck};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,23 +31,23 @@ async fn within(what: &str, signal: impl Future<Output = ()>) {
     }
 }
 
-/// Retries `call` until it succeeds, failing the test after [`DEADLINE`].
+/// Retries `call` until it succeeds, failing the test after [`DEADLINE`]. Polling: the
+/// server does not say when it is back.
 async fn eventually<T, F, Fut>(what: &str, mut call: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match call().await {
-            Ok(value) => return value,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("{what}: retrying after {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("{what} still fails after {DEADLINE:?}: {e:?}"),
+    wait_for_value(what, DEADLINE, Recheck::poll(), || {
+        let result = call();
+        async move {
+            result
+                .await
+                .inspect_err(|e| eprintln!("{what}: retrying after {e}"))
+                .ok()
         }
-    }
+    })
+    .await
 }
 
 fn assert_unavailable<T: std::fmt::Debug>(result: StoreResult<T>) {
@@ -57,7 +59,7 @@ fn assert_unavailable<T: std::fmt::Debug>(result: StoreResult<T>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_stores_on_one_schema_claim_concurrently_without_overlap_or_loss() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -109,7 +111,7 @@ async fn postgres_two_stores_on_one_schema_claim_concurrently_without_overlap_or
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_due_signal_wakes_another_store_on_unclaimed_messages_and_requeues() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -139,7 +141,7 @@ async fn postgres_due_signal_wakes_another_store_on_unclaimed_messages_and_reque
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_stores_ingesting_the_same_events_store_each_once() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -211,7 +213,7 @@ async fn postgres_two_stores_ingesting_the_same_events_store_each_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -254,7 +256,7 @@ async fn postgres_due_signal_wakes_another_store_on_ingested_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migrations_are_safe_when_nodes_start_together_and_again() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let opts = schema.options();
@@ -338,13 +340,13 @@ fn via(url: &str, addr: SocketAddr) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_an_unreachable_server_is_unavailable_within_seconds() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let relay = Relay::start(server_addr(schema.base_url()).await).await;
     let relay_addr = relay.addr;
     let opts = PostgresOptions {
-        url: via(&schema.url(), relay_addr),
+        url: via(schema.url(), relay_addr),
         connect_timeout: Duration::from_secs(1),
         acquire_timeout: Duration::from_secs(1),
         ..schema.options()
@@ -374,7 +376,7 @@ async fn postgres_an_unreachable_server_is_unavailable_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_killed_connections_are_replaced_and_listening_resumes() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);
@@ -417,7 +419,7 @@ async fn postgres_killed_connections_are_replaced_and_listening_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_statement_past_the_statement_timeout_is_unavailable() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let store = PostgresStore::connect(&PostgresOptions {
@@ -446,7 +448,7 @@ async fn postgres_a_statement_past_the_statement_timeout_is_unavailable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sslmode_require_rejects_a_certificate_that_does_not_verify() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let ssl: String = schema
@@ -462,7 +464,7 @@ async fn postgres_sslmode_require_rejects_a_certificate_that_does_not_verify() {
     }
     // The test server's certificate is not signed by a public CA (nor for 127.0.0.1).
     let err = PostgresStore::connect(&PostgresOptions {
-        url: with_params(&schema.url(), &[("sslmode", "require")]),
+        url: with_params(schema.url(), &[("sslmode", "require")]),
         ..schema.options()
     })
     .await

@@ -2,6 +2,7 @@
 //! lapsed reservations, expunged content, and the cleaner's bounded purges.
 
 use crate::fixtures::*;
+use crate::pg_schema::{PgSchema, SchemaStore};
 use hookd_core::model::DeliveryStatus;
 use hookd_core::Timestamp;
 use hookd_store::AppStore;
@@ -334,7 +335,7 @@ pub async fn check_attempts_are_expunged_and_purged_by_age(store: &dyn Store) {
 /// exactly once, neither waits on the other's locks, and the newer attempt stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_two_cleaners_on_one_schema_share_the_purge() {
-    let Some(schema) = crate::pg_schema::TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let (a, b) = (schema.open().await, schema.open().await);

@@ -6,7 +6,7 @@
 //! each backend gets a [`Db`] (a SQLite file, or a PostgreSQL schema) rather than a store.
 
 use crate::fixtures::*;
-use crate::pg_schema::TestSchema;
+use crate::pg_schema::{PgSchema, SchemaStore};
 use hookd_core::ids::AppId;
 use hookd_core::model::{Endpoint, PreviousSecret};
 use hookd_core::signing::EndpointSecret;
@@ -22,7 +22,7 @@ use tempfile::TempDir;
 pub(crate) enum Db {
     /// The directory (kept until the test ends) and the database file in it.
     Sqlite(#[allow(dead_code)] TempDir, PathBuf),
-    Postgres(TestSchema),
+    Postgres(PgSchema),
 }
 
 impl Db {
@@ -33,7 +33,7 @@ impl Db {
     }
 
     async fn postgres() -> Option<Db> {
-        Some(Db::Postgres(TestSchema::create().await?))
+        Some(Db::Postgres(PgSchema::create().await?))
     }
 
     pub(crate) async fn open(&self, keyring: Option<Keyring>) -> anyhow::Result<Arc<dyn Store>> {
@@ -321,7 +321,7 @@ both_backends!(
 /// one of them may start, so no secret is ever written under two keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_nodes_racing_with_different_keys_on_an_empty_database_one_refuses() {
-    let Some(schema) = TestSchema::create().await else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
     let opts = |n| PostgresOptions {

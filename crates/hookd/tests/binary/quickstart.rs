@@ -3,12 +3,11 @@
 //! is changed: the built binary instead of `cargo run`, free ports instead of 8071 and
 //! 9000 (other tests run at the same time), and a fresh data directory.
 
-mod support;
-
+use hookd_testkit::free_port;
+use hookd_testkit::wait::poll_blocking;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::free_port;
+use std::time::Duration;
 
 /// The shell blocks of the README's "Five-minute quickstart" section, in order.
 fn quickstart_blocks() -> Vec<String> {
@@ -70,15 +69,12 @@ impl Drop for Background {
     }
 }
 
+/// Polls until something listens on `port` (another process: nothing else tells).
 fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let listening = poll_blocking(Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    assert!(listening.is_some(), "{what} did not start on port {port}");
 }
 
 #[test]
@@ -138,14 +134,13 @@ fn the_readme_quickstart_delivers_a_verified_message() {
     let (exports, _) = setup
         .split_once("curl")
         .expect("the block sets its variables first");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let attempts = loop {
-        let out = run(&format!("{exports}{last}"));
-        if out.contains("\"responseStatusCode\":204") || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let mut attempts = String::new();
+    poll_blocking(Duration::from_secs(30), || {
+        attempts = run(&format!("{exports}{last}"));
+        attempts
+            .contains("\"responseStatusCode\":204")
+            .then_some(())
+    });
     assert!(attempts.contains("\"status\":0"), "{attempts}");
     assert!(
         attempts.contains("\"responseStatusCode\":204"),

@@ -1,19 +1,18 @@
 //! `hookd prune` with the real binary: it reads the database settings as `serve` does, deletes
 //! what is older than `--older-than` in bounded batches, and says what it removed.
 
-mod support;
-
+use crate::support::{Node, MAIN_KEY};
+use hookd_testkit::{poll_until, Api, PgSchema, Receiver};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
-use support::{eventually, Api, Behaviour, Node, Receiver};
 
 fn prune(database_url: &str, data_dir: &Path, older_than: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hookd"))
         .args(["prune", "--older-than", older_than])
         .env("HOOKD_DATABASE_URL", database_url)
         .env("HOOKD_DATA_DIR", data_dir)
-        .env("HOOKD_MAIN_KEY", support::MAIN_KEY)
+        .env("HOOKD_MAIN_KEY", MAIN_KEY)
         .env("HOOKD_LOG", "warn")
         .output()
         .expect("hookd prune runs")
@@ -30,18 +29,18 @@ async fn attempts_of(api: &Api, app: &str, msg: &str) -> usize {
 /// Delivers three messages, stops the server, prunes, and checks the attempts are gone
 /// while the messages stay.
 async fn prune_removes_old_attempts(database_url: &str, dir: &Path) {
-    let rx = Receiver::start(Behaviour::default()).await;
+    let rx = Receiver::start().await;
     let server = Node::start(database_url, dir, &[]).await;
-    let api = Api::new(&server);
-    let app = api.create_app("prune").await;
-    api.create_endpoint(&app, &rx.url("/hook")).await;
+    let api = server.api();
+    let app = api.create_named_app("prune").await;
+    api.create_endpoint_to(&app, &rx.url("/hook")).await;
     let mut msgs = Vec::new();
     for i in 0..3 {
-        msgs.push(api.send(&app, i).await.expect("accepted"));
+        msgs.push(api.try_send_event(&app, i).await.expect("accepted"));
     }
     for msg in &msgs {
         let (api, app, msg) = (api.clone(), app.clone(), msg.clone());
-        eventually("an attempt is recorded", Duration::from_secs(20), || {
+        poll_until("an attempt is recorded", Duration::from_secs(20), || {
             let (api, app, msg) = (api.clone(), app.clone(), msg.clone());
             async move { attempts_of(&api, &app, &msg).await == 1 }
         })
@@ -69,7 +68,7 @@ async fn prune_removes_old_attempts(database_url: &str, dir: &Path) {
     );
 
     let server = Node::start(database_url, dir, &[]).await;
-    let api = Api::new(&server);
+    let api = server.api();
     for msg in &msgs {
         assert_eq!(attempts_of(&api, &app, msg).await, 0);
         let (s, v) = api
@@ -88,12 +87,11 @@ async fn prune_on_sqlite_removes_old_attempts_and_says_how_many() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_on_postgres_removes_old_attempts_and_says_how_many() {
-    let Some(url) = support::postgres::test_url("prune_on_postgres") else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let schema = support::postgres::Schema::create(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    prune_removes_old_attempts(&schema.url, dir.path()).await;
+    prune_removes_old_attempts(schema.url(), dir.path()).await;
 }
 
 #[test]

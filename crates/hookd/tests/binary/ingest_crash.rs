@@ -6,15 +6,13 @@
 //! The provider is GitHub (`X-GitHub-Delivery` is the event id, `X-Hub-Signature-256` the
 //! signature); see `support/github.rs`.
 
-mod support;
-
+use crate::support::github::{self, check_forwarded, delivery_of, Ack, Delivery, Source};
+use crate::support::Node;
+use hookd_testkit::{poll_until, wait_until, Answer, PgSchema, Received, Receiver, Signal};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::github::{self, check_forwarded, delivery_of, Ack, Delivery, Source};
-use support::postgres::{test_url, Schema};
-use support::{eventually, Api, Arrival, Behaviour, Node, Receiver};
 
 /// Concurrent senders, as a provider has several deliveries in flight.
 const SENDERS: usize = 8;
@@ -58,20 +56,21 @@ async fn send_all(url: &str, deliveries: &[Delivery]) -> Vec<(Delivery, Ack)> {
 }
 
 /// Successful forwarded requests, by `x-github-delivery`.
-fn forwarded(rx: &Receiver) -> HashMap<String, Vec<Arrival>> {
-    let mut out: HashMap<String, Vec<Arrival>> = HashMap::new();
-    for a in rx.arrivals().into_iter().filter(|a| a.status == 200) {
-        out.entry(delivery_of(&a).to_owned()).or_default().push(a);
+fn forwarded(got: &[Received]) -> HashMap<String, Vec<Received>> {
+    let mut out: HashMap<String, Vec<Received>> = HashMap::new();
+    for a in got.iter().filter(|a| a.delivered()) {
+        out.entry(delivery_of(a).to_owned())
+            .or_default()
+            .push(a.clone());
     }
     out
 }
 
 /// Waits until every delivery in `acked` has been forwarded successfully.
 async fn all_forwarded(rx: &Receiver, acked: &HashMap<String, Ack>, limit: Duration) {
-    eventually("every acknowledged event was forwarded", limit, || {
-        let got = forwarded(rx);
-        let missing = acked.keys().filter(|d| !got.contains_key(*d)).count();
-        async move { missing == 0 }
+    rx.wait_until("every acknowledged event was forwarded", limit, |got| {
+        let got = forwarded(got);
+        acked.keys().all(|d| got.contains_key(d))
     })
     .await;
 }
@@ -83,13 +82,10 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
     // Answers after a short delay, so forwarding is still under way at the kill.
-    let rx = Receiver::start(Behaviour {
-        delay: Duration::from_millis(20),
-        ..Behaviour::default()
-    })
-    .await;
+    let rx = Receiver::start().await;
+    rx.set_fallback(Answer::ok().delay(Duration::from_millis(20)));
     let server = Node::start(&db, dir.path(), &[]).await;
-    let api = Api::new(&server);
+    let api = server.api();
     let source = Source::create(&api, &rx.url("/gh")).await;
     let deliveries: Vec<Delivery> = (0..EVENTS).map(Delivery::new).collect();
     let by_id: HashMap<String, Delivery> = deliveries
@@ -98,10 +94,11 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
         .collect();
 
     // Several senders go through the deliveries; the server dies under them.
-    let acked_count = Arc::new(AtomicUsize::new(0));
+    let (acked_count, acked_signal) = (Arc::new(AtomicUsize::new(0)), Signal::new());
     let mut senders = tokio::task::JoinSet::new();
     for batch in batches(&deliveries) {
-        let (url, acked_count) = (source.url(&api), acked_count.clone());
+        let (url, acked_count, acked_signal) =
+            (source.url(&api), acked_count.clone(), acked_signal.clone());
         senders.spawn(async move {
             let client = client();
             let mut out = Vec::new();
@@ -109,15 +106,17 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
                 let answer = github::send(&client, &url, &d).await.ok();
                 if answer.is_some() {
                     acked_count.fetch_add(1, Ordering::SeqCst);
+                    acked_signal.raise();
                 }
                 out.push((d, answer));
             }
             out
         });
     }
-    eventually(
+    wait_until(
         "events acknowledged before the kill",
         Duration::from_secs(30),
+        acked_signal.recheck(),
         || {
             let n = acked_count.load(Ordering::SeqCst);
             async move { n >= BEFORE_KILL }
@@ -144,12 +143,12 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
         acked.len(),
         unanswered.len()
     );
-    let forwarded_before = forwarded(&rx).len();
+    let forwarded_before = forwarded(&rx.all()).len();
 
     // Restarted on the same data. The provider sends again what got no answer: each is
     // acknowledged, as a duplicate if it had been stored before the kill.
     let server = Node::start(&db, dir.path(), &[]).await;
-    let api = Api::new(&server);
+    let api = server.api();
     let url = source.url(&api);
     let mut stored_unanswered = 0;
     for (d, ack) in send_all(&url, &unanswered).await {
@@ -178,7 +177,7 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
     assert_eq!(acked.len(), EVENTS);
 
     all_forwarded(&rx, &acked, Duration::from_secs(90)).await;
-    let got = forwarded(&rx);
+    let got = forwarded(&rx.all());
     for (id, arrivals) in &got {
         let delivery = by_id
             .get(id)
@@ -211,19 +210,15 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_receive_the_same_events_once() {
     const EVENTS: usize = 200;
-    let Some(url) = test_url("two_nodes_receive_the_same_events_once") else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let schema = Schema::create(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour {
-        delay: Duration::from_millis(5),
-        ..Behaviour::default()
-    })
-    .await;
-    let a = Node::start(&schema.url, dir.path(), &[]).await;
-    let b = Node::start(&schema.url, dir.path(), &[]).await;
-    let apis = [Api::new(&a), Api::new(&b)];
+    let rx = Receiver::start().await;
+    rx.set_fallback(Answer::ok().delay(Duration::from_millis(5)));
+    let a = Node::start(schema.url(), dir.path(), &[]).await;
+    let b = Node::start(schema.url(), dir.path(), &[]).await;
+    let apis = [a.api(), b.api()];
     let source = Source::create(&apis[0], &rx.url("/gh")).await;
     // The same token on either node (GitHub's signature does not cover the URL).
     let urls = [source.url(&apis[0]), source.url(&apis[1])];
@@ -267,7 +262,7 @@ async fn two_nodes_receive_the_same_events_once() {
 
     all_forwarded(&rx, &acked, Duration::from_secs(60)).await;
     // Once every destination is settled nothing more can be sent: the counts are final.
-    eventually(
+    poll_until(
         "every destination settled",
         Duration::from_secs(30),
         || async {
@@ -278,14 +273,14 @@ async fn two_nodes_receive_the_same_events_once() {
         },
     )
     .await;
-    let got = forwarded(&rx);
+    let got = forwarded(&rx.all());
     let dupes: Vec<(&String, usize)> = got
         .iter()
         .filter(|(_, a)| a.len() > 1)
         .map(|(d, a)| (d, a.len()))
         .collect();
     assert!(dupes.is_empty(), "forwarded more than once: {dupes:?}");
-    assert_eq!(rx.arrivals().len(), EVENTS, "no failed or extra forwards");
+    assert_eq!(rx.all().len(), EVENTS, "no failed or extra forwards");
     for d in &deliveries {
         check_forwarded(&source, &got[&d.id][0], d, &acked[&d.id].msg_id);
     }

@@ -4,12 +4,12 @@
 //! the admin token's source at start-up; and, when enabled, the access log. None of them
 //! may carry a URL path, a payload or a token.
 
-mod support;
-
+use crate::support::{github, Node, TOKEN};
+use hookd_testkit::receiver::delivered;
+use hookd_testkit::{free_port, poll_until, Answer, Api, Receiver};
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
-use support::{eventually, github, Api, Behaviour, Node, Receiver};
 
 /// A `hookd serve` on its own SQLite database, logging at `info` to `log`.
 async fn start(dir: &Path, env: &[(&str, &str)], log: &Path) -> Node {
@@ -31,7 +31,7 @@ async fn line_with(log: &Path, parts: &[&str]) -> String {
             .find(|l| parts.iter().all(|p| l.contains(p)))
             .map(str::to_owned)
     };
-    eventually(
+    poll_until(
         &format!("the log has a line with {parts:?}"),
         Duration::from_secs(20),
         || std::future::ready(find().is_some()),
@@ -58,15 +58,12 @@ async fn a_failed_attempt_logs_its_ids_host_status_and_next_retry_but_no_path_or
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
     let node = start(dir.path(), &[], &log).await;
-    let api = Api::new(&node);
-    let receiver = Receiver::start(Behaviour {
-        fail_first: true,
-        ..Behaviour::default()
-    })
-    .await;
-    let app = api.create_app("logs").await;
+    let api = node.api();
+    let receiver = Receiver::start().await;
+    receiver.first_of_each_message(Answer::status(500));
+    let app = api.create_named_app("logs").await;
     let endpoint = api
-        .create_endpoint(
+        .create_endpoint_to(
             &app,
             &receiver.url("/hook/path-marker-3141?q=query-marker-2718"),
         )
@@ -89,10 +86,11 @@ async fn a_failed_attempt_logs_its_ids_host_status_and_next_retry_but_no_path_or
     }
     assert!(!line.contains("none ("), "a retry follows: {line}");
     // The retry succeeds; nothing of the URL's path or query, nor the payload, was logged.
-    eventually("the retry delivers", Duration::from_secs(20), || {
-        std::future::ready(receiver.delivered().len() == 1)
-    })
-    .await;
+    receiver
+        .wait_until("the retry delivers", Duration::from_secs(20), |got| {
+            delivered(got).len() == 1
+        })
+        .await;
     let text = read(&log);
     for secret in [
         "path-marker-3141",
@@ -108,11 +106,11 @@ async fn exhausted_retries_log_the_error_kind_and_that_no_retry_follows() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
     let node = start(dir.path(), &[("HOOKD_RETRY_SCHEDULE", "0.2")], &log).await;
-    let api = Api::new(&node);
+    let api = node.api();
     // Nothing listens on this port: every attempt is refused.
-    let closed = format!("http://127.0.0.1:{}/closed", support::free_port());
-    let app = api.create_app("logs").await;
-    api.create_endpoint(&app, &closed).await;
+    let closed = format!("http://127.0.0.1:{}/closed", free_port());
+    let app = api.create_named_app("logs").await;
+    api.create_endpoint_to(&app, &closed).await;
     let msg = send(&api, &app, "invoice.paid", "p").await;
 
     let first = line_with(&log, &["delivery attempt failed", &msg, "attempt=1"]).await;
@@ -132,7 +130,7 @@ async fn a_wrong_token_logs_one_refusal_with_the_route_template_and_never_the_to
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
     let node = start(dir.path(), &[], &log).await;
-    let app = Api::new(&node).create_app("logs").await;
+    let app = node.api().create_named_app("logs").await;
     let status = reqwest::Client::new()
         .get(format!(
             "{}/app/{app}/msg?secret=query-marker-42",
@@ -183,8 +181,8 @@ async fn an_unsigned_ingest_request_logs_its_source_and_code_and_the_access_log_
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
     let node = start(dir.path(), &[("HOOKD_ACCESS_LOG", "true")], &log).await;
-    let api = Api::new(&node);
-    let receiver = Receiver::start(Behaviour::default()).await;
+    let api = node.api();
+    let receiver = Receiver::start().await;
     let source = github::Source::create(&api, &receiver.url("/in")).await;
     let response = reqwest::Client::new()
         .post(source.url(&api))
@@ -247,7 +245,7 @@ async fn start_up_says_where_the_admin_token_comes_from_and_that_a_stored_one_is
     let ignored = line_with(&log, &["is ignored"]).await;
     assert!(ignored.contains("WARN"), "{ignored}");
     let text = read(&log);
-    assert!(!text.contains(support::TOKEN), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
     assert!(!text.contains("stored-token-marker"), "{text}");
 }
 
@@ -255,7 +253,7 @@ async fn start_up_says_where_the_admin_token_comes_from_and_that_a_stored_one_is
 async fn without_a_given_token_start_up_names_the_stored_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
-    std::fs::write(dir.path().join("admin-token"), support::TOKEN).unwrap();
+    std::fs::write(dir.path().join("admin-token"), TOKEN).unwrap();
     // No HOOKD_ADMIN_TOKEN (an empty value removes it).
     let _node = start(dir.path(), &[("HOOKD_ADMIN_TOKEN", "")], &log).await;
     let line = line_with(&log, &["admin token:"]).await;
@@ -268,8 +266,8 @@ async fn a_message_that_matches_no_endpoint_is_accepted_and_says_so_at_info() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("node.log");
     let node = start(dir.path(), &[], &log).await;
-    let api = Api::new(&node);
-    let app = api.create_app("logs").await;
+    let api = node.api();
+    let app = api.create_named_app("logs").await;
     let msg = send(&api, &app, "nobody.listens", "p").await;
     let line = line_with(&log, &["matches no endpoint", &msg]).await;
     for part in ["INFO", app.as_str(), "nobody.listens"] {

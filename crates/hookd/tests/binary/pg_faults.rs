@@ -2,40 +2,34 @@
 //! crashes and comes back. hookd reports unhealthy and answers 503 (never hangs) while
 //! the database is gone, reconnects by itself, and delivers every message it accepted.
 
-mod support;
-
+use crate::support::load::{all_arrived, Sender};
+use crate::support::Node;
+use hookd_testkit::receiver::answered;
+use hookd_testkit::{poll_until, Answer, PgSchema, PrivateServer, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::load::{all_arrived, Sender};
-use support::postgres::{test_url, PrivateServer, Schema};
-use support::{eventually, Api, Behaviour, Node, Receiver};
 use tokio::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_killed_under_load_lose_nothing() {
-    let Some(url) = test_url("connections_killed_under_load_lose_nothing") else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let schema = Schema::create(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour {
-        delay: Duration::from_millis(2),
-        ..Behaviour::default()
-    })
-    .await;
-    let node = Node::start(&schema.url, dir.path(), &[("HOOKD_LEASE", "3")]).await;
-    let api = Api::new(&node);
-    let app = api.create_app("faults").await;
-    api.create_endpoint(&app, &rx.url("/hook")).await;
+    let rx = Receiver::start().await;
+    rx.set_fallback(Answer::ok().delay(Duration::from_millis(2)));
+    let node = Node::start(schema.url(), dir.path(), &[("HOOKD_LEASE", "3")]).await;
+    let api = node.api();
+    let app = api.create_named_app("faults").await;
+    api.create_endpoint_to(&app, &rx.url("/hook")).await;
 
     let senders: Vec<Sender> = (0..4)
         .map(|k| Sender::start(api.clone(), app.clone(), k * 1_000_000))
         .collect();
     let mut killed = 0;
     for _ in 0..5 {
-        eventually("traffic flows", Duration::from_secs(30), || {
-            let n = rx.arrivals().len();
-            async move { n > killed * 50 + 50 }
+        rx.wait_until("traffic flows", Duration::from_secs(30), |got| {
+            answered(got) > killed * 50 + 50
         })
         .await;
         killed += usize::try_from(schema.terminate_connections().await).unwrap();
@@ -46,22 +40,25 @@ async fn connections_killed_under_load_lose_nothing() {
         accepted.extend(s.finish().await.accepted);
     }
     // Recovered: healthy again, and new messages are accepted.
-    eventually("healthy again", Duration::from_secs(30), || async {
+    poll_until("healthy again", Duration::from_secs(30), || async {
         api.health().await == Some(200)
     })
     .await;
-    accepted.push(api.send(&app, 7).await.expect("accepted after recovery"));
+    accepted.push(
+        api.try_send_event(&app, 7)
+            .await
+            .expect("accepted after recovery"),
+    );
     all_arrived(&rx, &accepted, Duration::from_secs(60)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_crash_and_restart_answers_503_then_recovers_without_loss() {
-    let test = "a_database_crash_and_restart_answers_503_then_recovers_without_loss";
-    let Some(pg) = PrivateServer::start(test) else {
+    let Some(pg) = PrivateServer::start() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::default()).await;
+    let rx = Receiver::start().await;
     let node = Node::start(
         &pg.url(),
         dir.path(),
@@ -71,20 +68,19 @@ async fn a_database_crash_and_restart_answers_503_then_recovers_without_loss() {
         ],
     )
     .await;
-    let api = Api::new(&node);
-    let app = api.create_app("restart").await;
-    api.create_endpoint(&app, &rx.url("/hook")).await;
+    let api = node.api();
+    let app = api.create_named_app("restart").await;
+    api.create_endpoint_to(&app, &rx.url("/hook")).await;
 
     let sender = Sender::start(api.clone(), app.clone(), 0);
-    eventually("traffic flows", Duration::from_secs(30), || {
-        let n = rx.arrivals().len();
-        async move { n > 100 }
+    rx.wait_until("traffic flows", Duration::from_secs(30), |got| {
+        answered(got) > 100
     })
     .await;
     pg.crash();
 
     // While the database is down: unhealthy, and a message is refused quickly, not hung.
-    eventually(
+    poll_until(
         "unhealthy while the database is down",
         Duration::from_secs(20),
         || async { api.health().await == Some(503) },
@@ -108,7 +104,7 @@ async fn a_database_crash_and_restart_answers_503_then_recovers_without_loss() {
     );
 
     pg.up();
-    eventually(
+    poll_until(
         "healthy after the restart",
         Duration::from_secs(30),
         || async { api.health().await == Some(200) },
@@ -117,7 +113,7 @@ async fn a_database_crash_and_restart_answers_503_then_recovers_without_loss() {
     let after = Arc::new(Mutex::new(Vec::new()));
     for i in 0..20 {
         let id = api
-            .send(&app, 10_000_000 + i)
+            .try_send_event(&app, 10_000_000 + i)
             .await
             .expect("accepted after restart");
         after.lock().unwrap().push(id);

@@ -3,10 +3,8 @@
 //! files, and every route a page documents (`GET /api/v1/...`, `POST $ING/...`) is a
 //! route of a real `hookd serve`.
 
-mod support;
-
+use crate::support::Node;
 use std::path::{Path, PathBuf};
-use support::{Api, Node};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -235,7 +233,7 @@ async fn every_documented_route_exists() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/hookd.db", dir.path().display());
     let node = Node::start(&url, dir.path(), &[]).await;
-    let api = Api::new(&node);
+    let api = node.api();
     let mut missing = Vec::new();
     for (page, method, template) in &routes {
         let body = (method != "GET" && method != "DELETE").then(|| serde_json::json!({}));

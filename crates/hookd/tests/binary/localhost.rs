@@ -3,12 +3,11 @@
 //! allows it, never the URL's path or query; `HOOKD_ALLOWED_NETWORKS=loopback` silences
 //! the warning because deliveries there are allowed.
 
-mod support;
-
+use crate::support::Node;
+use hookd_testkit::poll_until;
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
-use support::{eventually, Api, Node};
 
 /// Starts a node logging to `dir/hookd.log` with `HOOKD_ALLOWED_NETWORKS=allowed`.
 async fn node(dir: &Path, allowed: &str) -> (Node, std::path::PathBuf) {
@@ -26,14 +25,14 @@ fn read(log: &Path) -> String {
 async fn an_endpoint_on_a_refused_address_is_accepted_with_a_warning_naming_host_and_setting() {
     let dir = tempfile::tempdir().unwrap();
     let (node, log) = node(dir.path(), "").await;
-    let api = Api::new(&node);
-    let app = api.create_app("localhost").await;
+    let api = node.api();
+    let app = api.create_named_app("localhost").await;
     // The path and query stand for credentials a URL may carry: never logged.
     let literal = api
-        .create_endpoint(&app, "http://127.0.0.1:9/path-marker?token=query-marker")
+        .create_endpoint_to(&app, "http://127.0.0.1:9/path-marker?token=query-marker")
         .await;
     let public = api
-        .create_endpoint(&app, "http://93.184.216.34/public")
+        .create_endpoint_to(&app, "http://93.184.216.34/public")
         .await;
     let (s, v) = api
         .call(
@@ -59,13 +58,13 @@ async fn an_endpoint_on_a_refused_address_is_accepted_with_a_warning_naming_host
             async move { hit }
         }
     };
-    eventually(
+    poll_until(
         "the literal endpoint is warned about",
         Duration::from_secs(10),
         warned(&literal, "127.0.0.1", "127.0.0.1"),
     )
     .await;
-    eventually(
+    poll_until(
         "the endpoint moved to localhost is warned about",
         Duration::from_secs(10),
         warned(&public, "localhost", "127.0.0.1"),
@@ -90,14 +89,14 @@ async fn an_endpoint_on_a_refused_address_is_accepted_with_a_warning_naming_host
 async fn allowed_networks_loopback_accepts_localhost_endpoints_without_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let (node, log) = node(dir.path(), "loopback").await;
-    let api = Api::new(&node);
-    let app = api.create_app("loopback").await;
-    let v4 = api.create_endpoint(&app, "http://127.0.0.1:9/a").await;
-    let v6 = api.create_endpoint(&app, "http://[::1]:9/b").await;
-    let named = api.create_endpoint(&app, "http://localhost:9/c").await;
+    let api = node.api();
+    let app = api.create_named_app("loopback").await;
+    let v4 = api.create_endpoint_to(&app, "http://127.0.0.1:9/a").await;
+    let v6 = api.create_endpoint_to(&app, "http://[::1]:9/b").await;
+    let named = api.create_endpoint_to(&app, "http://localhost:9/c").await;
     // A refused address still warns, so the absence of the others' warnings means something.
-    let private = api.create_endpoint(&app, "http://10.1.2.3/d").await;
-    eventually(
+    let private = api.create_endpoint_to(&app, "http://10.1.2.3/d").await;
+    poll_until(
         "the private endpoint is warned about",
         Duration::from_secs(10),
         || {

@@ -6,14 +6,14 @@
 //! Mounting needs root: without it the test is skipped, unless `HOOKD_REQUIRE_ROOT_TESTS=1`
 //! (set by `.ci/run`), which makes it fail instead.
 
-mod support;
-
+use crate::support::load::{all_arrived, Sender};
+use crate::support::Node;
+use hookd_testkit::receiver::answered;
+use hookd_testkit::{poll_until, Receiver};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::load::{all_arrived, Sender};
-use support::{eventually, Api, Behaviour, Node, Receiver};
 use tokio::time::Instant;
 
 /// Size of the data directory's file system: room for the database and its WAL.
@@ -107,18 +107,17 @@ async fn a_full_disk_answers_503_storage_full_then_resumes_without_loss() {
     };
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("hookd.log");
-    let rx = Receiver::start(Behaviour::default()).await;
+    let rx = Receiver::start().await;
     let db = format!("sqlite://{}", disk.path().join("hookd.db").display());
     let node = Node::start_logging(&db, disk.path(), &[("HOOKD_LEASE", "3")], &log).await;
-    let api = Api::new(&node);
-    let app = api.create_app("full").await;
-    api.create_endpoint(&app, &rx.url("/hook")).await;
+    let api = node.api();
+    let app = api.create_named_app("full").await;
+    api.create_endpoint_to(&app, &rx.url("/hook")).await;
     let senders: Vec<Sender> = (0..4)
         .map(|k| Sender::start(api.clone(), app.clone(), k * 1_000_000))
         .collect();
-    eventually("traffic flows", Duration::from_secs(30), || {
-        let n = rx.arrivals().len();
-        async move { n > 100 }
+    rx.wait_until("traffic flows", Duration::from_secs(30), |got| {
+        answered(got) > 100
     })
     .await;
     let rss_before = rss_kib(node.pid());
@@ -126,7 +125,7 @@ async fn a_full_disk_answers_503_storage_full_then_resumes_without_loss() {
     let filler = fill(disk.path());
     let log_lines_before = std::fs::read_to_string(&log).unwrap().lines().count();
     let full_at = Instant::now();
-    eventually(
+    poll_until(
         "health reports the full disk",
         Duration::from_secs(10),
         || async {
@@ -159,7 +158,7 @@ async fn a_full_disk_answers_503_storage_full_then_resumes_without_loss() {
 
     std::fs::remove_file(&filler).unwrap();
     let freed_at = Instant::now();
-    eventually(
+    poll_until(
         "healthy again once space returns",
         Duration::from_secs(10),
         || async { api.health().await == Some(200) },
@@ -169,7 +168,7 @@ async fn a_full_disk_answers_503_storage_full_then_resumes_without_loss() {
     let mut accepted = Vec::new();
     for i in 0..20 {
         accepted.push(
-            api.send(&app, 10_000_000 + i)
+            api.try_send_event(&app, 10_000_000 + i)
                 .await
                 .expect("accepted once space returned"),
         );

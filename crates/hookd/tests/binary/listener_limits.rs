@@ -2,12 +2,11 @@
 //! more silent and slowloris connections than it has descriptors: health and the API keep
 //! answering at once, and the log holds no flood of `accept` errors.
 
-mod support;
-
+use crate::support::{MAIN_KEY, TOKEN};
+use hookd_testkit::{free_port, poll_until};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{eventually, free_port, MAIN_KEY, TOKEN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -62,7 +61,7 @@ impl Limited {
         };
         let client = reqwest::Client::new();
         let health = format!("http://{}/api/v1/health", server.addr);
-        eventually("hookd reports healthy", Duration::from_secs(30), || {
+        poll_until("hookd reports healthy", Duration::from_secs(30), || {
             let req = client.get(&health).send();
             async move { req.await.is_ok_and(|r| r.status() == 200) }
         })

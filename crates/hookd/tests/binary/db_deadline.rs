@@ -5,15 +5,14 @@
 //! check answers `503 unavailable` within it, never hangs; once the database answers again
 //! hookd recovers by itself and delivers every message it accepted.
 
-mod support;
-
+use crate::support::load::{all_arrived, Sender};
+use crate::support::Node;
+use hookd_testkit::receiver::answered;
+use hookd_testkit::{poll_until, Api, PgSchema, PrivateServer, Receiver};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
-use support::load::{all_arrived, Sender};
-use support::postgres::{test_url, PrivateServer, Schema};
-use support::{eventually, Api, Behaviour, Node, Receiver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -49,22 +48,21 @@ async fn outage_answers_503_in_time_then_recovers(
     restore: impl FnOnce(),
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let rx = Receiver::start(Behaviour::default()).await;
+    let rx = Receiver::start().await;
     let node = Node::start(
         database_url,
         dir.path(),
         &[("HOOKD_LEASE", "3"), ("HOOKD_DATABASE_TIMEOUT", DEADLINE)],
     )
     .await;
-    let api = Api::new(&node);
-    let app = api.create_app("deadline").await;
-    api.create_endpoint(&app, &rx.url("/hook")).await;
+    let api = node.api();
+    let app = api.create_named_app("deadline").await;
+    api.create_endpoint_to(&app, &rx.url("/hook")).await;
     let senders: Vec<Sender> = (0..2)
         .map(|k| Sender::start(api.clone(), app.clone(), k * 1_000_000))
         .collect();
-    eventually("traffic flows", Duration::from_secs(30), || {
-        let n = rx.arrivals().len();
-        async move { n > 50 }
+    rx.wait_until("traffic flows", Duration::from_secs(30), |got| {
+        answered(got) > 50
     })
     .await;
 
@@ -105,7 +103,7 @@ async fn outage_answers_503_in_time_then_recovers(
     );
 
     restore();
-    eventually(
+    poll_until(
         "healthy again by itself",
         Duration::from_secs(30),
         || async { api.health().await == Some(200) },
@@ -114,7 +112,7 @@ async fn outage_answers_503_in_time_then_recovers(
     let mut accepted = Vec::new();
     for i in 0..20 {
         accepted.push(
-            api.send(&app, 10_000_000 + i)
+            api.try_send_event(&app, 10_000_000 + i)
                 .await
                 .expect("accepted after recovery"),
         );
@@ -139,8 +137,7 @@ async fn outage_answers_503_in_time_then_recovers(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_database_answers_503_within_the_deadline_then_recovers_without_loss() {
-    let test = "a_frozen_database_answers_503_within_the_deadline_then_recovers_without_loss";
-    let Some(pg) = PrivateServer::start(test) else {
+    let Some(pg) = PrivateServer::start() else {
         return;
     };
     outage_answers_503_in_time_then_recovers(&pg.url(), || pg.freeze(), || pg.thaw()).await;
@@ -148,20 +145,18 @@ async fn a_frozen_database_answers_503_within_the_deadline_then_recovers_without
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_that_stops_forwarding_answers_503_within_the_deadline_then_recovers() {
-    let test = "a_network_that_stops_forwarding_answers_503_within_the_deadline_then_recovers";
-    let Some(url) = test_url(test) else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let schema = Schema::create(&url).await;
-    let config = tokio_postgres::Config::from_str(&url).unwrap();
+    let config = tokio_postgres::Config::from_str(schema.base_url()).unwrap();
     let (host, port) = match (config.get_hosts().first(), config.get_ports().first()) {
         (Some(tokio_postgres::config::Host::Tcp(host)), Some(port)) => (host.clone(), *port),
         _ => panic!("HOOKD_TEST_POSTGRES_URL must name a TCP host and port"),
     };
     let upstream = format!("{host}:{port}");
     let proxy = Proxy::start(upstream.clone()).await;
-    assert!(schema.url.contains(&upstream), "the URL names {upstream}");
-    let via_proxy = schema.url.replacen(&upstream, &proxy.addr.to_string(), 1);
+    assert!(schema.url().contains(&upstream), "the URL names {upstream}");
+    let via_proxy = schema.url().replacen(&upstream, &proxy.addr.to_string(), 1);
     outage_answers_503_in_time_then_recovers(
         &via_proxy,
         || proxy.forward(false),

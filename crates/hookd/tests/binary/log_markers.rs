@@ -11,12 +11,11 @@
 //! The same run shows the sealed credentials still work: deliveries carry the marker
 //! headers, and the rotated-out receive URL is still accepted during its grace.
 
-mod support;
-
+use crate::support::{github, Node, TOKEN};
 use base64::Engine;
+use hookd_testkit::{PgSchema, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{eventually, github, Behaviour, Node, Receiver, TOKEN};
 
 /// Every level, with the crates that log what must never be logged named explicitly.
 const LOG: &str =
@@ -206,13 +205,9 @@ async fn drive(api: &Client, receiver: &Receiver, m: &Markers) -> Vec<String> {
         )
         .await;
     assert_eq!(s, 202, "{msg}");
-    eventually("the message is delivered", Duration::from_secs(20), || {
-        let done = receiver.arrivals().iter().any(|a| a.path == "/app");
-        async move { done }
-    })
-    .await;
+    receiver.wait_for("/app", 1, Duration::from_secs(20)).await;
     let arrival = receiver
-        .arrivals()
+        .all()
         .into_iter()
         .find(|a| a.path == "/app")
         .unwrap();
@@ -277,20 +272,10 @@ async fn drive(api: &Client, receiver: &Receiver, m: &Markers) -> Vec<String> {
     assert_eq!(api.github(&unknown, &m.source_secret, &body).await, 404);
     // A wrong signature on a real token: rejected and recorded, the token not logged.
     assert_eq!(api.github(&second, "wrong", &body).await, 401);
-    eventually(
-        "the ingest events are forwarded",
-        Duration::from_secs(20),
-        || {
-            let n = receiver
-                .arrivals()
-                .iter()
-                .filter(|a| a.path == "/ingest")
-                .count();
-            async move { n >= 3 }
-        },
-    )
-    .await;
-    for a in receiver.arrivals().iter().filter(|a| a.path == "/ingest") {
+    receiver
+        .wait_for("/ingest", 3, Duration::from_secs(20))
+        .await;
+    for a in receiver.all().iter().filter(|a| a.path == "/ingest") {
         assert_eq!(a.headers["authorization"], m.ingest_auth.as_str());
     }
     [first, second]
@@ -304,7 +289,7 @@ async fn no_marker_in_the_log(database_url: &str) {
     let dir = tempfile::TempDir::new().unwrap();
     let log = dir.path().join("hookd.log");
     let m = Markers::new();
-    let receiver = Receiver::start(Behaviour::default()).await;
+    let receiver = Receiver::start().await;
     let env = [("HOOKD_LOG", LOG), ("HOOKD_RETRY_SCHEDULE", "0.5,0.5")];
     let node = Node::start_logging(database_url, dir.path(), &env, &log).await;
     let api = Client {
@@ -342,9 +327,8 @@ async fn no_secret_or_payload_is_logged_at_trace_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_payload_is_logged_at_trace_on_postgres() {
-    let Some(admin) = support::postgres::test_url("log markers") else {
+    let Some(schema) = PgSchema::create().await else {
         return;
     };
-    let schema = support::postgres::Schema::create(&admin).await;
-    no_marker_in_the_log(&schema.url).await;
+    no_marker_in_the_log(schema.url()).await;
 }

@@ -3,9 +3,9 @@
 //! them (`X-Hub-Signature-256`, HMAC-SHA256 of the body), and checked on the other side:
 //! what the receiver got is the provider's body, re-signed with the endpoint's secret.
 
-use super::{Api, Arrival};
 use hookd_core::crypto::hmac_sha256;
 use hookd_core::signing::{verify, EndpointSecret};
+use hookd_testkit::{Api, Received};
 use serde_json::{json, Value};
 
 /// The secret GitHub and the source share.
@@ -163,7 +163,7 @@ pub fn signature_with(secret: &str, body: &str) -> String {
     format!("sha256={hex}")
 }
 
-fn header<'a>(a: &'a Arrival, name: &str) -> &'a str {
+fn header<'a>(a: &'a Received, name: &str) -> &'a str {
     a.headers
         .get(name)
         .unwrap_or_else(|| panic!("{name} missing from a forwarded request"))
@@ -172,13 +172,13 @@ fn header<'a>(a: &'a Arrival, name: &str) -> &'a str {
 }
 
 /// The `x-github-delivery` a forwarded request carries.
-pub fn delivery_of(a: &Arrival) -> &str {
+pub fn delivery_of(a: &Received) -> &str {
     header(a, "x-github-delivery")
 }
 
 /// Checks one forwarded request of `delivery`, stored as message `msg_id`: signed with the
 /// endpoint's secret, the body byte-exact, the provider's headers passed on.
-pub fn check_forwarded(source: &Source, a: &Arrival, delivery: &Delivery, msg_id: &str) {
+pub fn check_forwarded(source: &Source, a: &Received, delivery: &Delivery, msg_id: &str) {
     assert_eq!(a.msg_id, msg_id, "webhook-id of delivery {}", delivery.id);
     assert_eq!(
         a.body.as_ref(),

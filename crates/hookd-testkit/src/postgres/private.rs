@@ -1,125 +1,8 @@
-//! PostgreSQL fixtures for binary-level tests.
-//!
-//! - [`Schema`]: an isolated schema on the server named by `HOOKD_TEST_POSTGRES_URL`; the
-//!   URL it hands to hookd selects it through `search_path` and tags every connection with
-//!   the schema's name as `application_name`, so a test can find and kill them.
-//! - [`PrivateServer`]: a throw-away PostgreSQL cluster (initdb in a temp dir, its own
-//!   port) that a test may stop with `-m immediate` (a crash) and start again without
-//!   disturbing the shared server.
+//! A private PostgreSQL cluster: `initdb` in a temp dir, its own port, and the faults a
+//! test may play on it (a crash, a freeze) without touching the shared test server.
 
 use std::path::PathBuf;
 use std::process::Command;
-use tokio_postgres::NoTls;
-
-/// The shared test server's URL, or `None` after printing why the test is skipped.
-pub fn test_url(test: &str) -> Option<String> {
-    match std::env::var("HOOKD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: HOOKD_TEST_POSTGRES_URL is not set");
-            None
-        }
-    }
-}
-
-/// `url` with extra query parameters.
-fn with_params(url: &str, params: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{params}")
-}
-
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connecting to the test PostgreSQL");
-    tokio::spawn(conn);
-    client
-}
-
-/// An isolated schema, dropped with everything in it when the value is dropped.
-pub struct Schema {
-    admin_url: String,
-    pub name: String,
-    /// What hookd is given: the admin URL, confined to this schema.
-    pub url: String,
-}
-
-impl Schema {
-    pub async fn create(admin_url: &str) -> Schema {
-        let name = format!("hookd_bin_{:016x}", rand_u64());
-        connect(admin_url)
-            .await
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("creating a test schema");
-        let url = with_params(
-            admin_url,
-            &format!("options=-csearch_path%3D{name}&application_name={name}"),
-        );
-        Schema {
-            admin_url: admin_url.to_owned(),
-            name,
-            url,
-        }
-    }
-
-    /// One number from a query run inside the schema.
-    pub async fn count(&self, sql: &str) -> i64 {
-        let client = connect(&with_params(
-            &self.admin_url,
-            &format!("options=-csearch_path%3D{}", self.name),
-        ))
-        .await;
-        client.query_one(sql, &[]).await.expect(sql).get(0)
-    }
-
-    /// Kills every connection hookd holds to this schema (what a failover or a
-    /// `pg_terminate_backend` by an operator does); returns how many.
-    pub async fn terminate_connections(&self) -> i64 {
-        connect(&self.admin_url)
-            .await
-            .query_one(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                &[&self.name],
-            )
-            .await
-            .expect("terminating connections")
-            .get(0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // The test's runtime may be gone or busy: use a thread with its own.
-        let done = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                connect(&url)
-                    .await
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                    .await
-            })
-        });
-        let _ = done.join();
-    }
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
 
 /// A private PostgreSQL cluster on its own port.
 pub struct PrivateServer {
@@ -131,10 +14,11 @@ pub struct PrivateServer {
 }
 
 impl PrivateServer {
-    /// Creates and starts a cluster, or returns `None` (printing why) where PostgreSQL's
-    /// server binaries are not installed.
-    pub fn start(test: &str) -> Option<PrivateServer> {
+    /// Creates and starts a cluster, or returns `None` after printing that the calling test
+    /// is skipped where PostgreSQL's server binaries are not installed.
+    pub fn start() -> Option<PrivateServer> {
         let Some(bin) = server_bindir() else {
+            let test = crate::current_test();
             eprintln!("skipped {test}: PostgreSQL server binaries (initdb, pg_ctl) not found");
             return None;
         };
@@ -152,7 +36,7 @@ impl PrivateServer {
         let server = PrivateServer {
             bin,
             dir,
-            port: super::free_port(),
+            port: crate::free_port(),
             run_as,
         };
         let data = server.data_dir();
@@ -267,17 +151,25 @@ impl PrivateServer {
         Some(pids)
     }
 
-    fn tool(&self, name: &str, args: &[&str]) {
+    /// A command running the server's tool `name`, as `run_as` when set.
+    fn command(&self, name: &str) -> Command {
         let exe = self.bin.join(name);
-        let mut cmd = match &self.run_as {
+        match &self.run_as {
             Some(user) => {
                 let mut c = Command::new("runuser");
                 c.arg("-u").arg(user).arg("--").arg(&exe);
                 c
             }
             None => Command::new(&exe),
-        };
-        let out = cmd.args(args).output().expect("running a PostgreSQL tool");
+        }
+    }
+
+    fn tool(&self, name: &str, args: &[&str]) {
+        let out = self
+            .command(name)
+            .args(args)
+            .output()
+            .expect("running a PostgreSQL tool");
         assert!(
             out.status.success(),
             "{name} failed: {}{}",
@@ -297,16 +189,8 @@ impl Drop for PrivateServer {
                 .status();
         }
         let data = self.data_dir();
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = match &self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.arg("-u").arg(user).arg("--").arg(&exe);
-                c
-            }
-            None => Command::new(&exe),
-        };
-        let _ = cmd
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
             .output();
     }

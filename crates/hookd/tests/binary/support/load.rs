@@ -2,7 +2,8 @@
 //! recording what was accepted, how the rest was refused, and the slowest answer;
 //! [`all_arrived`] waits until a receiver has every accepted message.
 
-use super::{eventually, Api, Receiver};
+use hookd_testkit::receiver::delivered;
+use hookd_testkit::{Api, Receiver};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -67,13 +68,10 @@ impl Sender {
 
 /// Waits until `rx` has received every message of `ids` on `/hook`.
 pub async fn all_arrived(rx: &Receiver, ids: &[String], limit: Duration) {
-    eventually("every accepted message arrived", limit, || {
-        let got = rx.delivered();
-        let missing = ids
-            .iter()
-            .filter(|id| !got.contains_key(&((*id).clone(), "/hook".to_owned())))
-            .count();
-        async move { missing == 0 }
+    rx.wait_until("every accepted message arrived", limit, |got| {
+        let got = delivered(got);
+        ids.iter()
+            .all(|id| got.contains_key(&(id.clone(), "/hook".to_owned())))
     })
     .await;
 }
