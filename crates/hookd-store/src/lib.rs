@@ -15,6 +15,7 @@
 //! - `deadline`: the deadline every store call of both backends runs under
 //!   ([`DEFAULT_CALL_TIMEOUT`]); past it a call is `Unavailable`, never a hang.
 //! - `log_limit`: [`RateLimitedLog`], one log line a second per repeated failure cause.
+//! - `ttl_cache`: [`TtlCache`], the short-lived read cache in front of the store.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
 //! The queue lives here too: a [`MessageDestination`] row per (message, endpoint) is the
@@ -35,6 +36,7 @@ pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
 mod tasks;
+mod ttl_cache;
 
 pub use areas::{
     AppStore, EndpointStore, EventTypeStore, FlowStore, IdempotencyStore, IngestStore,
@@ -43,6 +45,7 @@ pub use areas::{
 pub use deadline::DEFAULT_CALL_TIMEOUT;
 pub use forward::Forward;
 pub use log_limit::RateLimitedLog;
+pub use ttl_cache::{Ticket, TtlCache};
 
 pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};
 

@@ -1,0 +1,150 @@
+//! [`TtlCache`]: the short-lived read cache hookd keeps in front of the store (endpoints
+//! for the delivery engine, fan-out targets and ingest sources for the API).
+//!
+//! An entry is served for at most `ttl`, counted from the start of the read that filled
+//! it, which bounds how long a change made through another node can take to show here.
+//! Changes made through this node invalidate at once. A read that raced an invalidation
+//! never stores what it read (a generation counter tells): take a [`Ticket`] before the
+//! read and hand it to [`TtlCache::insert`]. Memory is bounded: when full, expired
+//! entries are swept, and if none expired the map is emptied (cheap, and rare).
+//!
+//! It lives in hookd-store because both the delivery engine and the server use it and this
+//! is the lowest crate they share that may read a clock.
+
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// A bounded map whose entries expire `ttl` after the read that filled them began.
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    max_entries: usize,
+    /// Bumped by every invalidation; a read started before one is not stored.
+    generation: AtomicU64,
+    map: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+/// Taken before a read by [`TtlCache::ticket`]: when it started, and what had been
+/// invalidated by then.
+#[derive(Clone, Copy, Debug)]
+pub struct Ticket {
+    generation: u64,
+    started: Instant,
+}
+
+impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            ttl,
+            max_entries: max_entries.max(1),
+            generation: AtomicU64::new(0),
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value for `key` if cached and fresh.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let map = self.lock();
+        let (at, value) = map.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    /// Call before reading from the store; pass it to [`TtlCache::insert`].
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            generation: self.generation.load(Ordering::Acquire),
+            started: Instant::now(),
+        }
+    }
+
+    /// Caches what a read returned, unless something was invalidated since its ticket.
+    pub fn insert(&self, key: K, ticket: Ticket, value: V) {
+        let mut map = self.lock();
+        if self.generation.load(Ordering::Acquire) != ticket.generation {
+            return;
+        }
+        if map.len() >= self.max_entries {
+            let ttl = self.ttl;
+            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            if map.len() >= self.max_entries {
+                map.clear();
+            }
+        }
+        map.insert(key, (ticket.started, value));
+    }
+
+    /// Forgets `key`; reads in flight will not store what they fetched.
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.remove(key);
+    }
+
+    /// Forgets every entry `matches` picks; reads in flight will not store what they
+    /// fetched.
+    pub fn invalidate_where(&self, mut matches: impl FnMut(&K, &V) -> bool) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.retain(|k, (_, v)| !matches(k, v));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, (Instant, V)>> {
+        // A panic while holding the lock cannot leave the map inconsistent.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serves_fresh_entries_and_not_stale_ones() {
+        let cache: TtlCache<String, u32> = TtlCache::new(Duration::from_millis(50), 8);
+        let t = cache.ticket();
+        cache.insert("a".into(), t, 1);
+        assert_eq!(cache.get("a"), Some(1));
+        // An entry as old as the TTL (its read began that long ago) is not served.
+        let old = Ticket {
+            generation: t.generation,
+            started: Instant::now() - Duration::from_millis(50),
+        };
+        cache.insert("b".into(), old, 2);
+        assert_eq!(cache.get("b"), None);
+    }
+
+    #[test]
+    fn a_read_that_raced_an_invalidation_is_not_stored() {
+        let cache: TtlCache<&str, u32> = TtlCache::new(Duration::from_secs(1), 8);
+        let t = cache.ticket();
+        cache.invalidate("a");
+        cache.insert("a", t, 1);
+        assert_eq!(cache.get("a"), None);
+        let t = cache.ticket();
+        cache.insert("a", t, 2);
+        cache.insert("b", cache.ticket(), 3);
+        cache.invalidate_where(|_, v| *v == 2);
+        assert_eq!((cache.get("a"), cache.get("b")), (None, Some(3)));
+    }
+
+    #[test]
+    fn stays_within_its_bound() {
+        let cache: TtlCache<u32, u32> = TtlCache::new(Duration::from_secs(60), 4);
+        for i in 0..100 {
+            cache.insert(i, cache.ticket(), i);
+            assert!(cache.lock().len() <= 4);
+        }
+        assert_eq!(cache.get(&99), Some(99));
+    }
+}
