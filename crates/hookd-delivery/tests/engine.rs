@@ -11,11 +11,11 @@ use hookd_core::model::DeliveryStatus;
 use hookd_core::signing::verify;
 use hookd_core::Timestamp;
 use hookd_delivery::EngineConfig;
+use hookd_testkit::receiver::Answer;
 use std::time::Duration;
 use support::harness::{config, Harness, PAYLOAD};
-use support::receiver::Reply;
 
-fn header<'a>(r: &'a support::receiver::Received, name: &str) -> &'a str {
+fn header<'a>(r: &'a hookd_testkit::receiver::Received, name: &str) -> &'a str {
     r.headers
         .get(name)
         .unwrap_or_else(|| panic!("{name} missing"))
@@ -69,7 +69,7 @@ async fn delivers_the_payload_signed_with_standard_and_svix_headers() {
 async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
     let h = Harness::start(config(true, &[50, 50])).await;
     let ep = h.endpoint(h.receiver.url("/flaky")).await;
-    h.receiver.respond_once("/flaky", Reply::status(500));
+    h.receiver.respond_once("/flaky", Answer::status(500));
     let msg = h.send_via_poller(&ep).await;
 
     let first = h.receiver.next().await;
@@ -101,12 +101,12 @@ async fn retry_after_replaces_the_scheduled_delay() {
     let h = Harness::start(config(true, &[50])).await;
     let ep = h.endpoint(h.receiver.url("/busy")).await;
     h.receiver
-        .respond_once("/busy", Reply::status(429).header("retry-after", "1"));
+        .respond_once("/busy", Answer::status(429).header("retry-after", "1"));
     let msg = h.send(&ep).await;
 
     let first = h.receiver.next().await;
     let second = h.receiver.next().await;
-    let gap = second.at - first.at;
+    let gap = second.arrived_at - first.arrived_at;
     assert!(gap >= Duration::from_millis(900), "retried after {gap:?}");
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Success);
@@ -125,7 +125,7 @@ async fn retry_after_replaces_the_scheduled_delay() {
 async fn gone_disables_the_endpoint_and_stops_retrying() {
     let h = Harness::start(config(true, &[50, 50])).await;
     let ep = h.endpoint(h.receiver.url("/gone")).await;
-    h.receiver.respond("/gone", Reply::status(410));
+    h.receiver.set_default("/gone", Answer::status(410));
     let msg = h.send(&ep).await;
 
     let dest = h.store.settled(&msg, &ep.id).await;
@@ -139,7 +139,7 @@ async fn gone_disables_the_endpoint_and_stops_retrying() {
     assert_eq!(dest.status, DeliveryStatus::Fail);
     assert!(h.store.attempts(&next, &ep.id).await.is_empty());
     let _first = h.receiver.next().await;
-    assert!(h.receiver.try_next().await.is_none());
+    assert!(h.receiver.try_next().is_none());
 }
 
 #[tokio::test]
@@ -148,7 +148,7 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     let ep = h.endpoint(h.receiver.url("/moved")).await;
     let target = h.receiver.url("/elsewhere");
     h.receiver
-        .respond("/moved", Reply::status(302).header("location", target));
+        .set_default("/moved", Answer::status(302).header("location", target));
     let msg = h.send(&ep).await;
 
     let dest = h.store.settled(&msg, &ep.id).await;
@@ -156,16 +156,13 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     let attempts = h.store.attempts(&msg, &ep.id).await;
     assert_eq!(attempts[0].response_status_code, 302);
     assert_eq!(h.receiver.next().await.path, "/moved");
-    assert!(
-        h.receiver.try_next().await.is_none(),
-        "redirect was followed"
-    );
+    assert!(h.receiver.try_next().is_none(), "redirect was followed");
 }
 
 #[tokio::test]
 async fn loopback_is_refused_without_the_allow_list() {
     let h = Harness::start(config(false, &[])).await;
-    let port = h.receiver.addr.port();
+    let port = h.receiver.addr().port();
     for url in [
         format!("http://127.0.0.1:{port}/x"),
         format!("http://localhost:{port}/x"),
@@ -185,7 +182,7 @@ async fn loopback_is_refused_without_the_allow_list() {
             attempt.response
         );
     }
-    assert!(h.receiver.try_next().await.is_none());
+    assert!(h.receiver.try_next().is_none());
 }
 
 #[tokio::test]
@@ -201,7 +198,7 @@ async fn transport_failures_are_recorded_as_readable_text() {
     };
     let refused = h.endpoint(format!("http://127.0.0.1:{closed_port}/")).await;
     let stuck = h.endpoint(h.receiver.url("/stuck")).await;
-    h.receiver.respond("/stuck", Reply::status(200).held());
+    h.receiver.set_default("/stuck", Answer::status(200).held());
     let (a, b) = (h.send(&refused).await, h.send(&stuck).await);
 
     h.store.settled(&a, &refused.id).await;
@@ -224,7 +221,7 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     .await;
     let slow = h.endpoint(h.receiver.url("/slow")).await;
     let fast = h.endpoint(h.receiver.url("/fast")).await;
-    h.receiver.respond("/slow", Reply::status(200).held());
+    h.receiver.set_default("/slow", Answer::status(200).held());
     let slow_msgs: Vec<_> = h.send_many(&slow, 6).await;
     let fast_msgs: Vec<_> = h.send_many(&fast, 20).await;
 
@@ -236,7 +233,7 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
         );
     }
     let mut slow_started = 0;
-    while let Some(r) = h.receiver.try_next().await {
+    while let Some(r) = h.receiver.try_next() {
         slow_started += usize::from(r.path == "/slow");
     }
     assert!(
@@ -267,7 +264,7 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
     })
     .await;
     let ep = h.endpoint(h.receiver.url("/held")).await;
-    h.receiver.respond("/held", Reply::status(200).held());
+    h.receiver.set_default("/held", Answer::status(200).held());
     let msgs: Vec<_> = h.send_many(&ep, 3).await;
     let first_expiry = h
         .store
@@ -300,7 +297,7 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
         assert_eq!(h.store.attempts(msg, &ep.id).await.len(), 1);
     }
     let mut extra = 0;
-    while h.receiver.try_next().await.is_some() {
+    while h.receiver.try_next().is_some() {
         extra += 1;
     }
     assert_eq!(extra, 2, "three requests in all, one per message");
@@ -310,7 +307,7 @@ async fn held_work_keeps_its_lease_and_is_delivered_exactly_once() {
 async fn publishing_admits_the_delivery_as_claimed_by_this_node() {
     let h = Harness::start(config(true, &[])).await;
     let ep = h.endpoint(h.receiver.url("/held")).await;
-    h.receiver.respond("/held", Reply::status(200).held());
+    h.receiver.set_default("/held", Answer::status(200).held());
     let msg = h.send(&ep).await;
     // Sent straight from the write path, and while its reply is held the stored row is
     // still the one written: claimed by this node, without a claim query.
@@ -329,7 +326,7 @@ async fn publishing_admits_the_delivery_as_claimed_by_this_node() {
 async fn shutdown_lets_in_flight_deliveries_finish() {
     let h = Harness::start(config(true, &[])).await;
     let ep = h.endpoint(h.receiver.url("/held")).await;
-    h.receiver.respond("/held", Reply::status(200).held());
+    h.receiver.set_default("/held", Answer::status(200).held());
     let msg = h.send(&ep).await;
     h.receiver.next().await;
 
@@ -387,7 +384,7 @@ async fn https_only_refuses_plain_http_without_sending() {
         attempt.response
     );
     assert!(
-        h.receiver.try_next().await.is_none(),
+        h.receiver.try_next().is_none(),
         "nothing reached the receiver"
     );
 }

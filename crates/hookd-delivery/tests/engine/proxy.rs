@@ -22,8 +22,8 @@ async fn deliveries_tunnel_through_the_proxy_to_the_checked_address() {
     // Nothing is allowed but public addresses: the proxy on loopback is exempt.
     let url = proxy.url().replace("http://", "http://hookd:s3cret@");
     let h = harness(&url, &[]).await;
-    proxy.forward_to(h.receiver.addr);
-    let port = h.receiver.addr.port();
+    proxy.forward_to(h.receiver.addr());
+    let port = h.receiver.addr().port();
     let ep = h
         .endpoint(format!("http://93.184.216.34:{port}/via-proxy"))
         .await;
@@ -51,8 +51,8 @@ async fn deliveries_tunnel_through_the_proxy_to_the_checked_address() {
 async fn a_host_name_is_resolved_and_checked_before_the_proxy_is_asked() {
     let proxy = ConnectProxy::start(false).await;
     let h = harness(&proxy.url(), &["127.0.0.0/8", "::1/128"]).await;
-    proxy.forward_to(h.receiver.addr);
-    let port = h.receiver.addr.port();
+    proxy.forward_to(h.receiver.addr());
+    let port = h.receiver.addr().port();
     let ep = h.endpoint(format!("http://localhost:{port}/named")).await;
     let msg = h.send(&ep).await;
 
@@ -76,8 +76,8 @@ async fn a_host_name_is_resolved_and_checked_before_the_proxy_is_asked() {
 async fn a_blocked_destination_never_reaches_the_proxy() {
     let proxy = ConnectProxy::start(false).await;
     let h = harness(&proxy.url(), &[]).await;
-    proxy.forward_to(h.receiver.addr);
-    let port = h.receiver.addr.port();
+    proxy.forward_to(h.receiver.addr());
+    let port = h.receiver.addr().port();
     for url in [
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         "http://10.0.0.1/".to_owned(),
@@ -99,7 +99,7 @@ async fn a_blocked_destination_never_reaches_the_proxy() {
         );
     }
     assert!(proxy.asked().is_empty(), "{:?}", proxy.asked());
-    assert!(h.receiver.try_next().await.is_none());
+    assert!(h.receiver.try_next().is_none());
 }
 
 #[tokio::test]

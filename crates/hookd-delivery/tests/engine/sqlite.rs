@@ -2,7 +2,6 @@
 //! claimed, hand over) and the poller's claim path, with a retry, end to end.
 
 use crate::support::harness::{config, PAYLOAD};
-use crate::support::receiver::{Receiver, Reply};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{
     Application, DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination, Metadata,
@@ -17,6 +16,7 @@ use hookd_store::EndpointStore;
 use hookd_store::IngestStore;
 use hookd_store::MessageStore;
 use hookd_store::{AttemptFilter, PageRequest};
+use hookd_testkit::receiver::{Answer, Receiver};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +96,7 @@ async fn delivers_and_retries_through_the_sqlite_store() {
 
     // Published: committed as claimed by this node, then handed over without a claim
     // query.
-    receiver.respond_once("/hook", Reply::status(500));
+    receiver.respond_once("/hook", Answer::status(500));
     let msg = message(&app.id);
     engine.publish(&msg, &[&ep]).await.unwrap();
 
@@ -218,5 +218,5 @@ async fn unreadable_forward_metadata_fails_the_delivery_with_the_reason() {
         "{}",
         attempt.response
     );
-    assert!(receiver.try_next().await.is_none(), "nothing was sent");
+    assert!(receiver.try_next().is_none(), "nothing was sent");
 }

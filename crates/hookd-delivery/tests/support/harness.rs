@@ -2,7 +2,6 @@
 //! receiver, and the two ways work reaches it: the write path the API uses, and rows found
 //! by the poller. Waits re-read the store after each of its commits; none polls.
 
-use super::receiver::Receiver;
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{Application, Attempt};
 use hookd_core::model::{
@@ -14,6 +13,7 @@ use hookd_core::Timestamp;
 use hookd_delivery::{Engine, EngineConfig};
 use hookd_store::sqlite::SqliteStore;
 use hookd_store::{AppStore, AttemptFilter, EndpointStore, MessageStore, PageRequest};
+use hookd_testkit::receiver::Receiver;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
