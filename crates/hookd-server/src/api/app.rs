@@ -1,10 +1,10 @@
 //! Applications: `/api/v1/app` and `/api/v1/app/{app_id}` (id or uid everywhere).
 
-use super::cache::FanOutCache;
-use super::error::{ApiError, ApiResult};
-use super::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

@@ -4,13 +4,13 @@
 //! cache, the failure streak of a re-enabled endpoint, the `endpoint.*` operational
 //! webhook) and drops the app's entry in the fan-out cache, so the next message sees it.
 
-use super::app::load_app;
-use super::cache::FanOutCache;
-use super::endpoint_body::{apply_in, apply_patch, signing_key, EndpointIn, EndpointPatch};
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::app::load_app;
+use crate::api::endpoint_body::{apply_in, apply_patch, signing_key, EndpointIn, EndpointPatch};
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

@@ -1,9 +1,9 @@
 //! Endpoint request bodies and their validation: URL, uid, version, subscription
 //! (`filterTypes`, which must name existing event types), channels and headers.
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{double_option, not_null};
-use super::ApiState;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{double_option, not_null};
+use crate::api::ApiState;
 use hookd_core::ids::EndpointId;
 use hookd_core::model::{Endpoint, Metadata};
 use hookd_core::signing::{EndpointSecret, KeyType};

@@ -9,12 +9,12 @@
 //! Names are case-insensitive: a header set again under another case replaces the old one.
 //! Hop-by-hop headers, `host`, `content-*` and the signature headers are refused with 422.
 
-use super::app::load_app;
-use super::cache::FanOutCache;
-use super::endpoint::{changed, load_endpoint};
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
-use super::ApiState;
+use crate::api::app::load_app;
+use crate::api::endpoint::{changed, load_endpoint};
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{ApiJson, ApiPath};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

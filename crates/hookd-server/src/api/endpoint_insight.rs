@@ -10,13 +10,13 @@
 //!   there is one, else `{"example": true, "eventType": "<type>"}`. Answers 200 with the
 //!   message, once committed.
 
-use super::app::load_app;
-use super::endpoint::load_endpoint;
-use super::endpoint_body::require_event_type;
-use super::error::{ApiError, ApiResult};
-use super::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
-use super::message::{payload_expiry, MessageOut};
-use super::ApiState;
+use crate::api::app::load_app;
+use crate::api::endpoint::load_endpoint;
+use crate::api::endpoint_body::require_event_type;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
+use crate::api::message::{payload_expiry, MessageOut};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;
 use hookd_core::ids::MsgId;

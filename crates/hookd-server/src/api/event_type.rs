@@ -1,10 +1,10 @@
 //! Event types: `/api/v1/event-type` and `/api/v1/event-type/{name}`. Addressed by name;
 //! DELETE archives unless `expunge=true`.
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -8,7 +8,7 @@
 //! store probes with a write while writes are failing). Every check is bounded by the
 //! store's call deadline, so a frozen database is reported within it.
 
-use super::ApiState;
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -3,15 +3,15 @@
 //! each handler resolves the source and calls the application endpoint handler with the
 //! application's uid: one implementation, one validation, for both APIs.
 
-use super::cache::FanOutCache;
-use super::endpoint::{self, EndpointOut, SecretOut};
-use super::endpoint_body::EndpointIn;
-use super::endpoint_headers::{self, HeadersIn, HeadersOut, HeadersPatch};
-use super::error::ApiResult;
-use super::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
-use super::ingest_source::{app_uid, load_source};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::endpoint::{self, EndpointOut, SecretOut};
+use crate::api::endpoint_body::EndpointIn;
+use crate::api::endpoint_headers::{self, HeadersIn, HeadersOut, HeadersPatch};
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::ApiResult;
+use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ingest_source::{app_uid, load_source};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

@@ -21,13 +21,13 @@
 //! UTF-8 text); [`IngestForward`] keeps the provider's content type and kept headers so
 //! the delivery engine forwards the same bytes, re-signed with each endpoint's secret.
 
-use super::cache::FanOutCache;
-use super::error::{ApiError, ApiResult};
-use super::extract::ApiPath;
-use super::ingest_source::app_uid;
-use super::ingest_type::provider_config;
-use super::message::{fan_out, payload_expiry};
-use super::ApiState;
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::ApiPath;
+use crate::api::ingest_source::app_uid;
+use crate::api::ingest_type::provider_config;
+use crate::api::message::{fan_out, payload_expiry};
+use crate::api::ApiState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};

@@ -2,11 +2,11 @@
 //! source refused and why (see [`super::ingest_receive`]), newest first unless
 //! `order=ascending`.
 
-use super::error::ApiResult;
-use super::extract::{ApiPath, ApiQuery};
-use super::ingest_source::load_source;
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::http::error::ApiResult;
+use crate::api::http::extract::{ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ingest_source::load_source;
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;
 use hookd_core::ids::{RejectionId, SourceId};

@@ -7,12 +7,12 @@
 //! `{public_url}/ingest/{token}`; rotating the token keeps the old one valid for
 //! [`TOKEN_GRACE`].
 
-use super::cache::FanOutCache;
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::ingest_type::{empty_config, provider_config, public_config, reported_type};
-use super::pagination::{ListResponse, PageParams};
-use super::{app, ApiState};
+use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ingest_type::{empty_config, provider_config, public_config, reported_type};
+use crate::api::{app, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

@@ -7,7 +7,7 @@
 //! `twitch`, `generic-hmac`) is reported as `generic-webhook` (whose config the SDK takes
 //! as a free-form object), and every response carries hookd's own type in `hookdType`.
 
-use super::error::{ApiError, ApiResult};
+use crate::api::http::error::{ApiError, ApiResult};
 use hookd_ingest::{Encoding, GenericHmacConfig, HmacAlgorithm, Provider, ProviderConfig};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -6,13 +6,13 @@
 //! store call, the admitted deliveries handed over), then answer 202. Nothing is
 //! acknowledged before the commit.
 
-use super::app::{load_app, load_or_create_app, AppIn};
-use super::cache::{FanOut, FanOutCache};
-use super::endpoint_body::check_channels;
-use super::error::{ApiError, ApiResult};
-use super::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::app::{load_app, load_or_create_app, AppIn};
+use crate::api::endpoint_body::check_channels;
+use crate::api::http::cache::{FanOut, FanOutCache};
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};

@@ -1,15 +1,9 @@
 //! The HTTP API v1, mirroring Svix's so the official SDKs work unchanged.
 //!
-//! Layout (one module per resource, plus the edge machinery):
-//! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
-//! - [`auth`]: the bearer token check (everything but health): the admin token, or an
-//!   app-portal token ([`portal`]) limited to one application.
-//! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
-//! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s; with
-//!   [`nul_check`], they refuse text no database can hold (a NUL) before any handler.
-//! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
-//!   response over the store's keyset pages.
-//! - [`cache`]: the fan-out cache (application and endpoints) of message creation.
+//! Layout (one module per resource, plus the request plumbing):
+//! - [`http`]: what every route goes through, whatever its resource: errors, extractors
+//!   (and the NUL check), pagination, authentication (the admin token, or an app-portal
+//!   token from [`portal`]), idempotency, the fan-out cache, the access log.
 //! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
 //!   [`endpoint_insight`]),
 //!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
@@ -17,7 +11,6 @@
 //!   management API under `/ingest/api/v1`, behind the same authentication;
 //!   [`ingest_rejection`]: the rejection log there.
 //! - [`ingest_receive`]: `/ingest/{token}`, where providers send (no bearer token).
-//! - [`access_log`]: the optional access log (route templates, never raw paths).
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 //! Anything that puts deliveries into the queue (a message, an ingest event, an example,
@@ -25,28 +18,21 @@
 //! `resend`), and every endpoint change reaches the engine as one
 //! `Engine::endpoint_changed`: a handler never writes queue rows or their leases itself.
 
-pub mod access_log;
 pub mod app;
 pub mod attempt;
-pub mod auth;
-pub mod cache;
 pub mod endpoint;
 pub mod endpoint_body;
 pub mod endpoint_headers;
 pub mod endpoint_insight;
-pub mod error;
 pub mod event_type;
-pub mod extract;
 pub mod health;
-pub mod idempotency;
+pub mod http;
 pub mod ingest_endpoint;
 pub mod ingest_receive;
 pub mod ingest_rejection;
 pub mod ingest_source;
 pub mod ingest_type;
 pub mod message;
-pub mod nul_check;
-pub mod pagination;
 pub mod portal;
 pub mod recovery;
 
@@ -80,7 +66,7 @@ pub struct ApiState {
     pub public_url: Arc<str>,
     /// The receiving route's caches and limits.
     pub receiver: Arc<ingest_receive::Receiver>,
-    /// Log one line per request ([`access_log`]).
+    /// Log one line per request ([`http::access_log`]).
     pub access_log: bool,
 }
 
@@ -185,11 +171,11 @@ pub fn router(state: ApiState) -> Router {
         // Layers run outside-in in reverse order: authentication, then idempotency.
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            idempotency::idempotency,
+            http::idempotency::idempotency,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authorize,
+            http::auth::authorize,
         ));
 
     let ingest = Router::new()
@@ -234,11 +220,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            idempotency::idempotency,
+            http::idempotency::idempotency,
         ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authorize,
+            http::auth::authorize,
         ));
 
     let v1 = Router::new()
@@ -258,14 +244,14 @@ pub fn router(state: ApiState) -> Router {
             "/ingest/{token}",
             post(ingest_receive::receive).put(ingest_receive::receive),
         )
-        .fallback(error::route_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .fallback(http::error::route_not_found)
+        .method_not_allowed_fallback(http::error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
-        .layer(Extension(cache::FanOutCache::default()))
+        .layer(Extension(http::cache::FanOutCache::default()))
         .with_state(state);
     // Outermost, so it sees every response, the refusals of the layers above included.
     if access_log {
-        router.layer(middleware::from_fn(access_log::access_log))
+        router.layer(middleware::from_fn(http::access_log::access_log))
     } else {
         router
     }

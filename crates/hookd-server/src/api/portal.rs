@@ -6,12 +6,12 @@
 //! `version (1) ‖ flags (1) ‖ expiry, unix seconds (8, big-endian) ‖ app id (UTF-8) ‖ MAC (32)`,
 //! where the MAC is HMAC-SHA256 over everything before it, keyed with a key derived from the
 //! admin token. A changed admin token therefore revokes every portal token. What such a
-//! token may do is decided in one place, [`super::auth`].
+//! token may do is decided in one place, [`http::auth`](crate::api::http::auth).
 
-use super::app::{load_or_create_app, AppIn};
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath};
-use super::ApiState;
+use crate::api::app::{load_or_create_app, AppIn};
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{ApiJson, ApiPath};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::header::HOST;
 use axum::http::HeaderMap;

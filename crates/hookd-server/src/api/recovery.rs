@@ -7,12 +7,12 @@
 //!
 //! The task is a store row run by one node's recovery worker (see `hookd-delivery`).
 
-use super::app::load_app;
-use super::endpoint::load_endpoint;
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use super::pagination::{ListResponse, PageParams};
-use super::ApiState;
+use crate::api::app::load_app;
+use crate::api::endpoint::load_endpoint;
+use crate::api::http::error::{ApiError, ApiResult};
+use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

@@ -10,7 +10,7 @@
 
 use super::conn::Conn;
 use super::Limits;
-use crate::api::error::ApiError;
+use crate::api::http::error::ApiError;
 use crate::api::ApiState;
 use axum::body::Body;
 use axum::extract::{Request, State};

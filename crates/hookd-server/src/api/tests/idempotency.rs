@@ -1,7 +1,7 @@
 //! What the idempotency layer stores: responses below 500, never server errors.
 
 use super::sqlite_store;
-use crate::api::idempotency::settle;
+use crate::api::http::idempotency::settle;
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

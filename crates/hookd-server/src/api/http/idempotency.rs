@@ -19,7 +19,7 @@
 //! the key for [`IN_FLIGHT_LOCK`] only, then the next retry takes it over.
 
 use super::error::ApiError;
-use super::ApiState;
+use crate::api::ApiState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};

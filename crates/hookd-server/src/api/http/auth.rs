@@ -2,7 +2,7 @@
 //!
 //! Two kinds of bearer token are accepted:
 //! - the admin token (compared in constant time): every route;
-//! - an app-portal token (`appsk_…`, see [`super::portal`]), limited to one application.
+//! - an app-portal token (`appsk_…`, see [`crate::api::portal`]), limited to one application.
 //!   What it may reach is decided here, by the matched route pattern, and is denied by
 //!   default, so a route added later is closed to it until [`portal_scope`] says otherwise:
 //!   - every route under `/app/{app_id}/…`, and `GET /app/{app_id}`, when `{app_id}` (an id
@@ -23,8 +23,8 @@
 //! the client's address. Never the token, never the raw path.
 
 use super::error::ApiError;
-use super::portal::{self, PortalClaims};
-use super::ApiState;
+use crate::api::portal::{self, PortalClaims};
+use crate::api::ApiState;
 use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;

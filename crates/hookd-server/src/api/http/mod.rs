@@ -1,0 +1,23 @@
+//! The request plumbing every route goes through, whatever its resource. Nothing here
+//! imports a resource module (`app`, `endpoint`, ...); those import from here.
+//!
+//! - [`error`]: [`ApiError`](error::ApiError), the one error type, with stable `code`s.
+//! - [`extract`]: JSON/query/path extractors whose rejections are `ApiError`s; with
+//!   [`nul_check`], they refuse text no database can hold (a NUL) before any handler.
+//! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
+//!   response over the store's keyset pages.
+//! - [`auth`]: the bearer token check (everything but health): the admin token, or an
+//!   app-portal token limited to one application.
+//! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
+//! - [`cache`]: the fan-out cache (an application and its endpoints), handed to handlers
+//!   as an `Extension`; every change to an application or endpoint drops its entry.
+//! - [`access_log`]: the optional access log (route templates, never raw paths).
+
+pub mod access_log;
+pub mod auth;
+pub mod cache;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod nul_check;
+pub mod pagination;
