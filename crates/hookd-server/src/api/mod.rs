@@ -3,7 +3,7 @@
 //! Layout (one module per resource, plus the request plumbing):
 //! - [`http`]: what every route goes through, whatever its resource: errors, extractors
 //!   (and the NUL check), pagination, authentication (the admin token, or an app-portal
-//!   token from [`portal`]), idempotency, the fan-out cache, the access log.
+//!   token), idempotency, the fan-out cache, the access log.
 //! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
 //!   [`endpoint_insight`]),
 //!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.

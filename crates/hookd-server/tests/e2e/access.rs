@@ -7,7 +7,7 @@
 //! hostile-input suite (`hostile.rs`) walks the same table.
 
 use crate::support::{spawn_app_with, TestApp, TOKEN};
-use hookd_server::api::portal::{self, PortalClaims};
+use hookd_server::api::http::portal_token::{self as portal, PortalClaims};
 use hookd_server::config::Database;
 use hookd_testkit::PgSchema;
 use hookd_testkit::Receiver;

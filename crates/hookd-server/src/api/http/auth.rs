@@ -2,7 +2,7 @@
 //!
 //! Two kinds of bearer token are accepted:
 //! - the admin token (compared in constant time): every route;
-//! - an app-portal token (`appsk_…`, see [`crate::api::portal`]), limited to one application.
+//! - an app-portal token (`appsk_…`, see [`portal_token`]), limited to one application.
 //!   What it may reach is decided here, by the matched route pattern, and is denied by
 //!   default, so a route added later is closed to it until [`portal_scope`] says otherwise:
 //!   - every route under `/app/{app_id}/…`, and `GET /app/{app_id}`, when `{app_id}` (an id
@@ -23,7 +23,7 @@
 //! the client's address. Never the token, never the raw path.
 
 use super::error::ApiError;
-use crate::api::portal::{self, PortalClaims};
+use super::portal_token::{self, PortalClaims};
 use crate::api::ApiState;
 use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
@@ -128,8 +128,9 @@ async fn authenticate(state: &ApiState, req: &mut Request) -> Result<Caller, Api
         .unwrap_or("");
     if !given.is_empty() && token_matches(given, &state.admin_token) {
         Ok(Caller::Admin)
-    } else if given.starts_with(portal::PREFIX) {
-        let Ok(claims) = portal::verify(&state.admin_token, given, portal::unix_now()) else {
+    } else if given.starts_with(portal_token::PREFIX) {
+        let Ok(claims) = portal_token::verify(&state.admin_token, given, portal_token::unix_now())
+        else {
             return Err(ApiError::Unauthorized(
                 "invalid or expired app portal token",
             ));

@@ -7,7 +7,8 @@
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
 //! - [`auth`]: the bearer token check (everything but health): the admin token, or an
-//!   app-portal token limited to one application.
+//!   app-portal token ([`portal_token`]: minted and verified statelessly) limited to one
+//!   application.
 //! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
 //! - [`cache`]: the fan-out cache (an application and its endpoints), handed to handlers
 //!   as an `Extension`; every change to an application or endpoint drops its entry.
@@ -21,3 +22,4 @@ pub mod extract;
 pub mod idempotency;
 pub mod nul_check;
 pub mod pagination;
+pub mod portal_token;
