@@ -15,7 +15,7 @@ use crate::api::endpoint::load_endpoint;
 use crate::api::endpoint_body::require_event_type;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
-use crate::api::message::{payload_expiry, MessageOut};
+use crate::api::shared::message::{payload_expiry, MessageOut};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;

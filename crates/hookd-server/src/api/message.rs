@@ -6,12 +6,14 @@
 //! store call, the admitted deliveries handed over), then answer 202. Nothing is
 //! acknowledged before the commit.
 
-use crate::api::app::{load_app, load_or_create_app, AppIn};
+use crate::api::app::{load_app, AppIn};
 use crate::api::endpoint_body::check_channels;
-use crate::api::http::cache::{FanOut, FanOutCache};
+use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::shared::fan_out::fan_out;
+use crate::api::shared::message::{payload_expiry, MessageOut};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +22,7 @@ use hookd_core::ids::{AppId, MsgId};
 use hookd_core::model::{Endpoint, Message};
 use hookd_core::{validate, Timestamp};
 use hookd_store::MessageFilter;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
@@ -30,8 +32,7 @@ const MAX_TAGS: usize = 5;
 const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 5..=90;
 /// `payloadRetentionHours` bounds (up to 90 days).
 const RETENTION_HOURS: std::ops::RangeInclusive<i64> = 1..=2160;
-const DEFAULT_RETENTION_DAYS: i64 = hookd_core::model::DEFAULT_PAYLOAD_RETENTION_DAYS;
-const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
 /// Body of create (`MessageIn`). The payload is kept as the exact bytes sent.
 #[derive(Debug, Deserialize)]
@@ -56,48 +57,6 @@ pub struct MessageIn {
     application: Option<AppIn>,
 }
 
-/// `MessageOut`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MessageOut {
-    id: MsgId,
-    event_id: Option<String>,
-    event_type: String,
-    payload: RawPayload,
-    channels: Option<Vec<String>>,
-    tags: Option<Vec<String>>,
-    timestamp: Timestamp,
-}
-
-/// A stored payload written into the response as-is (`{}` when expunged or not asked for).
-#[derive(Debug)]
-pub struct RawPayload(Option<Arc<str>>);
-
-impl Serialize for RawPayload {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let text = self.0.as_deref().unwrap_or("{}");
-        match serde_json::from_str::<&RawValue>(text) {
-            Ok(raw) => raw.serialize(s),
-            // A body received through an ingest source need not be JSON (a form, say).
-            Err(_) => s.serialize_str(text),
-        }
-    }
-}
-
-impl MessageOut {
-    pub fn new(msg: Message, with_content: bool) -> Self {
-        Self {
-            id: msg.id,
-            event_id: msg.event_id,
-            event_type: msg.event_type,
-            payload: RawPayload(msg.payload.filter(|_| with_content)),
-            channels: msg.channels,
-            tags: msg.tags,
-            timestamp: msg.created_at,
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ContentParams {
     #[serde(default = "yes")]
@@ -108,16 +67,10 @@ fn yes() -> bool {
     true
 }
 
-/// When a payload written at `now` with a retention of `days` (default 90) expires.
-pub fn payload_expiry(now: Timestamp, days: Option<i64>) -> Option<Timestamp> {
-    let days = days.unwrap_or(DEFAULT_RETENTION_DAYS);
-    Some(now.plus_millis(days.saturating_mul(DAY_MS)))
-}
-
 /// The payload expiry a create asks for: hours if given, else days (default 90).
 fn requested_expiry(now: Timestamp, body: &MessageIn) -> Option<Timestamp> {
     match body.payload_retention_hours {
-        Some(hours) => Some(now.plus_millis(hours.saturating_mul(DAY_MS / 24))),
+        Some(hours) => Some(now.plus_millis(hours.saturating_mul(HOUR_MS))),
         None => payload_expiry(now, body.payload_retention_period),
     }
 }
@@ -166,25 +119,6 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-/// The app (created on the fly when the request asks for it) and its endpoints, from the
-/// cache when fresh.
-pub(crate) async fn fan_out(
-    state: &ApiState,
-    cache: &FanOutCache,
-    id_or_uid: &str,
-    create: Option<AppIn>,
-) -> ApiResult<Arc<FanOut>> {
-    if let Some(entry) = cache.get(id_or_uid) {
-        return Ok(entry);
-    }
-    let ticket = cache.ticket();
-    let app = load_or_create_app(state, id_or_uid, create).await?;
-    let endpoints = state.store.all_endpoints(&app.id).await?;
-    let entry = Arc::new(FanOut { app, endpoints });
-    cache.insert(id_or_uid, ticket, entry.clone());
-    Ok(entry)
 }
 
 /// `POST /app/{app_id}/msg`: 202 once the message and its deliveries are committed.

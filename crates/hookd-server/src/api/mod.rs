@@ -35,6 +35,7 @@ pub mod ingest_type;
 pub mod message;
 pub mod portal;
 pub mod recovery;
+pub mod shared;
 
 #[cfg(test)]
 mod tests;
