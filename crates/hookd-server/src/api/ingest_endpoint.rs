@@ -3,9 +3,9 @@
 //! each handler resolves the source and calls the application endpoint handler with the
 //! application's uid: one implementation, one validation, for both APIs.
 
+use crate::api::endpoint::body::EndpointIn;
+use crate::api::endpoint::headers::{self, HeadersIn, HeadersOut, HeadersPatch};
 use crate::api::endpoint::{self, EndpointOut, SecretOut};
-use crate::api::endpoint_body::EndpointIn;
-use crate::api::endpoint_headers::{self, HeadersIn, HeadersOut, HeadersPatch};
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
@@ -98,7 +98,7 @@ pub async fn headers(
     ApiPath((source_id, ep)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<HeadersOut>> {
     let app = app_of(&state, &source_id).await?;
-    endpoint_headers::get(State(state), ApiPath((app, ep))).await
+    headers::get(State(state), ApiPath((app, ep))).await
 }
 
 /// `PUT /source/{source_id}/endpoint/{endpoint_id}/headers`.
@@ -109,7 +109,7 @@ pub async fn update_headers(
     body: ApiJson<HeadersIn>,
 ) -> ApiResult<StatusCode> {
     let app = app_of(&state, &source_id).await?;
-    endpoint_headers::update(State(state), cache, ApiPath((app, ep)), body).await
+    headers::update(State(state), cache, ApiPath((app, ep)), body).await
 }
 
 /// `PATCH /source/{source_id}/endpoint/{endpoint_id}/headers`.
@@ -120,5 +120,5 @@ pub async fn patch_headers(
     body: ApiJson<HeadersPatch>,
 ) -> ApiResult<StatusCode> {
     let app = app_of(&state, &source_id).await?;
-    endpoint_headers::patch(State(state), cache, ApiPath((app, ep)), body).await
+    headers::patch(State(state), cache, ApiPath((app, ep)), body).await
 }

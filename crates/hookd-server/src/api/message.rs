@@ -7,7 +7,7 @@
 //! acknowledged before the commit.
 
 use crate::api::app::{load_app, AppIn};
-use crate::api::endpoint_body::check_channels;
+use crate::api::endpoint::body::check_channels;
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};

@@ -4,9 +4,9 @@
 //! - [`http`]: what every route goes through, whatever its resource: errors, extractors
 //!   (and the NUL check), pagination, authentication (the admin token, or an app-portal
 //!   token), idempotency, the fan-out cache, the access log.
-//! - [`app`], [`event_type`], [`endpoint`] (+ [`endpoint_body`], [`endpoint_headers`],
-//!   [`endpoint_insight`]),
-//!   [`message`], [`attempt`], [`recovery`], [`health`]: handlers.
+//! - [`app`], [`event_type`], [`endpoint`] (with its bodies, headers, stats and
+//!   send-example, recovery and background tasks),
+//!   [`message`], [`attempt`], [`portal`], [`health`]: handlers.
 //! - [`ingest_source`], [`ingest_endpoint`] (+ [`ingest_type`]): the Svix Ingest
 //!   management API under `/ingest/api/v1`, behind the same authentication;
 //!   [`ingest_rejection`]: the rejection log there.
@@ -21,9 +21,6 @@
 pub mod app;
 pub mod attempt;
 pub mod endpoint;
-pub mod endpoint_body;
-pub mod endpoint_headers;
-pub mod endpoint_insight;
 pub mod event_type;
 pub mod health;
 pub mod http;
@@ -34,7 +31,6 @@ pub mod ingest_source;
 pub mod ingest_type;
 pub mod message;
 pub mod portal;
-pub mod recovery;
 pub mod shared;
 
 #[cfg(test)]
@@ -114,24 +110,24 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/stats",
-            get(endpoint_insight::stats),
+            get(endpoint::send_example::stats),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/send-example",
-            post(endpoint_insight::send_example),
+            post(endpoint::send_example::send_example),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/headers",
-            get(endpoint_headers::get)
-                .put(endpoint_headers::update)
-                .patch(endpoint_headers::patch),
+            get(endpoint::headers::get)
+                .put(endpoint::headers::update)
+                .patch(endpoint::headers::patch),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/recover",
-            post(recovery::recover),
+            post(endpoint::recovery::recover),
         )
-        .route("/background-task", get(recovery::list))
-        .route("/background-task/{task_id}", get(recovery::get))
+        .route("/background-task", get(endpoint::recovery::list))
+        .route("/background-task/{task_id}", get(endpoint::recovery::get))
         .route(
             "/app/{app_id}/msg",
             get(message::list).post(message::create),

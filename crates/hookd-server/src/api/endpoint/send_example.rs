@@ -10,9 +10,9 @@
 //!   there is one, else `{"example": true, "eventType": "<type>"}`. Answers 200 with the
 //!   message, once committed.
 
+use super::body::require_event_type;
+use super::load_endpoint;
 use crate::api::app::load_app;
-use crate::api::endpoint::load_endpoint;
-use crate::api::endpoint_body::require_event_type;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
 use crate::api::shared::message::{payload_expiry, MessageOut};

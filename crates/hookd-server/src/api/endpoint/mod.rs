@@ -4,8 +4,13 @@
 //! cache, the failure streak of a re-enabled endpoint, the `endpoint.*` operational
 //! webhook) and drops the app's entry in the fan-out cache, so the next message sees it.
 
+pub mod body;
+pub mod headers;
+pub mod recovery;
+pub mod send_example;
+
+use self::body::{apply_in, apply_patch, signing_key, EndpointIn, EndpointPatch};
 use crate::api::app::load_app;
-use crate::api::endpoint_body::{apply_in, apply_patch, signing_key, EndpointIn, EndpointPatch};
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
@@ -181,7 +186,7 @@ pub async fn upsert(
             Ok((StatusCode::OK, Json(ep.into())))
         }
         Err(StoreError::NotFound) => {
-            super::endpoint_body::check_uid(Some(&ep_id))?;
+            body::check_uid(Some(&ep_id))?;
             let secret = signing_key(secret, key_type, "secret")?;
             let mut ep = Endpoint::new(&app.id, String::new(), secret, Timestamp::now());
             ep.uid = Some(ep_id);

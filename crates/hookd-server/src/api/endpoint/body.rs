@@ -233,7 +233,7 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     ep.channels = check_channels(body.channels)?;
     ep.event_types = check_filter_types(state, body.filter_types).await?;
     if let Some(headers) = body.headers {
-        super::endpoint_headers::check_headers(&headers)?;
+        super::headers::check_headers(&headers)?;
         ep.headers = headers;
     }
     ep.uid = body.uid.or(ep.uid.take());

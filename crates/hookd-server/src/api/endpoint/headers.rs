@@ -9,8 +9,8 @@
 //! Names are case-insensitive: a header set again under another case replaces the old one.
 //! Hop-by-hop headers, `host`, `content-*` and the signature headers are refused with 422.
 
+use super::{changed, load_endpoint};
 use crate::api::app::load_app;
-use crate::api::endpoint::{changed, load_endpoint};
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath};

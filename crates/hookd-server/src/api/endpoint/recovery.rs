@@ -7,8 +7,8 @@
 //!
 //! The task is a store row run by one node's recovery worker (see `hookd-delivery`).
 
+use super::load_endpoint;
 use crate::api::app::load_app;
-use crate::api::endpoint::load_endpoint;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
