@@ -4,8 +4,9 @@
 //! application's uid: one implementation, one validation, for both APIs.
 
 use crate::api::endpoint::body::EndpointIn;
-use crate::api::endpoint::headers::{self, HeadersIn, HeadersOut, HeadersPatch};
-use crate::api::endpoint::{self, EndpointOut, SecretOut};
+use crate::api::endpoint::headers::{HeadersIn, HeadersOut, HeadersPatch};
+use crate::api::endpoint::secret::{RotateIn, SecretOut};
+use crate::api::endpoint::{self, EndpointOut};
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
@@ -78,7 +79,7 @@ pub async fn secret(
     ApiPath((source_id, ep)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<SecretOut>> {
     let app = app_of(&state, &source_id).await?;
-    endpoint::secret(State(state), ApiPath((app, ep))).await
+    endpoint::secret::get(State(state), ApiPath((app, ep))).await
 }
 
 /// `POST /source/{source_id}/endpoint/{endpoint_id}/secret/rotate`.
@@ -86,10 +87,10 @@ pub async fn rotate_secret(
     State(state): State<ApiState>,
     cache: Extension<FanOutCache>,
     ApiPath((source_id, ep)): ApiPath<(String, String)>,
-    body: OptionalJson<endpoint::RotateIn>,
+    body: OptionalJson<RotateIn>,
 ) -> ApiResult<Json<SecretOut>> {
     let app = app_of(&state, &source_id).await?;
-    endpoint::rotate_secret(State(state), cache, ApiPath((app, ep)), body).await
+    endpoint::secret::rotate(State(state), cache, ApiPath((app, ep)), body).await
 }
 
 /// `GET /source/{source_id}/endpoint/{endpoint_id}/headers`.
@@ -98,7 +99,7 @@ pub async fn headers(
     ApiPath((source_id, ep)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<HeadersOut>> {
     let app = app_of(&state, &source_id).await?;
-    headers::get(State(state), ApiPath((app, ep))).await
+    endpoint::headers::get(State(state), ApiPath((app, ep))).await
 }
 
 /// `PUT /source/{source_id}/endpoint/{endpoint_id}/headers`.
@@ -109,7 +110,7 @@ pub async fn update_headers(
     body: ApiJson<HeadersIn>,
 ) -> ApiResult<StatusCode> {
     let app = app_of(&state, &source_id).await?;
-    headers::update(State(state), cache, ApiPath((app, ep)), body).await
+    endpoint::headers::update(State(state), cache, ApiPath((app, ep)), body).await
 }
 
 /// `PATCH /source/{source_id}/endpoint/{endpoint_id}/headers`.
@@ -120,5 +121,5 @@ pub async fn patch_headers(
     body: ApiJson<HeadersPatch>,
 ) -> ApiResult<StatusCode> {
     let app = app_of(&state, &source_id).await?;
-    headers::patch(State(state), cache, ApiPath((app, ep)), body).await
+    endpoint::headers::patch(State(state), cache, ApiPath((app, ep)), body).await
 }

@@ -102,15 +102,15 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/secret",
-            get(endpoint::secret),
+            get(endpoint::secret::get),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/secret/rotate",
-            post(endpoint::rotate_secret),
+            post(endpoint::secret::rotate),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/stats",
-            get(endpoint::send_example::stats),
+            get(endpoint::stats::stats),
         )
         .route(
             "/app/{app_id}/endpoint/{endpoint_id}/send-example",

@@ -171,6 +171,31 @@ pub fn check_channels(channels: Option<Vec<String>>) -> ApiResult<Option<Vec<Str
     Ok(Some(channels))
 }
 
+/// Checks a full set of custom headers: a create or update body's, or what the headers
+/// routes ([`super::headers`]) leave.
+pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > validate::MAX_CUSTOM_HEADERS {
+        return Err(ApiError::field(
+            "headers",
+            format!(
+                "headers allows at most {} entries",
+                validate::MAX_CUSTOM_HEADERS
+            ),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (name, value) in headers {
+        validate::custom_header(name, value).map_err(|m| ApiError::field("headers", m))?;
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(ApiError::field(
+                "headers",
+                format!("the header {name:?} is given twice (names are case-insensitive)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Validates an endpoint URL; with `https_only` set, plain `http` is refused.
 pub fn check_url(state: &ApiState, url: &str) -> ApiResult<String> {
     let url = validate::endpoint_url(url).map_err(|m| ApiError::field("url", m))?;
@@ -233,7 +258,7 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     ep.channels = check_channels(body.channels)?;
     ep.event_types = check_filter_types(state, body.filter_types).await?;
     if let Some(headers) = body.headers {
-        super::headers::check_headers(&headers)?;
+        check_headers(&headers)?;
         ep.headers = headers;
     }
     ep.uid = body.uid.or(ep.uid.take());

@@ -9,6 +9,7 @@
 //! Names are case-insensitive: a header set again under another case replaces the old one.
 //! Hop-by-hop headers, `host`, `content-*` and the signature headers are refused with 422.
 
+use super::body::check_headers;
 use super::{changed, load_endpoint};
 use crate::api::app::load_app;
 use crate::api::http::cache::FanOutCache;
@@ -38,30 +39,6 @@ pub struct HeadersIn {
 #[derive(Debug, Deserialize)]
 pub struct HeadersPatch {
     headers: BTreeMap<String, Option<String>>,
-}
-
-/// Checks a full set of custom headers (also used by endpoint create and update).
-pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
-    if headers.len() > validate::MAX_CUSTOM_HEADERS {
-        return Err(ApiError::field(
-            "headers",
-            format!(
-                "headers allows at most {} entries",
-                validate::MAX_CUSTOM_HEADERS
-            ),
-        ));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for (name, value) in headers {
-        validate::custom_header(name, value).map_err(|m| ApiError::field("headers", m))?;
-        if !seen.insert(name.to_ascii_lowercase()) {
-            return Err(ApiError::field(
-                "headers",
-                format!("the header {name:?} is given twice (names are case-insensitive)"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `GET .../headers`.

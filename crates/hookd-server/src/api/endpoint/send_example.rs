@@ -1,20 +1,16 @@
-//! Endpoint insight: `GET .../endpoint/{ep}/stats` and `POST .../endpoint/{ep}/send-example`.
-//!
-//! - `stats`: the endpoint's deliveries per status (`success`, `pending`, `fail`,
-//!   `sending`, and `canceled`, always 0 in hookd) for messages created in
-//!   `[since, until)` (RFC 3339, both optional).
-//! - `send-example`: sends one message of the given event type (which must exist: 422
-//!   naming `eventType` otherwise, as for `filterTypes`) to this endpoint only,
-//!   whatever its filters, so an integrator can test a receiver. The payload is the first
-//!   example in the event type's schema (`schemas["1"].examples[0]` or `.example`) when
-//!   there is one, else `{"example": true, "eventType": "<type>"}`. Answers 200 with the
-//!   message, once committed.
+//! `POST /api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example`: sends one message of
+//! the given event type (which must exist: 422 naming `eventType` otherwise, as for
+//! `filterTypes`) to this endpoint only, whatever its filters, so an integrator can test a
+//! receiver. The payload is the first example in the event type's schema
+//! (`schemas["1"].examples[0]` or `.example`) when there is one, else
+//! `{"example": true, "eventType": "<type>"}`. Answers 200 with the message, once
+//! committed.
 
 use super::body::require_event_type;
 use super::load_endpoint;
 use crate::api::app::load_app;
 use crate::api::http::error::{ApiError, ApiResult};
-use crate::api::http::extract::{parse_time, ApiJson, ApiPath, ApiQuery};
+use crate::api::http::extract::{ApiJson, ApiPath};
 use crate::api::shared::message::{payload_expiry, MessageOut};
 use crate::api::ApiState;
 use axum::extract::State;
@@ -22,47 +18,9 @@ use axum::Json;
 use hookd_core::ids::MsgId;
 use hookd_core::model::Message;
 use hookd_core::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize)]
-pub struct StatsParams {
-    since: Option<String>,
-    until: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StatsOut {
-    success: u64,
-    pending: u64,
-    fail: u64,
-    sending: u64,
-    canceled: u64,
-}
-
-/// `GET /app/{app_id}/endpoint/{endpoint_id}/stats`.
-pub async fn stats(
-    State(state): State<ApiState>,
-    ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
-    ApiQuery(params): ApiQuery<StatsParams>,
-) -> ApiResult<Json<StatsOut>> {
-    let since = parse_time("since", params.since.as_deref())?;
-    let until = parse_time("until", params.until.as_deref())?;
-    let app = load_app(&state, &app_id).await?;
-    let ep = load_endpoint(&state, &app.id, &ep_id).await?;
-    let s = state
-        .store
-        .endpoint_stats(&app.id, &ep.id, since, until)
-        .await?;
-    Ok(Json(StatsOut {
-        success: s.success,
-        pending: s.pending,
-        fail: s.fail,
-        sending: s.sending,
-        canceled: 0,
-    }))
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
