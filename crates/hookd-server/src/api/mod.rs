@@ -6,7 +6,7 @@
 //!   token), idempotency, the fan-out cache, the access log.
 //! - [`app`], [`event_type`], [`endpoint`] (with its bodies, headers, stats and
 //!   send-example, recovery and background tasks),
-//!   [`message`], [`attempt`], [`portal`], [`health`]: handlers.
+//!   [`message`] (with its attempts), [`portal`], [`health`]: handlers.
 //! - [`ingest_source`], [`ingest_endpoint`] (+ [`ingest_type`]): the Svix Ingest
 //!   management API under `/ingest/api/v1`, behind the same authentication;
 //!   [`ingest_rejection`]: the rejection log there.
@@ -19,7 +19,6 @@
 //! `Engine::endpoint_changed`: a handler never writes queue rows or their leases itself.
 
 pub mod app;
-pub mod attempt;
 pub mod endpoint;
 pub mod event_type;
 pub mod health;
@@ -139,27 +138,27 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
-            delete(attempt::expunge_content),
+            delete(message::attempt::expunge_content),
         )
         .route(
             "/app/{app_id}/msg/{msg_id}/endpoint",
-            get(attempt::list_destinations),
+            get(message::attempt::list_destinations),
         )
         .route(
             "/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend",
-            post(attempt::resend),
+            post(message::attempt::resend),
         )
         .route(
             "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}",
-            get(attempt::get),
+            get(message::attempt::get),
         )
         .route(
             "/app/{app_id}/attempt/endpoint/{endpoint_id}",
-            get(attempt::list_by_endpoint),
+            get(message::attempt::list_by_endpoint),
         )
         .route(
             "/app/{app_id}/attempt/msg/{msg_id}",
-            get(attempt::list_by_msg),
+            get(message::attempt::list_by_msg),
         )
         .route(
             "/auth/app-portal-access/{app_id}",

@@ -6,6 +6,8 @@
 //! store call, the admitted deliveries handed over), then answer 202. Nothing is
 //! acknowledged before the commit.
 
+pub mod attempt;
+
 use crate::api::app::{load_app, AppIn};
 use crate::api::endpoint::body::check_channels;
 use crate::api::http::cache::FanOutCache;

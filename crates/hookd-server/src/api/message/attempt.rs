@@ -4,12 +4,12 @@
 //! - `GET /app/{app_id}/msg/{msg_id}/endpoint`: where the message went and how it fares
 //! - `POST /app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend`
 
+use super::load_message;
 use crate::api::app::load_app;
 use crate::api::endpoint::{load_endpoint, EndpointOut};
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiPath, ApiQuery};
 use crate::api::http::pagination::{page_in_memory, ListResponse, PageParams};
-use crate::api::message::load_message;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
