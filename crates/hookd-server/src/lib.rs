@@ -74,7 +74,7 @@ pub async fn run(
             Some(url) => url.as_str().into(),
             None => format!("http://{}", listener.local_addr()?).into(),
         },
-        receiver: Arc::new(api::ingest_receive::Receiver::new(
+        receiver: Arc::new(api::ingest::receive::Receiver::new(
             config.ingest_dedup_window,
         )),
         access_log: config.access_log,

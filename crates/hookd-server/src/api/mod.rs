@@ -1,16 +1,27 @@
 //! The HTTP API v1, mirroring Svix's so the official SDKs work unchanged.
 //!
-//! Layout (one module per resource, plus the request plumbing):
-//! - [`http`]: what every route goes through, whatever its resource: errors, extractors
-//!   (and the NUL check), pagination, authentication (the admin token, or an app-portal
-//!   token), idempotency, the fan-out cache, the access log.
-//! - [`app`], [`event_type`], [`endpoint`] (with its bodies, headers, stats and
-//!   send-example, recovery and background tasks),
-//!   [`message`] (with its attempts), [`portal`], [`health`]: handlers.
-//! - [`ingest_source`], [`ingest_endpoint`] (+ [`ingest_type`]): the Svix Ingest
-//!   management API under `/ingest/api/v1`, behind the same authentication;
-//!   [`ingest_rejection`]: the rejection log there.
-//! - [`ingest_receive`]: `/ingest/{token}`, where providers send (no bearer token).
+//! Layout: one module per area, the request plumbing apart. Every route is wired in
+//! [`router`] below.
+//! - [`app`]: applications, the root resource: everything else lives under one and is
+//!   looked up through [`app::load_app`].
+//! - [`event_type`]: event types.
+//! - [`endpoint`]: an application's endpoints: CRUD, request bodies, custom headers, the
+//!   signing secret, stats, send-example, recovery and the background tasks it starts.
+//! - [`message`]: messages, and their attempts, destinations and resends.
+//! - [`ingest`]: the ingest gateway: the Svix Ingest management API under
+//!   `/ingest/api/v1` (sources, their endpoints, the rejection log), behind the same
+//!   authentication, and `/ingest/{token}`, where providers send (no bearer token).
+//! - [`portal`]: app-portal access (tokens limited to one application).
+//! - [`health`]: health and ping (no token).
+//! - [`shared`]: what several areas use, kept out of their handler files: a new message's
+//!   fan-out target and payload expiry, and a message's JSON shape.
+//! - [`http`]: what every route goes through, whatever its area: errors, extractors (and
+//!   the NUL check), pagination, authentication (the admin token or an app-portal token),
+//!   idempotency, the fan-out cache, the access log.
+//!
+//! Imports go one way: `message` → `endpoint` → `shared` → `app` → `http`, with `ingest`
+//! above `endpoint` (its endpoints are served by the endpoint handlers) and `portal`
+//! above `app`; no module imports one that imports it. Each reads [`ApiState`] from here.
 //!
 //! Handlers only call the [`Store`] and the delivery [`Engine`]; they never see SQL.
 //! Anything that puts deliveries into the queue (a message, an ingest event, an example,
@@ -23,11 +34,7 @@ pub mod endpoint;
 pub mod event_type;
 pub mod health;
 pub mod http;
-pub mod ingest_endpoint;
-pub mod ingest_receive;
-pub mod ingest_rejection;
-pub mod ingest_source;
-pub mod ingest_type;
+pub mod ingest;
 pub mod message;
 pub mod portal;
 pub mod shared;
@@ -61,7 +68,7 @@ pub struct ApiState {
     /// a trailing slash.
     pub public_url: Arc<str>,
     /// The receiving route's caches and limits.
-    pub receiver: Arc<ingest_receive::Receiver>,
+    pub receiver: Arc<ingest::receive::Receiver>,
     /// Log one line per request ([`http::access_log`]).
     pub access_log: bool,
 }
@@ -177,42 +184,45 @@ pub fn router(state: ApiState) -> Router {
     let ingest = Router::new()
         .route(
             "/source",
-            get(ingest_source::list).post(ingest_source::create),
+            get(ingest::source::list).post(ingest::source::create),
         )
         .route(
             "/source/{source_id}",
-            get(ingest_source::get)
-                .put(ingest_source::update)
-                .delete(ingest_source::delete),
+            get(ingest::source::get)
+                .put(ingest::source::update)
+                .delete(ingest::source::delete),
         )
         .route(
             "/source/{source_id}/token/rotate",
-            post(ingest_source::rotate_token),
+            post(ingest::source::rotate_token),
         )
-        .route("/source/{source_id}/rejection", get(ingest_rejection::list))
+        .route(
+            "/source/{source_id}/rejection",
+            get(ingest::rejection::list),
+        )
         .route(
             "/source/{source_id}/endpoint",
-            get(ingest_endpoint::list).post(ingest_endpoint::create),
+            get(ingest::endpoint::list).post(ingest::endpoint::create),
         )
         .route(
             "/source/{source_id}/endpoint/{endpoint_id}",
-            get(ingest_endpoint::get)
-                .put(ingest_endpoint::upsert)
-                .delete(ingest_endpoint::delete),
+            get(ingest::endpoint::get)
+                .put(ingest::endpoint::upsert)
+                .delete(ingest::endpoint::delete),
         )
         .route(
             "/source/{source_id}/endpoint/{endpoint_id}/secret",
-            get(ingest_endpoint::secret),
+            get(ingest::endpoint::secret),
         )
         .route(
             "/source/{source_id}/endpoint/{endpoint_id}/secret/rotate",
-            post(ingest_endpoint::rotate_secret),
+            post(ingest::endpoint::rotate_secret),
         )
         .route(
             "/source/{source_id}/endpoint/{endpoint_id}/headers",
-            get(ingest_endpoint::headers)
-                .put(ingest_endpoint::update_headers)
-                .patch(ingest_endpoint::patch_headers),
+            get(ingest::endpoint::headers)
+                .put(ingest::endpoint::update_headers)
+                .patch(ingest::endpoint::patch_headers),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -238,7 +248,7 @@ pub fn router(state: ApiState) -> Router {
         // Providers' requests: no bearer token, the unguessable path names the source.
         .route(
             "/ingest/{token}",
-            post(ingest_receive::receive).put(ingest_receive::receive),
+            post(ingest::receive::receive).put(ingest::receive::receive),
         )
         .fallback(http::error::route_not_found)
         .method_not_allowed_fallback(http::error::method_not_allowed)

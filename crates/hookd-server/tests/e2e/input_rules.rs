@@ -403,7 +403,7 @@ async fn a_signed_ingest_event_with_a_nul_in_its_id_or_type_is_stored_and_dedupl
 
 /// The uid of the internal application holding a source's events.
 fn fwd_app_uid(source_id: &str) -> String {
-    hookd_server::api::ingest_source::app_uid(&SourceId::parse(source_id).unwrap())
+    hookd_server::api::ingest::source::app_uid(&SourceId::parse(source_id).unwrap())
 }
 
 async fn null_on_a_field_that_is_not_nullable_is_422(backend: Backend) {

@@ -1,5 +1,5 @@
 //! Endpoints of an application: `/api/v1/app/{app_id}/endpoint[/{endpoint_id}]`, and
-//! what the area's other modules share: [`load_endpoint`], [`EndpointOut`], [`changed`].
+//! what the area's other modules share: [`load_endpoint`], [`EndpointOut`], `changed`.
 //!
 //! Every change reaches the delivery engine as one `Engine::endpoint_changed` call (its
 //! cache, the failure streak of a re-enabled endpoint, the `endpoint.*` operational

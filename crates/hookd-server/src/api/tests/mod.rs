@@ -59,7 +59,7 @@ impl TestApi {
             https_only: false,
             idempotency_ttl: std::time::Duration::from_secs(86_400),
             public_url: "http://hookd.test".into(),
-            receiver: Arc::new(crate::api::ingest_receive::Receiver::new(
+            receiver: Arc::new(crate::api::ingest::receive::Receiver::new(
                 std::time::Duration::from_secs(3600),
             )),
             access_log: false,

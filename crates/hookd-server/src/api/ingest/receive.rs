@@ -21,11 +21,11 @@
 //! UTF-8 text); [`IngestForward`] keeps the provider's content type and kept headers so
 //! the delivery engine forwards the same bytes, re-signed with each endpoint's secret.
 
+use super::source::app_uid;
+use super::source_type::provider_config;
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::ApiPath;
-use crate::api::ingest_source::app_uid;
-use crate::api::ingest_type::provider_config;
 use crate::api::shared::fan_out::fan_out;
 use crate::api::shared::message::payload_expiry;
 use crate::api::ApiState;

@@ -3,6 +3,7 @@
 //! each handler resolves the source and calls the application endpoint handler with the
 //! application's uid: one implementation, one validation, for both APIs.
 
+use super::source::{app_uid, load_source};
 use crate::api::endpoint::body::EndpointIn;
 use crate::api::endpoint::headers::{HeadersIn, HeadersOut, HeadersPatch};
 use crate::api::endpoint::secret::{RotateIn, SecretOut};
@@ -11,7 +12,6 @@ use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery, OptionalJson};
 use crate::api::http::pagination::{ListResponse, PageParams};
-use crate::api::ingest_source::{app_uid, load_source};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;

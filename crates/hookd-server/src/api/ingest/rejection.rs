@@ -1,11 +1,11 @@
 //! The rejection log: `GET /ingest/api/v1/source/{source_id}/rejection`, the requests a
-//! source refused and why (see [`super::ingest_receive`]), newest first unless
+//! source refused and why (see [`super::receive`]), newest first unless
 //! `order=ascending`.
 
+use super::source::load_source;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
-use crate::api::ingest_source::load_source;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;

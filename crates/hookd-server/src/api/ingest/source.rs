@@ -2,16 +2,16 @@
 //! everywhere.
 //!
 //! A source owns an internal application (uid [`app_uid`]) whose endpoints are the
-//! source's ingest endpoints ([`super::ingest_endpoint`]); it is created and deleted with
+//! source's ingest endpoints ([`super::endpoint`]); it is created and deleted with
 //! the source and hidden from `GET /api/v1/app`. The receive URL is
 //! `{public_url}/ingest/{token}`; rotating the token keeps the old one valid for
 //! [`TOKEN_GRACE`].
 
+use super::source_type::{empty_config, provider_config, public_config, reported_type};
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
-use crate::api::ingest_type::{empty_config, provider_config, public_config, reported_type};
 use crate::api::{app, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -46,7 +46,7 @@ pub struct SourceIn {
     metadata: Option<Metadata>,
 }
 
-/// `IngestSourceOut`, plus `hookdType` (see [`super::ingest_type`]).
+/// `IngestSourceOut`, plus `hookdType` (see [`super::source_type`]).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceOut {
