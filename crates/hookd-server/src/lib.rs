@@ -2,7 +2,8 @@
 //!
 //! Layout:
 //! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags).
-//! - [`api`]: the Svix-compatible HTTP API v1 (one module per resource), auth and errors.
+//! - [`api`]: the Svix-compatible HTTP API v1 (one module per area, the ingest gateway's
+//!   routes among them) and its request plumbing (`api::http`: auth, errors, extractors).
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
