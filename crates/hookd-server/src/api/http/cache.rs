@@ -1,22 +1,20 @@
 //! A tiny cache for message fan-out (the hot path): per application key (the id or uid a
 //! request named), the application and all its endpoints.
 //!
-//! Entries live at most [`TTL`], counted from the start of the read that filled them.
-//! This node drops an app's entries whenever the app or one of its endpoints changes, so
-//! only changes made through *other* nodes can be seen late, by at most the TTL. A
-//! generation counter keeps a read that raced with an invalidation from re-inserting what
-//! it read before the change.
+//! A [`TtlCache`]: entries live at most [`TTL`], counted from the start of the read that
+//! filled them. This node drops an app's entries whenever the app or one of its endpoints
+//! changes, so only changes made through *other* nodes can be seen late, by at most the
+//! TTL; a read that raced with an invalidation does not re-insert what it read.
 
 use hookd_core::ids::AppId;
 use hookd_core::model::{Application, Endpoint};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use hookd_store::{Ticket, TtlCache};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How long an entry is trusted.
 pub const TTL: Duration = Duration::from_secs(1);
-/// Most keys cached at once; the map is cleared when full (cheap, and rare).
+/// Most keys cached at once.
 const MAX_KEYS: usize = 4096;
 
 /// What a message needs to fan out.
@@ -28,64 +26,41 @@ pub struct FanOut {
 }
 
 /// Taken before a store read by [`FanOutCache::ticket`].
-#[derive(Clone, Copy, Debug)]
-pub struct ReadTicket {
-    generation: u64,
-    started: Instant,
-}
+pub type ReadTicket = Ticket;
 
 /// Shared handle; cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FanOutCache {
-    inner: Arc<Inner>,
+    entries: Arc<TtlCache<String, Arc<FanOut>>>,
 }
 
-/// When an entry's read started, and what it read.
-type Entry = (Instant, Arc<FanOut>);
-
-#[derive(Default)]
-struct Inner {
-    generation: AtomicU64,
-    map: Mutex<HashMap<String, Entry>>,
+impl Default for FanOutCache {
+    fn default() -> Self {
+        Self {
+            entries: Arc::new(TtlCache::new(TTL, MAX_KEYS)),
+        }
+    }
 }
 
 impl FanOutCache {
     /// The entry for `key` (an app id or uid) if cached and fresh.
     pub fn get(&self, key: &str) -> Option<Arc<FanOut>> {
-        let map = self.inner.map.lock().ok()?;
-        let (at, entry) = map.get(key)?;
-        (at.elapsed() < TTL).then(|| entry.clone())
+        self.entries.get(key)
     }
 
-    /// Call before reading from the store; pass the value to [`FanOutCache::insert`]. It
-    /// notes when the read started, so nothing older than [`TTL`] is ever served however
-    /// long the read took.
+    /// Call before reading from the store; pass the value to [`FanOutCache::insert`].
     pub fn ticket(&self) -> ReadTicket {
-        ReadTicket {
-            generation: self.inner.generation.load(Ordering::Acquire),
-            started: Instant::now(),
-        }
+        self.entries.ticket()
     }
 
     /// Caches what was read, unless something was invalidated since the ticket was taken.
     pub fn insert(&self, key: &str, ticket: ReadTicket, entry: Arc<FanOut>) {
-        let Ok(mut map) = self.inner.map.lock() else {
-            return;
-        };
-        if self.inner.generation.load(Ordering::Acquire) != ticket.generation {
-            return;
-        }
-        if map.len() >= MAX_KEYS {
-            map.clear();
-        }
-        map.insert(key.to_owned(), (ticket.started, entry));
+        self.entries.insert(key.to_owned(), ticket, entry);
     }
 
     /// Forgets an app after it or any of its endpoints changed (under every key).
     pub fn invalidate(&self, app: &AppId) {
-        if let Ok(mut map) = self.inner.map.lock() {
-            self.inner.generation.fetch_add(1, Ordering::AcqRel);
-            map.retain(|_, (_, entry)| entry.app.id != *app);
-        }
+        self.entries
+            .invalidate_where(|_, entry| entry.app.id == *app);
     }
 }

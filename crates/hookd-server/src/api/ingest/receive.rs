@@ -2,8 +2,9 @@
 //!
 //! No bearer token: the unguessable `{token}` names the source (its current token, or
 //! the previous one during the grace after a rotation). Per request:
-//! 1. the source is looked up ([`Receiver`] caches it for a second, misses included; a
-//!    token no source can have, see [`MAX_TOKEN_LEN`], is not found without a lookup);
+//! 1. the source is looked up ([`Receiver`] caches it for a second, misses included, in a
+//!    `TtlCache`; a token no source can have, see [`MAX_TOKEN_LEN`], is not found without
+//!    a lookup);
 //! 2. the body is read up to `max_body_bytes` (more: 413 `body_too_large`);
 //! 3. `hookd_ingest::receive` says what the request is: a probe or a verified handshake
 //!    (Slack's `ssl_check`; Slack, Twitch, Zoom challenges), answered and not stored; a
@@ -41,15 +42,14 @@ use hookd_core::model::{Endpoint, IngestForward, IngestRejection, Message};
 use hookd_core::Timestamp;
 use hookd_delivery::IngestEvent;
 use hookd_ingest::{IncomingRequest, ProviderConfig, Received};
-use hookd_store::{IngestDedup, IngestWrite, StoreError};
+use hookd_store::{IngestDedup, IngestWrite, StoreError, TtlCache};
 use serde_json::json;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a looked-up source (or the absence of one) is reused.
 const SOURCE_TTL: Duration = Duration::from_secs(1);
-/// Sources cached at most; the cache is emptied when full.
+/// Sources cached at most.
 const SOURCE_CACHE_CAPACITY: usize = 10_000;
 /// Refused requests recorded per second and node at most (a burst of twice that is
 /// allowed); beyond it they are still refused, only not recorded.
@@ -73,15 +73,11 @@ struct Receiving {
     kept: Vec<String>,
 }
 
-struct Cached {
-    at: Instant,
-    entry: Option<Arc<Receiving>>,
-}
-
 /// Per-node state of the receiving route.
 pub struct Receiver {
     dedup_window: Duration,
-    sources: Mutex<HashMap<String, Cached>>,
+    /// By receive token; `None` caches "no such source" too.
+    sources: TtlCache<String, Option<Arc<Receiving>>>,
     budget: Mutex<Budget>,
 }
 
@@ -95,7 +91,7 @@ impl Receiver {
     pub fn new(dedup_window: Duration) -> Self {
         Self {
             dedup_window,
-            sources: Mutex::new(HashMap::new()),
+            sources: TtlCache::new(SOURCE_TTL, SOURCE_CACHE_CAPACITY),
             budget: Mutex::new(Budget {
                 tokens: 2.0 * REJECTIONS_PER_SECOND,
                 at: Instant::now(),
@@ -112,11 +108,10 @@ impl Receiver {
         if token.len() > MAX_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Ok(None);
         }
-        if let Some(hit) = self.sources.lock().expect("poisoned").get(token) {
-            if hit.at.elapsed() < SOURCE_TTL {
-                return Ok(hit.entry.clone());
-            }
+        if let Some(hit) = self.sources.get(token) {
+            return Ok(hit);
         }
+        let ticket = self.sources.ticket();
         let entry = match state.store.get_source_by_token(token, now).await {
             Ok(source) => {
                 let config =
@@ -139,17 +134,7 @@ impl Receiver {
             Err(StoreError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
-        let mut sources = self.sources.lock().expect("poisoned");
-        if sources.len() >= SOURCE_CACHE_CAPACITY {
-            sources.clear();
-        }
-        sources.insert(
-            token.to_owned(),
-            Cached {
-                at: Instant::now(),
-                entry: entry.clone(),
-            },
-        );
+        self.sources.insert(token.to_owned(), ticket, entry.clone());
         Ok(entry)
     }
 
