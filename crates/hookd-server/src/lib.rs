@@ -1,7 +1,8 @@
 //! hookd-server: the running service.
 //!
 //! Layout:
-//! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags).
+//! - [`config`]: typed configuration (defaults < `hookd.toml` < `HOOKD_*` env < flags),
+//!   each setting declared once in `config/settings.rs`.
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per area, the ingest gateway's
 //!   routes among them) and its request plumbing (`api::http`: auth, errors, extractors).
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
@@ -13,7 +14,8 @@
 //! - [`run`]: opens the store, starts the delivery engine, serves the API on an already
 //!   bound listener until shutdown, then drains.
 //!
-//! Data flows one way: api → store (commit) → delivery engine (claim, sign, send, record).
+//! Data flows one way: api → the delivery engine's write path (`Engine::publish`: commit
+//! through the store, then hand over) → dispatch, sign, send, record.
 
 pub mod admin_token;
 pub mod api;
