@@ -78,21 +78,10 @@ async fn a_failure_is_retried_on_schedule_until_it_succeeds() {
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Success);
     assert_eq!(dest.attempt_count, 2);
-    let codes: Vec<_> = h
-        .store
-        .attempts(&msg, &ep.id)
-        .await
-        .iter()
-        .map(|a| a.response_status_code)
-        .collect();
+    let attempts = h.store.attempts(&msg, &ep.id).await;
+    let codes: Vec<_> = attempts.iter().map(|a| a.response_status_code).collect();
     assert_eq!(codes, [500, 200]);
-    let statuses: Vec<_> = h
-        .store
-        .attempts(&msg, &ep.id)
-        .await
-        .iter()
-        .map(|a| a.status)
-        .collect();
+    let statuses: Vec<_> = attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, [DeliveryStatus::Fail, DeliveryStatus::Success]);
 }
 
@@ -111,13 +100,8 @@ async fn retry_after_replaces_the_scheduled_delay() {
     let dest = h.store.settled(&msg, &ep.id).await;
     assert_eq!(dest.status, DeliveryStatus::Success);
     // The 429 was a failed attempt followed by a retry, not the end of the delivery.
-    let codes: Vec<u16> = h
-        .store
-        .attempts(&msg, &ep.id)
-        .await
-        .iter()
-        .map(|a| a.response_status_code)
-        .collect();
+    let attempts = h.store.attempts(&msg, &ep.id).await;
+    let codes: Vec<u16> = attempts.iter().map(|a| a.response_status_code).collect();
     assert_eq!(codes, [429, 200]);
 }
 

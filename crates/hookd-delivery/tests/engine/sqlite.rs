@@ -2,10 +2,10 @@
 //! claimed, hand over) and the poller's claim path, with a retry, end to end.
 
 use crate::support::harness::{config, PAYLOAD};
-use hookd_core::ids::{AppId, EndpointId, MsgId};
+use hookd_core::ids::{AppId, MsgId};
 use hookd_core::model::{
-    Application, DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination, Metadata,
-    TriggerType,
+    Application, Attempt, DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination,
+    Metadata, TriggerType,
 };
 use hookd_core::signing::EndpointSecret;
 use hookd_core::Timestamp;
@@ -17,7 +17,6 @@ use hookd_store::IngestStore;
 use hookd_store::MessageStore;
 use hookd_store::{AttemptFilter, PageRequest};
 use hookd_testkit::receiver::{Answer, Receiver};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +33,40 @@ fn message(app: &AppId) -> Message {
         created_at: Timestamp::now(),
         payload_expires_at: None,
     }
+}
+
+/// A stored application named `name`.
+async fn stored_app(store: &SqliteStore, name: &str) -> Application {
+    let now = Timestamp::now();
+    let app = Application {
+        id: AppId::generate(),
+        uid: None,
+        name: name.into(),
+        rate_limit: None,
+        metadata: Metadata::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_app(&app).await.unwrap();
+    app
+}
+
+/// The attempts of `msg`, oldest first.
+async fn attempts(store: &SqliteStore, app: &AppId, msg: &MsgId) -> Vec<Attempt> {
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+        descending: false,
+    };
+    let filter = AttemptFilter {
+        msg_id: Some(msg.clone()),
+        ..AttemptFilter::default()
+    };
+    store
+        .list_attempts(app, &filter, &page)
+        .await
+        .unwrap()
+        .items
 }
 
 async fn settled(store: &SqliteStore, app: &AppId, msg: &MsgId) -> MessageDestination {
@@ -59,37 +92,13 @@ async fn delivers_and_retries_through_the_sqlite_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("hookd.db")).unwrap());
     let receiver = Receiver::start().await;
-    let now = Timestamp::now();
-    let app = Application {
-        id: AppId::generate(),
-        uid: None,
-        name: "acme".into(),
-        rate_limit: None,
-        metadata: Metadata::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_app(&app).await.unwrap();
-    let ep = Endpoint {
-        id: EndpointId::generate(),
-        app_id: app.id.clone(),
-        uid: None,
-        url: receiver.url("/hook"),
-        description: String::new(),
-        version: 1,
-        rate_limit: None,
-        max_concurrency: None,
-        fifo: false,
-        disabled: false,
-        event_types: None,
-        channels: None,
-        metadata: Metadata::new(),
-        secret: EndpointSecret::generate(),
-        previous_secrets: Vec::new(),
-        headers: BTreeMap::new(),
-        created_at: now,
-        updated_at: now,
-    };
+    let app = stored_app(&store, "acme").await;
+    let ep = Endpoint::new(
+        &app.id,
+        receiver.url("/hook"),
+        EndpointSecret::generate(),
+        Timestamp::now(),
+    );
     store.create_endpoint(&ep).await.unwrap();
     let engine =
         Engine::start(store.clone(), config(true, &[50]), CancellationToken::new()).unwrap();
@@ -105,18 +114,8 @@ async fn delivers_and_retries_through_the_sqlite_store() {
     let done = settled(&store, &app.id, &msg.id).await;
     assert_eq!(done.status, DeliveryStatus::Success);
     assert_eq!(done.attempt_count, 2);
-    let page = PageRequest {
-        limit: 10,
-        after: None,
-        descending: false,
-    };
-    let filter = AttemptFilter {
-        msg_id: Some(msg.id.clone()),
-        ..AttemptFilter::default()
-    };
-    let attempts = store.list_attempts(&app.id, &filter, &page).await.unwrap();
-    let codes: Vec<_> = attempts
-        .items
+    let codes: Vec<_> = attempts(&store, &app.id, &msg.id)
+        .await
         .iter()
         .map(|a| a.response_status_code)
         .collect();
@@ -153,16 +152,7 @@ async fn unreadable_forward_metadata_fails_the_delivery_with_the_reason() {
     let store = Arc::new(SqliteStore::open(&path).unwrap());
     let receiver = Receiver::start().await;
     let now = Timestamp::now();
-    let app = Application {
-        id: AppId::generate(),
-        uid: None,
-        name: "ingest".into(),
-        rate_limit: None,
-        metadata: Metadata::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_app(&app).await.unwrap();
+    let app = stored_app(&store, "ingest").await;
     let ep = Endpoint::new(
         &app.id,
         receiver.url("/hook"),
@@ -200,18 +190,9 @@ async fn unreadable_forward_metadata_fails_the_delivery_with_the_reason() {
         Engine::start(store.clone(), config(true, &[50]), CancellationToken::new()).unwrap();
     let done = settled(&store, &app.id, &msg.id).await;
     assert_eq!(done.status, DeliveryStatus::Fail);
-    let page = PageRequest {
-        limit: 10,
-        after: None,
-        descending: false,
-    };
-    let filter = AttemptFilter {
-        msg_id: Some(msg.id.clone()),
-        ..AttemptFilter::default()
-    };
-    let attempts = store.list_attempts(&app.id, &filter, &page).await.unwrap();
-    assert_eq!(attempts.items.len(), 1, "one attempt records the failure");
-    let attempt = &attempts.items[0];
+    let attempts = attempts(&store, &app.id, &msg.id).await;
+    assert_eq!(attempts.len(), 1, "one attempt records the failure");
+    let attempt = &attempts[0];
     assert_eq!(attempt.response_status_code, 0);
     assert!(
         attempt.response.contains("does not decode"),
