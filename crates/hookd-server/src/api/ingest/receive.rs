@@ -220,24 +220,6 @@ async fn receive_inner(
         .await);
     }
 
-    let config = match &source.config {
-        Ok(config) => config,
-        Err(why) => {
-            let detail = format!("the source's config cannot verify requests: {why}");
-            return Ok(refuse(
-                state,
-                &source,
-                headers,
-                &body,
-                body.len() as u64,
-                StatusCode::UNAUTHORIZED,
-                "invalid_config",
-                &detail,
-                now,
-            )
-            .await);
-        }
-    };
     let url = match uri.query() {
         Some(q) => format!("{}/ingest/{token}?{q}", state.public_url),
         None => format!("{}/ingest/{token}", state.public_url),
@@ -248,10 +230,21 @@ async fn receive_inner(
         headers,
         body: &body,
     };
-    let verified = match hookd_ingest::receive(config, &request, now.as_secs()) {
-        Received::Event(verified) => verified,
-        Received::Answer(answer) => return Ok(handshake_response(answer)),
-        Received::Refused(rejection) => {
+    // A config that cannot verify anything refuses like a failed check, with its own code.
+    let checked = match &source.config {
+        Ok(config) => match hookd_ingest::receive(config, &request, now.as_secs()) {
+            Received::Event(verified) => Ok(verified),
+            Received::Answer(answer) => return Ok(handshake_response(answer)),
+            Received::Refused(rejection) => Err((rejection.code(), rejection.detail())),
+        },
+        Err(why) => Err((
+            "invalid_config",
+            format!("the source's config cannot verify requests: {why}"),
+        )),
+    };
+    let verified = match checked {
+        Ok(verified) => verified,
+        Err((code, detail)) => {
             return Ok(refuse(
                 state,
                 &source,
@@ -259,8 +252,8 @@ async fn receive_inner(
                 &body,
                 body.len() as u64,
                 StatusCode::UNAUTHORIZED,
-                rejection.code(),
-                &rejection.detail(),
+                code,
+                &detail,
                 now,
             )
             .await)
