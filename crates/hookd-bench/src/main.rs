@@ -16,6 +16,7 @@
 //! - [`pace`]: how requests are released to the senders (all at once, or at a fixed rate).
 //! - [`ingest`]: `--ingest`, the ingest gateway's run: provider-signed requests in,
 //!   forwards checked at its own receiver, its own report.
+//! - [`recover`]: `--recover N`, an endpoint recovery running under the live workload.
 //!
 //! Exit status: 0 when nothing was lost, forged or misrouted; 1 when something was; 2 when
 //! the run itself could not be done (bad flags, server did not start, API refused).

@@ -6,8 +6,13 @@
 //! - `areas`: the store traits, one per area ([`AppStore`], [`EndpointStore`],
 //!   [`MessageStore`], [`QueueStore`], [`FlowStore`], ...), and [`Store`], the supertrait
 //!   every backend implements.
+//! - `tasks`: endpoint health (the failure streak behind auto-disable) and recovery tasks.
+//! - `forward`: how an ingest event's forward metadata is kept ([`Forward`]); a stored
+//!   value that no longer decodes is reported, never dropped.
 //! - [`sqlite`]: the embedded backend (one writer thread doing group commit, a small pool
 //!   of reader connections, WAL, migrations embedded and applied at open).
+//! - [`postgres`]: the shared backend for several nodes (pooled connections, group commit
+//!   by a batcher, `LISTEN`/`NOTIFY` wake-ups, leases claimed with `SKIP LOCKED`).
 //! - [`secrets`]: how both backends keep endpoint secrets, source configs, credential
 //!   headers and receive tokens at rest: sealed with XChaCha20-Poly1305 under a main key
 //!   ([`secrets::Keyring`]), checked and re-encrypted at open; tokens are found by a keyed

@@ -1,4 +1,8 @@
 //! The `hookd` binary: parses the command line and calls into `hookd-server`.
+//!
+//! - this file: the subcommands (`serve`, `prune`, `keygen`) and `--version`.
+//! - `logging`: the process's log (`HOOKD_LOG`) under a cap that keeps other crates'
+//!   debug output, which carries statement parameters, out of it.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -1,5 +1,12 @@
 //! One module per provider scheme. Each `verify` parses headers, checks the signature
 //! against every active secret, then the timestamp's age, and extracts the event id.
+//!
+//! - `stripe`, `github`, `gitlab`, `shopify`, `slack`, `twilio`, `twitch`, `zoom`, `paddle`,
+//!   `linear`: one provider each, named after it.
+//! - `standard_webhooks`: Standard Webhooks and Svix headers, checked by the one verifier
+//!   in `hookd_core::signing`.
+//! - `generic_hmac`: a configurable HMAC scheme for providers without one of their own.
+//! - `timestamped`: the `t=…,v1=…` header shape Stripe and Paddle share.
 
 pub(crate) mod generic_hmac;
 pub(crate) mod github;

@@ -13,6 +13,8 @@
 //!   entries, forward metadata) and the rejection log.
 //! - `batcher`, `batch_insert`: group commit for new messages and ingest events (many per
 //!   statement, each answered alone), and that statement.
+//! - `failure`: endpoint failure streaks and recovery tasks.
+//! - `main_key`: at connect, checks the main key and re-seals what is not yet under it.
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `conns`: the pool and the deadline every call runs under (a connection whose call was
 //!   cut short is discarded, never reused).
@@ -24,9 +26,9 @@
 //! Consistency: every write is a single statement (data-modifying CTEs where a write has
 //! several parts), so it commits atomically in one round trip. The exception: an endpoint
 //! update is a transaction, so that one changing whether the endpoint is flow-controlled
-//! re-marks its pending destinations in a second statement (see `endpoints.rs`). Claims lock their rows with
-//! `FOR UPDATE SKIP LOCKED`, so concurrent claims, from this process or another, never
-//! overlap. Deletes cascade explicitly (no foreign keys), as with SQLite.
+//! re-marks its pending destinations in a second statement (see `endpoints.rs`). Claims
+//! lock their rows with `FOR UPDATE SKIP LOCKED`, so concurrent claims, from this process
+//! or another, never overlap. Deletes cascade explicitly (no foreign keys), as with SQLite.
 //!
 //! Must not: log the URL, passwords, secrets or payloads; hold a pooled connection across
 //! awaits on anything but its own statements.

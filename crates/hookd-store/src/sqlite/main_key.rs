@@ -2,9 +2,10 @@
 //! encrypted with, and re-encrypts every secret not yet under it (see `crate::secrets`):
 //! endpoint secrets and credential headers (splitting rows written before headers were
 //! sealed), stored idempotent responses, ingest source configs and receive tokens with
-//! their lookup hashes (hashing rows written before tokens were). Runs on the writer connection before the writer thread
-//! starts, so nothing else writes meanwhile. SQLite's `secure_delete` is on meanwhile, so
-//! the plaintext a pass replaces does not stay behind in freed pages.
+//! their lookup hashes (hashing rows written before tokens were). Runs on the writer
+//! connection before the writer thread starts, so nothing else writes meanwhile. SQLite's
+//! `secure_delete` is on meanwhile, so the plaintext a pass replaces does not stay behind
+//! in freed pages.
 
 use crate::secrets::credentials::SourceCells;
 use crate::secrets::{

@@ -10,6 +10,8 @@
 //!   each area as plain synchronous functions over a connection or transaction.
 //! - `sources`, `ingest`: ingest sources; the events received through them (dedup
 //!   entries, forward metadata) and the rejection log.
+//! - `failure`: endpoint failure streaks and recovery tasks.
+//! - `main_key`: at open, checks the main key and re-seals what is not yet under it.
 //! - `retention`: idempotency keys, content expunging and the cleaner's bounded purges.
 //! - `store`: the `Store` impl, sending each call to the writer or a reader.
 //! - `codec`, `query`: value conversions, error mapping, and the list-query builder.
@@ -17,7 +19,8 @@
 //! Durability: WAL with `synchronous=FULL`, so a write returns only after its batch's
 //! commit is fsync'd. A full disk or an I/O error fails the writes (`StorageFull` /
 //! `Unavailable`) without closing anything: SQLite rolls the batch back, and writes resume
-//! on the same connection once space returns; health reports the failure until then. Deletes cascade with explicit statements (no foreign keys).
+//! on the same connection once space returns; health reports the failure until then.
+//! Deletes cascade with explicit statements (no foreign keys).
 
 mod apps;
 mod attempts;

@@ -4,6 +4,15 @@
 //! Every change reaches the delivery engine as one `Engine::endpoint_changed` call (its
 //! cache, the failure streak of a re-enabled endpoint, the `endpoint.*` operational
 //! webhook) and drops the app's entry in the fan-out cache, so the next message sees it.
+//!
+//! - this file: list, create, get, upsert (`PUT`), patch and delete.
+//! - `body`: request bodies and their validation (URL, uid, subscription, channels).
+//! - `headers`: custom headers (credentials sealed, listed by name only).
+//! - `secret`: the signing key, read and rotated.
+//! - `stats`: deliveries per status over a time window.
+//! - `send_example`: one example message to this endpoint only.
+//! - `recovery`: `recover` (failed deliveries re-sent as a background task) and the
+//!   background-task routes.
 
 pub mod body;
 pub mod headers;

@@ -5,6 +5,9 @@
 //! (`Engine::publish`: room reserved, the message and its destinations committed in one
 //! store call, the admitted deliveries handed over), then answer 202. Nothing is
 //! acknowledged before the commit.
+//!
+//! - this file: create, list and get messages, and expunge a message's content.
+//! - `attempt`: the attempt log, where a message went (`/msg/{id}/endpoint`) and resend.
 
 pub mod attempt;
 
