@@ -72,6 +72,21 @@ pub fn id_body_floor(millis: u64) -> String {
     encode_base62(u128::from(millis & 0xFFFF_FFFF_FFFF) << 80)
 }
 
+/// The creation time (ms since the epoch) an id carries; `None` for text without an id's
+/// body. Ids made for an explicit time carry that time.
+pub fn id_millis(id: &str) -> Option<u64> {
+    let body = id.rsplit_once('_').map_or(id, |(_, body)| body);
+    if !is_valid_body(body) {
+        return None;
+    }
+    let mut value: u128 = 0;
+    for b in body.bytes() {
+        let digit = ALPHABET.iter().position(|&a| a == b)? as u128;
+        value = value.checked_mul(62)?.checked_add(digit)?;
+    }
+    Some((value >> 80) as u64)
+}
+
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -180,6 +195,15 @@ typed_id!(
 mod tests {
     use super::*;
     use crate::Timestamp;
+
+    #[test]
+    fn an_id_carries_its_creation_time() {
+        let at = crate::Timestamp::from_millis(1_764_590_000_123);
+        let id = MsgId::generate_at(at);
+        assert_eq!(id_millis(id.as_str()), Some(1_764_590_000_123));
+        assert_eq!(id_millis("msg_short"), None);
+        assert_eq!(id_millis("msg_!!!!!!!!!!!!!!!!!!!!!!"), None);
+    }
 
     #[test]
     fn ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made() {

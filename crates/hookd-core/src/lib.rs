@@ -9,12 +9,15 @@
 //!   ed25519), used by the ingest gateway, the tests and the benchmark.
 //! - [`crypto`]: HMAC-SHA256, the one MAC helper.
 //! - [`retry`]: the retry schedule and jitter.
+//! - [`metrics`]: counters, gauges and histograms in atomics, and the Prometheus text format.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
 //!
-//! This crate does no I/O: no sockets, no files, no clocks except [`Timestamp::now`].
+//! This crate does no I/O: no sockets, no files, no clocks except [`Timestamp::now`]
+//! (and the durations callers hand to a [`metrics::Histogram`]).
 
 pub mod crypto;
 pub mod ids;
+pub mod metrics;
 pub mod model;
 pub mod retry;
 pub mod signing;

@@ -128,6 +128,7 @@ impl Publisher {
                     event_type: msg.event_type.clone(),
                     payload: msg.payload.clone(),
                     forward: forward.clone(),
+                    taken_over: false,
                 })
                 .collect();
             self.hand_over(admission, work);
@@ -170,6 +171,7 @@ impl Publisher {
                 event_type: msg.event_type,
                 payload: msg.payload,
                 forward,
+                taken_over: false,
             }];
             self.hand_over(admission, work);
         } else {

@@ -161,6 +161,12 @@ pub trait QueueStore: Send + Sync {
         exclude: &[EndpointId],
     ) -> StoreResult<Vec<ClaimedDelivery>>;
 
+    /// The queue at `now`, for metrics and the watchdog: pending deliveries by state, the
+    /// oldest due and the oldest undelivered, the `worst` endpoints by their oldest
+    /// undelivered message, and how many endpoints are disabled. Reads every pending row:
+    /// for a sample every few seconds, not for every request.
+    async fn queue_stats(&self, now: Timestamp, worst: usize) -> StoreResult<QueueStats>;
+
     /// Writes an outcome: inserts its attempt (if any) and updates the destination (status,
     /// attempt count, next attempt, lease cleared) in one transaction. An outcome for a
     /// destination that no longer exists (endpoint or app deleted) is dropped silently.
@@ -424,4 +430,7 @@ pub trait Store:
 {
     /// Checks that the database answers.
     async fn health(&self) -> StoreResult<()>;
+
+    /// The store's own metrics (connection pool, group commits).
+    fn metrics(&self) -> &StoreMetrics;
 }

@@ -20,6 +20,8 @@
 //! - `deadline`: the deadline every store call of both backends runs under
 //!   ([`DEFAULT_CALL_TIMEOUT`]); past it a call is `Unavailable`, never a hang.
 //! - `log_limit`: [`RateLimitedLog`], one log line a second per repeated failure cause.
+//! - `metrics`: [`StoreMetrics`], the connection pool's use and the group commits.
+//! - `stats`: [`QueueStats`], the queue by state and its oldest work (for `/metrics`).
 //! - `ttl_cache`: [`TtlCache`], the short-lived read cache in front of the store.
 //! - `tests/conformance.rs`: the behaviour every backend must show.
 //!
@@ -37,9 +39,11 @@ mod areas;
 mod deadline;
 mod forward;
 mod log_limit;
+mod metrics;
 pub mod postgres;
 pub mod secrets;
 pub mod sqlite;
+mod stats;
 mod tasks;
 mod ttl_cache;
 
@@ -50,6 +54,8 @@ pub use areas::{
 pub use deadline::DEFAULT_CALL_TIMEOUT;
 pub use forward::Forward;
 pub use log_limit::RateLimitedLog;
+pub use metrics::StoreMetrics;
+pub use stats::{EndpointQueue, QueueStats};
 pub use ttl_cache::{Ticket, TtlCache};
 
 pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};
@@ -202,6 +208,8 @@ pub struct ClaimedDelivery {
     /// For a message received through an ingest source: how to forward it (written by
     /// [`IngestStore::create_ingest_message`]); `None` for every other message.
     pub forward: Option<Forward>,
+    /// The claim took it over from another node whose lease had run out.
+    pub taken_over: bool,
 }
 
 /// The de-duplication key of an ingest event: the provider's own event id within its

@@ -113,6 +113,8 @@ backend_tests!(
         messages::check_message_list_filters,
         messages::check_attempt_list_filters,
         queue::check_claim_returns_only_due_rows_oldest_first,
+        queue::check_queue_stats_count_pending_rows_by_state,
+        queue::check_a_claim_says_which_rows_it_took_over,
         queue::check_claim_respects_exclude_and_limit,
         queue::check_claimed_rows_come_back_only_after_the_lease_expires,
         queue::check_record_outcome_updates_the_destination_and_adds_the_attempt,

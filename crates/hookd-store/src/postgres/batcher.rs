@@ -182,7 +182,9 @@ fn rounds(batch: Vec<Pending>) -> Vec<Vec<Pending>> {
 
 /// Writes one round and answers each of its callers.
 async fn write_round(conns: &Conns, channel: &str, round: Vec<Pending>) {
+    let started = std::time::Instant::now();
     let result = conns.call(async |c| write(c, channel, &round).await).await;
+    conns.metrics().committed(round.len(), started.elapsed());
     let mut unsettled = Vec::new();
     for p in round {
         let answer = match &result {

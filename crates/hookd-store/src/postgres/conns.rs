@@ -5,8 +5,10 @@
 
 use super::codec::pool_error;
 use crate::deadline::within;
+use crate::metrics::StoreMetrics;
 use crate::StoreResult;
 use deadpool_postgres::{Client, Object, Pool};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The pool and the call deadline; cheap to clone.
@@ -15,11 +17,23 @@ pub(super) struct Conns {
     pool: Pool,
     /// Bounds a whole call: waiting for a connection, opening one, and its statements.
     limit: Duration,
+    /// The pool's use, and the batcher's commits.
+    metrics: Arc<StoreMetrics>,
 }
 
 impl Conns {
     pub(super) fn new(pool: Pool, limit: Duration) -> Self {
-        Self { pool, limit }
+        let metrics = Arc::new(StoreMetrics::new("postgres", pool.status().max_size));
+        Self {
+            pool,
+            limit,
+            metrics,
+        }
+    }
+
+    /// The pool's use, and the batcher's commits.
+    pub(super) fn metrics(&self) -> &Arc<StoreMetrics> {
+        &self.metrics
     }
 
     /// The deadline of one call.
@@ -33,7 +47,9 @@ impl Conns {
         op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
     ) -> StoreResult<T> {
         within(self.limit, "the database", async {
+            let waiting = self.metrics.acquiring(self.pool.status().available > 0);
             let mut lease = Lease(Some(self.pool.get().await.map_err(pool_error)?));
+            let _in_use = waiting.acquired();
             let result = op(lease.client()).await;
             lease.release();
             result

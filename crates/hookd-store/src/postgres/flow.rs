@@ -78,11 +78,12 @@ macro_rules! lease_sql {
                 FROM due
                 WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
                 RETURNING d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempt_count,
-                    d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner
+                    d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner,
+                    due.prev_owner
             )
             SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count,
                 l.next_attempt_at, l.last_attempt_at, l.trigger, l.lease_owner,
-                m.event_type, m.payload, m.forward
+                m.event_type, m.payload, m.forward, l.prev_owner
             FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
             ORDER BY l.msg_id"
         )
@@ -93,7 +94,7 @@ macro_rules! lease_sql {
 /// rows other claims hold. `status = 1 AND flow = 1` is spelled out for the partial index.
 const CLAIM_SQL: &str = lease_sql!(
     "due AS (
-        SELECT msg_id, endpoint_id FROM message_destinations
+        SELECT msg_id, endpoint_id, lease_owner AS prev_owner FROM message_destinations
         WHERE endpoint_id = $1 AND status = 1 AND flow = 1 AND next_attempt_at <= $2
         ORDER BY msg_id
         LIMIT $5
@@ -111,7 +112,7 @@ const CLAIM_HEAD_SQL: &str = lease_sql!(
         ORDER BY msg_id
         LIMIT 1
     ), due AS (
-        SELECT d.msg_id, d.endpoint_id FROM message_destinations d
+        SELECT d.msg_id, d.endpoint_id, d.lease_owner AS prev_owner FROM message_destinations d
         JOIN head ON d.msg_id = head.msg_id AND d.endpoint_id = head.endpoint_id
         WHERE d.status = 1 AND d.flow = 1 AND d.next_attempt_at <= $2
         FOR UPDATE OF d SKIP LOCKED
@@ -140,15 +141,18 @@ pub(super) async fn claim(
         (CLAIM_SQL, &params[..])
     };
     let rows = query(client, sql, params, "claiming an endpoint's due deliveries").await?;
-    rows.iter().map(claimed_from_row).collect()
+    rows.iter()
+        .map(|row| claimed_from_row(row, owner))
+        .collect()
 }
 
-fn claimed_from_row(row: &Row) -> StoreResult<ClaimedDelivery> {
+fn claimed_from_row(row: &Row, owner: &str) -> StoreResult<ClaimedDelivery> {
     Ok(ClaimedDelivery {
         dest: destination_from_row(row)?,
         event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
         payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
         forward: col::<Option<&str>>(row, 11)?.map(crate::forward::decode),
+        taken_over: col::<Option<&str>>(row, 12)?.is_some_and(|prev| prev != owner),
     })
 }
 

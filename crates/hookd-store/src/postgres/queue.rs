@@ -11,7 +11,8 @@
 use super::codec::{col, int_col, ms, ms_opt, status_code, status_col, trigger_code};
 use super::codec::{trigger_col, ts_col_opt};
 use super::query::{execute, query, query_opt};
-use crate::{ClaimedDelivery, DeliveryOutcome, StoreResult};
+use crate::stats::{accepted_at, EndpointQueue};
+use crate::{ClaimedDelivery, DeliveryOutcome, QueueStats, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::{DeliveryStatus, MessageDestination};
@@ -43,7 +44,7 @@ pub(super) fn destination_from_row(row: &Row) -> StoreResult<MessageDestination>
 /// them with what the sender needs, oldest due first. `status = 1 AND flow = 0` is spelled
 /// out so the planner picks the partial index.
 pub(super) const CLAIM_SQL: &str = "WITH due AS (
-        SELECT msg_id, endpoint_id, next_attempt_at AS due_at
+        SELECT msg_id, endpoint_id, next_attempt_at AS due_at, lease_owner AS prev_owner
         FROM message_destinations
         WHERE status = 1 AND flow = 0 AND next_attempt_at <= $1
             AND endpoint_id <> ALL($2::text[])
@@ -55,10 +56,12 @@ pub(super) const CLAIM_SQL: &str = "WITH due AS (
         FROM due
         WHERE d.msg_id = due.msg_id AND d.endpoint_id = due.endpoint_id
         RETURNING d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempt_count,
-            d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner, due.due_at
+            d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner, due.due_at,
+            due.prev_owner
     )
     SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count, l.next_attempt_at,
-        l.last_attempt_at, l.trigger, l.lease_owner, m.event_type, m.payload, m.forward
+        l.last_attempt_at, l.trigger, l.lease_owner, m.event_type, m.payload, m.forward,
+        l.prev_owner
     FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
     ORDER BY l.due_at, l.msg_id, l.endpoint_id";
 
@@ -92,6 +95,7 @@ pub(super) async fn claim_due(
                 event_type: col::<Option<String>>(row, 9)?.unwrap_or_default(),
                 payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
                 forward: col::<Option<&str>>(row, 11)?.map(crate::forward::decode),
+                taken_over: col::<Option<&str>>(row, 12)?.is_some_and(|prev| prev != owner),
             })
         })
         .collect()
@@ -349,4 +353,65 @@ pub(super) async fn next_due_at(client: &Client) -> StoreResult<Option<Timestamp
         None => None,
     };
     Ok(next.map(Timestamp::from_millis))
+}
+
+/// The pending rows by endpoint and state (see [`crate::QueueStats`]); each half reads one
+/// of the two partial indexes' rows, so settled rows are never scanned.
+const STATS_SQL: &str = "SELECT app_id, endpoint_id,
+        COUNT(*) FILTER (WHERE flow = 0 AND next_attempt_at <= $1),
+        COUNT(*) FILTER (WHERE flow = 0 AND next_attempt_at > $1 AND lease_owner IS NULL),
+        COUNT(*) FILTER (WHERE flow = 0 AND next_attempt_at > $1 AND lease_owner IS NOT NULL),
+        COUNT(*) FILTER (WHERE flow = 1),
+        MIN(next_attempt_at) FILTER (WHERE flow = 0 AND next_attempt_at <= $1),
+        MIN(msg_id)
+    FROM (
+        SELECT app_id, endpoint_id, COALESCE(next_attempt_at, 0) AS next_attempt_at,
+            lease_owner, msg_id, 0 AS flow
+        FROM message_destinations WHERE status = 1 AND flow = 0
+        UNION ALL
+        SELECT app_id, endpoint_id, COALESCE(next_attempt_at, 0), lease_owner, msg_id, 1
+        FROM message_destinations WHERE status = 1 AND flow = 1
+    ) pending
+    GROUP BY app_id, endpoint_id";
+
+/// The queue at `now`, with the `worst` endpoints by their oldest undelivered message.
+pub(super) async fn stats(
+    client: &Client,
+    now: Timestamp,
+    worst: usize,
+) -> StoreResult<QueueStats> {
+    let rows = query(
+        client,
+        STATS_SQL,
+        &[&ms(now)],
+        "reading the queue statistics",
+    )
+    .await?;
+    let endpoints = rows
+        .iter()
+        .map(|row| {
+            Ok(EndpointQueue {
+                app_id: AppId::from_trusted(col(row, 0)?),
+                endpoint_id: EndpointId::from_trusted(col(row, 1)?),
+                due: int_col(row, 2)?,
+                scheduled: int_col(row, 3)?,
+                in_flight: int_col(row, 4)?,
+                flow_controlled: int_col(row, 5)?,
+                oldest_due_at: ts_col_opt(row, 6)?,
+                oldest_accepted_at: accepted_at(col(row, 7)?),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    let disabled = query(
+        client,
+        "SELECT COUNT(*) FROM endpoints WHERE disabled",
+        &[],
+        "counting disabled endpoints",
+    )
+    .await?;
+    let disabled = match disabled.first() {
+        Some(row) => int_col(row, 0)?,
+        None => 0,
+    };
+    Ok(QueueStats::from_endpoints(endpoints, worst, disabled))
 }

@@ -16,7 +16,7 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, Forward, RecoveryTask};
+use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
@@ -228,6 +228,12 @@ impl MessageStore for PostgresStore {
 
 #[async_trait]
 impl QueueStore for PostgresStore {
+    async fn queue_stats(&self, now: Timestamp, worst: usize) -> StoreResult<QueueStats> {
+        self.conns
+            .call(async |c| queue::stats(c, now, worst).await)
+            .await
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -547,6 +553,10 @@ impl IngestStore for PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn metrics(&self) -> &StoreMetrics {
+        self.conns.metrics()
+    }
+
     async fn health(&self) -> StoreResult<()> {
         self.conns
             .call(async |c| {

@@ -42,11 +42,13 @@ mod sources;
 mod store;
 mod writer;
 
+use crate::metrics::StoreMetrics;
 use crate::secrets::{Keyring, SecretCodec};
 use anyhow::{bail, Context};
 use rusqlite::Connection;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection waits on a lock held by another connection (e.g. a checkpoint).
@@ -66,6 +68,8 @@ pub struct SqliteStore {
     _checkpointer: checkpointer::Checkpointer,
     /// Seals and opens endpoint secrets (plaintext when opened without a keyring).
     codec: SecretCodec,
+    /// The reader pool's use and the writer's commits.
+    metrics: Arc<StoreMetrics>,
     /// The `<path>.lock` file, locked exclusively while this store is open.
     _lock: File,
 }
@@ -102,8 +106,9 @@ impl SqliteStore {
         migrations::apply(&mut conn)?;
         let codec = SecretCodec::new(keyring);
         main_key::prepare(&mut conn, &codec)?;
-        let readers = readers::Readers::open(path)?;
-        let writer = writer::Writer::spawn(conn)?;
+        let metrics = Arc::new(StoreMetrics::new("sqlite", readers::READERS));
+        let readers = readers::Readers::open(path, metrics.clone())?;
+        let writer = writer::Writer::spawn(conn, metrics.clone())?;
         let checkpointer = checkpointer::Checkpointer::spawn(path)?;
         tracing::info!(path = %path.display(), "opened the SQLite store");
         Ok(Self {
@@ -111,6 +116,7 @@ impl SqliteStore {
             readers,
             _checkpointer: checkpointer,
             codec,
+            metrics,
             _lock: lock,
         })
     }

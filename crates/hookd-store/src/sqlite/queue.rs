@@ -8,7 +8,8 @@
 use super::attempts;
 use super::codec::{ms, ms_opt, status_col, trigger_col, ts_col_opt, SqlContext};
 use super::query::json_list;
-use crate::{ClaimedDelivery, DeliveryOutcome, StoreResult};
+use crate::stats::{accepted_at, EndpointQueue};
+use crate::{ClaimedDelivery, DeliveryOutcome, QueueStats, StoreResult};
 use hookd_core::ids::{AppId, EndpointId, MsgId};
 use hookd_core::model::MessageDestination;
 use hookd_core::Timestamp;
@@ -82,6 +83,7 @@ pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDeliver
             .get_ref(11)?
             .as_str_or_null()?
             .map(crate::forward::decode),
+        taken_over: false,
     })
 }
 
@@ -108,6 +110,7 @@ pub(super) fn lease(
             ])
             .ctx("leasing a due delivery")?;
         c.dest.next_attempt_at = Some(lease_until);
+        c.taken_over = c.dest.lease_owner.as_deref().is_some_and(|o| o != owner);
         c.dest.lease_owner = Some(owner.to_owned());
     }
     Ok(rows)
@@ -298,4 +301,53 @@ mod tests {
         assert!(plan.contains("destinations_due"), "{plan}");
         assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{plan}");
     }
+}
+
+/// The pending rows by endpoint and state (see [`crate::QueueStats`]); each half reads one
+/// of the two partial indexes' rows, so settled rows are never scanned.
+const STATS_SQL: &str = "SELECT app_id, endpoint_id,
+        SUM(flow = 0 AND next_attempt_at <= ?1),
+        SUM(flow = 0 AND next_attempt_at > ?1 AND lease_owner IS NULL),
+        SUM(flow = 0 AND next_attempt_at > ?1 AND lease_owner IS NOT NULL),
+        SUM(flow = 1),
+        MIN(CASE WHEN flow = 0 AND next_attempt_at <= ?1 THEN next_attempt_at END),
+        MIN(msg_id)
+    FROM (
+        SELECT app_id, endpoint_id, COALESCE(next_attempt_at, 0) AS next_attempt_at,
+            lease_owner, msg_id, 0 AS flow
+        FROM message_destinations WHERE status = 1 AND flow = 0
+        UNION ALL
+        SELECT app_id, endpoint_id, COALESCE(next_attempt_at, 0), lease_owner, msg_id, 1
+        FROM message_destinations WHERE status = 1 AND flow = 1
+    )
+    GROUP BY app_id, endpoint_id";
+
+/// The queue at `now`, with the `worst` endpoints by their oldest undelivered message.
+pub(super) fn stats(conn: &Connection, now: Timestamp, worst: usize) -> StoreResult<QueueStats> {
+    let mut select = conn
+        .prepare_cached(STATS_SQL)
+        .ctx("preparing the queue statistics")?;
+    let endpoints = select
+        .query_map(params![ms(now)], |row| {
+            let oldest: String = row.get(7)?;
+            Ok(EndpointQueue {
+                app_id: AppId::from_trusted(row.get(0)?),
+                endpoint_id: EndpointId::from_trusted(row.get(1)?),
+                due: row.get(2)?,
+                scheduled: row.get(3)?,
+                in_flight: row.get(4)?,
+                flow_controlled: row.get(5)?,
+                oldest_due_at: ts_col_opt(row, 6)?,
+                oldest_accepted_at: accepted_at(&oldest),
+            })
+        })
+        .ctx("reading the queue statistics")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("reading the queue statistics")?;
+    let disabled: u64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM endpoints WHERE disabled = 1")
+        .ctx("preparing the disabled-endpoint count")?
+        .query_row([], |row| row.get(0))
+        .ctx("counting disabled endpoints")?;
+    Ok(QueueStats::from_endpoints(endpoints, worst, disabled))
 }

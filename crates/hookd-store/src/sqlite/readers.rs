@@ -6,6 +6,7 @@
 
 use super::codec::SqlContext;
 use crate::deadline::within;
+use crate::metrics::StoreMetrics;
 use crate::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,12 @@ pub(super) struct Readers {
     path: PathBuf,
     /// A caller waits this long at most for its read (waiting for a permit included).
     limit: Duration,
+    /// The pool's use, and the writer's commits (shared with it).
+    metrics: Arc<StoreMetrics>,
 }
 
 impl Readers {
-    pub(super) fn open(path: &Path) -> anyhow::Result<Self> {
+    pub(super) fn open(path: &Path, metrics: Arc<StoreMetrics>) -> anyhow::Result<Self> {
         let idle = (0..READERS)
             .map(|_| open_reader(path))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -37,6 +40,7 @@ impl Readers {
             permits: Arc::new(Semaphore::new(READERS)),
             path: path.to_owned(),
             limit: crate::DEFAULT_CALL_TIMEOUT,
+            metrics,
         })
     }
 
@@ -52,12 +56,14 @@ impl Readers {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         within(self.limit, "the SQLite database", async {
+            let waiting = self.metrics.acquiring(self.permits.available_permits() > 0);
             let permit = self
                 .permits
                 .clone()
                 .acquire_owned()
                 .await
                 .map_err(|_| StoreError::Unavailable("the SQLite readers are closed".into()))?;
+            let in_use = waiting.acquired();
             let idle = self.idle.clone();
             let path = self.path.clone();
             tokio::task::spawn_blocking(move || {
@@ -67,7 +73,7 @@ impl Readers {
                 };
                 let result = read(&conn);
                 lock(&idle).push(conn);
-                drop(permit);
+                drop((permit, in_use));
                 result
             })
             .await

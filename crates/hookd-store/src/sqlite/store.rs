@@ -14,7 +14,7 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreError, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, Forward, RecoveryTask};
+use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
@@ -250,6 +250,12 @@ impl MessageStore for SqliteStore {
 
 #[async_trait]
 impl QueueStore for SqliteStore {
+    async fn queue_stats(&self, now: Timestamp, worst: usize) -> StoreResult<QueueStats> {
+        self.readers
+            .run(move |conn| queue::stats(conn, now, worst))
+            .await
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -599,6 +605,10 @@ impl IngestStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
+    }
+
     async fn health(&self) -> StoreResult<()> {
         if !self.writer.is_running() {
             return Err(StoreError::Unavailable(

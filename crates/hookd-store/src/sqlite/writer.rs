@@ -23,6 +23,7 @@
 
 use super::codec::storage_error_in;
 use crate::deadline::within;
+use crate::metrics::StoreMetrics;
 use crate::{RateLimitedLog, StoreError, StoreResult};
 use anyhow::Context;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -142,7 +143,7 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the writer thread owning `conn`.
-    pub(super) fn spawn(conn: Connection) -> anyhow::Result<Self> {
+    pub(super) fn spawn(conn: Connection, metrics: Arc<StoreMetrics>) -> anyhow::Result<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let health = Arc::new(WriteHealth::default());
         let shared = health.clone();
@@ -150,7 +151,7 @@ impl Writer {
         let counter = commits.clone();
         let thread = std::thread::Builder::new()
             .name("hookd-sqlite-writer".into())
-            .spawn(move || run(conn, receiver, &shared, &counter))
+            .spawn(move || run(conn, receiver, &shared, &counter, &metrics))
             .context("starting the SQLite writer thread")?;
         Ok(Self {
             sender: Some(sender),
@@ -228,6 +229,7 @@ fn run(
     mut receiver: mpsc::Receiver<Box<dyn Job>>,
     health: &WriteHealth,
     commits: &tokio::sync::watch::Sender<u64>,
+    metrics: &StoreMetrics,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
@@ -243,7 +245,10 @@ fn run(
         if batch.is_empty() {
             continue;
         }
-        let failure = match execute(&mut conn, &mut batch) {
+        let started = std::time::Instant::now();
+        let executed = execute(&mut conn, &mut batch);
+        metrics.committed(batch.len(), started.elapsed());
+        let failure = match executed {
             Ok(committed) => {
                 let storage = batch.iter().find_map(|job| job.storage_failure());
                 if committed > 0 || storage.is_some() {

@@ -449,3 +449,108 @@ pub async fn check_endpoint_stats_count_destinations_per_status_in_a_window(stor
         .unwrap();
     assert_eq!(stranger, hookd_store::EndpointStats::default());
 }
+
+/// When a message was accepted, as the queue statistics read it (from its id).
+fn accepted(msg: &Message) -> hookd_core::Timestamp {
+    let millis = hookd_core::ids::id_millis(msg.id.as_str()).unwrap();
+    hookd_core::Timestamp::from_millis(millis as i64)
+}
+
+pub async fn check_queue_stats_count_pending_rows_by_state(store: &dyn Store) {
+    assert_eq!(
+        store.queue_stats(t(0), 10).await.unwrap(),
+        hookd_store::QueueStats::default(),
+        "an empty queue"
+    );
+    // Four endpoints, one message each, due at t(0), t(10), t(20), t(30).
+    let (app, eps, msgs) = queued(store, 4).await;
+    // A fifth, flow-controlled endpoint with one message: its row is marked.
+    let mut paced = endpoint_at(&app.id, t(5), None);
+    paced.rate_limit = Some(5);
+    store.create_endpoint(&paced).await.unwrap();
+    let flow_msg = message_at(&app.id, "type.flow", t(5));
+    store
+        .create_message(&flow_msg, &[dest(&flow_msg, &paced.id, t(0))])
+        .await
+        .unwrap();
+    // At t(15) the first two are due; one of them is claimed (in flight).
+    let claimed = store
+        .claim_due(t(15), 1, t(1_000), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(endpoint_ids(&claimed), [eps[0].id.clone()]);
+    // The last one is delivered: settled rows are not in the queue.
+    let done = DeliveryOutcome {
+        msg_id: msgs[3].id.clone(),
+        endpoint_id: eps[3].id.clone(),
+        app_id: app.id.clone(),
+        attempt: None,
+        status: DeliveryStatus::Success,
+        attempt_count: 1,
+        next_attempt_at: None,
+    };
+    store.record_outcome(&done).await.unwrap();
+    store
+        .set_endpoint_disabled(&app.id, &eps[2].id, true)
+        .await
+        .unwrap();
+
+    let stats = store.queue_stats(t(15), 2).await.unwrap();
+    assert_eq!(
+        (
+            stats.due,
+            stats.scheduled,
+            stats.in_flight,
+            stats.flow_controlled
+        ),
+        (1, 1, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        stats.oldest_due_at,
+        Some(t(10)),
+        "eps[1]'s row, due at t(10)"
+    );
+    assert_eq!(stats.oldest_accepted_at, Some(accepted(&msgs[0])));
+    assert_eq!(stats.disabled_endpoints, 1);
+    // The two endpoints with the oldest undelivered messages, oldest first.
+    let worst: Vec<_> = stats.worst.iter().map(|e| e.endpoint_id.clone()).collect();
+    let mut expected = vec![
+        (accepted(&msgs[0]), eps[0].id.clone()),
+        (accepted(&msgs[1]), eps[1].id.clone()),
+        (accepted(&msgs[2]), eps[2].id.clone()),
+        (accepted(&flow_msg), paced.id.clone()),
+    ];
+    expected.sort();
+    let expected: Vec<_> = expected.into_iter().take(2).map(|(_, id)| id).collect();
+    assert_eq!(worst, expected);
+    let first = &stats.worst[0];
+    assert_eq!(first.app_id, app.id);
+    assert_eq!(
+        first.due + first.scheduled + first.in_flight + first.flow_controlled,
+        1
+    );
+}
+
+pub async fn check_a_claim_says_which_rows_it_took_over(store: &dyn Store) {
+    queued(store, 2).await;
+    let first = store
+        .claim_due(t(50), 10, t(500), "node-a", &[])
+        .await
+        .unwrap();
+    assert!(first.iter().all(|c| !c.taken_over), "nobody held them");
+    // node-a's lease runs out; node-a claims one back (its own: no takeover) and node-b
+    // the other (a takeover).
+    let own = store
+        .claim_due(t(500), 1, t(900), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1);
+    assert!(!own[0].taken_over);
+    let taken = store
+        .claim_due(t(500), 10, t(900), "node-b", &[])
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(taken[0].taken_over);
+}
