@@ -12,6 +12,7 @@ use crate::client::{HttpClient, SendError};
 use crate::decision::{decide, parse_retry_after, AttemptResult, Next};
 use crate::headers::SignedHeaders;
 use crate::health::Health;
+use crate::metrics::{DeliveryMetrics, Disabled, Outcome};
 use crate::operational::{LastAttempt, OpEvent, OpEventKind, Operational};
 use crate::recorder::Recorder;
 use crate::signal::PollerSignal;
@@ -47,6 +48,8 @@ pub(crate) struct Context {
     pub ops: Arc<Operational>,
     /// Told when a retry comes due.
     pub poller: Arc<PollerSignal>,
+    /// Counts outcomes, durations and latencies.
+    pub metrics: Arc<DeliveryMetrics>,
 }
 
 /// The request headers' settings.
@@ -147,6 +150,10 @@ impl Recording {
 /// is nothing to record (the endpoint could not be loaded: the lease will bring the
 /// destination back).
 pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recording> {
+    let not_sent = |recording: Recording| {
+        cx.metrics.attempted(Outcome::NotSent, None);
+        Some(recording)
+    };
     let dest = &work.dest;
     let endpoint = match cx
         .cache
@@ -154,17 +161,17 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         .await
     {
         Ok(Some(ep)) => ep,
-        Ok(None) => return Some(settle_without_request(dest, "endpoint deleted")),
+        Ok(None) => return not_sent(settle_without_request(dest, "endpoint deleted")),
         Err(e) => {
             tracing::warn!(error = %e, "loading the endpoint failed; the delivery will be retried after its lease");
             return None;
         }
     };
     if endpoint.disabled {
-        return Some(settle_without_request(dest, "endpoint disabled"));
+        return not_sent(settle_without_request(dest, "endpoint disabled"));
     }
     let Some(payload) = work.payload else {
-        return Some(settle_without_request(dest, "payload expunged"));
+        return not_sent(settle_without_request(dest, "payload expunged"));
     };
 
     let sent_at = Timestamp::now();
@@ -173,12 +180,12 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         Some(Forward::Meta(meta)) => Some(Forwarded { meta }),
         // Sending it without the provider's headers and content type would be a different
         // request: the delivery fails, with the reason in its attempt and the log.
-        Some(Forward::Unreadable(why)) => return Some(fail_unsent(dest, &endpoint, why)),
+        Some(Forward::Unreadable(why)) => return not_sent(fail_unsent(dest, &endpoint, why)),
     };
     let body = match forward.as_ref().filter(|f| f.meta.base64) {
         Some(_) => match base64::engine::general_purpose::STANDARD.decode(payload.as_bytes()) {
             Ok(raw) => Bytes::from(raw),
-            Err(_) => return Some(settle_without_request(dest, "stored body unreadable")),
+            Err(_) => return not_sent(settle_without_request(dest, "stored body unreadable")),
         },
         None => Bytes::from_owner(PayloadBytes(payload)),
     };
@@ -202,7 +209,9 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
 
     let started = Instant::now();
     let sent = cx.client.post(&endpoint.url, headers, body).await;
-    let duration_ms = started.elapsed().as_millis() as u64;
+    let took = started.elapsed();
+    let duration_ms = took.as_millis() as u64;
+    cx.metrics.attempted(outcome_of(&sent), Some(took));
 
     let mut error_kind = None;
     let (result, code, response) = match sent {
@@ -244,7 +253,14 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
     };
     if result.succeeded() {
         tracing::debug!(status_code = code, duration_ms, "delivered");
+        let accepted = hookd_core::ids::id_millis(dest.msg_id.as_str()).unwrap_or(0);
+        let since = u64::try_from(Timestamp::now().as_millis()).unwrap_or(0);
+        cx.metrics
+            .delivered(Duration::from_millis(since.saturating_sub(accepted)));
     } else {
+        if next.status == DeliveryStatus::Fail && dest.trigger != TriggerType::Manual {
+            cx.metrics.exhausted();
+        }
         let failure = match error_kind {
             Some(kind) => Failure::Error {
                 kind,
@@ -322,6 +338,17 @@ enum Failure<'a> {
     /// No response: a short kind (`timeout`, `ssrf_refused`, ...) and the recorded reason,
     /// which names no URL path.
     Error { kind: &'static str, reason: &'a str },
+}
+
+/// What an attempt's request came to, for the metrics.
+fn outcome_of(sent: &Result<crate::client::HttpResponse, SendError>) -> Outcome {
+    match sent {
+        Ok(resp) if resp.status.is_success() => Outcome::Success,
+        Ok(_) => Outcome::HttpError,
+        Err(SendError::Blocked(_)) => Outcome::SsrfRefused,
+        Err(SendError::Timeout(_)) => Outcome::Timeout,
+        Err(_) => Outcome::TransportError,
+    }
 }
 
 /// A stable, short kind for a request that got no response.
@@ -470,6 +497,7 @@ async fn disable_gone_endpoint(
         .await
     {
         Ok(()) => {
+            cx.metrics.disabled(Disabled::Gone);
             if !internal {
                 let since = cx
                     .store

@@ -17,6 +17,7 @@ use crate::flow::{self, FlowTask};
 use crate::health::{self, Health};
 use crate::lanes::Lanes;
 use crate::lease::{self, Claimant, Renewer};
+use crate::metrics::{DeliveryMetrics, Live};
 use crate::op_sender;
 use crate::operational::{OpEvent, OpEventKind, Operational};
 use crate::pacing::Pacing;
@@ -26,6 +27,7 @@ use crate::recorder::Recorder;
 use crate::recovery;
 use crate::signal::PollerSignal;
 use crate::ssrf::{self, SsrfPolicy};
+use hookd_core::metrics::Exposition;
 use hookd_core::model::{Application, Endpoint, Message, MAX_RESPONSE_BODY};
 use hookd_store::{IngestWrite, RecoveryTask, Store, StoreResult};
 use std::sync::Arc;
@@ -56,6 +58,13 @@ struct Inner {
     recovery_wake: Arc<Notify>,
     /// The client deliveries use, for its SSRF policy.
     client: HttpClient,
+    /// What the parts count.
+    metrics: Arc<DeliveryMetrics>,
+    /// Deliveries held in memory, for the metrics.
+    lanes: Arc<Lanes>,
+    /// Free request slots of `max_inflight`, for the metrics.
+    permits: Arc<Semaphore>,
+    max_inflight: usize,
     /// Cancelled once everything stopped.
     closed: CancellationToken,
 }
@@ -115,6 +124,8 @@ impl Engine {
         let (ops, events) = Operational::new(config.operational.clone());
         let ops = Arc::new(ops);
         let recovery_wake = Arc::new(Notify::new());
+        let metrics = Arc::new(DeliveryMetrics::default());
+        let permits = Arc::new(Semaphore::new(config.max_inflight));
         let tracker = TaskTracker::new();
         let hard_stop = CancellationToken::new();
         let closed = CancellationToken::new();
@@ -135,10 +146,11 @@ impl Engine {
                 health: health.clone(),
                 ops: ops.clone(),
                 poller: poller_signal.clone(),
+                metrics: metrics.clone(),
             },
             pacing: pacing.clone(),
             poller: poller_signal.clone(),
-            permits: Arc::new(Semaphore::new(config.max_inflight)),
+            permits: permits.clone(),
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
             hard_stop: hard_stop.clone(),
@@ -162,6 +174,7 @@ impl Engine {
             signal: poller_signal.clone(),
             pacing: pacing.clone(),
             claimant: claimant.clone(),
+            metrics: metrics.clone(),
             poll_interval: config.poll_interval,
             shutdown: shutdown.clone(),
         }));
@@ -176,6 +189,7 @@ impl Engine {
             dispatcher: dispatcher.clone(),
             pacing: pacing.clone(),
             claimant: claimant.clone(),
+            metrics: metrics.clone(),
             poll_interval: config.poll_interval,
             shutdown: shutdown.clone(),
         }));
@@ -192,6 +206,7 @@ impl Engine {
                 cache: cache.clone(),
                 ops: ops.clone(),
                 auto_disable_after: config.auto_disable_after,
+                metrics: metrics.clone(),
                 shutdown: shutdown.clone(),
             },
             reports,
@@ -227,6 +242,10 @@ impl Engine {
                 ops,
                 recovery_wake,
                 client,
+                metrics,
+                lanes,
+                permits,
+                max_inflight: config.max_inflight,
                 closed,
             }),
         })
@@ -304,6 +323,19 @@ impl Engine {
 
     /// The SSRF policy deliveries obey, so the API can warn about an endpoint URL it
     /// will refuse.
+    /// Writes the engine's metrics (outcomes, durations, latencies, claims, and what this
+    /// node holds in memory right now).
+    pub fn encode_metrics(&self, out: &mut Exposition) {
+        let inner = &self.inner;
+        let live = Live {
+            in_flight: inner
+                .max_inflight
+                .saturating_sub(inner.permits.available_permits()),
+            held: inner.lanes.held(),
+        };
+        inner.metrics.encode(out, live);
+    }
+
     pub fn ssrf_policy(&self) -> &ssrf::SsrfPolicy {
         self.inner.client.policy()
     }

@@ -26,6 +26,7 @@
 use crate::dispatcher::Dispatcher;
 use crate::lanes::Lanes;
 use crate::lease::Claimant;
+use crate::metrics::DeliveryMetrics;
 use crate::pacing::Pacing;
 use hookd_core::Timestamp;
 use hookd_store::{FlowEndpoint, Store};
@@ -52,6 +53,8 @@ pub(crate) struct FlowTask {
     /// The owned endpoints, shared with the dispatcher's lanes.
     pub pacing: Arc<Pacing>,
     pub claimant: Claimant,
+    /// Counts what it claims.
+    pub metrics: Arc<DeliveryMetrics>,
     /// The shortest idle wait of an endpoint with nothing due.
     pub poll_interval: Duration,
     pub shutdown: CancellationToken,
@@ -137,6 +140,8 @@ async fn claim_round(task: &FlowTask) {
         match claimed {
             Ok(batch) => {
                 let got = batch.len();
+                let taken_over = batch.iter().filter(|c| c.taken_over).count();
+                task.metrics.claimed(got, taken_over);
                 if got > 0 {
                     task.dispatcher.enqueue_flow(&settings, batch);
                 }

@@ -13,6 +13,7 @@
 //! outlive a success here by up to that long, which only matters against a period of days.
 
 use crate::cache::EndpointCache;
+use crate::metrics::{DeliveryMetrics, Disabled};
 use crate::operational::{OpEvent, OpEventKind, Operational};
 use hookd_core::ids::{AppId, EndpointId};
 use hookd_core::Timestamp;
@@ -116,6 +117,8 @@ pub(crate) struct Writer {
     pub ops: Arc<Operational>,
     /// Disable an endpoint once every attempt to it has failed for this long.
     pub auto_disable_after: Duration,
+    /// Counts the endpoints it disables.
+    pub metrics: Arc<DeliveryMetrics>,
     pub shutdown: CancellationToken,
 }
 
@@ -145,6 +148,7 @@ pub(crate) async fn run(writer: Writer, mut rx: Reports) {
                         "every attempt to this endpoint failed for the auto-disable period; disabled it"
                     );
                     writer.cache.invalidate(&d.app_id, &d.endpoint_id);
+                    writer.metrics.disabled(Disabled::Failing);
                     let mut event = OpEvent::endpoint(
                         OpEventKind::EndpointDisabled,
                         d.app_id,

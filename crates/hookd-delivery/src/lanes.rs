@@ -280,8 +280,8 @@ impl Lanes {
         }
     }
 
-    #[cfg(test)]
-    fn held(&self) -> usize {
+    /// Deliveries held in memory, queued or being sent.
+    pub fn held(&self) -> usize {
         self.lock().total
     }
 }

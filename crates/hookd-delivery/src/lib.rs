@@ -8,15 +8,17 @@
 //! op_sender   → publish, operational, cache
 //! recovery    → publish, lease
 //! publish     → dispatcher, lanes, pacing, signal, lease
-//! poller      → dispatcher, pacing, signal, lease
-//! flow        → dispatcher, lanes, pacing, lease
+//! poller      → dispatcher, pacing, signal, lease, metrics
+//! flow        → dispatcher, lanes, pacing, lease, metrics
 //! lease       → lanes
 //! dispatcher  → attempt, lanes, pacing, signal
-//! attempt     → client, headers, decision, recorder, health, cache, operational, signal
-//! health      → cache, operational
+//! attempt     → client, headers, decision, recorder, health, cache, operational, signal,
+//!               metrics
+//! health      → cache, operational, metrics
 //! client      → ssrf, proxy
 //! config      → operational, proxy
-//! leaves: lanes, pacing, signal, operational, cache, recorder, decision, headers, ssrf, proxy
+//! leaves: lanes, pacing, signal, operational, cache, recorder, decision, headers, ssrf, proxy,
+//!         metrics
 //! ```
 //!
 //! - [`Engine`] (`engine`): the handle the API holds, and the wiring. New deliveries go
@@ -51,6 +53,9 @@
 //!   (`Retry-After` honoured, `410 Gone` disables the endpoint).
 //! - `recorder`: writes outcomes in batches (one commit for many deliveries).
 //! - `health`: failure streaks per endpoint, written in batches; auto-disable.
+//! - `metrics`: the engine's counters (attempt outcomes, durations, delivery latency,
+//!   exhausted retries, disabled endpoints, claims and takeovers), written out by
+//!   `Engine::encode_metrics`.
 //! - `cache`: endpoints cached for at most a second, invalidated on change.
 //! - `client`: the pooled keep-alive hyper client (HTTP/1.1, rustls), no redirects, bounded
 //!   response reads, per-request timeout.
@@ -78,6 +83,7 @@ mod headers;
 mod health;
 mod lanes;
 mod lease;
+mod metrics;
 mod op_sender;
 pub mod operational;
 mod pacing;

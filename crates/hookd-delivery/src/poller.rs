@@ -9,6 +9,7 @@
 
 use crate::dispatcher::Dispatcher;
 use crate::lease::Claimant;
+use crate::metrics::DeliveryMetrics;
 use crate::pacing::Pacing;
 use crate::signal::PollerSignal;
 use hookd_core::Timestamp;
@@ -34,6 +35,8 @@ pub(crate) struct Poller {
     /// Kicked when another node signals work (it may be for an endpoint paced here).
     pub pacing: Arc<Pacing>,
     pub claimant: Claimant,
+    /// Counts what it claims.
+    pub metrics: Arc<DeliveryMetrics>,
     /// How often the poller looks for due work when nothing wakes it.
     pub poll_interval: Duration,
     pub shutdown: CancellationToken,
@@ -74,6 +77,8 @@ pub(crate) async fn run(poller: Poller) {
                 Ok(batch) => {
                     backoff = MIN_BACKOFF;
                     full_batch = batch.len() == limit;
+                    let taken_over = batch.iter().filter(|c| c.taken_over).count();
+                    poller.metrics.claimed(batch.len(), taken_over);
                     if !batch.is_empty() {
                         tracing::debug!(count = batch.len(), "claimed due deliveries");
                         poller.dispatcher.enqueue(&[], batch);

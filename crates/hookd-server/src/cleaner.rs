@@ -84,6 +84,7 @@ pub fn spawn(
     interval: Duration,
     attempt_retention: Option<Duration>,
     rejection_retention: Duration,
+    metrics: Arc<crate::metrics::ServerMetrics>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -96,13 +97,16 @@ pub fn spawn(
             let before = attempt_retention.map(|r| now.plus_millis(-millis(r)));
             let rejections_before = now.plus_millis(-millis(rejection_retention));
             match clean_once(store.as_ref(), now, before, rejections_before, &stop).await {
-                Ok(r) if r != Removed::default() => tracing::info!(
-                    payloads = r.payloads,
-                    attempts = r.attempts,
-                    idempotency_keys = r.idempotency_keys,
-                    ingest_records = r.ingest_records,
-                    "retention cleaner removed expired data"
-                ),
+                Ok(r) if r != Removed::default() => {
+                    metrics.cleaned(&r);
+                    tracing::info!(
+                        payloads = r.payloads,
+                        attempts = r.attempts,
+                        idempotency_keys = r.idempotency_keys,
+                        ingest_records = r.ingest_records,
+                        "retention cleaner removed expired data"
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention cleaner round failed"),
             }

@@ -5,6 +5,8 @@
 //!   each setting declared once in `config/settings.rs`.
 //! - [`api`]: the Svix-compatible HTTP API v1 (one module per area, the ingest gateway's
 //!   routes among them) and its request plumbing (`api::http`: auth, errors, extractors).
+//! - [`metrics`]: what the server counts, and the `/metrics` page that gathers every
+//!   part's counters.
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
@@ -23,6 +25,7 @@ pub mod cleaner;
 pub mod config;
 pub mod listener;
 pub mod main_key;
+pub mod metrics;
 pub mod operational;
 
 use anyhow::Context;
@@ -65,6 +68,10 @@ pub async fn run(
     let engine = Engine::start(store.clone(), engine_cfg, engine_stop.clone())
         .context("starting the delivery engine")?;
 
+    let metrics = Arc::new(metrics::ServerMetrics::new(
+        config.metrics_queue_interval,
+        config.metrics_top_endpoints,
+    ));
     let state = api::ApiState {
         store: store.clone(),
         engine: engine.clone(),
@@ -81,18 +88,42 @@ pub async fn run(
             config.ingest_dedup_window,
         )),
         access_log: config.access_log,
+        metrics: metrics.clone(),
+        metrics_access: api::MetricsAccess {
+            on_api: config.metrics_listen.is_none(),
+            token: config.metrics_token.as_ref().map(|t| t.expose().into()),
+        },
     };
     let cleaner = cleaner::spawn(
         store.clone(),
         config.cleaner_interval,
         config.attempt_retention,
         config.ingest_rejection_retention,
+        metrics,
         engine_stop.clone(),
     );
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
     let limits = listener::Limits::new(&config.listener());
+    let metrics_server = match config.metrics_listen {
+        Some(at) => {
+            let metrics_listener = TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding metrics_listen {at}"))?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "serving /metrics");
+            Some(tokio::spawn(listener::serve(
+                metrics_listener,
+                api::metrics_router(state.clone()),
+                limits.clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     listener::serve(listener, api::router(state), limits, shutdown).await;
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
 
     tracing::info!("API stopped; finishing in-flight deliveries");
     engine_stop.cancel();

@@ -91,6 +91,21 @@ impl Api {
         self.call("POST", path, Some(body)).await
     }
 
+    /// `GET {root}/metrics` with the admin token, read back; panics unless it answers 200.
+    pub async fn scrape(&self) -> crate::Scrape {
+        let resp = self
+            .client
+            .get(format!("{}/metrics", self.root))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET /metrics answers");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("a /metrics body");
+        assert_eq!(status, 200, "GET /metrics: {text}");
+        crate::Scrape::parse(&text)
+    }
+
     /// The status of `GET /health`, `None` without an answer.
     pub async fn health(&self) -> Option<u16> {
         let resp = self.client.get(self.url("/health")).send().await.ok()?;

@@ -12,7 +12,9 @@
 //!   PostgreSQL cluster that a test may crash, freeze and restart.
 //! - `fixtures`: complete, valid hookd-core records (application, event type, endpoint,
 //!   message, destination, attempt) at fixed points in time.
-//! - `api`: [`Api`], a small client of the management API (bearer token, JSON in and out).
+//! - `api`: [`Api`], a small client of the management API (bearer token, JSON in and out),
+//!   and of `/metrics` ([`Api::scrape`]).
+//! - `scrape`: [`Scrape`], a `/metrics` page read back into series and values.
 //!
 //! The kit is dev-only (`publish = false`, only ever a dev-dependency) and depends on
 //! hookd-core alone among hookd's crates: the store's, server's and binary's tests depend
@@ -23,11 +25,13 @@ pub mod api;
 pub mod fixtures;
 pub mod postgres;
 pub mod receiver;
+pub mod scrape;
 pub mod wait;
 
 pub use api::Api;
 pub use postgres::{PgSchema, PrivateServer};
 pub use receiver::{Answer, Received, Receiver};
+pub use scrape::Scrape;
 pub use wait::{poll_until, wait_until, Recheck, Signal};
 
 /// A TCP port free on 127.0.0.1 right now, for a process that must be told its port

@@ -13,6 +13,7 @@
 //!   authentication, and `/ingest/{token}`, where providers send (no bearer token).
 //! - [`portal`]: app-portal access (tokens limited to one application).
 //! - [`health`]: health and ping (no token).
+//! - [`scrape`]: `GET /metrics` (its own token, if any; see [`crate::metrics`]).
 //! - [`shared`]: what several areas use, kept out of their handler files: a new message's
 //!   fan-out target and payload expiry, and a message's JSON shape.
 //! - [`http`]: what every route goes through, whatever its area: errors, extractors (and
@@ -37,17 +38,21 @@ pub mod http;
 pub mod ingest;
 pub mod message;
 pub mod portal;
+pub mod scrape;
 pub mod shared;
 
 #[cfg(test)]
 mod tests;
 
+use crate::metrics::ServerMetrics;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::{middleware, Extension, Router};
 use hookd_delivery::Engine;
 use hookd_store::Store;
 use std::sync::Arc;
+
+pub use scrape::MetricsAccess;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -69,8 +74,12 @@ pub struct ApiState {
     pub public_url: Arc<str>,
     /// The receiving route's caches and limits.
     pub receiver: Arc<ingest::receive::Receiver>,
-    /// Log one line per request ([`http::access_log`]).
+    /// Log one line per request ([`http::observe`]).
     pub access_log: bool,
+    /// What the server counts, and the `/metrics` page.
+    pub metrics: Arc<ServerMetrics>,
+    /// Where `/metrics` is served, and the token it needs.
+    pub metrics_access: MetricsAccess,
 }
 
 /// The API's router, ready to serve.
@@ -241,8 +250,12 @@ pub fn router(state: ApiState) -> Router {
     // A declared body over the limit is 413 before anything reads it (no `100 Continue`).
     let declared_size =
         middleware::from_fn_with_state(state.clone(), crate::listener::refuse_declared_oversize);
-    let access_log = state.access_log;
-    let router = Router::new()
+    let observe = middleware::from_fn_with_state(state.clone(), http::observe::observe);
+    let mut router = Router::new();
+    if state.metrics_access.on_api {
+        router = router.route("/metrics", get(scrape::metrics));
+    }
+    router
         .nest("/api/v1", v1.layer(declared_size.clone()))
         .nest("/ingest/api/v1", ingest.layer(declared_size))
         // Providers' requests: no bearer token, the unguessable path names the source.
@@ -254,11 +267,15 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(http::error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(Extension(http::cache::FanOutCache::default()))
-        .with_state(state);
-    // Outermost, so it sees every response, the refusals of the layers above included.
-    if access_log {
-        router.layer(middleware::from_fn(http::access_log::access_log))
-    } else {
-        router
-    }
+        // Outermost, so it sees every response, the refusals of the layers above included.
+        .layer(observe)
+        .with_state(state)
+}
+
+/// The router of `metrics_listen`: `/metrics` alone.
+pub fn metrics_router(state: ApiState) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape::metrics))
+        .fallback(http::error::route_not_found)
+        .with_state(state)
 }

@@ -181,6 +181,18 @@ declare_settings! {
         #[setting(Serve, given = bool, default = "false", rule = as_is)]
         access_log: bool,
 
+        /// Serve `/metrics` on this address instead of `listen` (which then answers 404
+        /// there).
+        #[setting(Serve, given = SocketAddr, unset = "none: served on `listen`",
+                  rule = optional(as_is))]
+        metrics_listen: Option<SocketAddr>,
+
+        /// Bearer token `/metrics` requires (16+ characters); the admin token is accepted
+        /// too.
+        #[setting(Serve, given = String, unset = "none: /metrics needs no token",
+                  rule = optional(admin_token), secret)]
+        metrics_token: Option<Secret>,
+
         // --- The file only ---
 
         /// Fraction of each retry delay added or removed at random.
@@ -206,6 +218,15 @@ declare_settings! {
         /// PostgreSQL: seconds to wait for a new connection, and for a free pooled one.
         #[setting(File, given = f64, default = "5", rule = seconds)]
         database_connect_timeout: Duration,
+
+        /// Endpoints named in `/metrics` with the age of their oldest undelivered message
+        /// (the worst first); 0 names none.
+        #[setting(File, given = usize, default = "10", rule = count_between(0, 1000))]
+        metrics_top_endpoints: usize,
+
+        /// Seconds a read of the queue's depth and ages is reused by `/metrics`.
+        #[setting(File, given = f64, default = "5", rule = seconds_between(0.0, 3600.0))]
+        metrics_queue_interval: Duration,
 
         /// PostgreSQL: PEM file of extra root certificates trusted for TLS
         /// (`sslmode=require`).

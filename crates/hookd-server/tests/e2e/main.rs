@@ -29,5 +29,6 @@ mod ingest_api;
 mod ingest_receive;
 mod input_rules;
 mod listener;
+mod metrics;
 mod retention;
 mod signing;

@@ -273,36 +273,6 @@ pub(super) fn next_due_at(conn: &Connection) -> StoreResult<Option<Timestamp>> {
     Ok(next.map(Timestamp::from_millis))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::CLAIM_SQL;
-    use hookd_core::model::DeliveryStatus;
-    use rusqlite::Connection;
-
-    #[test]
-    fn pending_matches_the_status_literal_in_queue_sql() {
-        // The SQL above and the partial index spell Pending as `1`.
-        assert_eq!(DeliveryStatus::Pending.as_i64(), 1);
-    }
-
-    #[test]
-    fn claim_scans_the_due_index_without_sorting() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrations::apply(&mut conn).unwrap();
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_SQL}"))
-            .unwrap();
-        let plan: Vec<String> = stmt
-            .query_map(rusqlite::params![0, "[]", 10], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("\n");
-        assert!(plan.contains("destinations_due"), "{plan}");
-        assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{plan}");
-    }
-}
-
 /// The pending rows by endpoint and state (see [`crate::QueueStats`]); each half reads one
 /// of the two partial indexes' rows, so settled rows are never scanned.
 const STATS_SQL: &str = "SELECT app_id, endpoint_id,
@@ -350,4 +320,34 @@ pub(super) fn stats(conn: &Connection, now: Timestamp, worst: usize) -> StoreRes
         .query_row([], |row| row.get(0))
         .ctx("counting disabled endpoints")?;
     Ok(QueueStats::from_endpoints(endpoints, worst, disabled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CLAIM_SQL;
+    use hookd_core::model::DeliveryStatus;
+    use rusqlite::Connection;
+
+    #[test]
+    fn pending_matches_the_status_literal_in_queue_sql() {
+        // The SQL above and the partial index spell Pending as `1`.
+        assert_eq!(DeliveryStatus::Pending.as_i64(), 1);
+    }
+
+    #[test]
+    fn claim_scans_the_due_index_without_sorting() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrations::apply(&mut conn).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM_SQL}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params![0, "[]", 10], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("destinations_due"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE FOR ORDER BY"), "{plan}");
+    }
 }

@@ -118,14 +118,7 @@ async fn authenticate(state: &ApiState, req: &mut Request) -> Result<Caller, Api
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Err(ApiError::Unauthorized("missing Authorization header"));
     };
-    let given = header
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .unwrap_or("");
+    let given = bearer(header);
     if !given.is_empty() && token_matches(given, &state.admin_token) {
         Ok(Caller::Admin)
     } else if given.starts_with(portal_token::PREFIX) {
@@ -193,8 +186,20 @@ async fn check_portal(
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header; empty for any other header.
+pub fn bearer(header: &axum::http::HeaderValue) -> &str {
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .unwrap_or("")
+}
+
 /// Constant-time comparison (the length check leaks only the length, as usual).
-fn token_matches(given: &str, expected: &str) -> bool {
+pub fn token_matches(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 

@@ -12,14 +12,15 @@
 //! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
 //! - [`cache`]: the fan-out cache (an application and its endpoints), handed to handlers
 //!   as an `Extension`; every change to an application or endpoint drops its entry.
-//! - [`access_log`]: the optional access log (route templates, never raw paths).
+//! - [`observe`]: every request's request id, metrics and optional access log line (route
+//!   templates, never raw paths).
 
-pub mod access_log;
 pub mod auth;
 pub mod cache;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod nul_check;
+pub mod observe;
 pub mod pagination;
 pub mod portal_token;

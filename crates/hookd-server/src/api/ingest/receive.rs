@@ -183,6 +183,9 @@ async fn receive_inner(
     let receiver = &state.receiver;
     let Some(source) = receiver.source(state, token, now).await? else {
         log_refusal(None, "unknown_receive_url");
+        state
+            .metrics
+            .ingest_refused(UNKNOWN_SOURCE, "unknown_receive_url");
         return Err(ApiError::not_found("ingest source (receive URL)"));
     };
 
@@ -327,6 +330,9 @@ async fn receive_inner(
     if duplicate {
         out.insert("x-hookd-duplicate", HeaderValue::from_static("true"));
     }
+    state
+        .metrics
+        .ingest_received(&source.source_type, duplicate);
     Ok(response)
 }
 
@@ -363,11 +369,12 @@ async fn refuse(
     body: &[u8],
     body_size: u64,
     status: StatusCode,
-    code: &str,
+    code: &'static str,
     detail: &str,
     now: Timestamp,
 ) -> Response {
     log_refusal(Some(&source.source_id), code);
+    state.metrics.ingest_refused(&source.source_type, code);
     if state.receiver.take_budget() {
         let rejection = IngestRejection {
             id: RejectionId::generate_at(now),
@@ -385,6 +392,9 @@ async fn refuse(
     }
     (status, Json(json!({ "code": code, "detail": detail }))).into_response()
 }
+
+/// The provider label of a request whose receive URL names no source.
+const UNKNOWN_SOURCE: &str = "unknown";
 
 /// One line a second at most for refused ingest requests, whatever their number.
 static REFUSALS: hookd_store::RateLimitedLog = hookd_store::RateLimitedLog::new();

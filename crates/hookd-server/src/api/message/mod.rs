@@ -162,6 +162,7 @@ pub async fn create(
         .publish(&msg, &targets)
         .await
         .map_err(ApiError::from_message_write)?;
+    state.metrics.message_accepted();
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageOut::new(msg, params.with_content)),

@@ -63,6 +63,14 @@ impl TestApi {
                 std::time::Duration::from_secs(3600),
             )),
             access_log: false,
+            metrics: Arc::new(crate::metrics::ServerMetrics::new(
+                std::time::Duration::from_secs(5),
+                10,
+            )),
+            metrics_access: crate::api::MetricsAccess {
+                on_api: true,
+                token: None,
+            },
         };
         (router(state), shutdown.drop_guard())
     }

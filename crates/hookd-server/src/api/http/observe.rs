@@ -1,15 +1,21 @@
-//! The optional access log (`access_log = true`): one `info` line per request with the
-//! method, the route template, the status, the duration and a request id, which is also
-//! returned as the `x-request-id` response header.
+//! What every request goes through on its way out: a request id, the metrics, and the
+//! optional access log (`access_log = true`).
+//!
+//! - The request id: an incoming `x-request-id` is kept only when it is short printable
+//!   ASCII, so a client cannot write arbitrary text into the log; otherwise one is
+//!   generated. It is returned as the `x-request-id` response header either way.
+//! - The metrics: the request is counted by route template, method and status class, and
+//!   its duration recorded ([`crate::metrics::ServerMetrics::request`]).
+//! - The access log: one `info` line (target `hookd_server::access`) with the method, the
+//!   route template, the status, the duration and the request id.
 //!
 //! The route template (`/api/v1/app/{app_id}/msg`), never the raw path: a path can carry
 //! a credential (`/ingest/{token}`) and a query can carry anything. A request that matched
-//! no route logs `-`. An incoming `x-request-id` is kept only when it is short printable
-//! ASCII, so a client cannot write arbitrary text into the log; otherwise one is generated.
-//!
-//! Only installed when enabled: with the access log off, requests pay nothing.
+//! no route is `unmatched` in the metrics and `-` in the log.
 
-use axum::extract::{MatchedPath, Request};
+use crate::api::ApiState;
+use crate::metrics::UNMATCHED;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -22,8 +28,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Longest incoming request id kept.
 const MAX_ID_LEN: usize = 64;
 
-/// Middleware: logs the request once its response is ready.
-pub async fn access_log(req: Request, next: Next) -> Response {
+/// Middleware: observes the request once its response is ready.
+pub async fn observe(State(state): State<ApiState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
@@ -32,21 +38,24 @@ pub async fn access_log(req: Request, next: Next) -> Response {
         .cloned()
         .unwrap_or_else(generate);
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     let mut response = next.run(req).await;
-    let request_id = id.to_str().unwrap_or_default();
-    tracing::info!(
-        target: "hookd_server::access",
-        %method,
-        route = route.as_deref().unwrap_or("-"),
-        status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_millis() as u64,
-        request_id,
-        "request"
-    );
+    let took = started.elapsed();
+    let status = response.status().as_u16();
+    state.metrics.request(&method, route, status, took);
+    if state.access_log {
+        let request_id = id.to_str().unwrap_or_default();
+        tracing::info!(
+            target: "hookd_server::access",
+            %method,
+            route = if route == UNMATCHED { "-" } else { route },
+            status,
+            duration_ms = took.as_millis() as u64,
+            request_id,
+            "request"
+        );
+    }
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }
