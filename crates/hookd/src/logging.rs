@@ -1,5 +1,5 @@
-//! The process's log: `tracing` to stderr, filtered by `HOOKD_LOG` (or `info`), under a
-//! cap that no filter can lift.
+//! The process's log: `tracing` to stderr as text or JSON lines (`--log-format`), filtered
+//! by `HOOKD_LOG` (or `info`), under a cap that no filter can lift.
 //!
 //! The cap: only hookd's own crates may log below `info`. Other crates' debug and trace
 //! output carries what hookd promises never to log: tokio-postgres logs every statement's
@@ -27,17 +27,35 @@ const OWN_CRATES: &[&str] = &[
     "hookd_store",
 ];
 
+/// How lines are written (`--log-format`, `HOOKD_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line of text per event, fields as `key=value` (colours on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (with
+    /// `message`) and the enclosing `span`s with their fields.
+    Json,
+}
+
 /// Installs the subscriber (and the `log` bridge) for the whole process.
-pub fn init() {
+pub fn init(format: Format) {
     let env = EnvFilter::try_from_env("HOOKD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_filter(env.and(filter_fn(allowed))),
-        )
-        .init();
+    let filter = env.and(filter_fn(allowed));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        Format::Text => layer
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter)
+            .boxed(),
+        Format::Json => layer
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .with_filter(filter)
+            .boxed(),
+    };
+    tracing_subscriber::registry().with(layer).init();
     // Every `log` record comes from another crate, so none below info gets through: say
     // so to `log` itself, which then skips formatting them (tokio-postgres checks
     // `log_enabled!(Debug)` before it formats a statement's parameters).

@@ -29,6 +29,10 @@ const VERSION: &str = concat!(
 #[derive(Parser)]
 #[command(version = VERSION, about)]
 struct Cli {
+    /// How log lines are written to stderr: `text` (for people) or `json` (one object per
+    /// line, for log shippers).
+    #[arg(long, global = true, env = "HOOKD_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: logging::Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -86,7 +90,7 @@ fn keygen(args: &KeygenArgs) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    logging::init();
+    logging::init(cli.log_format);
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Prune(args) => prune(*args),

@@ -274,3 +274,43 @@ async fn a_message_that_matches_no_endpoint_is_accepted_and_says_so_at_info() {
         assert!(line.contains(part), "{part:?} missing from: {line}");
     }
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_same_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("node.log");
+    let node = start(
+        dir.path(),
+        &[("HOOKD_LOG_FORMAT", "json"), ("HOOKD_RETRY_SCHEDULE", "0.2")],
+        &log,
+    )
+    .await;
+    let api = node.api();
+    let closed = format!("http://127.0.0.1:{}/closed", free_port());
+    let app = api.create_named_app("logs").await;
+    let endpoint = api.create_endpoint_to(&app, &closed).await;
+    let msg = send(&api, &app, "invoice.paid", "payload-marker-json").await;
+
+    let line = line_with(&log, &["delivery attempt failed", &msg, "\"attempt\":1"]).await;
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON object");
+    assert_eq!(event["level"], "WARN", "{line}");
+    assert_eq!(event["fields"]["error.kind"], "connection_refused", "{line}");
+    assert!(event["fields"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("delivery attempt failed"));
+    assert!(event["timestamp"].is_string(), "{line}");
+    // The ids come from the enclosing `delivery` span.
+    let spans = event["spans"].as_array().expect("the span list");
+    let delivery = spans.iter().find(|s| s["name"] == "delivery").expect("{line}");
+    assert_eq!(delivery["app.id"], app.as_str());
+    assert_eq!(delivery["endpoint.id"], endpoint.as_str());
+    // Every line of the log is a JSON object, and none holds the payload or the path.
+    line_with(&log, &["no retry follows", &msg]).await;
+    let text = read(&log);
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+        assert!(v.is_object(), "{l}");
+    }
+    assert!(!text.contains("payload-marker-json") && !text.contains("/closed"));
+}
