@@ -9,6 +9,8 @@
 //!   ed25519), used by the ingest gateway, the tests and the benchmark.
 //! - [`crypto`]: HMAC-SHA256, the one MAC helper.
 //! - [`retry`]: the retry schedule and jitter.
+//! - [`liveness`]: [`liveness::Heartbeat`], how a long-running part shows progress and owed
+//!   work to the watchdog.
 //! - [`metrics`]: counters, gauges and histograms in atomics, and the Prometheus text format.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
 //!
@@ -17,6 +19,7 @@
 
 pub mod crypto;
 pub mod ids;
+pub mod liveness;
 pub mod metrics;
 pub mod model;
 pub mod retry;

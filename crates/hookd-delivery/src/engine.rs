@@ -19,7 +19,7 @@ use crate::lanes::Lanes;
 use crate::lease::{self, Claimant, Renewer};
 use crate::metrics::{DeliveryMetrics, Live};
 use crate::op_sender;
-use crate::operational::{OpEvent, OpEventKind, Operational};
+use crate::operational::{NodeEvent, OpEvent, OpEventKind, Operational};
 use crate::pacing::Pacing;
 use crate::poller::{self, Poller};
 use crate::publish::{IngestEvent, Publisher};
@@ -27,6 +27,7 @@ use crate::recorder::Recorder;
 use crate::recovery;
 use crate::signal::PollerSignal;
 use crate::ssrf::{self, SsrfPolicy};
+use hookd_core::liveness::Heartbeat;
 use hookd_core::metrics::Exposition;
 use hookd_core::model::{Application, Endpoint, Message, MAX_RESPONSE_BODY};
 use hookd_store::{IngestWrite, RecoveryTask, Store, StoreResult};
@@ -65,6 +66,10 @@ struct Inner {
     /// Free request slots of `max_inflight`, for the metrics.
     permits: Arc<Semaphore>,
     max_inflight: usize,
+    /// The parts the watchdog looks at.
+    heartbeats: Vec<Arc<Heartbeat>>,
+    /// This node's name in leases.
+    node_id: String,
     /// Cancelled once everything stopped.
     closed: CancellationToken,
 }
@@ -125,6 +130,14 @@ impl Engine {
         let ops = Arc::new(ops);
         let recovery_wake = Arc::new(Notify::new());
         let metrics = Arc::new(DeliveryMetrics::default());
+        let flow_heartbeat = Arc::new(Heartbeat::new("flow"));
+        let recorder = Recorder::start(store.clone());
+        let heartbeats = vec![
+            poller_signal.heartbeat.clone(),
+            lanes.heartbeat().clone(),
+            recorder.heartbeat().clone(),
+            flow_heartbeat.clone(),
+        ];
         let permits = Arc::new(Semaphore::new(config.max_inflight));
         let tracker = TaskTracker::new();
         let hard_stop = CancellationToken::new();
@@ -142,7 +155,7 @@ impl Engine {
                 },
                 retry: config.retry.clone(),
                 max_retry_after: config.max_retry_after,
-                recorder: Recorder::start(store.clone()),
+                recorder,
                 health: health.clone(),
                 ops: ops.clone(),
                 poller: poller_signal.clone(),
@@ -190,6 +203,7 @@ impl Engine {
             pacing: pacing.clone(),
             claimant: claimant.clone(),
             metrics: metrics.clone(),
+            heartbeat: flow_heartbeat.clone(),
             poll_interval: config.poll_interval,
             shutdown: shutdown.clone(),
         }));
@@ -246,6 +260,8 @@ impl Engine {
                 lanes,
                 permits,
                 max_inflight: config.max_inflight,
+                heartbeats,
+                node_id: config.node_id.clone(),
                 closed,
             }),
         })
@@ -334,6 +350,23 @@ impl Engine {
             held: inner.lanes.held(),
         };
         inner.metrics.encode(out, live);
+    }
+
+    /// The engine's parts as the watchdog sees them: `poller`, `dispatcher`, `recorder`,
+    /// `flow`.
+    pub fn heartbeats(&self) -> &[Arc<Heartbeat>] {
+        &self.inner.heartbeats
+    }
+
+    /// This node's name (in leases, and in node events).
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Sends a node event (a part stalled or recovered) as an operational webhook, when
+    /// those are configured.
+    pub fn report_node(&self, event: NodeEvent) {
+        self.inner.ops.emit_node(event);
     }
 
     pub fn ssrf_policy(&self) -> &ssrf::SsrfPolicy {

@@ -28,6 +28,7 @@ use crate::lanes::Lanes;
 use crate::lease::Claimant;
 use crate::metrics::DeliveryMetrics;
 use crate::pacing::Pacing;
+use hookd_core::liveness::Heartbeat;
 use hookd_core::Timestamp;
 use hookd_store::{FlowEndpoint, Store};
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub(crate) struct FlowTask {
     pub claimant: Claimant,
     /// Counts what it claims.
     pub metrics: Arc<DeliveryMetrics>,
+    /// Its progress, and the claims it owes after a failed one (for the watchdog).
+    pub heartbeat: Arc<Heartbeat>,
     /// The shortest idle wait of an endpoint with nothing due.
     pub poll_interval: Duration,
     pub shutdown: CancellationToken,
@@ -117,6 +120,7 @@ async fn refresh(task: &FlowTask) {
 /// Claims for every owned endpoint that is not idle and has room.
 async fn claim_round(task: &FlowTask) {
     let lanes = task.dispatcher.lanes();
+    let mut failed = false;
     for settings in task.pacing.awake(Instant::now()) {
         if task.shutdown.is_cancelled() {
             return;
@@ -152,8 +156,15 @@ async fn claim_round(task: &FlowTask) {
             Err(e) => {
                 tracing::warn!(error = %e, endpoint.id = %settings.endpoint_id, "claiming flow-controlled deliveries failed");
                 task.pacing.rest(&settings.endpoint_id, task.poll_interval);
+                failed = true;
             }
         }
+    }
+    // A claim that failed leaves the endpoint's due work owed until a round succeeds.
+    if failed {
+        task.heartbeat.owe(Timestamp::now());
+    } else {
+        task.heartbeat.settle(None);
     }
 }
 

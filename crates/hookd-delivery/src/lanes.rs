@@ -8,10 +8,11 @@
 //! lanes: every operation is O(1) per item.
 
 use hookd_core::ids::{EndpointId, MsgId};
+use hookd_core::liveness::Heartbeat;
 use hookd_core::Timestamp;
 use hookd_store::ClaimedDelivery;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 #[derive(Default)]
 struct Lane {
@@ -73,14 +74,22 @@ pub(crate) struct Lanes {
     max_total: usize,
     /// Most destinations held by one lane.
     max_lane: usize,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl Lanes {
+    /// The dispatcher's progress (a delivery taken by a worker) and owed work (deliveries
+    /// queued for a worker), for the watchdog.
+    pub fn heartbeat(&self) -> &Arc<Heartbeat> {
+        &self.heartbeat
+    }
+
     pub fn new(max_total: usize, max_lane: usize) -> Self {
         Self {
             state: Mutex::default(),
             max_total,
             max_lane,
+            heartbeat: Arc::new(Heartbeat::new("dispatcher")),
         }
     }
 
@@ -161,6 +170,7 @@ impl Lanes {
             st.unhold(ep);
         }
         let mut touched: Vec<(EndpointId, usize)> = Vec::new();
+        self.heartbeat.add_pending(work.len() as i64);
         for item in work {
             let ep = item.dest.endpoint_id.clone();
             st.total += 1;
@@ -193,6 +203,8 @@ impl Lanes {
         let mut st = self.lock();
         let lane = st.lanes.get_mut(ep)?;
         let item = lane.queue.pop_front()?;
+        self.heartbeat.add_pending(-1);
+        self.heartbeat.progress();
         lane.idle -= 1;
         lane.inflight.push(item.dest.msg_id.clone());
         Some(item)

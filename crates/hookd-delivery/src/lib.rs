@@ -97,5 +97,6 @@ pub mod ssrf;
 
 pub use config::EngineConfig;
 pub use engine::{EndpointChange, Engine};
+pub use operational::NodeEvent;
 pub use proxy::ProxyConfig;
 pub use publish::IngestEvent;

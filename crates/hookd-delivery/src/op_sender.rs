@@ -4,22 +4,28 @@
 //! It reads the uids an event names (an application's, an endpoint's, a message's event
 //! id) off the delivery path, then publishes one message per event to the operator's
 //! endpoint like any other: admitted and handed straight to the dispatcher when there is
-//! room, else written unclaimed for the poller. An event that cannot be stored is dropped
-//! with a warning.
+//! room, else written unclaimed for the poller. While the store is unavailable or full, an
+//! event is tried again with backoff (the bounded channel holds the ones behind it); one
+//! that cannot be stored for another reason is dropped with a warning.
 
 use crate::cache::EndpointCache;
-use crate::operational::{Events, OpEvent, OperationalTarget};
+use crate::operational::{Event, Events, NodeEvent, OpEvent, OperationalTarget};
 use crate::publish::Publisher;
 use hookd_core::ids::MsgId;
 use hookd_core::model::{Message, DEFAULT_PAYLOAD_RETENTION_DAYS};
 use hookd_core::Timestamp;
-use hookd_store::Store;
+use hookd_store::{Store, StoreError, StoreResult};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// Most events taken from the channel per round.
 const BATCH: usize = 64;
+
+/// Waits between tries to store an event while the store is unavailable.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the sending task works with.
 pub(crate) struct Sender {
@@ -49,51 +55,94 @@ pub(crate) async fn run(sender: Sender, mut rx: Events) {
     }
 }
 
-async fn commit(sender: &Sender, events: impl Iterator<Item = OpEvent>) {
-    let target = &sender.target;
-    let endpoint = match sender
-        .cache
-        .get(&*sender.store, &target.app_id, &target.endpoint_id)
-        .await
-    {
-        Ok(Some(ep)) => ep,
-        Ok(None) => {
-            tracing::warn!(
-                endpoint.id = %target.endpoint_id,
-                "the operational webhooks endpoint no longer exists; dropping events (it is set up again at start-up)"
-            );
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "reading the operational webhooks endpoint failed; dropping events");
-            return;
-        }
-    };
+async fn commit(sender: &Sender, events: impl Iterator<Item = Event>) {
     for event in events {
-        let payload = payload(&*sender.store, &event).await;
-        let now = Timestamp::now();
-        let msg = Message {
-            id: MsgId::generate_at(now),
-            app_id: target.app_id.clone(),
-            event_id: None,
-            event_type: event.kind.as_str().to_owned(),
-            payload: Some(Arc::from(payload.to_string())),
-            channels: None,
-            tags: None,
-            created_at: now,
-            payload_expires_at: Some(
-                now.plus_millis(DEFAULT_PAYLOAD_RETENTION_DAYS.saturating_mul(86_400_000)),
-            ),
-        };
-        let published = sender.publisher.publish(&msg, &[&*endpoint], None).await;
-        if let Err(e) = published {
-            tracing::warn!(
-                error = %e,
-                event_type = event.kind.as_str(),
-                "storing an operational webhook failed; it is dropped"
-            );
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match commit_one(sender, &event).await {
+                Ok(()) => break,
+                // The store is down or full: the event waits (the channel bounds how
+                // many do), so a stall reported during an outage arrives after it.
+                Err(e) if retryable(&e) && !sender.shutdown.is_cancelled() => {
+                    tracing::debug!(error = %e, "storing an operational webhook failed; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = sender.shutdown.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        event_type = event_type(&event),
+                        "storing an operational webhook failed; it is dropped"
+                    );
+                    break;
+                }
+            }
         }
     }
+}
+
+/// Stores one event as a message to the operator's endpoint.
+async fn commit_one(sender: &Sender, event: &Event) -> StoreResult<()> {
+    let target = &sender.target;
+    let Some(endpoint) = sender
+        .cache
+        .get(&*sender.store, &target.app_id, &target.endpoint_id)
+        .await?
+    else {
+        tracing::warn!(
+            endpoint.id = %target.endpoint_id,
+            "the operational webhooks endpoint no longer exists; dropping an event (it is set up again at start-up)"
+        );
+        return Ok(());
+    };
+    let payload = match event {
+        Event::Endpoint(e) => payload(&*sender.store, e).await,
+        Event::Node(e) => node_payload(e),
+    };
+    let now = Timestamp::now();
+    let msg = Message {
+        id: MsgId::generate_at(now),
+        app_id: target.app_id.clone(),
+        event_id: None,
+        event_type: event_type(event).to_owned(),
+        payload: Some(Arc::from(payload.to_string())),
+        channels: None,
+        tags: None,
+        created_at: now,
+        payload_expires_at: Some(
+            now.plus_millis(DEFAULT_PAYLOAD_RETENTION_DAYS.saturating_mul(86_400_000)),
+        ),
+    };
+    sender.publisher.publish(&msg, &[&*endpoint], None).await?;
+    Ok(())
+}
+
+fn event_type(event: &Event) -> &'static str {
+    match event {
+        Event::Endpoint(e) => e.kind.as_str(),
+        Event::Node(e) => e.event_type(),
+    }
+}
+
+/// Whether a failed store call may succeed if tried again later.
+fn retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(_) | StoreError::StorageFull(_))
+}
+
+/// `{"type": "hookd.node.stalled", "data": {"nodeId", "part", "owedForSecs", "timestamp"}}`.
+fn node_payload(e: &NodeEvent) -> Value {
+    json!({
+        "type": e.event_type(),
+        "data": {
+            "nodeId": e.node_id,
+            "part": e.part,
+            "owedForSecs": e.owed_for.as_secs_f64(),
+            "timestamp": e.at,
+        }
+    })
 }
 
 /// The event as Svix shapes it: `{"type": ..., "data": {...}}`.

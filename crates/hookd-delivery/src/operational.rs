@@ -9,6 +9,9 @@
 //! with a warning. This module holds the events and the emitting handle only, so the
 //! parts that emit (attempts, the health writer) import no write path.
 //!
+//! Besides Svix's event types, a node reports its own parts stalling and recovering
+//! ([`NodeEvent`], from the server's watchdog).
+//!
 //! Deliveries to the internal application never emit events or count towards auto-disable,
 //! so a failing operator URL cannot feed itself.
 
@@ -98,15 +101,46 @@ impl OpEvent {
     }
 }
 
+/// A part of this node stalled, or made progress again after a stall: hookd's own event
+/// types (`hookd.node.stalled`, `hookd.node.recovered`), beyond Svix's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeEvent {
+    /// `true`: stalled; `false`: recovered.
+    pub stalled: bool,
+    /// The node (its lease owner name).
+    pub node_id: String,
+    /// The part: `poller`, `dispatcher`, `recorder`, `flow`, `writer`, `cleaner`.
+    pub part: &'static str,
+    /// How long it had owed work without progress when this was noticed.
+    pub owed_for: std::time::Duration,
+    pub at: Timestamp,
+}
+
+impl NodeEvent {
+    pub fn event_type(&self) -> &'static str {
+        if self.stalled {
+            "hookd.node.stalled"
+        } else {
+            "hookd.node.recovered"
+        }
+    }
+}
+
+/// What the sending task is handed.
+pub(crate) enum Event {
+    Endpoint(OpEvent),
+    Node(NodeEvent),
+}
+
 /// The emitting side, held by whoever emits (attempts, the health writer, the engine).
 pub(crate) struct Operational {
     target: Option<OperationalTarget>,
-    queue: mpsc::Sender<OpEvent>,
+    queue: mpsc::Sender<Event>,
     dropped: AtomicU64,
 }
 
 /// Events on their way to the sending task.
-pub(crate) type Events = mpsc::Receiver<OpEvent>;
+pub(crate) type Events = mpsc::Receiver<Event>;
 
 impl Operational {
     /// The emitting handle, and the receiving end to give `op_sender::run` (only when a
@@ -133,7 +167,19 @@ impl Operational {
 
     /// Queues an event; a no-op when no operator URL is configured.
     pub fn emit(&self, event: OpEvent) {
-        if self.target.is_none() || self.is_internal(&event.app_id) {
+        if self.is_internal(&event.app_id) {
+            return;
+        }
+        self.queue(Event::Endpoint(event));
+    }
+
+    /// Queues a node event; a no-op when no operator URL is configured.
+    pub fn emit_node(&self, event: NodeEvent) {
+        self.queue(Event::Node(event));
+    }
+
+    fn queue(&self, event: Event) {
+        if self.target.is_none() {
             return;
         }
         if self.queue.try_send(event).is_err() {

@@ -61,6 +61,10 @@ pub(crate) async fn run(poller: Poller) {
         // (freed room wakes the poller) and keeping a past one would spin.
         signal.next_due.store(i64::MAX, Ordering::Release);
         let mut full_batch = false;
+        if limit == 0 {
+            // Nothing the poller can do: the dispatcher owes the room.
+            signal.heartbeat.progress();
+        }
         if limit > 0 {
             let now = Timestamp::now();
             let claimed = poller
@@ -76,6 +80,7 @@ pub(crate) async fn run(poller: Poller) {
             match claimed {
                 Ok(batch) => {
                     backoff = MIN_BACKOFF;
+                    signal.heartbeat.progress();
                     full_batch = batch.len() == limit;
                     let taken_over = batch.iter().filter(|c| c.taken_over).count();
                     poller.metrics.claimed(batch.len(), taken_over);
@@ -113,9 +118,13 @@ pub(crate) async fn run(poller: Poller) {
 /// nodes, say), so the poller need not wait a whole interval for it.
 async fn learn_next_due(poller: &Poller) {
     match poller.store.next_due_at().await {
-        Ok(Some(at)) if at > Timestamp::now() => poller.signal.due_at(at),
-        // Due already but not claimed: its endpoint's lane is full; room will wake us.
-        Ok(_) => {}
+        Ok(Some(at)) if at > Timestamp::now() => {
+            poller.signal.heartbeat.settle(Some(at));
+            poller.signal.due_at(at);
+        }
+        // Due already but not claimed: its endpoint's lane is full; room will wake us (the
+        // dispatcher owes it, not the poller).
+        Ok(_) => poller.signal.heartbeat.settle(None),
         Err(e) => tracing::debug!(error = %e, "reading the next due time failed"),
     }
 }

@@ -7,6 +7,7 @@
 //! delivery. A batch that fails is retried a few times; if it still fails, its workers
 //! are told so and the destinations are left to their leases (at-least-once).
 
+use hookd_core::liveness::Heartbeat;
 use hookd_store::{DeliveryOutcome, Store};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,31 +26,47 @@ type Item = (DeliveryOutcome, oneshot::Sender<bool>);
 /// The workers' handle to the recorder task.
 pub(crate) struct Recorder {
     queue: mpsc::Sender<Item>,
+    /// Outcomes waiting to be written, and the batches written (for the watchdog).
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl Recorder {
     /// Starts the recorder task; it ends once every handle is dropped.
     pub fn start(store: Arc<dyn Store>) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, rx));
-        Self { queue }
+        let heartbeat = Arc::new(Heartbeat::new("recorder"));
+        tokio::spawn(run(store, rx, heartbeat.clone()));
+        Self { queue, heartbeat }
+    }
+
+    pub fn heartbeat(&self) -> &Arc<Heartbeat> {
+        &self.heartbeat
     }
 
     /// Records `outcome`; `true` once it is committed.
     pub async fn record(&self, outcome: DeliveryOutcome) -> bool {
         let (reply, written) = oneshot::channel();
+        self.heartbeat.add_pending(1);
         if self.queue.send((outcome, reply)).await.is_err() {
+            self.heartbeat.add_pending(-1);
             return false;
         }
         written.await.unwrap_or(false)
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>) {
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, heartbeat: Arc<Heartbeat>) {
     let mut batch: Vec<Item> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcomes: Vec<DeliveryOutcome> = batch.iter().map(|(o, _)| o.clone()).collect();
         let written = write(store.as_ref(), &outcomes).await;
+        if written {
+            heartbeat.settle(None);
+        } else {
+            // Left to their leases: owed still, until a batch is written again.
+            heartbeat.owe(hookd_core::Timestamp::now());
+        }
+        heartbeat.add_pending(-(batch.len() as i64));
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(written);
         }

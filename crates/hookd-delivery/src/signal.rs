@@ -4,8 +4,10 @@
 //! A leaf: the poller reads it, and the parts below the poller (the dispatcher freeing
 //! room, an attempt scheduling a retry) write it without importing the poller.
 
+use hookd_core::liveness::Heartbeat;
 use hookd_core::Timestamp;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// The poller's inbox. Shared as an `Arc` by everyone who writes to it.
@@ -19,6 +21,8 @@ pub(crate) struct PollerSignal {
     pub next_due: AtomicI64,
     /// Set by the poller when it left due work unclaimed for lack of room.
     pub wants_room: AtomicBool,
+    /// The poller's progress, and the due work it knows of (for the watchdog).
+    pub heartbeat: Arc<Heartbeat>,
 }
 
 impl PollerSignal {
@@ -28,11 +32,13 @@ impl PollerSignal {
             hint_changed: Notify::new(),
             next_due: AtomicI64::new(i64::MAX),
             wants_room: AtomicBool::new(false),
+            heartbeat: Arc::new(Heartbeat::new("poller")),
         }
     }
 
     /// Makes sure the poller looks again by `at`.
     pub fn due_at(&self, at: Timestamp) {
+        self.heartbeat.owe(at);
         let ms = at.as_millis();
         if self.next_due.fetch_min(ms, Ordering::AcqRel) > ms {
             self.hint_changed.notify_one();

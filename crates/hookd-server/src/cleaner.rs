@@ -12,6 +12,7 @@
 //! delivery settles (the store skips it), so retention never turns a retry into a failure.
 
 use anyhow::{bail, Context};
+use hookd_core::liveness::Heartbeat;
 use hookd_core::Timestamp;
 use hookd_store::{Store, StoreResult};
 use std::sync::Arc;
@@ -34,21 +35,24 @@ pub struct Removed {
 /// One full pass at `now`: every expired payload (but those still needed), every attempt
 /// created before `attempts_before` (if given), every expired idempotency key and ingest
 /// de-duplication entry, and every ingest rejection received before `rejections_before`,
-/// batch by batch until none is left or `stop` is cancelled.
+/// batch by batch until none is left or `stop` is cancelled. Each batch is progress on
+/// `heartbeat`, if given, so a long pass is not taken for a stall.
 pub async fn clean_once(
     store: &dyn Store,
     now: Timestamp,
     attempts_before: Option<Timestamp>,
     rejections_before: Timestamp,
     stop: &CancellationToken,
+    heartbeat: Option<&Heartbeat>,
 ) -> StoreResult<Removed> {
-    let payloads = drain(stop, || store.purge_expired_payloads(now, BATCH)).await?;
+    let payloads = drain(stop, heartbeat, || store.purge_expired_payloads(now, BATCH)).await?;
     let attempts = match attempts_before {
-        Some(before) => drain(stop, || store.purge_attempts(before, BATCH)).await?,
+        Some(before) => drain(stop, heartbeat, || store.purge_attempts(before, BATCH)).await?,
         None => 0,
     };
-    let idempotency_keys = drain(stop, || store.purge_idempotency_keys(now, BATCH)).await?;
-    let ingest_records = drain(stop, || {
+    let idempotency_keys =
+        drain(stop, heartbeat, || store.purge_idempotency_keys(now, BATCH)).await?;
+    let ingest_records = drain(stop, heartbeat, || {
         store.purge_ingest_records(now, rejections_before, BATCH)
     })
     .await?;
@@ -61,7 +65,11 @@ pub async fn clean_once(
 }
 
 /// Runs `purge` until a batch comes back short, yielding between batches.
-async fn drain<F, Fut>(stop: &CancellationToken, mut purge: F) -> StoreResult<u64>
+async fn drain<F, Fut>(
+    stop: &CancellationToken,
+    heartbeat: Option<&Heartbeat>,
+    mut purge: F,
+) -> StoreResult<u64>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = StoreResult<u64>>,
@@ -69,6 +77,9 @@ where
     let mut total = 0;
     loop {
         let n = purge().await?;
+        if let Some(h) = heartbeat {
+            h.progress();
+        }
         total += n;
         if n < u64::from(BATCH) || stop.is_cancelled() {
             return Ok(total);
@@ -85,8 +96,11 @@ pub fn spawn(
     attempt_retention: Option<Duration>,
     rejection_retention: Duration,
     metrics: Arc<crate::metrics::ServerMetrics>,
+    heartbeat: Arc<Heartbeat>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let next_round = move || Some(Timestamp::now().plus_millis(millis(interval)));
+    heartbeat.settle(next_round());
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -96,8 +110,17 @@ pub fn spawn(
             let now = Timestamp::now();
             let before = attempt_retention.map(|r| now.plus_millis(-millis(r)));
             let rejections_before = now.plus_millis(-millis(rejection_retention));
-            match clean_once(store.as_ref(), now, before, rejections_before, &stop).await {
+            let pass = clean_once(
+                store.as_ref(),
+                now,
+                before,
+                rejections_before,
+                &stop,
+                Some(&heartbeat),
+            );
+            match pass.await {
                 Ok(r) if r != Removed::default() => {
+                    heartbeat.settle(next_round());
                     metrics.cleaned(&r);
                     tracing::info!(
                         payloads = r.payloads,
@@ -107,7 +130,7 @@ pub fn spawn(
                         "retention cleaner removed expired data"
                     )
                 }
-                Ok(_) => {}
+                Ok(_) => heartbeat.settle(next_round()),
                 Err(e) => tracing::warn!(error = %e, "retention cleaner round failed"),
             }
         }

@@ -8,6 +8,8 @@
 //! - [`metrics`]: what the server counts, and the `/metrics` page that gathers every
 //!   part's counters.
 //! - [`cleaner`]: the retention cleaner (expired payloads, old attempts, idempotency keys).
+//! - [`watchdog`]: notices a part of the node that owes work but makes no progress, and
+//!   says so in the log, the metrics, health and an operational webhook.
 //! - [`admin_token`]: the admin token, generated and stored on first start when not given.
 //! - [`main_key`]: the SQLite main key (encrypting endpoint secrets), likewise.
 //! - [`operational`]: the internal application that carries operational webhooks.
@@ -27,6 +29,7 @@ pub mod listener;
 pub mod main_key;
 pub mod metrics;
 pub mod operational;
+pub mod watchdog;
 
 use anyhow::Context;
 use config::{Config, Database};
@@ -68,6 +71,11 @@ pub async fn run(
     let engine = Engine::start(store.clone(), engine_cfg, engine_stop.clone())
         .context("starting the delivery engine")?;
 
+    let cleaner_heartbeat = Arc::new(hookd_core::liveness::Heartbeat::new("cleaner"));
+    let mut parts = engine.heartbeats().to_vec();
+    parts.push(store.metrics().writer().clone());
+    parts.push(cleaner_heartbeat.clone());
+    let watchdog = Arc::new(watchdog::Watchdog::new(parts, config.stall_after));
     let metrics = Arc::new(metrics::ServerMetrics::new(
         config.metrics_queue_interval,
         config.metrics_top_endpoints,
@@ -89,6 +97,7 @@ pub async fn run(
         )),
         access_log: config.access_log,
         metrics: metrics.clone(),
+        watchdog: watchdog.clone(),
         metrics_access: api::MetricsAccess {
             on_api: config.metrics_listen.is_none(),
             token: config.metrics_token.as_ref().map(|t| t.expose().into()),
@@ -100,8 +109,10 @@ pub async fn run(
         config.attempt_retention,
         config.ingest_rejection_retention,
         metrics,
+        cleaner_heartbeat,
         engine_stop.clone(),
     );
+    let watching = watchdog::spawn(watchdog, engine.clone(), engine_stop.clone());
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "hookd listening");
     let limits = listener::Limits::new(&config.listener());
@@ -128,6 +139,7 @@ pub async fn run(
     tracing::info!("API stopped; finishing in-flight deliveries");
     engine_stop.cancel();
     let _ = cleaner.await;
+    let _ = watching.await;
     engine.closed().await;
     drop(engine);
     drop(store);
@@ -146,7 +158,7 @@ pub async fn prune(
     let now = Timestamp::now();
     let cutoff = now.plus_millis(-i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
     let stop = CancellationToken::new();
-    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), cutoff, &stop)
+    let removed = cleaner::clean_once(store.as_ref(), now, Some(cutoff), cutoff, &stop, None)
         .await
         .context("pruning")?;
     Ok(removed)

@@ -433,4 +433,8 @@ pub trait Store:
 
     /// The store's own metrics (connection pool, group commits).
     fn metrics(&self) -> &StoreMetrics;
+
+    /// The database's schema version, and the newest this build knows: equal once every
+    /// migration is applied; a database ahead of the build was migrated by a newer hookd.
+    async fn schema_version(&self) -> StoreResult<SchemaVersion>;
 }

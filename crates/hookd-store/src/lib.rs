@@ -212,6 +212,22 @@ pub struct ClaimedDelivery {
     pub taken_over: bool,
 }
 
+/// A database's schema version against this build's migrations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchemaVersion {
+    /// Migrations applied to the database.
+    pub current: i64,
+    /// Migrations this build carries.
+    pub known: i64,
+}
+
+impl SchemaVersion {
+    /// Every migration this build knows is applied, and none it does not.
+    pub fn is_current(&self) -> bool {
+        self.current == self.known
+    }
+}
+
 /// The de-duplication key of an ingest event: the provider's own event id within its
 /// source, remembered until `expires_at`.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,6 +2,7 @@
 //! one [`StoreMetrics`] and move it where the work happens (the SQLite reader pool and
 //! writer thread, the PostgreSQL pool and batcher); the server reads it out at `/metrics`.
 
+use hookd_core::liveness::Heartbeat;
 use hookd_core::metrics::{Counter, Exposition, Gauge, Histogram, Kind, SECONDS, SIZES};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +23,9 @@ pub struct StoreMetrics {
     commit_batch: Histogram,
     /// How long a group commit took, fsync included.
     commit_duration: Histogram,
+    /// The group-commit writer's progress and the batch it is writing (the watchdog's
+    /// `writer` part).
+    writer: Arc<Heartbeat>,
 }
 
 impl StoreMetrics {
@@ -36,6 +40,7 @@ impl StoreMetrics {
             pool_wait: Histogram::seconds(SECONDS),
             commit_batch: Histogram::sizes(SIZES),
             commit_duration: Histogram::seconds(SECONDS),
+            writer: Arc::new(Heartbeat::new("writer")),
         }
     }
 
@@ -50,10 +55,27 @@ impl StoreMetrics {
         }
     }
 
-    /// A group commit of `jobs` jobs took `took`.
-    pub(crate) fn committed(&self, jobs: usize, took: Duration) {
+    /// A group commit starts: the writer owes it until [`StoreMetrics::committed`].
+    pub(crate) fn committing(&self) {
+        self.writer.add_pending(1);
+    }
+
+    /// A group commit of `jobs` jobs took `took`; `ok`: it was written.
+    pub(crate) fn committed(&self, jobs: usize, took: Duration, ok: bool) {
         self.commit_batch.observe(jobs as u64);
         self.commit_duration.observe_duration(took);
+        if ok {
+            self.writer.settle(None);
+        } else {
+            // Its writes were refused; owed until a commit succeeds again.
+            self.writer.owe(hookd_core::Timestamp::now());
+        }
+        self.writer.add_pending(-1);
+    }
+
+    /// The writer's heartbeat, for the watchdog.
+    pub fn writer(&self) -> &Arc<Heartbeat> {
+        &self.writer
     }
 
     /// Writes these metrics.

@@ -115,6 +115,7 @@ backend_tests!(
         queue::check_claim_returns_only_due_rows_oldest_first,
         queue::check_queue_stats_count_pending_rows_by_state,
         queue::check_a_claim_says_which_rows_it_took_over,
+        queue::check_a_fresh_store_has_every_migration,
         queue::check_claim_respects_exclude_and_limit,
         queue::check_claimed_rows_come_back_only_after_the_lease_expires,
         queue::check_record_outcome_updates_the_destination_and_adds_the_attempt,

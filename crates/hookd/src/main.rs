@@ -31,7 +31,13 @@ const VERSION: &str = concat!(
 struct Cli {
     /// How log lines are written to stderr: `text` (for people) or `json` (one object per
     /// line, for log shippers).
-    #[arg(long, global = true, env = "HOOKD_LOG_FORMAT", value_enum, default_value_t)]
+    #[arg(
+        long,
+        global = true,
+        env = "HOOKD_LOG_FORMAT",
+        value_enum,
+        default_value_t
+    )]
     log_format: logging::Format,
     #[command(subcommand)]
     command: Command,

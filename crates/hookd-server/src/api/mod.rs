@@ -78,6 +78,8 @@ pub struct ApiState {
     pub access_log: bool,
     /// What the server counts, and the `/metrics` page.
     pub metrics: Arc<ServerMetrics>,
+    /// Which parts of the node are stalled (health, readiness, metrics).
+    pub watchdog: Arc<crate::watchdog::Watchdog>,
     /// Where `/metrics` is served, and the token it needs.
     pub metrics_access: MetricsAccess,
 }
@@ -245,6 +247,7 @@ pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
         .route("/health", get(health::health))
         .route("/health/ping", get(health::ping))
+        .route("/health/ready", get(health::ready))
         .merge(authed);
 
     // A declared body over the limit is 413 before anything reads it (no `100 Continue`).

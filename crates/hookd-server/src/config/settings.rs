@@ -181,6 +181,11 @@ declare_settings! {
         #[setting(Serve, given = bool, default = "false", rule = as_is)]
         access_log: bool,
 
+        /// Seconds a part of the node (poller, dispatcher, recorder, flow, writer, cleaner)
+        /// may owe work without progress before the watchdog calls it stalled.
+        #[setting(Serve, given = f64, default = "60", rule = seconds_between(1.0, 86_400.0))]
+        stall_after: Duration,
+
         /// Serve `/metrics` on this address instead of `listen` (which then answers 404
         /// there).
         #[setting(Serve, given = SocketAddr, unset = "none: served on `listen`",

@@ -183,8 +183,11 @@ fn rounds(batch: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// Writes one round and answers each of its callers.
 async fn write_round(conns: &Conns, channel: &str, round: Vec<Pending>) {
     let started = std::time::Instant::now();
+    conns.metrics().committing();
     let result = conns.call(async |c| write(c, channel, &round).await).await;
-    conns.metrics().committed(round.len(), started.elapsed());
+    conns
+        .metrics()
+        .committed(round.len(), started.elapsed(), result.is_ok());
     let mut unsettled = Vec::new();
     for p in round {
         let answer = match &result {

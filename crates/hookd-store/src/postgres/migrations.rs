@@ -9,6 +9,25 @@
 use anyhow::{bail, Context};
 use tokio_postgres::Client;
 
+/// The database's schema version (0 before any migration) and the newest this build
+/// knows.
+pub(super) async fn version(client: &Client) -> crate::StoreResult<crate::SchemaVersion> {
+    let current = match client
+        .query_opt("SELECT max(version) FROM hookd_schema_version", &[])
+        .await
+    {
+        Ok(row) => row
+            .and_then(|r| r.get::<_, Option<i32>>(0))
+            .map_or(0, i64::from),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => 0,
+        Err(e) => return Err(super::codec::pg_error(e, "reading the schema version")),
+    };
+    Ok(crate::SchemaVersion {
+        current,
+        known: MIGRATIONS.len() as i64,
+    })
+}
+
 /// Migration `i` brings the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("sql/0001_init.sql"),

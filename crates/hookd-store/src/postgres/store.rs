@@ -16,7 +16,8 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask, StoreMetrics};
+use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask};
+use crate::{SchemaVersion, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
@@ -555,6 +556,12 @@ impl IngestStore for PostgresStore {
 impl Store for PostgresStore {
     fn metrics(&self) -> &StoreMetrics {
         self.conns.metrics()
+    }
+
+    async fn schema_version(&self) -> StoreResult<SchemaVersion> {
+        self.conns
+            .call(async |c| super::migrations::version(c).await)
+            .await
     }
 
     async fn health(&self) -> StoreResult<()> {

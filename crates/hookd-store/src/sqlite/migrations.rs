@@ -18,6 +18,18 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0010_sealed_credentials.sql"),
 ];
 
+/// The database's schema version and the newest this build knows.
+pub(super) fn version(conn: &Connection) -> crate::StoreResult<crate::SchemaVersion> {
+    use super::codec::SqlContext;
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .ctx("reading the schema version")?;
+    Ok(crate::SchemaVersion {
+        current,
+        known: MIGRATIONS.len() as i64,
+    })
+}
+
 /// Applies every migration the database has not seen yet, each in its own transaction.
 pub(super) fn apply(conn: &mut Connection) -> anyhow::Result<()> {
     let current: i64 = conn

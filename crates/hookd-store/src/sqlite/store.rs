@@ -14,7 +14,8 @@ use crate::{
     IdempotencyRecord, IdempotencyReservation, IngestDedup, IngestWrite, MessageFilter, Page,
     PageRequest, StoreError, StoreResult,
 };
-use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask, StoreMetrics};
+use crate::{DisabledEndpoint, EndpointResult, Forward, QueueStats, RecoveryTask};
+use crate::{SchemaVersion, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
@@ -607,6 +608,12 @@ impl IngestStore for SqliteStore {
 impl Store for SqliteStore {
     fn metrics(&self) -> &StoreMetrics {
         &self.metrics
+    }
+
+    async fn schema_version(&self) -> StoreResult<SchemaVersion> {
+        self.readers
+            .run(|conn| super::migrations::version(conn))
+            .await
     }
 
     async fn health(&self) -> StoreResult<()> {

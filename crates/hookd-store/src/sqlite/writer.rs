@@ -246,8 +246,9 @@ fn run(
             continue;
         }
         let started = std::time::Instant::now();
+        metrics.committing();
         let executed = execute(&mut conn, &mut batch);
-        metrics.committed(batch.len(), started.elapsed());
+        metrics.committed(batch.len(), started.elapsed(), executed.is_ok());
         let failure = match executed {
             Ok(committed) => {
                 let storage = batch.iter().find_map(|job| job.storage_failure());

@@ -554,3 +554,9 @@ pub async fn check_a_claim_says_which_rows_it_took_over(store: &dyn Store) {
     assert_eq!(taken.len(), 1);
     assert!(taken[0].taken_over);
 }
+
+pub async fn check_a_fresh_store_has_every_migration(store: &dyn Store) {
+    let v = store.schema_version().await.unwrap();
+    assert!(v.is_current(), "{v:?}");
+    assert!(v.known >= 10, "{v:?}");
+}

@@ -26,4 +26,5 @@ mod operator_logs;
 mod pg_faults;
 mod prune;
 mod quickstart;
+mod stall;
 mod version;

@@ -281,7 +281,10 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields() {
     let log = dir.path().join("node.log");
     let node = start(
         dir.path(),
-        &[("HOOKD_LOG_FORMAT", "json"), ("HOOKD_RETRY_SCHEDULE", "0.2")],
+        &[
+            ("HOOKD_LOG_FORMAT", "json"),
+            ("HOOKD_RETRY_SCHEDULE", "0.2"),
+        ],
         &log,
     )
     .await;
@@ -294,7 +297,10 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields() {
     let line = line_with(&log, &["delivery attempt failed", &msg, "\"attempt\":1"]).await;
     let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON object");
     assert_eq!(event["level"], "WARN", "{line}");
-    assert_eq!(event["fields"]["error.kind"], "connection_refused", "{line}");
+    assert_eq!(
+        event["fields"]["error.kind"], "connection_refused",
+        "{line}"
+    );
     assert!(event["fields"]["message"]
         .as_str()
         .unwrap()
@@ -302,7 +308,10 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields() {
     assert!(event["timestamp"].is_string(), "{line}");
     // The ids come from the enclosing `delivery` span.
     let spans = event["spans"].as_array().expect("the span list");
-    let delivery = spans.iter().find(|s| s["name"] == "delivery").expect("{line}");
+    let delivery = spans
+        .iter()
+        .find(|s| s["name"] == "delivery")
+        .expect("{line}");
     assert_eq!(delivery["app.id"], app.as_str());
     assert_eq!(delivery["endpoint.id"], endpoint.as_str());
     // Every line of the log is a JSON object, and none holds the payload or the path.

@@ -50,6 +50,7 @@ impl TestApi {
         let shutdown = CancellationToken::new();
         let engine = Engine::start(store.clone(), EngineConfig::default(), shutdown.clone())
             .expect("engine starts");
+        let engine_parts = engine.heartbeats().to_vec();
         let state = ApiState {
             store: store.clone(),
             engine,
@@ -66,6 +67,10 @@ impl TestApi {
             metrics: Arc::new(crate::metrics::ServerMetrics::new(
                 std::time::Duration::from_secs(5),
                 10,
+            )),
+            watchdog: Arc::new(crate::watchdog::Watchdog::new(
+                engine_parts,
+                std::time::Duration::from_secs(60),
             )),
             metrics_access: crate::api::MetricsAccess {
                 on_api: true,
