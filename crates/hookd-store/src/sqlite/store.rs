@@ -611,9 +611,7 @@ impl Store for SqliteStore {
     }
 
     async fn schema_version(&self) -> StoreResult<SchemaVersion> {
-        self.readers
-            .run(|conn| super::migrations::version(conn))
-            .await
+        self.readers.run(super::migrations::version).await
     }
 
     async fn health(&self) -> StoreResult<()> {
