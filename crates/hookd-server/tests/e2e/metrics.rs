@@ -355,3 +355,53 @@ async fn create_endpoints(app: &TestApp, app_id: &str, n: usize) -> Vec<String> 
     }
     ids
 }
+
+/// Every metric the shipped alert rules and Grafana dashboard (`deploy/`) name is one the
+/// server declares, so neither watches a series that never exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_the_alerts_and_the_dashboard_name_is_served() {
+    let app = spawn_app_with(|_| {}).await;
+    let declared = app.scrape().await.names();
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    for file in [
+        "prometheus/hookd-alerts.yml",
+        "prometheus/hookd-alerts.test.yml",
+        "grafana/hookd-dashboard.json",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        let named = metric_names(&text);
+        assert!(named.len() >= 5, "{file} names {named:?}");
+        for name in named {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|b| declared.contains(*b)))
+                .unwrap_or(&name);
+            assert!(
+                declared.contains(base),
+                "{file} names {name}, which /metrics does not declare"
+            );
+        }
+    }
+}
+
+/// The `hookd_*` and `process_*` metric names in `text`.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let bytes = text.as_bytes();
+    let mut names = std::collections::BTreeSet::new();
+    for prefix in ["hookd_", "process_"] {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(prefix) {
+            let start = from + at;
+            let boundary = start == 0
+                || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+            let end = text[start..]
+                .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .map_or(text.len(), |n| start + n);
+            if boundary {
+                names.insert(text[start..end].to_owned());
+            }
+            from = end;
+        }
+    }
+    names
+}
