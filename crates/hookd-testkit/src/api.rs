@@ -33,9 +33,10 @@ impl Api {
         }
     }
 
-    /// `path` under `/api/v1`, or under the root when it is an ingest path (`/ingest/…`).
+    /// `path` under `/api/v1`, or under the root when it lives there (`/ingest/…`,
+    /// `/metrics`).
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("/ingest/") {
+        if path.starts_with("/ingest/") || path == "/metrics" {
             format!("{}{path}", self.root)
         } else {
             format!("{}{path}", self.base)

@@ -429,6 +429,7 @@ fn secret_values() -> Vec<(&'static str, String)> {
             "operational_webhook_secret",
             EndpointSecret::generate().expose().to_owned(),
         ),
+        ("metrics_token", "metrics-token-secret-42".into()),
     ]
 }
 

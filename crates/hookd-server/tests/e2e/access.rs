@@ -46,6 +46,9 @@ pub(crate) struct Route(
 pub(crate) const ROUTES: &[Route] = &[
     Route("GET", "/health", Public, ""),
     Route("GET", "/health/ping", Public, ""),
+    Route("GET", "/health/ready", Public, ""),
+    // At the root, like the receive URL (no `/api/v1`).
+    Route("GET", "/metrics", Public, ""),
     Route("GET", "/app", AdminOnly, ""),
     Route("POST", "/app", AdminOnly, r#"{"name":"made by portal"}"#),
     Route("GET", "/app/{app_id}", OwnApp, ""),
