@@ -164,6 +164,50 @@ pub async fn prune(
     Ok(removed)
 }
 
+/// Opens the configured database, which applies every migration it lacks (on PostgreSQL
+/// under an advisory lock, so nodes may start meanwhile), and returns its schema version
+/// (`hookd migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<hookd_store::SchemaVersion> {
+    // As `serve` would at start: a fresh SQLite data directory gets its main key.
+    let store = open_store(config, true).await?;
+    let version = store
+        .schema_version()
+        .await
+        .context("reading the schema version")?;
+    Ok(version)
+}
+
+/// Reads the configured database's schema and queue without changing anything
+/// (`hookd status`), naming the `worst` endpoints furthest behind. Works beside a running
+/// `hookd serve`, on SQLite too.
+pub async fn status(config: &Config, worst: usize) -> anyhow::Result<hookd_store::Inspection> {
+    let now = Timestamp::now();
+    match config.database() {
+        Database::Sqlite(path) => {
+            tokio::task::spawn_blocking(move || SqliteStore::inspect(&path, now, worst))
+                .await
+                .context("reading the database")?
+        }
+        Database::Postgres(url) => {
+            PostgresStore::inspect(&postgres_options(config, url), now, worst).await
+        }
+    }
+}
+
+/// The PostgreSQL options of `config`, for `url`.
+fn postgres_options(config: &Config, url: String) -> PostgresOptions {
+    PostgresOptions {
+        url,
+        pool_size: config.database_pool_size,
+        statement_timeout: config.database_statement_timeout,
+        connect_timeout: config.database_connect_timeout,
+        acquire_timeout: config.database_connect_timeout,
+        call_timeout: config.database_timeout,
+        ca_file: config.database_ca_file.clone(),
+        keyring: None,
+    }
+}
+
 /// Opens the configured database. With SQLite, which one process owns (the store holds a
 /// lock), every lease found at start-up is a leftover of a crash and is released (when
 /// `release_leases`, i.e. for `serve`, which may also generate the SQLite main key) so that
@@ -214,14 +258,8 @@ async fn open_store(config: &Config, release_leases: bool) -> anyhow::Result<Arc
                  encrypts endpoint secrets at rest; create one with `hookd keygen --main-key`",
             )?;
             let options = PostgresOptions {
-                url,
-                pool_size: config.database_pool_size,
-                statement_timeout: config.database_statement_timeout,
-                connect_timeout: config.database_connect_timeout,
-                acquire_timeout: config.database_connect_timeout,
-                call_timeout: config.database_timeout,
-                ca_file: config.database_ca_file.clone(),
                 keyring: Some(Keyring::new(main, config.previous_main_keys.clone())),
+                ..postgres_options(config, url)
             };
             let store = PostgresStore::connect(&options)
                 .await

@@ -55,7 +55,7 @@ pub use deadline::DEFAULT_CALL_TIMEOUT;
 pub use forward::Forward;
 pub use log_limit::RateLimitedLog;
 pub use metrics::StoreMetrics;
-pub use stats::{EndpointQueue, QueueStats};
+pub use stats::{EndpointQueue, Inspection, NodeLeases, QueueStats};
 pub use ttl_cache::{Ticket, TtlCache};
 
 pub use tasks::{DisabledEndpoint, EndpointResult, RecoveryTask, TaskStatus};

@@ -40,6 +40,27 @@ pub struct QueueStats {
     pub worst: Vec<EndpointQueue>,
     /// Endpoints that are disabled (by a `410 Gone`, auto-disable or a user).
     pub disabled_endpoints: u64,
+    /// The nodes holding live leases, by name.
+    pub nodes: Vec<NodeLeases>,
+}
+
+/// A database as `hookd status` reads it, without changing it: its schema, and the queue
+/// (when the schema is the one this build reads).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inspection {
+    pub schema: crate::SchemaVersion,
+    pub queue: Option<QueueStats>,
+}
+
+/// What one node holds under a live lease.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeLeases {
+    /// The node's name (its lease owner).
+    pub node: String,
+    /// Pending deliveries it has claimed.
+    pub deliveries: u64,
+    /// Flow-controlled endpoints it paces.
+    pub flow_endpoints: u64,
 }
 
 impl QueueStats {
@@ -48,9 +69,11 @@ impl QueueStats {
         mut endpoints: Vec<EndpointQueue>,
         worst: usize,
         disabled_endpoints: u64,
+        nodes: Vec<NodeLeases>,
     ) -> QueueStats {
         let mut stats = QueueStats {
             disabled_endpoints,
+            nodes,
             ..QueueStats::default()
         };
         for e in &endpoints {
@@ -69,6 +92,20 @@ impl QueueStats {
         stats.worst = endpoints;
         stats
     }
+}
+
+/// Adds up `(node, deliveries, flow endpoints)` rows into one entry per node, by name.
+pub(crate) fn nodes(rows: impl IntoIterator<Item = (String, u64, u64)>) -> Vec<NodeLeases> {
+    let mut by_node = std::collections::BTreeMap::<String, NodeLeases>::new();
+    for (node, deliveries, flow_endpoints) in rows {
+        let entry = by_node.entry(node.clone()).or_insert_with(|| NodeLeases {
+            node,
+            ..NodeLeases::default()
+        });
+        entry.deliveries += deliveries;
+        entry.flow_endpoints += flow_endpoints;
+    }
+    by_node.into_values().collect()
 }
 
 /// When the message with id `msg_id` was accepted (its id carries the time).

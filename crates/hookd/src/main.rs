@@ -1,6 +1,8 @@
 //! The `hookd` binary: parses the command line and calls into `hookd-server`.
 //!
-//! - this file: the subcommands (`serve`, `prune`, `keygen`) and `--version`.
+//! - this file: the subcommands (`serve`, `prune`, `keygen`, `migrate`, `status`,
+//!   `config check`) and `--version`.
+//! - `status`: what `hookd status` prints, as text or JSON.
 //! - `logging`: the process's log (`HOOKD_LOG`) under a cap that keeps other crates'
 //!   debug output, which carries statement parameters, out of it.
 
@@ -10,6 +12,7 @@ use hookd_server::config::{Config, ServeArgs, StoreArgs};
 use tokio_util::sync::CancellationToken;
 
 mod logging;
+mod status;
 
 /// mimalloc instead of the system allocator: the request path allocates many small,
 /// short-lived buffers, and glibc malloc cost about a tenth of the worker threads' time
@@ -52,6 +55,36 @@ enum Command {
     /// Delete old data once: expired payloads, attempts older than `--older-than`, expired
     /// idempotency keys. Reads the same configuration file as `serve`.
     Prune(Box<PruneArgs>),
+    /// Apply the database migrations this build carries (as `serve` does at start; on
+    /// PostgreSQL under a lock, so nodes may start meanwhile) and print the schema version.
+    Migrate(Box<StoreArgs>),
+    /// Show the queue: pending deliveries by state, the oldest due and undelivered, the
+    /// endpoints furthest behind, and the nodes holding leases. Reads only; works beside a
+    /// running `hookd serve`.
+    Status(Box<StatusArgs>),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Resolve the configuration `serve` would use (file, `HOOKD_*` variables, flags) and
+    /// print it with secrets redacted; exit 1 if it is invalid.
+    Check(Box<ServeArgs>),
+}
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// How many of the endpoints furthest behind to list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Only the database settings.
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(clap::Args)]
@@ -100,6 +133,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Prune(args) => prune(*args),
+        Command::Migrate(args) => migrate(*args),
+        Command::Status(args) => status(*args),
+        Command::Config(ConfigCommand::Check(args)) => {
+            let config = Config::load(args.config.as_deref(), args.flags)?;
+            println!("{config:#?}");
+            println!("configuration is valid");
+            Ok(())
+        }
         Command::Keygen(args) => {
             keygen(&args);
             Ok(())
@@ -119,6 +160,43 @@ fn prune(args: PruneArgs) -> anyhow::Result<()> {
         "pruned {} expired payloads, {} attempts older than {}, {} expired idempotency keys",
         removed.payloads, removed.attempts, args.older_than, removed.idempotency_keys
     );
+    Ok(())
+}
+
+/// A runtime for the one-shot commands.
+fn one_shot() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), args.flags)?;
+    let version = one_shot()?.block_on(hookd_server::migrate(&config))?;
+    println!(
+        "schema version {} of {}: {}",
+        version.current,
+        version.known,
+        if version.is_current() {
+            "up to date"
+        } else {
+            "newer than this build"
+        }
+    );
+    Ok(())
+}
+
+fn status(args: StatusArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.store.config.as_deref(), args.store.flags)?;
+    let seen = one_shot()?.block_on(hookd_server::status(&config, args.top))?;
+    let database = format!("{:?}", config.database());
+    let report = status::Report::new(&database, &seen);
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
     Ok(())
 }
 

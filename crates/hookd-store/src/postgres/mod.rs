@@ -146,6 +146,33 @@ impl PostgresStore {
     /// With `opts.keyring`: fails if the database's endpoint secrets are encrypted with a
     /// main key the keyring lacks, then re-encrypts (in batches, safe while other nodes
     /// run) every secret not yet under the main key.
+    /// Reads the database's schema version and queue (see [`Inspection`]) without
+    /// migrating, re-sealing or listening: for `hookd status` beside running nodes.
+    pub async fn inspect(
+        opts: &PostgresOptions,
+        now: hookd_core::Timestamp,
+        worst: usize,
+    ) -> anyhow::Result<crate::Inspection> {
+        let mut target = connect::Target::new(opts)?;
+        // Settles TLS (`sslmode=prefer`) as `connect` does.
+        drop(target.open_first(Arc::new(Notify::new())).await?);
+        let conns = conns::Conns::new(target.pool(opts)?, opts.call_timeout);
+        let schema = conns
+            .call(async |c| migrations::version(c).await)
+            .await
+            .context("reading the schema version")?;
+        let queue = if schema.is_current() {
+            let stats = conns
+                .call(async |c| queue::stats(c, now, worst).await)
+                .await
+                .context("reading the queue")?;
+            Some(stats)
+        } else {
+            None
+        };
+        Ok(crate::Inspection { schema, queue })
+    }
+
     pub async fn connect(opts: &PostgresOptions) -> anyhow::Result<Self> {
         let mut target = connect::Target::new(opts)?;
         let due = Arc::new(Notify::new());

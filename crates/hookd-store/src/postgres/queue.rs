@@ -374,6 +374,19 @@ const STATS_SQL: &str = "SELECT app_id, endpoint_id,
     ) pending
     GROUP BY app_id, endpoint_id";
 
+/// Live leases by node: claimed pending deliveries, and owned flow-controlled endpoints.
+const LEASES_SQL: &str = "SELECT lease_owner, COUNT(*), 0::BIGINT FROM message_destinations
+        WHERE status = 1 AND flow = 0 AND lease_owner IS NOT NULL AND next_attempt_at > $1
+        GROUP BY lease_owner
+    UNION ALL
+    SELECT lease_owner, COUNT(*), 0::BIGINT FROM message_destinations
+        WHERE status = 1 AND flow = 1 AND lease_owner IS NOT NULL AND next_attempt_at > $1
+        GROUP BY lease_owner
+    UNION ALL
+    SELECT owner, 0::BIGINT, COUNT(*) FROM flow_endpoints
+        WHERE owner IS NOT NULL AND lease_until > $1
+        GROUP BY owner";
+
 /// The queue at `now`, with the `worst` endpoints by their oldest undelivered message.
 pub(super) async fn stats(
     client: &Client,
@@ -413,5 +426,15 @@ pub(super) async fn stats(
         Some(row) => int_col(row, 0)?,
         None => 0,
     };
-    Ok(QueueStats::from_endpoints(endpoints, worst, disabled))
+    let nodes = query(client, LEASES_SQL, &[&ms(now)], "counting leases")
+        .await?
+        .iter()
+        .map(|row| Ok((col(row, 0)?, int_col(row, 1)?, int_col(row, 2)?)))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(QueueStats::from_endpoints(
+        endpoints,
+        worst,
+        disabled,
+        crate::stats::nodes(nodes),
+    ))
 }

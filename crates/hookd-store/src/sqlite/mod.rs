@@ -75,6 +75,28 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Reads the database's schema version and queue (see [`crate::Inspection`]) from a
+    /// read-only connection, without the lock a running `hookd serve` holds: for
+    /// `hookd status` beside it.
+    pub fn inspect(
+        path: &Path,
+        now: hookd_core::Timestamp,
+        worst: usize,
+    ) -> anyhow::Result<crate::Inspection> {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("opening the SQLite database {} to read", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let schema = migrations::version(&conn)?;
+        let queue = if schema.is_current() {
+            Some(queue::stats(&conn, now, worst)?)
+        } else {
+            None
+        };
+        Ok(crate::Inspection { schema, queue })
+    }
+
     /// Opens (creating parent dirs and the file if needed) the database at `path`, takes an
     /// exclusive lock (a `<path>.lock` file) so two processes never share one SQLite file,
     /// and applies the embedded migrations. Fails if another process (or another open

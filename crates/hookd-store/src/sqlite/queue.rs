@@ -292,6 +292,19 @@ const STATS_SQL: &str = "SELECT app_id, endpoint_id,
     )
     GROUP BY app_id, endpoint_id";
 
+/// Live leases by node: claimed pending deliveries, and owned flow-controlled endpoints.
+const LEASES_SQL: &str = "SELECT lease_owner, COUNT(*), 0 FROM message_destinations
+        WHERE status = 1 AND flow = 0 AND lease_owner IS NOT NULL AND next_attempt_at > ?1
+        GROUP BY lease_owner
+    UNION ALL
+    SELECT lease_owner, COUNT(*), 0 FROM message_destinations
+        WHERE status = 1 AND flow = 1 AND lease_owner IS NOT NULL AND next_attempt_at > ?1
+        GROUP BY lease_owner
+    UNION ALL
+    SELECT owner, 0, COUNT(*) FROM flow_endpoints
+        WHERE owner IS NOT NULL AND lease_until > ?1
+        GROUP BY owner";
+
 /// The queue at `now`, with the `worst` endpoints by their oldest undelivered message.
 pub(super) fn stats(conn: &Connection, now: Timestamp, worst: usize) -> StoreResult<QueueStats> {
     let mut select = conn
@@ -319,7 +332,21 @@ pub(super) fn stats(conn: &Connection, now: Timestamp, worst: usize) -> StoreRes
         .ctx("preparing the disabled-endpoint count")?
         .query_row([], |row| row.get(0))
         .ctx("counting disabled endpoints")?;
-    Ok(QueueStats::from_endpoints(endpoints, worst, disabled))
+    let nodes = conn
+        .prepare_cached(LEASES_SQL)
+        .ctx("preparing the lease count")?
+        .query_map(params![ms(now)], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .ctx("counting leases")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("counting leases")?;
+    Ok(QueueStats::from_endpoints(
+        endpoints,
+        worst,
+        disabled,
+        crate::stats::nodes(nodes),
+    ))
 }
 
 #[cfg(test)]

@@ -513,6 +513,24 @@ pub async fn check_queue_stats_count_pending_rows_by_state(store: &dyn Store) {
     );
     assert_eq!(stats.oldest_accepted_at, Some(accepted(&msgs[0])));
     assert_eq!(stats.disabled_endpoints, 1);
+    assert_eq!(
+        stats.nodes,
+        [hookd_store::NodeLeases {
+            node: "node-a".into(),
+            deliveries: 1,
+            flow_endpoints: 0,
+        }],
+        "the live lease of the claimed row"
+    );
+    assert!(
+        store
+            .queue_stats(t(1_000), 2)
+            .await
+            .unwrap()
+            .nodes
+            .is_empty(),
+        "expired at t(1000)"
+    );
     // The two endpoints with the oldest undelivered messages, oldest first.
     let worst: Vec<_> = stats.worst.iter().map(|e| e.endpoint_id.clone()).collect();
     let mut expected = vec![

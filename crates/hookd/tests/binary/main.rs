@@ -12,6 +12,7 @@
 mod support;
 
 mod cluster;
+mod commands;
 mod crash;
 mod db_deadline;
 mod disk_full;
