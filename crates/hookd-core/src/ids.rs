@@ -81,8 +81,13 @@ pub fn id_millis(id: &str) -> Option<u64> {
     }
     let mut value: u128 = 0;
     for b in body.bytes() {
-        let digit = ALPHABET.iter().position(|&a| a == b)? as u128;
-        value = value.checked_mul(62)?.checked_add(digit)?;
+        // The alphabet is ASCII order: digits, then upper case, then lower case.
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'A'..=b'Z' => b - b'A' + 10,
+            _ => b - b'a' + 36,
+        };
+        value = value.checked_mul(62)?.checked_add(u128::from(digit))?;
     }
     Some((value >> 80) as u64)
 }

@@ -80,7 +80,7 @@ pub async fn run(
         config.metrics_queue_interval,
         config.metrics_top_endpoints,
     ));
-    let state = api::ApiState {
+    let state = api::ApiState::new(api::ApiShared {
         store: store.clone(),
         engine: engine.clone(),
         admin_token: admin_token.into(),
@@ -102,7 +102,7 @@ pub async fn run(
             on_api: config.metrics_listen.is_none(),
             token: config.metrics_token.as_ref().map(|t| t.expose().into()),
         },
-    };
+    });
     let cleaner = cleaner::spawn(
         store.clone(),
         config.cleaner_interval,

@@ -44,9 +44,11 @@ impl StoreMetrics {
         }
     }
 
-    /// A connection is about to be asked for; `idle` says whether one was free.
-    pub(crate) fn acquiring(self: &Arc<Self>, idle: bool) -> Acquiring {
-        if !idle {
+    /// A connection is about to be asked for. It waits when every connection the pool may
+    /// hold is lent out (read from this gauge, not the pool: asking a pool for its status
+    /// takes its lock on every call).
+    pub(crate) fn acquiring(self: &Arc<Self>) -> Acquiring {
+        if self.pool_in_use.get() >= self.pool_size.get() {
             self.pool_waits.inc();
         }
         Acquiring {

@@ -54,9 +54,27 @@ use std::sync::Arc;
 
 pub use scrape::MetricsAccess;
 
-/// What every handler can reach.
+/// What every handler can reach: [`ApiShared`] behind one `Arc`, so that the per-request
+/// clones every middleware and handler makes of their state cost one reference count.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiShared>);
+
+impl ApiState {
+    pub fn new(shared: ApiShared) -> ApiState {
+        ApiState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiShared;
+
+    fn deref(&self) -> &ApiShared {
+        &self.0
+    }
+}
+
+/// The API's state, shared by every request.
+pub struct ApiShared {
     pub store: Arc<dyn Store>,
     pub engine: Engine,
     /// The admin bearer token (compared in constant time).
@@ -253,7 +271,10 @@ pub fn router(state: ApiState) -> Router {
     // A declared body over the limit is 413 before anything reads it (no `100 Continue`).
     let declared_size =
         middleware::from_fn_with_state(state.clone(), crate::listener::refuse_declared_oversize);
-    let observe = middleware::from_fn_with_state(state.clone(), http::observe::observe);
+    let observe = http::observe::Observe {
+        metrics: state.metrics.clone(),
+        access_log: state.access_log,
+    };
     let mut router = Router::new();
     if state.metrics_access.on_api {
         router = router.route("/metrics", get(scrape::metrics));

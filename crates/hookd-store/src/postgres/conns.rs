@@ -47,7 +47,7 @@ impl Conns {
         op: impl AsyncFnOnce(&mut Client) -> StoreResult<T>,
     ) -> StoreResult<T> {
         within(self.limit, "the database", async {
-            let waiting = self.metrics.acquiring(self.pool.status().available > 0);
+            let waiting = self.metrics.acquiring();
             let mut lease = Lease(Some(self.pool.get().await.map_err(pool_error)?));
             let _in_use = waiting.acquired();
             let result = op(lease.client()).await;

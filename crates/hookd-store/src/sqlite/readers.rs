@@ -56,7 +56,7 @@ impl Readers {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         within(self.limit, "the SQLite database", async {
-            let waiting = self.metrics.acquiring(self.permits.available_permits() > 0);
+            let waiting = self.metrics.acquiring();
             let permit = self
                 .permits
                 .clone()

@@ -13,13 +13,15 @@
 //! a credential (`/ingest/{token}`) and a query can carry anything. A request that matched
 //! no route is `unmatched` in the metrics and `-` in the log.
 
-use crate::api::ApiState;
-use crate::metrics::UNMATCHED;
-use axum::extract::{MatchedPath, Request, State};
+use crate::metrics::{ServerMetrics, UNMATCHED};
+use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 use rand::RngCore;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 /// The request id header, read from the request and set on the response.
@@ -28,36 +30,80 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Longest incoming request id kept.
 const MAX_ID_LEN: usize = 64;
 
-/// Middleware: observes the request once its response is ready.
-pub async fn observe(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .filter(|v| acceptable(v.as_bytes()))
-        .cloned()
-        .unwrap_or_else(generate);
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-    let mut response = next.run(req).await;
-    let took = started.elapsed();
-    let status = response.status().as_u16();
-    state.metrics.request(&method, route, status, took);
-    if state.access_log {
-        let request_id = id.to_str().unwrap_or_default();
-        tracing::info!(
-            target: "hookd_server::access",
-            %method,
-            route = if route == UNMATCHED { "-" } else { route },
-            status,
-            duration_ms = took.as_millis() as u64,
-            request_id,
-            "request"
-        );
+/// The layer that observes every route. A plain tower layer rather than
+/// `middleware::from_fn`: it runs on every request, and this way it neither clones the
+/// API state nor boxes the inner service per request.
+#[derive(Clone)]
+pub struct Observe {
+    pub metrics: Arc<ServerMetrics>,
+    pub access_log: bool,
+}
+
+impl<S> tower::Layer<S> for Observe {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed {
+            inner,
+            observe: self.clone(),
+        }
     }
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+}
+
+/// A route's service, observed.
+#[derive(Clone)]
+pub struct Observed<S> {
+    inner: S,
+    observe: Observe,
+}
+
+impl<S> tower::Service<Request> for Observed<S>
+where
+    S: tower::Service<Request, Response = Response>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = req
+            .headers()
+            .get(REQUEST_ID)
+            .filter(|v| acceptable(v.as_bytes()))
+            .cloned()
+            .unwrap_or_else(generate);
+        let method = req.method().clone();
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let answer = self.inner.call(req);
+        let observe = self.observe.clone();
+        Box::pin(async move {
+            let mut response = answer.await?;
+            let took = started.elapsed();
+            let status = response.status().as_u16();
+            let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            observe.metrics.request(&method, route, status, took);
+            if observe.access_log {
+                let request_id = id.to_str().unwrap_or_default();
+                tracing::info!(
+                    target: "hookd_server::access",
+                    %method,
+                    route = if route == UNMATCHED { "-" } else { route },
+                    status,
+                    duration_ms = took.as_millis() as u64,
+                    request_id,
+                    "request"
+                );
+            }
+            response.headers_mut().insert(REQUEST_ID, id);
+            Ok(response)
+        })
+    }
 }
 
 /// Short, non-empty, printable ASCII without spaces.
@@ -67,8 +113,13 @@ fn acceptable(id: &[u8]) -> bool {
 
 /// 16 random hex digits.
 fn generate() -> HeaderValue {
-    let id = format!("{:016x}", rand::thread_rng().next_u64());
-    HeaderValue::from_str(&id).expect("hex digits are a valid header value")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::thread_rng().next_u64();
+    let mut id = [0u8; 16];
+    for (i, digit) in id.iter_mut().enumerate() {
+        *digit = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).expect("hex digits are a valid header value")
 }
 
 #[cfg(test)]

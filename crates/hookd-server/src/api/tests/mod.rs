@@ -51,7 +51,7 @@ impl TestApi {
         let engine = Engine::start(store.clone(), EngineConfig::default(), shutdown.clone())
             .expect("engine starts");
         let engine_parts = engine.heartbeats().to_vec();
-        let state = ApiState {
+        let state = ApiState::new(crate::api::ApiShared {
             store: store.clone(),
             engine,
             admin_token: TOKEN.into(),
@@ -76,7 +76,7 @@ impl TestApi {
                 on_api: true,
                 token: None,
             },
-        };
+        });
         (router(state), shutdown.drop_guard())
     }
 
