@@ -60,11 +60,10 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Item>, heartbeat: Arc
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcomes: Vec<DeliveryOutcome> = batch.iter().map(|(o, _)| o.clone()).collect();
         let written = write(store.as_ref(), &outcomes).await;
+        // A batch that could not be written is left to its leases (the poller's work, not
+        // the recorder's): only a write is progress, only a write that never ends a stall.
         if written {
-            heartbeat.settle(None);
-        } else {
-            // Left to their leases: owed still, until a batch is written again.
-            heartbeat.owe(hookd_core::Timestamp::now());
+            heartbeat.progress();
         }
         heartbeat.add_pending(-(batch.len() as i64));
         for (_, reply) in batch.drain(..) {

@@ -62,15 +62,14 @@ impl StoreMetrics {
         self.writer.add_pending(1);
     }
 
-    /// A group commit of `jobs` jobs took `took`; `ok`: it was written.
+    /// A group commit of `jobs` jobs took `took`; `ok`: it was written. A commit that
+    /// failed answered its callers with the error, so it owes them nothing more: the
+    /// writer stalls only when a commit does not end.
     pub(crate) fn committed(&self, jobs: usize, took: Duration, ok: bool) {
         self.commit_batch.observe(jobs as u64);
         self.commit_duration.observe_duration(took);
         if ok {
-            self.writer.settle(None);
-        } else {
-            // Its writes were refused; owed until a commit succeeds again.
-            self.writer.owe(hookd_core::Timestamp::now());
+            self.writer.progress();
         }
         self.writer.add_pending(-1);
     }
