@@ -416,3 +416,28 @@ fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
     }
     names
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cleaners_deletions_are_counted() {
+    let app = spawn_app_with(|c| {
+        c.cleaner_interval = Duration::from_millis(200);
+        c.idempotency_ttl = Duration::from_millis(100);
+    })
+    .await;
+    let created = app
+        .client
+        .post(app.url("/app"))
+        .bearer_auth(TOKEN)
+        .header("idempotency-key", "clean-me-1")
+        .json(&json!({"name": "cleaned"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let series = "hookd_cleaner_deleted_total{kind=\"idempotency_keys\"}";
+    let page = scrape_until(&app, "the expired key deleted", |p| p.get(series) >= 1.0).await;
+    assert_eq!(
+        page.get("hookd_cleaner_deleted_total{kind=\"attempts\"}"),
+        0.0
+    );
+}

@@ -139,6 +139,18 @@ async fn a_node_killed_mid_load_has_its_work_taken_over() {
     let extra: usize = delivered.values().map(|n| n - 1).sum();
     // Only requests in flight at the kill (at most 32 per endpoint) may arrive twice.
     assert!(extra <= 64, "{extra} duplicate deliveries");
+    // The survivors count what they took over from the dead node's expired leases.
+    let (mut taken_over, mut claimed) = (0.0, 0.0);
+    for api in &apis[1..] {
+        let page = api.scrape().await;
+        taken_over += page.get("hookd_lease_takeovers_total");
+        claimed += page.get("hookd_claimed_total");
+    }
+    assert!(taken_over >= 1.0, "no takeover counted");
+    assert!(
+        claimed >= taken_over,
+        "{claimed} claimed, {taken_over} taken over"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
