@@ -117,6 +117,11 @@ async fn counters_move_with_deliveries_and_their_outcomes(backend: Backend) {
     app.create_endpoint_to(&app_id, &rx.url("/slow")).await;
     app.send(&app_id, json!({"eventType": "e.bad", "payload": {}}))
         .await;
+    // The held request to /slow is in flight for 0.5 s per attempt.
+    scrape_until(&app, "a request in flight", |p| {
+        p.get("hookd_node_in_flight") >= 1.0 && p.get("hookd_node_held") >= 1.0
+    })
+    .await;
     let page = scrape_until(&app, "four deliveries exhausted", |p| {
         p.get("hookd_retries_exhausted_total") - before.get("hookd_retries_exhausted_total") >= 4.0
     })
