@@ -25,6 +25,7 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order (so `outcome as usize` is its index here).
     const ALL: [Outcome; 6] = [
         Outcome::Success,
         Outcome::HttpError,
@@ -94,8 +95,7 @@ pub(crate) struct Live {
 impl DeliveryMetrics {
     /// One attempt ended so; a request that was made took `took`.
     pub(crate) fn attempted(&self, outcome: Outcome, took: Option<Duration>) {
-        let i = Outcome::ALL.iter().position(|o| *o == outcome).unwrap_or(0);
-        self.outcomes[i].inc();
+        self.outcomes[outcome as usize].inc();
         if let Some(took) = took {
             self.attempt_duration.observe_duration(took);
         }

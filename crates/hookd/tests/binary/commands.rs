@@ -3,10 +3,9 @@
 //! PostgreSQL, two at once), and `hookd status` (the queue as the database has it, read
 //! beside a running node).
 
-use crate::support::{Node, MAIN_KEY};
+use crate::support::{sqlite_url, Node, MAIN_KEY};
 use hookd_testkit::{free_port, PgSchema};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::{Command, Output};
 
 fn hookd(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -24,14 +23,10 @@ fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
-fn sqlite(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("hookd.db").display())
-}
-
 #[test]
 fn config_check_prints_the_settings_with_secrets_redacted_and_fails_on_a_bad_one() {
     let dir = tempfile::tempdir().unwrap();
-    let db = sqlite(dir.path());
+    let db = sqlite_url(dir.path());
     let secret_token = "config-check-admin-token-4242";
     let ok = hookd(
         &["config", "check"],
@@ -67,7 +62,7 @@ fn config_check_prints_the_settings_with_secrets_redacted_and_fails_on_a_bad_one
 #[test]
 fn migrate_brings_a_fresh_sqlite_database_up_to_date() {
     let dir = tempfile::tempdir().unwrap();
-    let db = sqlite(dir.path());
+    let db = sqlite_url(dir.path());
     let data_dir = dir.path().to_str().unwrap();
     let env = [
         ("HOOKD_DATABASE_URL", db.as_str()),
@@ -109,7 +104,7 @@ async fn two_migrates_at_once_on_postgresql_both_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reads_the_queue_beside_a_running_node() {
     let dir = tempfile::tempdir().unwrap();
-    let db = sqlite(dir.path());
+    let db = sqlite_url(dir.path());
     // The first retry comes an hour later: the delivery waits, scheduled.
     let node = Node::start(&db, dir.path(), &[("HOOKD_RETRY_SCHEDULE", "3600")]).await;
     let api = node.api();

@@ -1,7 +1,7 @@
 //! Crash recovery with the real binary: `kill -9` the server while deliveries are in
 //! flight, start it again on the same data, and every accepted message still arrives.
 
-use crate::support::Node;
+use crate::support::{sqlite_url, Node};
 use hookd_testkit::receiver::{answered, delivered};
 use hookd_testkit::{Answer, Receiver};
 use std::collections::HashSet;
@@ -10,7 +10,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_delivery_loses_nothing_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
+    let db = sqlite_url(dir.path());
     // Answers after a short delay, so that many requests are in flight at the kill.
     let rx = Receiver::start().await;
     rx.set_fallback(Answer::ok().delay(Duration::from_millis(20)));

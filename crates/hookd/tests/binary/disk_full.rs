@@ -7,7 +7,7 @@
 //! (set by `.ci/run`), which makes it fail instead.
 
 use crate::support::load::{all_arrived, Sender};
-use crate::support::Node;
+use crate::support::{sqlite_url, Node};
 use hookd_testkit::receiver::answered;
 use hookd_testkit::{poll_until, Receiver};
 use std::io::Write;
@@ -108,7 +108,7 @@ async fn a_full_disk_answers_503_storage_full_then_resumes_without_loss() {
     let logs = tempfile::tempdir().unwrap();
     let log = logs.path().join("hookd.log");
     let rx = Receiver::start().await;
-    let db = format!("sqlite://{}", disk.path().join("hookd.db").display());
+    let db = sqlite_url(disk.path());
     let node = Node::start_logging(&db, disk.path(), &[("HOOKD_LEASE", "3")], &log).await;
     let api = node.api();
     let app = api.create_named_app("full").await;

@@ -231,7 +231,7 @@ async fn every_documented_route_exists() {
         routes.len()
     );
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/hookd.db", dir.path().display());
+    let url = crate::support::sqlite_url(dir.path());
     let node = Node::start(&url, dir.path(), &[]).await;
     let api = node.api();
     let mut missing = Vec::new();

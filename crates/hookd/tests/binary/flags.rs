@@ -2,13 +2,13 @@
 //! takes `true`/`false` and their usual spellings (`1`, `off`), and the flag's switch form
 //! did not change how the variable reads.
 
-use crate::support::Node;
+use crate::support::{sqlite_url, Node};
 use serde_json::json;
 
 /// The status of creating an `http://` endpoint on a node started with `env`.
 async fn http_endpoint_status(env: &[(&str, &str)]) -> u16 {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
+    let db = sqlite_url(dir.path());
     let node = Node::start(&db, dir.path(), env).await;
     let api = node.api();
     let app = api.create_named_app("flags").await;

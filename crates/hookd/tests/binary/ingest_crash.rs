@@ -7,7 +7,7 @@
 //! signature); see `support/github.rs`.
 
 use crate::support::github::{self, check_forwarded, delivery_of, Ack, Delivery, Source};
-use crate::support::Node;
+use crate::support::{sqlite_url, Node};
 use hookd_testkit::{poll_until, wait_until, Answer, PgSchema, Received, Receiver, Signal};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,7 +80,7 @@ async fn kill_9_while_receiving_loses_no_acknowledged_event() {
     const EVENTS: usize = 600;
     const BEFORE_KILL: usize = 150;
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
+    let db = sqlite_url(dir.path());
     // Answers after a short delay, so forwarding is still under way at the kill.
     let rx = Receiver::start().await;
     rx.set_fallback(Answer::ok().delay(Duration::from_millis(20)));

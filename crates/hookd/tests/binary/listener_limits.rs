@@ -2,7 +2,7 @@
 //! more silent and slowloris connections than it has descriptors: health and the API keep
 //! answering at once, and the log holds no flood of `accept` errors.
 
-use crate::support::{MAIN_KEY, TOKEN};
+use crate::support::{sqlite_url, MAIN_KEY, TOKEN};
 use hookd_testkit::{free_port, poll_until};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -38,10 +38,7 @@ impl Limited {
         cmd.arg(format!("--nofile={NOFILE}:{NOFILE}"))
             .arg(env!("CARGO_BIN_EXE_hookd"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env(
-                "HOOKD_DATABASE_URL",
-                format!("sqlite://{}", dir.join("hookd.db").display()),
-            )
+            .env("HOOKD_DATABASE_URL", sqlite_url(dir))
             .env("HOOKD_DATA_DIR", dir)
             .env("HOOKD_ADMIN_TOKEN", TOKEN)
             .env("HOOKD_MAIN_KEY", MAIN_KEY)

@@ -3,7 +3,7 @@
 //! allows it, never the URL's path or query; `HOOKD_ALLOWED_NETWORKS=loopback` silences
 //! the warning because deliveries there are allowed.
 
-use crate::support::Node;
+use crate::support::{sqlite_url, Node};
 use hookd_testkit::poll_until;
 use serde_json::json;
 use std::path::Path;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// Starts a node logging to `dir/hookd.log` with `HOOKD_ALLOWED_NETWORKS=allowed`.
 async fn node(dir: &Path, allowed: &str) -> (Node, std::path::PathBuf) {
-    let db = format!("sqlite://{}", dir.join("hookd.db").display());
+    let db = sqlite_url(dir);
     let log = dir.join("hookd.log");
     let node = Node::start_logging(&db, dir, &[("HOOKD_ALLOWED_NETWORKS", allowed)], &log).await;
     (node, log)

@@ -11,7 +11,7 @@
 //! The same run shows the sealed credentials still work: deliveries carry the marker
 //! headers, and the rotated-out receive URL is still accepted during its grace.
 
-use crate::support::{github, Node, TOKEN};
+use crate::support::{github, sqlite_url, Node, TOKEN};
 use base64::Engine;
 use hookd_testkit::{PgSchema, Receiver};
 use serde_json::{json, Value};
@@ -321,7 +321,7 @@ async fn no_marker_in_the_log(database_url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_payload_is_logged_at_trace_on_sqlite() {
     let dir = tempfile::TempDir::new().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("hookd.db").display());
+    let url = sqlite_url(dir.path());
     no_marker_in_the_log(&url).await;
 }
 

@@ -4,7 +4,7 @@
 //! the admin token's source at start-up; and, when enabled, the access log. None of them
 //! may carry a URL path, a payload or a token.
 
-use crate::support::{github, Node, TOKEN};
+use crate::support::{github, sqlite_url, Node, TOKEN};
 use hookd_testkit::receiver::delivered;
 use hookd_testkit::{free_port, poll_until, Answer, Api, Receiver};
 use serde_json::json;
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 /// A `hookd serve` on its own SQLite database, logging at `info` to `log`.
 async fn start(dir: &Path, env: &[(&str, &str)], log: &Path) -> Node {
-    let db = format!("sqlite://{}", dir.join("hookd.db").display());
+    let db = sqlite_url(dir);
     let mut env = env.to_vec();
     env.push(("HOOKD_LOG", "info"));
     Node::start_logging(&db, dir, &env, log).await

@@ -1,7 +1,7 @@
 //! `hookd prune` with the real binary: it reads the database settings as `serve` does, deletes
 //! what is older than `--older-than` in bounded batches, and says what it removed.
 
-use crate::support::{Node, MAIN_KEY};
+use crate::support::{sqlite_url, Node, MAIN_KEY};
 use hookd_testkit::{poll_until, Api, PgSchema, Receiver};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -81,7 +81,7 @@ async fn prune_removes_old_attempts(database_url: &str, dir: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_on_sqlite_removes_old_attempts_and_says_how_many() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
+    let db = sqlite_url(dir.path());
     prune_removes_old_attempts(&db, dir.path()).await;
 }
 
@@ -100,7 +100,7 @@ fn prune_refuses_a_locked_sqlite_database() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("hookd.db").display());
+        let db = sqlite_url(dir.path());
         let _server = Node::start(&db, dir.path(), &[]).await;
         let out = prune(&db, dir.path(), "30d");
         assert!(!out.status.success());

@@ -15,6 +15,11 @@ pub const TOKEN: &str = "binary-test-admin-token-0123";
 /// The main key every test node shares (nodes of one PostgreSQL database must).
 pub const MAIN_KEY: &str = "aG9va2QtdGVzdC1tYWluLWtleS0wMTIzNDU2Nzg5YWI=";
 
+/// The URL of a SQLite database `hookd.db` in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("hookd.db").display())
+}
+
 /// A running `hookd serve`; killed with SIGKILL when dropped.
 pub struct Node {
     child: Child,
