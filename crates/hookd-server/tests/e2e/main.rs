@@ -30,5 +30,6 @@ mod ingest_receive;
 mod input_rules;
 mod listener;
 mod metrics;
+mod openapi;
 mod retention;
 mod signing;
