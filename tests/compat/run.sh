@@ -45,80 +45,13 @@ if [ ! -x "$BIN" ]; then
 fi
 [ -x "$BIN" ] || { echo "compat: no hookd binary at $BIN" >&2; exit 1; }
 
-# 3. A fresh server: temp data dir, free port, random token, loopback deliveries allowed,
-#    fast retries. It runs inside the temp dir so no ./hookd.toml is picked up.
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/hookd-compat.XXXXXX")"
-LOG="$ROOT/target/compat-hookd.log"
-mkdir -p "$ROOT/target"
-SERVER_PID=""
-
-cleanup() {
-    local rc=$?
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    [ -f "$TMP/server.log" ] && cp "$TMP/server.log" "$LOG"
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-TOKEN="compat_$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
-URL="http://127.0.0.1:$PORT"
-MAIN_KEY="${HOOKD_MAIN_KEY:-$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')}"
-
-(
-    cd "$TMP"
-    exec env -u HOOKD_CONFIG -u HOOKD_LISTEN \
-        HOOKD_DATA_DIR="$TMP" \
-        HOOKD_DATABASE_URL="${HOOKD_COMPAT_DATABASE_URL:-sqlite://$TMP/hookd.db}" \
-        HOOKD_ADMIN_TOKEN="$TOKEN" \
-        HOOKD_MAIN_KEY="$MAIN_KEY" \
-        HOOKD_ALLOWED_NETWORKS="127.0.0.0/8,::1/128" \
-        HOOKD_RETRY_SCHEDULE="1,1" \
-        HOOKD_LOG="${HOOKD_LOG:-info}" \
-        "$BIN" serve --listen "127.0.0.1:$PORT"
-) >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
-
-# Wait (up to 30 s) for GET /api/v1/health -> 200, giving up early if the server exits.
-if ! "$PY" - "$URL/api/v1/health" "$SERVER_PID" <<'EOF'
-import os, sys, time, urllib.request
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 30
-last = "no answer"
-while time.monotonic() < deadline:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        print("compat: hookd exited during start-up", file=sys.stderr)
-        sys.exit(1)
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            if r.status == 200:
-                sys.exit(0)
-            last = f"HTTP {r.status}"
-    except Exception as e:  # not listening yet, or not ready
-        last = str(e)
-    time.sleep(0.1)
-print(f"compat: {url} not healthy after 30 s ({last})", file=sys.stderr)
-sys.exit(1)
-EOF
-then
-    echo "compat: server log:" >&2
-    tail -n 50 "$TMP/server.log" >&2 || true
-    exit 1
-fi
-echo "compat: hookd is up at $URL (pid $SERVER_PID)"
+# 3. A fresh server (tests/lib/server.sh): temp data dir, free port, random token,
+#    loopback deliveries allowed, fast retries.
+SERVER_NAME=compat
+HOOKD_SERVER_DATABASE_URL="${HOOKD_COMPAT_DATABASE_URL:-}"
+# shellcheck source=../lib/server.sh
+. "$ROOT/tests/lib/server.sh"
+start_hookd
 
 # 4. The suite.
 set +e

@@ -26,8 +26,8 @@ pub struct AppIn {
     #[schema(min_length = 1, max_length = 256, examples("Acme Inc."))]
     name: String,
     /// Your own unique id for the application, usable wherever its id is.
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     uid: Option<String>,
     /// Most deliveries per second to each of its endpoints (also accepted as `throttleRate`).
     #[serde(default, alias = "throttleRate")]
@@ -45,6 +45,7 @@ pub struct AppIn {
 pub struct AppPatch {
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default, deserialize_with = "double_option")]
     uid: Option<Option<String>>,
     #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]

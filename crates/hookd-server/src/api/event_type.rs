@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeIn {
+    #[schema(schema_with = crate::api::http::schemas::event_type_name)]
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]

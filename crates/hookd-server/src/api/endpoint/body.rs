@@ -18,9 +18,11 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointIn {
+    #[schema(schema_with = crate::api::http::schemas::url)]
     url: String,
     #[serde(default)]
     description: String,
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default)]
     uid: Option<String>,
     #[serde(default)]
@@ -33,8 +35,10 @@ pub struct EndpointIn {
     /// hookd's own: deliver one message at a time, in order.
     #[serde(default)]
     fifo: bool,
+    #[schema(schema_with = crate::api::http::schemas::event_type_names)]
     #[serde(default, alias = "eventTypes")]
     filter_types: Option<Vec<String>>,
+    #[schema(schema_with = crate::api::http::schemas::channels)]
     #[serde(default)]
     channels: Option<Vec<String>>,
     #[serde(default)]
@@ -93,10 +97,12 @@ pub fn signing_key(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPatch {
+    #[schema(schema_with = crate::api::http::schemas::url_patch)]
     #[serde(default, deserialize_with = "not_null")]
     url: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     description: Option<String>,
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default, deserialize_with = "double_option")]
     uid: Option<Option<String>>,
     #[serde(default, deserialize_with = "not_null")]
@@ -107,8 +113,10 @@ pub struct EndpointPatch {
     max_concurrency: Option<Option<u32>>,
     #[serde(default, deserialize_with = "not_null")]
     fifo: Option<bool>,
+    #[schema(schema_with = crate::api::http::schemas::event_type_names)]
     #[serde(default, alias = "eventTypes", deserialize_with = "double_option")]
     filter_types: Option<Option<Vec<String>>>,
+    #[schema(schema_with = crate::api::http::schemas::channels)]
     #[serde(default, deserialize_with = "double_option")]
     channels: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "not_null")]

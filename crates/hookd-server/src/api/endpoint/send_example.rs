@@ -28,6 +28,7 @@ use utoipa::ToSchema;
 #[serde(rename_all = "camelCase")]
 #[schema(as = EventExampleIn)]
 pub struct ExampleIn {
+    #[schema(schema_with = crate::api::http::schemas::event_type_name)]
     event_type: String,
 }
 

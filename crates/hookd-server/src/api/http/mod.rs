@@ -7,6 +7,7 @@
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
 //! - [`paths`]: the routes' path parameters, described for the OpenAPI document.
+//! - [`schemas`]: the documented rules of request fields (uids, names, channels, URLs).
 //! - [`auth`]: the bearer token check (everything but health): the admin token, or an
 //!   app-portal token ([`portal_token`]: minted and verified statelessly) limited to one
 //!   application.
@@ -26,3 +27,4 @@ pub mod observe;
 pub mod pagination;
 pub mod paths;
 pub mod portal_token;
+pub mod schemas;

@@ -39,8 +39,10 @@ pub use hookd_core::model::ingest_app_uid as app_uid;
 #[schema(as = IngestSourceIn)]
 pub struct SourceIn {
     name: String,
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default)]
     uid: Option<String>,
+    #[schema(schema_with = super::source_type::type_schema)]
     #[serde(rename = "type")]
     source_type: String,
     #[schema(value_type = Option<Object>)]

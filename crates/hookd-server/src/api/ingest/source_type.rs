@@ -55,6 +55,16 @@ pub const SDK_FALLBACK_TYPE: &str = "generic-webhook";
 /// Config keys holding secrets: never echoed in a response.
 const SECRET_KEYS: &[&str] = &["secret", "secrets"];
 
+/// The schema of a source's `type`: every type hookd verifies (for the API document).
+pub fn type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let names = SDK_TYPES.iter().chain(HOOKD_TYPES).map(|(name, _)| *name);
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .description(Some("The provider whose signatures the source verifies."))
+        .into()
+}
+
 fn provider_of(source_type: &str) -> Option<Provider> {
     SDK_TYPES
         .iter()

@@ -45,12 +45,15 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIn {
+    #[schema(schema_with = crate::api::http::schemas::event_type_name)]
     event_type: String,
     /// Any JSON object.
     #[schema(value_type = Object)]
     payload: Box<RawValue>,
+    #[schema(schema_with = crate::api::http::schemas::uid)]
     #[serde(default)]
     event_id: Option<String>,
+    #[schema(schema_with = crate::api::http::schemas::channels)]
     #[serde(default)]
     channels: Option<Vec<String>>,
     #[serde(default)]
