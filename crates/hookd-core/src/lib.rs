@@ -12,10 +12,13 @@
 //! - [`liveness`]: [`liveness::Heartbeat`], how a long-running part shows progress and owed
 //!   work to the watchdog.
 //! - [`metrics`]: counters, gauges and histograms in atomics, and the Prometheus text format.
+//! - [`trace`]: spans, W3C `traceparent`, the bounded queue finished spans wait in, and
+//!   their OTLP/JSON encoding.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
 //!
 //! This crate does no I/O: no sockets, no files, no clocks except [`Timestamp::now`]
-//! (and the durations callers hand to a [`metrics::Histogram`]).
+//! (and the durations callers hand to a [`metrics::Histogram`], and span times in
+//! [`trace`]).
 
 pub mod crypto;
 pub mod ids;
@@ -25,6 +28,7 @@ pub mod model;
 pub mod retry;
 pub mod signing;
 pub mod time;
+pub mod trace;
 pub mod validate;
 
 pub use crate::time::Timestamp;
