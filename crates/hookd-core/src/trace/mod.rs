@@ -111,7 +111,11 @@ pub struct Tracer(Option<Arc<Inner>>);
 
 impl std::fmt::Debug for Tracer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_on() { "Tracer(on)" } else { "Tracer(off)" })
+        f.write_str(if self.is_on() {
+            "Tracer(on)"
+        } else {
+            "Tracer(off)"
+        })
     }
 }
 

@@ -51,8 +51,14 @@ pub fn export_request(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
 
 fn span(s: &SpanData) -> Json {
     let mut out = Map::new();
-    out.insert("traceId".into(), super::context::hex(&s.context.trace_id).into());
-    out.insert("spanId".into(), super::context::hex(&s.context.span_id).into());
+    out.insert(
+        "traceId".into(),
+        super::context::hex(&s.context.trace_id).into(),
+    );
+    out.insert(
+        "spanId".into(),
+        super::context::hex(&s.context.span_id).into(),
+    );
     if let Some(parent) = &s.parent_span_id {
         out.insert("parentSpanId".into(), super::context::hex(parent).into());
     }
@@ -63,7 +69,10 @@ fn span(s: &SpanData) -> Json {
         "startTimeUnixNano".into(),
         s.start_unix_nanos.to_string().into(),
     );
-    out.insert("endTimeUnixNano".into(), s.end_unix_nanos.to_string().into());
+    out.insert(
+        "endTimeUnixNano".into(),
+        s.end_unix_nanos.to_string().into(),
+    );
     out.insert(
         "attributes".into(),
         s.attributes
@@ -97,9 +106,10 @@ mod tests {
 
     #[test]
     fn spans_are_encoded_in_the_otlp_json_mapping() {
-        let ctx =
-            TraceContext::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-                .unwrap();
+        let ctx = TraceContext::parse_traceparent(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .unwrap();
         let spans = [SpanData {
             context: ctx,
             parent_span_id: Some([1, 2, 3, 4, 5, 6, 7, 8]),

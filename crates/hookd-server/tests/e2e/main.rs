@@ -32,3 +32,4 @@ mod listener;
 mod metrics;
 mod retention;
 mod signing;
+mod traces;
