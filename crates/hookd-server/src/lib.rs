@@ -146,7 +146,7 @@ pub async fn run(
     engine.closed().await;
     if let Some((stop, exporting)) = exporter {
         // Last, so the spans of the deliveries that finished during the grace go too.
-        stop.cancel();
+        drop(stop);
         let _ = exporting.await;
     }
     drop(engine);
@@ -155,15 +155,16 @@ pub async fn run(
     Ok(())
 }
 
-/// With `otlp_endpoint` set: a tracer and its exporter (stopped by cancelling the token);
-/// else a tracer that records nothing.
+/// With `otlp_endpoint` set: a tracer and its exporter, which flushes and stops when the
+/// guard is dropped (at the end of `run`, or when it returns early with an error); else a
+/// tracer that records nothing.
 #[allow(clippy::type_complexity)]
 fn start_tracing(
     config: &Config,
     node_id: &str,
 ) -> anyhow::Result<(
     hookd_core::trace::Tracer,
-    Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    Option<(tokio_util::sync::DropGuard, tokio::task::JoinHandle<()>)>,
 )> {
     use hookd_core::trace::{otlp::Resource, Tracer, DEFAULT_QUEUE_CAPACITY};
     let Some(endpoint) = &config.otlp_endpoint else {
@@ -179,7 +180,7 @@ fn start_tracing(
     let exporting = hookd_delivery::otlp::spawn(tracer.clone(), endpoint, resource, stop.clone())
         .context("starting the OTLP exporter")?;
     tracing::info!("exporting traces over OTLP/HTTP (JSON)");
-    Ok((tracer, Some((stop, exporting))))
+    Ok((tracer, Some((stop.drop_guard(), exporting))))
 }
 
 /// Runs the retention cleaner once against the configured database (`hookd prune`):

@@ -26,7 +26,7 @@
 use super::trace::{IngestNote, Kept};
 use crate::metrics::{ServerMetrics, UNMATCHED};
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
 use hookd_core::trace::{SpanKind, TraceContext, Tracer};
 use rand::RngCore;
@@ -39,8 +39,8 @@ use std::time::Instant;
 /// The request id header, read from the request and set on the response.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// The W3C Trace Context header.
-const TRACEPARENT: &str = "traceparent";
+/// The W3C Trace Context header (a constant name: no parsing per request).
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Longest incoming request id kept.
 const MAX_ID_LEN: usize = 64;
@@ -99,7 +99,7 @@ where
         let route = req.extensions().get::<MatchedPath>().cloned();
         let caller = req
             .headers()
-            .get(TRACEPARENT)
+            .get(&TRACEPARENT)
             .and_then(|v| v.to_str().ok())
             .and_then(TraceContext::parse_traceparent);
         let tracer = &self.observe.tracer;
