@@ -7,7 +7,7 @@
 //! sent without one). An ingest request has its span, and the receive token appears in no
 //! span.
 
-use crate::support::{spawn_on, Backend, TestApp, TOKEN};
+use crate::support::{spawn_app_with, spawn_on, Backend, TestApp, TOKEN};
 use hookd_core::crypto::hmac_sha256;
 use hookd_testkit::{Answer, Received, Receiver};
 use serde_json::{json, Value};
@@ -23,6 +23,61 @@ on_both_backends!(
     without_tracing_the_producers_traceparent_is_passed_on_as_it_came,
     an_ingest_request_has_a_span_that_never_names_its_token,
 );
+
+/// Spans still queued at shutdown are sent before `run` returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_left_at_shutdown_are_flushed() {
+    let collector = Receiver::start().await;
+    let endpoint = collector.base.clone();
+    let app = spawn_app_with(|c| c.otlp_endpoint = Some(endpoint)).await;
+    let rx = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint_to(&app_id, &rx.url("/in")).await;
+    let msg_id = send_traced(&app, &app_id, None).await;
+    rx.wait_for("/in", 1, WAIT).await;
+    app.stop().await;
+    // No wait: everything was exported by the time the server stopped.
+    let spans = decode(&collector.received("/v1/traces"));
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name == "delivery attempt" && s.attr("hookd.msg.id") == &*msg_id),
+        "{spans:?}"
+    );
+    assert!(spans
+        .iter()
+        .any(|s| s.name == "POST /api/v1/app/{app_id}/msg"));
+}
+
+/// A collector that refuses every export costs nothing but the spans: they are tried
+/// three times, then dropped and counted, and messages keep being accepted and delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_collector_drops_and_counts_spans_and_holds_nothing_up() {
+    let collector = Receiver::start().await;
+    collector.set_fallback(Answer::status(503));
+    let endpoint = collector.base.clone();
+    let app = spawn_app_with(|c| c.otlp_endpoint = Some(endpoint)).await;
+    let rx = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint_to(&app_id, &rx.url("/in")).await;
+    send_traced(&app, &app_id, None).await;
+    rx.wait_for("/in", 1, WAIT).await;
+    // One batch, tried three times in all.
+    collector
+        .wait_until("three tries of a batch", WAIT, |got| got.len() >= 3)
+        .await;
+    let dropped = "hookd_trace_spans_dropped_total{reason=\"export_failed\"}";
+    hookd_testkit::poll_until("the dropped spans counted", WAIT, || async {
+        app.scrape().await.get(dropped) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        app.scrape().await.get("hookd_trace_spans_exported_total"),
+        0.0
+    );
+    send_traced(&app, &app_id, None).await;
+    rx.wait_for("/in", 2, WAIT).await;
+}
 
 /// A span as the collector received it.
 #[derive(Clone, Debug)]
