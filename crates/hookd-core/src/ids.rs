@@ -11,7 +11,7 @@ use rand::RngCore;
 use std::fmt;
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const BODY_LEN: usize = 22;
+pub(crate) const BODY_LEN: usize = 22;
 
 /// How far back (ms) an id's time may be from the latest id's and still be made to sort
 /// after it.
@@ -134,6 +134,16 @@ macro_rules! typed_id {
                 self.0
             }
         }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::openapi::id_schema($prefix)
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,6 +12,8 @@
 //! - [`liveness`]: [`liveness::Heartbeat`], how a long-running part shows progress and owed
 //!   work to the watchdog.
 //! - [`metrics`]: counters, gauges and histograms in atomics, and the Prometheus text format.
+//! - `openapi` (feature `openapi`): the OpenAPI schemas of the ids and [`Timestamp`], for
+//!   the server's generated API document.
 //! - [`trace`]: spans, W3C `traceparent`, the bounded queue finished spans wait in, and
 //!   their OTLP/JSON encoding.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
@@ -25,6 +27,8 @@ pub mod ids;
 pub mod liveness;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod retry;
 pub mod signing;
 pub mod time;

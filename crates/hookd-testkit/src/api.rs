@@ -34,9 +34,9 @@ impl Api {
     }
 
     /// `path` under `/api/v1`, or under the root when it lives there (`/ingest/…`,
-    /// `/metrics`).
+    /// `/metrics`, `/docs`).
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("/ingest/") || path == "/metrics" {
+        if path.starts_with("/ingest/") || path == "/metrics" || path == "/docs" {
             format!("{}{path}", self.root)
         } else {
             format!("{}{path}", self.base)

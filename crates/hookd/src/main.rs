@@ -65,6 +65,8 @@ enum Command {
     /// Check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the API's OpenAPI 3.1 document (what `GET /api/v1/openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -143,6 +145,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Keygen(args) => {
             keygen(&args);
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", hookd_server::api::openapi::document());
             Ok(())
         }
     }

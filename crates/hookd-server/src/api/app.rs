@@ -4,6 +4,7 @@ use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::AppPath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,24 +15,33 @@ use hookd_core::{validate, Timestamp};
 use hookd_delivery::EndpointChange;
 use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of create and replace (`ApplicationIn`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApplicationIn)]
 pub struct AppIn {
+    /// 1 to 256 characters.
+    #[schema(min_length = 1, max_length = 256, examples("Acme Inc."))]
     name: String,
+    /// Your own unique id for the application, usable wherever its id is.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^[a-zA-Z0-9\-_.]+$")]
     uid: Option<String>,
+    /// Most deliveries per second to each of its endpoints (also accepted as `throttleRate`).
     #[serde(default, alias = "throttleRate")]
     rate_limit: Option<u32>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     #[serde(default)]
     metadata: Option<Metadata>,
 }
 
 /// Body of PATCH (`ApplicationPatch`): absent fields stay, `null` clears a nullable one
 /// and is refused for the others (`name`, `metadata`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApplicationPatch)]
 pub struct AppPatch {
     #[serde(default, deserialize_with = "not_null")]
     name: Option<String>,
@@ -39,20 +49,23 @@ pub struct AppPatch {
     uid: Option<Option<String>>,
     #[serde(default, alias = "throttleRate", deserialize_with = "double_option")]
     rate_limit: Option<Option<u32>>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     #[serde(default, deserialize_with = "not_null")]
     metadata: Option<Metadata>,
 }
 
 /// `ApplicationOut`. The rate limit is given under both its old (`rateLimit`) and current
 /// (`throttleRate`) Svix names so SDKs of either age read it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ApplicationOut)]
 pub struct AppOut {
     id: AppId,
     uid: Option<String>,
     name: String,
     rate_limit: Option<u32>,
     throttle_rate: Option<u32>,
+    #[schema(value_type = BTreeMap<String, String>)]
     metadata: Metadata,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -72,6 +85,9 @@ impl From<Application> for AppOut {
         }
     }
 }
+
+/// A page of applications (`ListResponse_ApplicationOut_`).
+type AppList = ListResponse<AppOut>;
 
 /// Loads an application by id or uid; 404 `not_found` if it does not exist.
 pub async fn load_app(state: &ApiState, id_or_uid: &str) -> ApiResult<Application> {
@@ -131,8 +147,10 @@ fn new_app(body: AppIn) -> Application {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreateParams {
+    /// Answer 200 with the existing application when its `uid` is taken, instead of 409.
     #[serde(default)]
     get_if_exists: bool,
 }
@@ -166,6 +184,10 @@ pub async fn load_or_create_app(
 }
 
 /// `GET /app`: newest first unless `order=ascending`.
+#[utoipa::path(get, path = "/api/v1/app", tag = "Application",
+    operation_id = "v1.application.list", summary = "List applications",
+    params(PageParams),
+    responses((status = 200, description = "A page of applications, newest first unless `order=ascending`", body = AppList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(params): ApiQuery<PageParams>,
@@ -194,6 +216,13 @@ pub async fn list(
 }
 
 /// `POST /app`: 201, or 200 with the existing app when `get_if_exists` and the uid exists.
+#[utoipa::path(post, path = "/api/v1/app", tag = "Application",
+    operation_id = "v1.application.create", summary = "Create an application",
+    params(CreateParams), request_body = AppIn,
+    responses(
+        (status = 201, description = "Created", body = AppOut),
+        (status = 200, description = "`get_if_exists` and the uid exists: the existing application", body = AppOut),
+    ))]
 pub async fn create(
     State(state): State<ApiState>,
     ApiQuery(params): ApiQuery<CreateParams>,
@@ -227,6 +256,10 @@ pub async fn create(
 }
 
 /// `GET /app/{app_id}`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}", tag = "Application",
+    operation_id = "v1.application.get", summary = "Get an application",
+    params(AppPath),
+    responses((status = 200, description = "The application", body = AppOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath(app_id): ApiPath<String>,
@@ -235,6 +268,13 @@ pub async fn get(
 }
 
 /// `PUT /app/{app_id}`: replaces the app, or creates it (201) with the path as its uid.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}", tag = "Application",
+    operation_id = "v1.application.update", summary = "Replace or create an application",
+    params(AppPath), request_body = AppIn,
+    responses(
+        (status = 200, description = "Replaced", body = AppOut),
+        (status = 201, description = "Created, with the path as its uid", body = AppOut),
+    ))]
 pub async fn upsert(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -264,6 +304,10 @@ pub async fn upsert(
 }
 
 /// `PATCH /app/{app_id}`.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = "Application",
+    operation_id = "v1.application.patch", summary = "Change some of an application's fields",
+    params(AppPath), request_body = AppPatch,
+    responses((status = 200, description = "Changed", body = AppOut)))]
 pub async fn patch(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -291,6 +335,10 @@ pub async fn patch(
 }
 
 /// `DELETE /app/{app_id}`: 204; everything under the app goes with it.
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = "Application",
+    operation_id = "v1.application.delete", summary = "Delete an application and everything under it",
+    params(AppPath),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,

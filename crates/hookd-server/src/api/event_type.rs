@@ -1,9 +1,10 @@
-//! Event types: `/api/v1/event-type` and `/api/v1/event-type/{name}`. Addressed by name;
+//! Event types: `/api/v1/event-type` and `/api/v1/event-type/{event_type_name}`. Addressed by name;
 //! DELETE archives unless `expunge=true`.
 
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{double_option, not_null, ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::EventTypePath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,9 +13,10 @@ use hookd_core::model::EventType;
 use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Body of create (`EventTypeIn`, with `name`) and replace (`EventTypeUpsertIn`, without).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeIn {
     #[serde(default)]
@@ -25,6 +27,7 @@ pub struct EventTypeIn {
     archived: bool,
     #[serde(default)]
     deprecated: bool,
+    #[schema(value_type = Option<Object>)]
     #[serde(default)]
     schemas: Option<serde_json::Value>,
     #[serde(default)]
@@ -36,7 +39,7 @@ pub struct EventTypeIn {
 
 /// Body of PATCH (`EventTypePatch`): absent fields stay, `null` clears a nullable one and
 /// is refused for the others (`description`, `archived`, `deprecated`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypePatch {
     #[serde(default, deserialize_with = "not_null")]
@@ -45,6 +48,7 @@ pub struct EventTypePatch {
     archived: Option<bool>,
     #[serde(default, deserialize_with = "not_null")]
     deprecated: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     #[serde(default, deserialize_with = "double_option")]
     schemas: Option<Option<serde_json::Value>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -54,13 +58,14 @@ pub struct EventTypePatch {
 }
 
 /// `EventTypeOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventTypeOut {
     name: String,
     description: String,
     archived: bool,
     deprecated: bool,
+    #[schema(value_type = Option<Object>)]
     schemas: Option<serde_json::Value>,
     feature_flag: Option<String>,
     feature_flags: Option<Vec<String>>,
@@ -128,6 +133,9 @@ fn check_name(name: &str) -> ApiResult<()> {
     validate::event_type_name(name).map_err(|m| ApiError::field("name", m))
 }
 
+/// A page of event types (`ListResponse_EventTypeOut_`).
+type EventTypeList = ListResponse<EventTypeOut>;
+
 async fn load(state: &ApiState, name: &str) -> ApiResult<EventType> {
     state
         .store
@@ -146,13 +154,22 @@ fn conflict(e: StoreError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Include archived event types.
     #[serde(default)]
     include_archived: bool,
+    /// Accepted for compatibility: event types always carry their schemas.
+    #[allow(dead_code)]
+    with_content: Option<bool>,
 }
 
 /// `GET /event-type`: by name.
+#[utoipa::path(get, path = "/api/v1/event-type", tag = "Event Type",
+    operation_id = "v1.event-type.list", summary = "List event types",
+    params(PageParams, ListParams),
+    responses((status = 200, description = "A page of event types, by name", body = EventTypeList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(page): ApiQuery<PageParams>,
@@ -171,6 +188,10 @@ pub async fn list(
 }
 
 /// `POST /event-type`: 201; 409 if the name exists.
+#[utoipa::path(post, path = "/api/v1/event-type", tag = "Event Type",
+    operation_id = "v1.event-type.create", summary = "Create an event type",
+    params(), request_body = EventTypeIn,
+    responses((status = 201, description = "Created", body = EventTypeOut)))]
 pub async fn create(
     State(state): State<ApiState>,
     ApiJson(mut body): ApiJson<EventTypeIn>,
@@ -184,7 +205,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(et.into())))
 }
 
-/// `GET /event-type/{name}` (archived types too).
+/// `GET /event-type/{event_type_name}` (archived types too).
+#[utoipa::path(get, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    operation_id = "v1.event-type.get", summary = "Get an event type (archived ones too)",
+    params(EventTypePath),
+    responses((status = 200, description = "The event type", body = EventTypeOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath(name): ApiPath<String>,
@@ -192,7 +217,11 @@ pub async fn get(
     Ok(Json(load(&state, &name).await?.into()))
 }
 
-/// `PUT /event-type/{name}`: replaces, or creates (201).
+/// `PUT /event-type/{event_type_name}`: replaces, or creates (201).
+#[utoipa::path(put, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    operation_id = "v1.event-type.update", summary = "Replace or create an event type",
+    params(EventTypePath), request_body(content = EventTypeIn, description = "`name` is taken from the path"),
+    responses((status = 200, description = "Replaced", body = EventTypeOut), (status = 201, description = "Created", body = EventTypeOut)))]
 pub async fn upsert(
     State(state): State<ApiState>,
     ApiPath(name): ApiPath<String>,
@@ -214,7 +243,11 @@ pub async fn upsert(
     }
 }
 
-/// `PATCH /event-type/{name}`.
+/// `PATCH /event-type/{event_type_name}`.
+#[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    operation_id = "v1.event-type.patch", summary = "Change some of an event type's fields",
+    params(EventTypePath), request_body = EventTypePatch,
+    responses((status = 200, description = "Changed", body = EventTypeOut)))]
 pub async fn patch(
     State(state): State<ApiState>,
     ApiPath(name): ApiPath<String>,
@@ -244,13 +277,19 @@ pub async fn patch(
     Ok(Json(et.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteParams {
+    /// Delete the event type instead of archiving it.
     #[serde(default)]
     expunge: bool,
 }
 
-/// `DELETE /event-type/{name}`: archives it, or removes it with `expunge=true`. 204.
+/// `DELETE /event-type/{event_type_name}`: archives it, or removes it with `expunge=true`. 204.
+#[utoipa::path(delete, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
+    operation_id = "v1.event-type.delete", summary = "Archive an event type, or delete it with `expunge=true`",
+    params(EventTypePath, DeleteParams),
+    responses((status = 204, description = "Archived or deleted")))]
 pub async fn delete(
     State(state): State<ApiState>,
     ApiPath(name): ApiPath<String>,

@@ -14,13 +14,29 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use hookd_store::{RateLimitedLog, StoreError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// The body of `health` and `ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    /// `ok`; `degraded` when something below is not; `unavailable` without a database.
+    status: &'static str,
+    /// `database`: `ok`, `storage_full` or `unavailable`; `migrations` (readiness only):
+    /// `current`, `behind`, `ahead` or `unknown`; each watched part of the engine (`poller`,
+    /// `dispatcher`, `recorder`, ...): `ok` or `stalled`.
+    components: BTreeMap<&'static str, &'static str>,
+}
 
 /// A load balancer polls health often; one line a second while the database is down.
 static HEALTH_LOG: RateLimitedLog = RateLimitedLog::new();
 
 /// `GET /api/v1/health`: the database and every watched part of the node.
-pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health",
+    operation_id = "v1.health.get", summary = "Health: the database and every part of the engine",
+    responses((status = 200, description = "Everything is ok", body = HealthOut), (status = 503, description = "Degraded or unavailable; `components` says what", body = HealthOut)))]
+pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<HealthOut>) {
     let database = database(&state).await;
     answer(&state, database, None)
 }
@@ -29,7 +45,10 @@ pub async fn health(State(state): State<ApiState>) -> (StatusCode, Json<Value>) 
 /// build expects (`migrations`: `current`, `behind` before this build's migrations ran,
 /// `ahead` when a newer hookd migrated it). A load balancer takes a node that is not
 /// ready out of rotation.
-pub async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(get, path = "/api/v1/health/ready", tag = "Health",
+    operation_id = "hookd.health.ready", summary = "Readiness: health, and the schema is current",
+    responses((status = 200, description = "Ready", body = HealthOut), (status = 503, description = "Not ready; `components` says why", body = HealthOut)))]
+pub async fn ready(State(state): State<ApiState>) -> (StatusCode, Json<HealthOut>) {
     let database = database(&state).await;
     let migrations = match state.store.schema_version().await {
         Ok(v) if v.is_current() => "current",
@@ -65,19 +84,16 @@ fn answer(
     state: &ApiState,
     database: &'static str,
     migrations: Option<&'static str>,
-) -> (StatusCode, Json<Value>) {
-    let mut components = Map::new();
-    components.insert("database".into(), json!(database));
+) -> (StatusCode, Json<HealthOut>) {
+    let mut components = BTreeMap::new();
+    components.insert("database", database);
     if let Some(m) = migrations {
-        components.insert("migrations".into(), json!(m));
+        components.insert("migrations", m);
     }
     let mut stalled = false;
     for (part, is_stalled) in state.watchdog.parts() {
         stalled |= is_stalled;
-        components.insert(
-            part.into(),
-            json!(if is_stalled { "stalled" } else { "ok" }),
-        );
+        components.insert(part, if is_stalled { "stalled" } else { "ok" });
     }
     let status = if database == "unavailable" {
         "unavailable"
@@ -91,13 +107,13 @@ fn answer(
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(json!({ "status": status, "components": components })),
-    )
+    (code, Json(HealthOut { status, components }))
 }
 
 /// Liveness: answers without touching the database.
+#[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health",
+    operation_id = "v1.health.ping", summary = "The process answers",
+    responses((status = 204, description = "Serving")))]
 pub async fn ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }

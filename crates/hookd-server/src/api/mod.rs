@@ -13,6 +13,8 @@
 //!   authentication, and `/ingest/{token}`, where providers send (no bearer token).
 //! - [`portal`]: app-portal access (tokens limited to one application).
 //! - [`health`]: health and ping (no token).
+//! - [`openapi`]: the OpenAPI document generated from the handlers and their types,
+//!   `GET /api/v1/openapi.json` and the `/docs` page (no token).
 //! - [`scrape`]: `GET /metrics` (its own token, if any; see [`crate::metrics`]).
 //! - [`shared`]: what several areas use, kept out of their handler files: a new message's
 //!   fan-out target and payload expiry, and a message's JSON shape.
@@ -37,6 +39,7 @@ pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod message;
+pub mod openapi;
 pub mod portal;
 pub mod scrape;
 pub mod shared;
@@ -120,7 +123,7 @@ pub fn router(state: ApiState) -> Router {
             get(event_type::list).post(event_type::create),
         )
         .route(
-            "/event-type/{name}",
+            "/event-type/{event_type_name}",
             get(event_type::get)
                 .put(event_type::upsert)
                 .patch(event_type::patch)
@@ -268,6 +271,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health::health))
         .route("/health/ping", get(health::ping))
         .route("/health/ready", get(health::ready))
+        .route("/openapi.json", get(openapi::openapi_json))
         .merge(authed);
 
     // A declared body over the limit is 413 before anything reads it (no `100 Continue`).
@@ -278,7 +282,7 @@ pub fn router(state: ApiState) -> Router {
         access_log: state.access_log,
         tracer: state.tracer.clone(),
     };
-    let mut router = Router::new();
+    let mut router = Router::new().route("/docs", get(openapi::docs_page));
     if state.metrics_access.on_api {
         router = router.route("/metrics", get(scrape::metrics));
     }

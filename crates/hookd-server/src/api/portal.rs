@@ -8,6 +8,7 @@
 use crate::api::app::{load_or_create_app, AppIn};
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath};
+use crate::api::http::paths::AppPath;
 use crate::api::http::portal_token::{mint, unix_now, PortalClaims};
 use crate::api::ApiState;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use axum::http::header::HOST;
 use axum::http::HeaderMap;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Lifetime of a token when the request gives none: 7 days, as in Svix.
 pub const DEFAULT_EXPIRY_SECS: u64 = 7 * 86_400;
@@ -22,7 +24,7 @@ pub const DEFAULT_EXPIRY_SECS: u64 = 7 * 86_400;
 pub const MAX_EXPIRY_SECS: u64 = 7 * 86_400;
 
 /// Body of the request (`AppPortalAccessIn`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppPortalAccessIn {
     /// Creates the application when the path's id or uid does not exist yet.
@@ -44,7 +46,7 @@ pub struct AppPortalAccessIn {
 }
 
 /// `AppPortalAccessOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AppPortalAccessOut {
     /// This server's API base for the application, with the token in the fragment.
     url: String,
@@ -52,6 +54,10 @@ pub struct AppPortalAccessOut {
 }
 
 /// `POST /api/v1/auth/app-portal-access/{app_id}`.
+#[utoipa::path(post, path = "/api/v1/auth/app-portal-access/{app_id}", tag = "Authentication",
+    operation_id = "v1.authentication.app-portal-access", summary = "A token and link for one application's consumer portal",
+    params(AppPath), request_body = AppPortalAccessIn,
+    responses((status = 200, description = "The token, and the link carrying it", body = AppPortalAccessOut)))]
 pub async fn app_portal_access(
     State(state): State<ApiState>,
     ApiPath(app_id): ApiPath<String>,

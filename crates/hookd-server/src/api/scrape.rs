@@ -6,6 +6,7 @@
 use super::http::auth::{bearer, token_matches};
 use super::http::error::ApiError;
 use super::ApiState;
+use crate::api::http::error::HttpErrorOut;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::HeaderMap;
@@ -22,6 +23,13 @@ pub struct MetricsAccess {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "Health",
+    operation_id = "hookd.metrics.get", summary = "Prometheus metrics",
+    description = "The Prometheus text format (0.0.4). Served here unless `metrics_listen` moves it to an address of its own; with `metrics_token` set it needs that token (or the admin token) as a bearer token.",
+    responses(
+        (status = 200, description = "The metrics", content_type = "text/plain", body = String),
+        (status = 401, description = "`metrics_token` is set and was not given", body = HttpErrorOut),
+    ))]
 pub async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.metrics_access.token {
         let given = headers.get(AUTHORIZATION).map_or("", bearer);

@@ -47,6 +47,9 @@ pub(crate) const ROUTES: &[Route] = &[
     Route("GET", "/health", Public, ""),
     Route("GET", "/health/ping", Public, ""),
     Route("GET", "/health/ready", Public, ""),
+    Route("GET", "/openapi.json", Public, ""),
+    // At the root: the API reference page.
+    Route("GET", "/docs", Public, ""),
     // At the root, like the receive URL (no `/api/v1`).
     Route("GET", "/metrics", Public, ""),
     Route("GET", "/app", AdminOnly, ""),
@@ -62,20 +65,20 @@ pub(crate) const ROUTES: &[Route] = &[
         AdminOnly,
         r#"{"name":"portal.made","description":"x"}"#,
     ),
-    Route("GET", "/event-type/{name}", Shared, ""),
+    Route("GET", "/event-type/{event_type_name}", Shared, ""),
     Route(
         "PUT",
-        "/event-type/{name}",
+        "/event-type/{event_type_name}",
         AdminOnly,
         r#"{"description":"changed"}"#,
     ),
     Route(
         "PATCH",
-        "/event-type/{name}",
+        "/event-type/{event_type_name}",
         AdminOnly,
         r#"{"description":"changed"}"#,
     ),
-    Route("DELETE", "/event-type/{name}", AdminOnly, ""),
+    Route("DELETE", "/event-type/{event_type_name}", AdminOnly, ""),
     Route("GET", "/app/{app_id}/endpoint", OwnApp, ""),
     Route(
         "POST",
@@ -433,7 +436,7 @@ fn path_for(pattern: &str, app_part: &str, res: &Fixture) -> String {
         .replace("{endpoint_id}", &res.endpoint_id)
         .replace("{msg_id}", &res.msg_id)
         .replace("{attempt_id}", &res.attempt_id)
-        .replace("{name}", EVENT)
+        .replace("{event_type_name}", EVENT)
         .replace("{source_id}", "src_portal")
         .replace("{token}", "not-a-receive-token")
 }

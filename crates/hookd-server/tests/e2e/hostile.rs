@@ -132,7 +132,7 @@ impl Fixture {
             .replace("{attempt_id}", &self.attempt_id)
             .replace("{task_id}", &self.task_id)
             .replace("{source_id}", &self.source_id)
-            .replace("{name}", EVENT)
+            .replace("{event_type_name}", EVENT)
             .replace("{token}", "no-such-token")
     }
 

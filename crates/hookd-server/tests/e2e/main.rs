@@ -30,6 +30,7 @@ mod ingest_receive;
 mod input_rules;
 mod listener;
 mod metrics;
+mod openapi;
 mod retention;
 mod signing;
 mod traces;

@@ -11,10 +11,11 @@ use hookd_core::{validate, Timestamp};
 use hookd_store::StoreError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// Body of create and replace (`EndpointIn` / `EndpointUpdate`). Accepts Svix's older and
 /// newer names (`filterTypes`/`eventTypes`, `rateLimit`/`throttleRate`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointIn {
     url: String,
@@ -38,6 +39,7 @@ pub struct EndpointIn {
     channels: Option<Vec<String>>,
     #[serde(default)]
     disabled: bool,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     #[serde(default)]
     metadata: Option<Metadata>,
     /// Only read on create.
@@ -88,7 +90,7 @@ pub fn signing_key(
 /// Body of PATCH (`EndpointPatch`): absent fields stay, `null` clears a nullable one and
 /// is refused for the others (`url`, `description`, `version`, `fifo`, `disabled`,
 /// `metadata`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointPatch {
     #[serde(default, deserialize_with = "not_null")]
@@ -111,6 +113,7 @@ pub struct EndpointPatch {
     channels: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "not_null")]
     disabled: Option<bool>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     #[serde(default, deserialize_with = "not_null")]
     metadata: Option<Metadata>,
 }

@@ -15,6 +15,7 @@ use crate::api::app::load_app;
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath};
+use crate::api::http::paths::EndpointPath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,24 +25,32 @@ use hookd_core::{validate, Timestamp};
 use hookd_delivery::EndpointChange;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EndpointHeadersOut)]
 pub struct HeadersOut {
     headers: BTreeMap<String, String>,
     sensitive: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = EndpointHeadersIn)]
 pub struct HeadersIn {
     headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = EndpointHeadersPatchIn)]
 pub struct HeadersPatch {
     headers: BTreeMap<String, Option<String>>,
 }
 
 /// `GET .../headers`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    operation_id = "v1.endpoint.get-headers", summary = "Get an endpoint's custom headers",
+    params(EndpointPath),
+    responses((status = 200, description = "The headers; the values of sensitive ones are hidden", body = HeadersOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
@@ -59,6 +68,10 @@ pub async fn get(
 }
 
 /// `PUT .../headers`: 204.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    operation_id = "v1.endpoint.update-headers", summary = "Replace an endpoint's custom headers",
+    params(EndpointPath), request_body = HeadersIn,
+    responses((status = 204, description = "Replaced")))]
 pub async fn update(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -73,6 +86,10 @@ pub async fn update(
 }
 
 /// `PATCH .../headers`: 204.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    operation_id = "v1.endpoint.patch-headers", summary = "Change some of an endpoint's custom headers",
+    params(EndpointPath), request_body = HeadersPatch,
+    responses((status = 204, description = "Changed")))]
 pub async fn patch(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,

@@ -27,6 +27,7 @@ use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::{AppPath, EndpointPath};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -37,9 +38,10 @@ use hookd_core::Timestamp;
 use hookd_delivery::EndpointChange;
 use hookd_store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// `EndpointOut`, with the subscription and rate limit under both Svix names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointOut {
     id: EndpointId,
@@ -56,6 +58,7 @@ pub struct EndpointOut {
     event_types: Option<Vec<String>>,
     channels: Option<Vec<String>>,
     disabled: bool,
+    #[schema(value_type = BTreeMap<String, String>)]
     metadata: Metadata,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -85,6 +88,9 @@ impl From<Endpoint> for EndpointOut {
 }
 
 /// Loads an endpoint of `app` by id or uid; 404 if missing.
+/// A page of endpoints (`ListResponse_EndpointOut_`).
+type EndpointList = ListResponse<EndpointOut>;
+
 pub async fn load_endpoint(state: &ApiState, app: &AppId, id_or_uid: &str) -> ApiResult<Endpoint> {
     state
         .store
@@ -135,6 +141,10 @@ pub(super) async fn changed(
 }
 
 /// `GET /app/{app_id}/endpoint`: newest first unless `order=ascending`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint",
+    operation_id = "v1.endpoint.list", summary = "List an application's endpoints",
+    params(AppPath, PageParams),
+    responses((status = 200, description = "A page of endpoints, newest first unless `order=ascending`", body = EndpointList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiPath(app_id): ApiPath<String>,
@@ -151,6 +161,10 @@ pub async fn list(
 }
 
 /// `POST /app/{app_id}/endpoint`: 201. The secret is generated unless given.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint",
+    operation_id = "v1.endpoint.create", summary = "Create an endpoint",
+    params(AppPath), request_body = EndpointIn,
+    responses((status = 201, description = "Created; its signing secret is generated unless given", body = EndpointOut)))]
 pub async fn create(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -168,6 +182,10 @@ pub async fn create(
 }
 
 /// `GET /app/{app_id}/endpoint/{endpoint_id}`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    operation_id = "v1.endpoint.get", summary = "Get an endpoint",
+    params(EndpointPath),
+    responses((status = 200, description = "The endpoint", body = EndpointOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
@@ -178,6 +196,10 @@ pub async fn get(
 
 /// `PUT /app/{app_id}/endpoint/{endpoint_id}`: replaces, or creates (201) with the path as
 /// its uid.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    operation_id = "v1.endpoint.update", summary = "Replace or create an endpoint",
+    params(EndpointPath), request_body = EndpointIn,
+    responses((status = 200, description = "Replaced", body = EndpointOut), (status = 201, description = "Created, with the path as its uid", body = EndpointOut)))]
 pub async fn upsert(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -213,6 +235,10 @@ pub async fn upsert(
 }
 
 /// `PATCH /app/{app_id}/endpoint/{endpoint_id}`.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    operation_id = "v1.endpoint.patch", summary = "Change some of an endpoint's fields",
+    params(EndpointPath), request_body = EndpointPatch,
+    responses((status = 200, description = "Changed", body = EndpointOut)))]
 pub async fn patch(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -235,6 +261,10 @@ pub async fn patch(
 }
 
 /// `DELETE /app/{app_id}/endpoint/{endpoint_id}`: 204.
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
+    operation_id = "v1.endpoint.delete", summary = "Delete an endpoint",
+    params(EndpointPath),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,

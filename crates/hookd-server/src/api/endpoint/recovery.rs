@@ -12,6 +12,7 @@ use crate::api::app::load_app;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::{EndpointPath, TaskPath};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,11 +21,12 @@ use hookd_core::ids::{AppId, EndpointId, TaskId};
 use hookd_core::Timestamp;
 use hookd_store::RecoveryTask;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// The one kind of background task hookd runs.
 const TASK_KIND: &str = "endpoint.recover";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverIn {
     since: Timestamp,
@@ -32,7 +34,7 @@ pub struct RecoverIn {
     until: Option<Timestamp>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecoverOut {
     id: TaskId,
@@ -41,8 +43,9 @@ pub struct RecoverOut {
     updated_at: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BackgroundTaskData)]
 pub struct TaskData {
     app_id: AppId,
     endpoint_id: EndpointId,
@@ -53,8 +56,9 @@ pub struct TaskData {
 }
 
 /// `BackgroundTaskOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BackgroundTaskOut)]
 pub struct TaskOut {
     id: TaskId,
     status: &'static str,
@@ -82,6 +86,10 @@ impl From<RecoveryTask> for TaskOut {
 }
 
 /// `POST /app/{app_id}/endpoint/{endpoint_id}/recover`: 202.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
+    operation_id = "v1.endpoint.recover", summary = "Re-send an endpoint's failed deliveries since a time",
+    params(EndpointPath), request_body = RecoverIn,
+    responses((status = 202, description = "Started; follow it at `/background-task/{id}`", body = RecoverOut)))]
 pub async fn recover(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
@@ -116,6 +124,10 @@ pub async fn recover(
 }
 
 /// `GET /background-task/{task_id}`.
+#[utoipa::path(get, path = "/api/v1/background-task/{task_id}", tag = "Background Task",
+    operation_id = "v1.background-task.get", summary = "Get a background task",
+    params(TaskPath),
+    responses((status = 200, description = "The task", body = TaskOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath(task_id): ApiPath<String>,
@@ -129,14 +141,24 @@ pub async fn get(
 }
 
 /// The filters of `GET /background-task`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskFilter {
+    /// `running`, `finished` or `failed`.
     status: Option<String>,
+    /// `endpoint.recover`.
     task: Option<String>,
 }
 
+/// A page of background tasks (`ListResponse_BackgroundTaskOut_`).
+type TaskList = ListResponse<TaskOut>;
+
 /// `GET /background-task`: newest first unless `order=ascending`. `status` and `task`
 /// filter the page's items (a filtered page may hold fewer than `limit`).
+#[utoipa::path(get, path = "/api/v1/background-task", tag = "Background Task",
+    operation_id = "v1.background-task.list", summary = "List background tasks",
+    params(PageParams, TaskFilter),
+    responses((status = 200, description = "A page of tasks, newest first unless `order=ascending`", body = TaskList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(params): ApiQuery<PageParams>,

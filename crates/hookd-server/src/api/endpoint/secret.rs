@@ -7,23 +7,27 @@ use crate::api::app::load_app;
 use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiPath, OptionalJson};
+use crate::api::http::paths::EndpointPath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::{Extension, Json};
 use hookd_core::Timestamp;
 use hookd_delivery::EndpointChange;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// `{"key": ...}`: what receivers verify with, the `whsec_` secret or, for an ed25519
 /// endpoint, its `whpk_` public key (the `whsk_` secret key never leaves hookd).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EndpointSecretOut)]
 pub struct SecretOut {
     key: String,
 }
 
 /// The body of a rotation; both fields optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EndpointSecretRotateIn)]
 pub struct RotateIn {
     /// The new key; generated when absent or null.
     key: Option<String>,
@@ -42,6 +46,10 @@ const MAX_GRACE_SECONDS: u32 = 7 * 86_400;
 /// new `whsec_` secret, or the new `whpk_` public key of an ed25519 key).
 /// The replaced key keeps signing (a second signature in `webhook-signature`) until the
 /// grace period ends; at most `MAX_PREVIOUS_SECRETS` old keys are kept.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint",
+    operation_id = "v1.endpoint.rotate-secret", summary = "Rotate an endpoint's signing secret",
+    params(EndpointPath), request_body(content = Option<RotateIn>, description = "Optional: an empty body generates a new key"),
+    responses((status = 200, description = "Rotated; the new key (the old one keeps signing for the grace period)", body = SecretOut)))]
 pub async fn rotate(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -78,6 +86,10 @@ pub async fn rotate(
 
 /// `GET /app/{app_id}/endpoint/{endpoint_id}/secret`: `{"key": "whsec_..."}`, or
 /// `{"key": "whpk_..."}` for an ed25519 endpoint.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = "Endpoint",
+    operation_id = "v1.endpoint.get-secret", summary = "Get an endpoint's signing secret",
+    params(EndpointPath),
+    responses((status = 200, description = "`whsec_...`, or `whpk_...` (the public key) for an ed25519 endpoint", body = SecretOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,

@@ -11,6 +11,7 @@ use super::load_endpoint;
 use crate::api::app::load_app;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath};
+use crate::api::http::paths::EndpointPath;
 use crate::api::shared::message::{payload_expiry, MessageOut};
 use crate::api::ApiState;
 use axum::extract::State;
@@ -21,14 +22,20 @@ use hookd_core::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = EventExampleIn)]
 pub struct ExampleIn {
     event_type: String,
 }
 
 /// `POST /app/{app_id}/endpoint/{endpoint_id}/send-example`.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint",
+    operation_id = "v1.endpoint.send-example", summary = "Send an event type's example to one endpoint",
+    params(EndpointPath), request_body = ExampleIn,
+    responses((status = 200, description = "The message sent", body = MessageOut)))]
 pub async fn send_example(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,

@@ -6,18 +6,22 @@ use super::load_endpoint;
 use crate::api::app::load_app;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{parse_time, ApiPath, ApiQuery};
+use crate::api::http::paths::EndpointPath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsParams {
     since: Option<String>,
     until: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EndpointStats)]
 pub struct StatsOut {
     success: u64,
     pending: u64,
@@ -27,6 +31,10 @@ pub struct StatsOut {
 }
 
 /// `GET /app/{app_id}/endpoint/{endpoint_id}/stats`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint",
+    operation_id = "v1.endpoint.get-stats", summary = "Count an endpoint's deliveries by status",
+    params(EndpointPath, StatsParams),
+    responses((status = 200, description = "Deliveries by status", body = StatsOut)))]
 pub async fn stats(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,

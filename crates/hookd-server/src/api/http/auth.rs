@@ -59,7 +59,7 @@ pub fn portal_scope(pattern: &str, method: &Method) -> PortalScope {
     let read = method == Method::GET || method == Method::HEAD;
     if pattern.starts_with("/app/{app_id}/") || (pattern == "/app/{app_id}" && read) {
         PortalScope::OwnApp
-    } else if read && (pattern == "/event-type" || pattern == "/event-type/{name}") {
+    } else if read && (pattern == "/event-type" || pattern == "/event-type/{event_type_name}") {
         PortalScope::Shared
     } else {
         PortalScope::Denied
@@ -227,9 +227,9 @@ mod tests {
             ("/app", Method::GET, Denied),
             ("/app", Method::POST, Denied),
             ("/event-type", Method::GET, Shared),
-            ("/event-type/{name}", Method::GET, Shared),
+            ("/event-type/{event_type_name}", Method::GET, Shared),
             ("/event-type", Method::POST, Denied),
-            ("/event-type/{name}", Method::PATCH, Denied),
+            ("/event-type/{event_type_name}", Method::PATCH, Denied),
             ("/auth/app-portal-access/{app_id}", Method::POST, Denied),
             ("/some/future/route", Method::GET, Denied),
             ("/app/{app}/endpoint", Method::GET, Denied),

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use hookd_store::{RateLimitedLog, StoreError};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An API failure, turned into a status and a JSON body by [`IntoResponse`].
 #[derive(Debug)]
@@ -47,6 +48,49 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The body of every error but validation: a stable `code` and a sentence for people.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HttpErrorOut)]
+pub struct HttpErrorOut {
+    /// Stable, snake_case: what a program matches on.
+    pub code: &'static str,
+    /// What went wrong, for people; the wording may change.
+    pub detail: String,
+}
+
+/// The body of a 422: Svix's shape (a list of `{loc, msg, type}`), which the SDKs parse.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = HTTPValidationError)]
+pub struct ValidationErrorOut {
+    /// `validation`, or `idempotency_key_reused`.
+    pub code: &'static str,
+    pub detail: Vec<ValidationErrorItem>,
+}
+
+/// One refused value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationErrorItem {
+    /// Where the value is: `["body", "url"]`, `["query", "limit"]`, `["header", "idempotency-key"]`.
+    pub loc: Vec<String>,
+    pub msg: String,
+    /// Always `value_error`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl ValidationErrorOut {
+    fn one(code: &'static str, loc: Vec<String>, msg: String) -> Self {
+        Self {
+            code,
+            detail: vec![ValidationErrorItem {
+                loc,
+                msg,
+                kind: "value_error",
+            }],
+        }
+    }
+}
 
 /// During a database outage (or while the disk is full) every request fails the same way:
 /// log one line a second per cause, with how many were left out, instead of one per request.
@@ -117,11 +161,8 @@ impl IntoResponse for ApiError {
                 } else {
                     format!("{field}: {msg}")
                 };
-                let body = json!({
-                    "code": "validation",
-                    "detail": [{ "loc": loc, "msg": msg, "type": "value_error" }],
-                });
-                (StatusCode::UNPROCESSABLE_ENTITY, body)
+                let body = ValidationErrorOut::one("validation", loc, msg);
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
             }
             Self::InvalidJson(detail) => simple(StatusCode::BAD_REQUEST, "invalid_json", &detail),
             Self::UnreadableBody(detail) => {
@@ -138,17 +179,14 @@ impl IntoResponse for ApiError {
             ),
             Self::Conflict(detail) => simple(StatusCode::CONFLICT, "conflict", &detail),
             // Svix's 422 shape (a `detail` list), which the SDKs parse.
-            Self::IdempotencyKeyReused => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({
-                    "code": "idempotency_key_reused",
-                    "detail": [{
-                        "loc": ["header", "idempotency-key"],
-                        "msg": "this idempotency-key was already used for a different request",
-                        "type": "value_error",
-                    }],
-                }),
-            ),
+            Self::IdempotencyKeyReused => {
+                let body = ValidationErrorOut::one(
+                    "idempotency_key_reused",
+                    vec!["header".into(), "idempotency-key".into()],
+                    "this idempotency-key was already used for a different request".into(),
+                );
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+            }
             Self::IdempotencyKeyInProgress => simple(
                 StatusCode::CONFLICT,
                 "idempotency_key_in_progress",
@@ -193,8 +231,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn simple(status: StatusCode, code: &str, detail: &str) -> (StatusCode, serde_json::Value) {
-    (status, json!({ "code": code, "detail": detail }))
+fn simple(status: StatusCode, code: &'static str, detail: &str) -> (StatusCode, HttpErrorOut) {
+    let detail = detail.to_owned();
+    (status, HttpErrorOut { code, detail })
 }
 
 /// Fallback for unknown routes.

@@ -6,6 +6,7 @@
 //!   [`nul_check`], they refuse text no database can hold (a NUL) before any handler.
 //! - [`pagination`]: `limit`/`iterator`/`order` and the `{data, iterator, prevIterator, done}`
 //!   response over the store's keyset pages.
+//! - [`paths`]: the routes' path parameters, described for the OpenAPI document.
 //! - [`auth`]: the bearer token check (everything but health): the admin token, or an
 //!   app-portal token ([`portal_token`]: minted and verified statelessly) limited to one
 //!   application.
@@ -25,5 +26,6 @@ pub mod idempotency;
 pub mod nul_check;
 pub mod observe;
 pub mod pagination;
+pub mod paths;
 pub mod portal_token;
 pub mod trace;

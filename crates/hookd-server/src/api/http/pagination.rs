@@ -13,6 +13,10 @@
 use super::error::ApiError;
 use hookd_store::{Page, PageRequest};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 /// Items per page when the client does not say.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -22,7 +26,7 @@ pub const MAX_LIMIT: u32 = 250;
 const MAX_ITERATOR_LEN: usize = 300;
 
 /// Sort order requested by the client.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Ordering {
     Ascending,
@@ -30,10 +34,16 @@ pub enum Ordering {
 }
 
 /// The pagination query parameters every list accepts.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Most items to return (at most 250; default 50).
+    #[param(minimum = 1)]
     pub limit: Option<u32>,
+    /// The `iterator` (or `prevIterator`) of the previous page.
+    #[param(max_length = 300)]
     pub iterator: Option<String>,
+    /// The list's order (each list has its natural one).
     pub order: Option<Ordering>,
 }
 
@@ -90,6 +100,50 @@ pub struct ListResponse<T> {
     pub iterator: Option<String>,
     pub prev_iterator: Option<String>,
     pub done: bool,
+}
+
+/// Named like Svix's (`ListResponse_ApplicationOut_`), one component per item type.
+impl<T: ToSchema> ToSchema for ListResponse<T> {
+    fn name() -> Cow<'static, str> {
+        format!("ListResponse_{}_", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
+}
+
+impl<T: ToSchema> PartialSchema for ListResponse<T> {
+    fn schema() -> RefOr<Schema> {
+        let nullable_string = |what: &str| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(what))
+        };
+        let item = Ref::from_schema_name(T::name());
+        ObjectBuilder::new()
+            .property("data", ArrayBuilder::new().items(item))
+            .required("data")
+            .property(
+                "iterator",
+                nullable_string("Pass it back as `iterator` for the next page."),
+            )
+            .required("iterator")
+            .property(
+                "prevIterator",
+                nullable_string("Pass it back as `iterator` for the previous page."),
+            )
+            .required("prevIterator")
+            .property(
+                "done",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some("No items after this page (for now).")),
+            )
+            .required("done")
+            .into()
+    }
 }
 
 impl Cursor {

@@ -25,8 +25,10 @@
 use super::source::app_uid;
 use super::source_type::provider_config;
 use crate::api::http::cache::FanOutCache;
+use crate::api::http::error::HttpErrorOut;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::ApiPath;
+use crate::api::http::paths::ReceivePath;
 use crate::api::http::trace::{IngestNote, RequestTrace};
 use crate::api::shared::fan_out::fan_out;
 use crate::api::shared::message::payload_expiry;
@@ -156,6 +158,20 @@ impl Receiver {
 }
 
 /// `POST|PUT /ingest/{token}`.
+#[utoipa::path(post, path = "/ingest/{token}", tag = "Ingest",
+    operation_id = "hookd.ingest.receive", summary = "Where a provider sends its webhooks",
+    description = "No bearer token: the unguessable token in the path names the source. The request is verified as the source's provider signs it, stored, and forwarded to the source's endpoints. `PUT` is accepted too.",
+    params(ReceivePath),
+    request_body(content = String, content_type = "*/*", description = "The provider's request, as it sends it"),
+    responses(
+        (status = 204, description = "Verified and stored (or a duplicate of an event already stored)",
+            headers(("x-hookd-msg-id" = String, description = "The stored message"),
+                    ("x-hookd-duplicate" = String, description = "`true` when the event was stored before"))),
+        (status = 200, description = "A provider's handshake or verification request, answered as it expects"),
+        (status = 401, description = "Refused: the signature, timestamp or configuration does not verify; recorded in the source's rejection log", body = HttpErrorOut),
+        (status = 404, description = "No source has this receive URL", body = HttpErrorOut),
+        (status = 413, description = "The body is larger than the server accepts; recorded in the rejection log", body = HttpErrorOut),
+    ))]
 #[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn receive(
     State(state): State<ApiState>,

@@ -6,6 +6,7 @@ use super::source::load_source;
 use crate::api::http::error::ApiResult;
 use crate::api::http::extract::{ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::SourcePath;
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::Json;
@@ -14,10 +15,12 @@ use hookd_core::model::IngestRejection;
 use hookd_core::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use utoipa::ToSchema;
 
 /// One refused request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IngestRejectionOut)]
 pub struct RejectionOut {
     id: RejectionId,
     source_id: SourceId,
@@ -49,7 +52,14 @@ impl From<IngestRejection> for RejectionOut {
     }
 }
 
+/// A page of refused requests (`ListResponse_IngestRejectionOut_`).
+type RejectionList = ListResponse<RejectionOut>;
+
 /// `GET /source/{source_id}/rejection`.
+#[utoipa::path(get, path = "/ingest/api/v1/source/{source_id}/rejection", tag = "Ingest",
+    operation_id = "hookd.ingest.source.rejection.list", summary = "List the requests a source refused, and why",
+    params(SourcePath, PageParams),
+    responses((status = 200, description = "A page of refused requests, newest first", body = RejectionList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiPath(source_id): ApiPath<String>,

@@ -12,6 +12,7 @@ use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::SourcePath;
 use crate::api::{app, ApiState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,6 +26,7 @@ use hookd_store::StoreError;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use utoipa::ToSchema;
 
 /// How long a rotated-out receive token keeps working.
 pub const TOKEN_GRACE: Duration = Duration::from_secs(86_400);
@@ -32,23 +34,27 @@ pub const TOKEN_GRACE: Duration = Duration::from_secs(86_400);
 pub use hookd_core::model::ingest_app_uid as app_uid;
 
 /// Body of create and replace (`IngestSourceIn`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IngestSourceIn)]
 pub struct SourceIn {
     name: String,
     #[serde(default)]
     uid: Option<String>,
     #[serde(rename = "type")]
     source_type: String,
+    #[schema(value_type = Option<Object>)]
     #[serde(default)]
     config: Option<serde_json::Value>,
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     #[serde(default)]
     metadata: Option<Metadata>,
 }
 
 /// `IngestSourceOut`, plus `hookdType` (see [`super::source_type`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = IngestSourceOut)]
 pub struct SourceOut {
     id: SourceId,
     uid: Option<String>,
@@ -56,7 +62,9 @@ pub struct SourceOut {
     #[serde(rename = "type")]
     reported_type: String,
     hookd_type: String,
+    #[schema(value_type = Object)]
     config: serde_json::Value,
+    #[schema(value_type = BTreeMap<String, String>)]
     metadata: Metadata,
     ingest_url: String,
     created_at: Timestamp,
@@ -64,7 +72,7 @@ pub struct SourceOut {
 }
 
 /// `RotateTokenOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RotateTokenOut {
     ingest_url: String,
@@ -110,6 +118,9 @@ fn check_in(body: &SourceIn) -> ApiResult<serde_json::Value> {
 }
 
 /// Loads a source by id or uid; 404 `not_found` if it does not exist.
+/// A page of ingest sources (`ListResponse_IngestSourceOut_`).
+type SourceList = ListResponse<SourceOut>;
+
 pub async fn load_source(state: &ApiState, id_or_uid: &str) -> ApiResult<IngestSource> {
     state
         .store
@@ -129,6 +140,10 @@ fn conflict(e: StoreError) -> ApiError {
 }
 
 /// `GET /source`: newest first unless `order=ascending`.
+#[utoipa::path(get, path = "/ingest/api/v1/source", tag = "Ingest",
+    operation_id = "v1.ingest.source.list", summary = "List ingest sources",
+    params(PageParams),
+    responses((status = 200, description = "A page of sources, newest first unless `order=ascending`", body = SourceList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiQuery(params): ApiQuery<PageParams>,
@@ -143,6 +158,9 @@ pub async fn list(
 }
 
 /// `POST /source`: 201, with the source's internal application created alongside.
+#[utoipa::path(post, path = "/ingest/api/v1/source", tag = "Ingest",
+    operation_id = "v1.ingest.source.create", summary = "Create an ingest source", request_body = SourceIn,
+    responses((status = 201, description = "Created, with its receive URL", body = SourceOut)))]
 pub async fn create(
     State(state): State<ApiState>,
     ApiJson(body): ApiJson<SourceIn>,
@@ -180,6 +198,10 @@ pub async fn create(
 }
 
 /// `GET /source/{source_id}`.
+#[utoipa::path(get, path = "/ingest/api/v1/source/{source_id}", tag = "Ingest",
+    operation_id = "v1.ingest.source.get", summary = "Get an ingest source",
+    params(SourcePath),
+    responses((status = 200, description = "The source", body = SourceOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath(source_id): ApiPath<String>,
@@ -189,6 +211,10 @@ pub async fn get(
 
 /// `PUT /source/{source_id}`: replaces name, uid (kept when absent), type, config and
 /// metadata; the receive token stays.
+#[utoipa::path(put, path = "/ingest/api/v1/source/{source_id}", tag = "Ingest",
+    operation_id = "v1.ingest.source.update", summary = "Replace an ingest source",
+    params(SourcePath), request_body = SourceIn,
+    responses((status = 200, description = "Replaced", body = SourceOut)))]
 pub async fn update(
     State(state): State<ApiState>,
     ApiPath(source_id): ApiPath<String>,
@@ -208,6 +234,10 @@ pub async fn update(
 
 /// `DELETE /source/{source_id}`: 204; its internal application (endpoints, messages) goes
 /// with it.
+#[utoipa::path(delete, path = "/ingest/api/v1/source/{source_id}", tag = "Ingest",
+    operation_id = "v1.ingest.source.delete", summary = "Delete an ingest source and everything it received",
+    params(SourcePath),
+    responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -234,6 +264,10 @@ pub async fn delete(
 
 /// `POST /source/{source_id}/token/rotate`: a new receive URL; the old one keeps working
 /// for [`TOKEN_GRACE`] (only the latest rotated-out token is kept).
+#[utoipa::path(post, path = "/ingest/api/v1/source/{source_id}/token/rotate", tag = "Ingest",
+    operation_id = "v1.ingest.source.rotate-token", summary = "Give a source a new receive URL",
+    params(SourcePath),
+    responses((status = 200, description = "The new receive URL; the old one keeps working for a while", body = RotateTokenOut)))]
 pub async fn rotate_token(
     State(state): State<ApiState>,
     ApiPath(source_id): ApiPath<String>,

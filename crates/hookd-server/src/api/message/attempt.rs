@@ -10,6 +10,7 @@ use crate::api::endpoint::{load_endpoint, EndpointOut};
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiPath, ApiQuery};
 use crate::api::http::pagination::{page_in_memory, ListResponse, PageParams};
+use crate::api::http::paths::{AttemptPath, EndpointPath, MsgEndpointPath, MsgPath};
 use crate::api::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,6 +21,7 @@ use hookd_core::Timestamp;
 use hookd_store::AttemptFilter;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
 
 fn status_text(s: DeliveryStatus) -> &'static str {
     match s {
@@ -31,8 +33,9 @@ fn status_text(s: DeliveryStatus) -> &'static str {
 }
 
 /// `MessageAttemptOut`. `status` and `triggerType` are Svix's integers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = MessageAttemptOut)]
 pub struct AttemptOut {
     id: AttemptId,
     msg_id: MsgId,
@@ -65,16 +68,36 @@ impl From<Attempt> for AttemptOut {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AttemptParams {
+    /// Only attempts of this status: 0 success, 1 pending, 2 failed, 3 sending.
     status: Option<i64>,
+    /// Only responses of this class: 0 (no response), 100, 200, 300, 400 or 500.
     status_code_class: Option<u16>,
+    /// Only messages of these event types (comma-separated).
     event_types: Option<String>,
+    /// Only messages on this channel.
     channel: Option<String>,
+    /// Only attempts before this time (RFC 3339).
     before: Option<String>,
+    /// Only attempts after this time (RFC 3339).
     after: Option<String>,
+    /// Only attempts to this endpoint (id or uid; the by-message list).
     endpoint_id: Option<String>,
+    /// Accepted for compatibility: attempts always carry their response body.
+    #[allow(dead_code)]
+    with_content: Option<bool>,
 }
+
+/// `{}`: the answer of a request that has nothing to say.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmptyResponse {}
+
+/// A page of attempts (`ListResponse_MessageAttemptOut_`).
+type AttemptList = ListResponse<AttemptOut>;
+/// A page of a message's endpoints (`ListResponse_MessageEndpointOut_`).
+type MessageEndpointList = ListResponse<MessageEndpointOut>;
 
 impl AttemptParams {
     fn filter(&self) -> ApiResult<AttemptFilter> {
@@ -127,6 +150,10 @@ async fn list_attempts(
 }
 
 /// `GET /app/{app_id}/attempt/endpoint/{endpoint_id}`: newest first.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.list-by-endpoint", summary = "List an endpoint's attempts",
+    params(EndpointPath, PageParams, AttemptParams),
+    responses((status = 200, description = "A page of attempts, newest first", body = AttemptList)))]
 pub async fn list_by_endpoint(
     State(state): State<ApiState>,
     ApiPath((app_id, ep_id)): ApiPath<(String, String)>,
@@ -140,6 +167,10 @@ pub async fn list_by_endpoint(
 }
 
 /// `GET /app/{app_id}/attempt/msg/{msg_id}`: newest first; `endpoint_id` narrows it.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.list-by-msg", summary = "List a message's attempts",
+    params(MsgPath, PageParams, AttemptParams),
+    responses((status = 200, description = "A page of attempts, newest first", body = AttemptList)))]
 pub async fn list_by_msg(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
@@ -156,6 +187,10 @@ pub async fn list_by_msg(
 }
 
 /// `GET /app/{app_id}/msg/{msg_id}/attempt/{attempt_id}`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.get", summary = "Get an attempt",
+    params(AttemptPath),
+    responses((status = 200, description = "The attempt", body = AttemptOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id, attempt_id)): ApiPath<(String, String, String)>,
@@ -173,6 +208,10 @@ pub async fn get(
 
 /// `DELETE /app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content`: forgets the
 /// response body recorded for the attempt (204).
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.expunge-content", summary = "Delete an attempt's response body",
+    params(AttemptPath),
+    responses((status = 204, description = "The response body is gone")))]
 pub async fn expunge_content(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id, attempt_id)): ApiPath<(String, String, String)>,
@@ -189,7 +228,7 @@ pub async fn expunge_content(
 }
 
 /// `MessageEndpointOut`: the endpoint plus the message's delivery state there.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEndpointOut {
     #[serde(flatten)]
@@ -200,6 +239,10 @@ pub struct MessageEndpointOut {
 }
 
 /// `GET /app/{app_id}/msg/{msg_id}/endpoint`: ordered by endpoint id.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.list-attempted-destinations", summary = "List a message's endpoints and its delivery state at each",
+    params(MsgPath, PageParams),
+    responses((status = 200, description = "A page of endpoints, by id", body = MessageEndpointList)))]
 pub async fn list_destinations(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
@@ -240,10 +283,14 @@ pub async fn list_destinations(
 
 /// `POST /app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend`: 202 `{}` once the
 /// destination is pending again; delivered now if the engine has room, else by the poller.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
+    operation_id = "v1.message-attempt.resend", summary = "Deliver a message to an endpoint again",
+    params(MsgEndpointPath),
+    responses((status = 202, description = "Queued", body = EmptyResponse)))]
 pub async fn resend(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id, ep_id)): ApiPath<(String, String, String)>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<EmptyResponse>)> {
     let app = load_app(&state, &app_id).await?;
     let msg = load_message(&state, &app.id, &msg_id).await?;
     let ep = load_endpoint(&state, &app.id, &ep_id).await?;
@@ -257,5 +304,5 @@ pub async fn resend(
         .resend(msg, &ep)
         .await
         .map_err(|e| ApiError::from_store("message or endpoint", e))?;
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(EmptyResponse {})))
 }

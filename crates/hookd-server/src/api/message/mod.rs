@@ -17,6 +17,7 @@ use crate::api::http::cache::FanOutCache;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
+use crate::api::http::paths::{AppPath, MsgPath};
 use crate::api::http::trace::RequestTrace;
 use crate::api::shared::fan_out::fan_out;
 use crate::api::shared::message::{payload_expiry, MessageOut};
@@ -31,6 +32,7 @@ use hookd_store::MessageFilter;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 /// Most tags on a message.
 const MAX_TAGS: usize = 5;
@@ -41,10 +43,12 @@ const RETENTION_HOURS: std::ops::RangeInclusive<i64> = 1..=2160;
 const HOUR_MS: i64 = 3_600_000;
 
 /// Body of create (`MessageIn`). The payload is kept as the exact bytes sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageIn {
     event_type: String,
+    /// Any JSON object.
+    #[schema(value_type = Object)]
     payload: Box<RawValue>,
     #[serde(default)]
     event_id: Option<String>,
@@ -63,8 +67,10 @@ pub struct MessageIn {
     application: Option<AppIn>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentParams {
+    /// Include the payload (default `true`).
     #[serde(default = "yes")]
     with_content: bool,
 }
@@ -128,6 +134,10 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
 }
 
 /// `POST /app/{app_id}/msg`: 202 once the message and its deliveries are committed.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message",
+    operation_id = "v1.message.create", summary = "Send a message to the endpoints subscribed to its event type",
+    params(AppPath, ContentParams), request_body = MessageIn,
+    responses((status = 202, description = "Accepted: the message and its deliveries are stored", body = MessageOut)))]
 pub async fn create(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
@@ -172,17 +182,27 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only these event types (comma-separated).
     event_types: Option<String>,
+    /// Only messages on this channel.
     channel: Option<String>,
+    /// Only messages sent before this time (RFC 3339).
     before: Option<String>,
+    /// Only messages sent after this time (RFC 3339).
     after: Option<String>,
+    /// Include the payloads (default `true`).
     #[serde(default = "yes")]
     with_content: bool,
 }
 
 /// `GET /app/{app_id}/msg`: newest first.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message",
+    operation_id = "v1.message.list", summary = "List an application's messages",
+    params(AppPath, PageParams, ListParams),
+    responses((status = 200, description = "A page of messages, newest first", body = MessageList)))]
 pub async fn list(
     State(state): State<ApiState>,
     ApiPath(app_id): ApiPath<String>,
@@ -211,6 +231,9 @@ pub async fn list(
 }
 
 /// Loads a message of `app` by id or event id; 404 if missing.
+/// A page of messages (`ListResponse_MessageOut_`).
+type MessageList = ListResponse<MessageOut>;
+
 pub async fn load_message(
     state: &ApiState,
     app: &AppId,
@@ -224,6 +247,10 @@ pub async fn load_message(
 }
 
 /// `GET /app/{app_id}/msg/{msg_id}` (id or eventId).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}", tag = "Message",
+    operation_id = "v1.message.get", summary = "Get a message",
+    params(MsgPath, ContentParams),
+    responses((status = 200, description = "The message", body = MessageOut)))]
 pub async fn get(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id)): ApiPath<(String, String)>,
@@ -237,6 +264,10 @@ pub async fn get(
 /// `DELETE /app/{app_id}/msg/{msg_id}/content`: expunges the payload (204). The message
 /// then reads back with `payload: {}`; deliveries still pending settle as failed without
 /// a request, since there is nothing left to send.
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/content", tag = "Message",
+    operation_id = "v1.message.expunge-content", summary = "Delete a message's payload",
+    params(MsgPath),
+    responses((status = 204, description = "The payload is gone; the message and its attempts stay")))]
 pub async fn expunge_content(
     State(state): State<ApiState>,
     ApiPath((app_id, msg_id)): ApiPath<(String, String)>,

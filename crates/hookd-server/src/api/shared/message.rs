@@ -9,17 +9,21 @@ use hookd_core::Timestamp;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 const DEFAULT_RETENTION_DAYS: i64 = hookd_core::model::DEFAULT_PAYLOAD_RETENTION_DAYS;
 const DAY_MS: i64 = 86_400_000;
 
 /// `MessageOut`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageOut {
     id: MsgId,
     event_id: Option<String>,
     event_type: String,
+    /// The payload as sent (`{}` once expunged); a received body that is not JSON, as a
+    /// string.
+    #[schema(value_type = Value)]
     payload: RawPayload,
     channels: Option<Vec<String>>,
     tags: Option<Vec<String>>,
