@@ -14,10 +14,13 @@
 //! - [`metrics`]: counters, gauges and histograms in atomics, and the Prometheus text format.
 //! - `openapi` (feature `openapi`): the OpenAPI schemas of the ids and [`Timestamp`], for
 //!   the server's generated API document.
+//! - [`trace`]: spans, W3C `traceparent`, the bounded queue finished spans wait in, and
+//!   their OTLP/JSON encoding.
 //! - [`validate`]: validation of user-supplied names, uids and URLs shared by every entry point.
 //!
 //! This crate does no I/O: no sockets, no files, no clocks except [`Timestamp::now`]
-//! (and the durations callers hand to a [`metrics::Histogram`]).
+//! (and the durations callers hand to a [`metrics::Histogram`], and span times in
+//! [`trace`]).
 
 pub mod crypto;
 pub mod ids;
@@ -29,6 +32,7 @@ mod openapi;
 pub mod retry;
 pub mod signing;
 pub mod time;
+pub mod trace;
 pub mod validate;
 
 pub use crate::time::Timestamp;

@@ -213,6 +213,10 @@ pub struct Message {
     /// When the payload is expunged by the retention cleaner (`payloadRetentionPeriod`);
     /// `None` keeps it until the message is deleted or its content expunged.
     pub payload_expires_at: Option<Timestamp>,
+    /// The trace context kept with the message (its `traceparent`), parent of every
+    /// delivery attempt and sent on each delivery: hookd's request span when tracing is
+    /// on, else the producer's own `traceparent` as it came; `None` when neither.
+    pub trace: Option<crate::trace::TraceContext>,
 }
 
 /// Delivery state of one message to one endpoint (also the attempt's status).

@@ -23,6 +23,7 @@ use hookd_core::model::{
     Attempt, DeliveryStatus, Endpoint, IngestForward, MessageDestination, TriggerType,
 };
 use hookd_core::retry::RetrySchedule;
+use hookd_core::trace::{SpanKind, Tracer};
 use hookd_core::Timestamp;
 use hookd_store::{ClaimedDelivery, DeliveryOutcome, Forward, Store, StoreError};
 use std::collections::BTreeMap;
@@ -50,6 +51,8 @@ pub(crate) struct Context {
     pub poller: Arc<PollerSignal>,
     /// Counts outcomes, durations and latencies.
     pub metrics: Arc<DeliveryMetrics>,
+    /// Records one span per attempt (a no-op when tracing is off).
+    pub tracer: Tracer,
 }
 
 /// The request headers' settings.
@@ -189,6 +192,16 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         },
         None => Bytes::from_owner(PayloadBytes(payload)),
     };
+    // The attempt's span is a child of the context kept with the message; the receiver
+    // is told the attempt's span as its parent (or, tracing off, the kept context as is).
+    let mut span = cx
+        .tracer
+        .start("delivery attempt", SpanKind::Client, work.trace.as_ref());
+    let traceparent = span
+        .as_ref()
+        .map(|s| s.context())
+        .or(work.trace)
+        .map(|t| t.traceparent_bytes());
     let secrets: Vec<_> = endpoint.signing_secrets(sent_at).collect();
     let custom = match &forward {
         Some(f) => f.headers(&endpoint.headers),
@@ -204,6 +217,7 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         content_type: forward
             .as_ref()
             .map_or("application/json", |f| f.content_type()),
+        traceparent: traceparent.as_ref().map(|t| &t[..]),
     }
     .build(&custom);
 
@@ -270,6 +284,10 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         };
         log_failure(&endpoint.url, failure, dest, &next, duration_ms);
     }
+    if let Some(span) = &mut span {
+        describe_attempt(span, dest, &endpoint.url, &next, error_kind, code);
+    }
+    drop(span);
     let internal = cx.ops.is_internal(&dest.app_id);
     if result.gone() {
         disable_gone_endpoint(cx, dest, internal, sent_at).await;
@@ -329,6 +347,52 @@ pub(crate) async fn deliver(cx: &Context, work: ClaimedDelivery) -> Option<Recor
         succeeded: (!internal).then(|| result.succeeded()),
         event,
     })
+}
+
+/// The attempt's span attributes and status: ids, the attempt number, the receiver's host
+/// (never the URL's path or query), the status code or the error's kind.
+fn describe_attempt(
+    span: &mut hookd_core::trace::Span,
+    dest: &MessageDestination,
+    url: &str,
+    next: &Next,
+    error_kind: Option<&'static str>,
+    code: u16,
+) {
+    span.set("hookd.app.id", dest.app_id.to_string());
+    span.set("hookd.endpoint.id", dest.endpoint_id.to_string());
+    span.set("hookd.msg.id", dest.msg_id.to_string());
+    let attempt = if dest.trigger == TriggerType::Manual {
+        dest.attempt_count
+    } else {
+        next.attempt_count
+    };
+    span.set("hookd.attempt", i64::from(attempt));
+    span.set("http.request.method", "POST");
+    if let Ok(u) = url::Url::parse(url) {
+        if let Some(host) = u.host_str() {
+            span.set("server.address", host.to_owned());
+        }
+        if let Some(port) = u.port_or_known_default() {
+            span.set("server.port", i64::from(port));
+        }
+    }
+    match error_kind {
+        Some(kind) => {
+            span.set("error.type", kind);
+            span.set_error(kind);
+        }
+        None => {
+            span.set("http.response.status_code", i64::from(code));
+            if (200..300).contains(&code) {
+                span.set_ok();
+            } else {
+                // OpenTelemetry's HTTP conventions: the status code is the error type.
+                span.set("error.type", code.to_string());
+                span.set_error(format!("HTTP {code}"));
+            }
+        }
+    }
 }
 
 /// Why an attempt failed, as the log says it.

@@ -4,6 +4,7 @@
 use crate::operational;
 use crate::proxy::ProxyConfig;
 use hookd_core::retry::RetrySchedule;
+use hookd_core::trace::Tracer;
 use std::time::Duration;
 
 /// Settings of the delivery engine (filled from hookd's config).
@@ -44,6 +45,8 @@ pub struct EngineConfig {
     pub auto_disable_after: Duration,
     /// Where operational webhooks go; `None` sends none.
     pub operational: Option<operational::OperationalTarget>,
+    /// Records commit and delivery-attempt spans ([`Tracer::off`] by default).
+    pub tracer: Tracer,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +70,7 @@ impl Default for EngineConfig {
             proxy: None,
             auto_disable_after: Duration::from_secs(5 * 86_400),
             operational: None,
+            tracer: Tracer::off(),
         }
     }
 }

@@ -160,6 +160,7 @@ impl Engine {
                 ops: ops.clone(),
                 poller: poller_signal.clone(),
                 metrics: metrics.clone(),
+                tracer: config.tracer.clone(),
             },
             pacing: pacing.clone(),
             poller: poller_signal.clone(),
@@ -179,6 +180,7 @@ impl Engine {
             poller: poller_signal.clone(),
             pacing: pacing.clone(),
             shutdown: shutdown.clone(),
+            tracer: config.tracer.clone(),
         };
 
         tracker.spawn(poller::run(Poller {

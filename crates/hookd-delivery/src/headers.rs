@@ -7,6 +7,9 @@ use hookd_core::signing::EndpointSecret;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use std::collections::BTreeMap;
 
+/// The W3C Trace Context header.
+const TRACEPARENT: &str = "traceparent";
+
 /// What the signature covers and how to present it.
 pub(crate) struct SignedHeaders<'a> {
     pub msg_id: &'a str,
@@ -19,6 +22,8 @@ pub(crate) struct SignedHeaders<'a> {
     pub user_agent: &'a str,
     /// `application/json`, or the provider's own for a forwarded ingest event.
     pub content_type: &'a str,
+    /// The W3C `traceparent` to send (the message's kept trace context), if any.
+    pub traceparent: Option<&'a [u8]>,
 }
 
 /// Names a custom header may not set (compared lower-case): the API refuses them too, so
@@ -45,6 +50,14 @@ impl SignedHeaders<'_> {
         if !map.contains_key(USER_AGENT) {
             if let Ok(ua) = HeaderValue::from_str(self.user_agent) {
                 map.insert(USER_AGENT, ua);
+            }
+        }
+        // hookd's own `traceparent` replaces a custom header (or a forwarded provider's) of
+        // that name: the delivery belongs to the message's trace. Without a kept context,
+        // a custom `traceparent` is sent as configured.
+        if let Some(tp) = self.traceparent {
+            if let Ok(value) = HeaderValue::from_bytes(tp) {
+                map.insert(TRACEPARENT, value);
             }
         }
         let content_type = HeaderValue::from_str(self.content_type)
@@ -92,6 +105,7 @@ mod tests {
             svix_headers: svix,
             user_agent: "hookd/test",
             content_type: "application/json",
+            traceparent: None,
         }
         .build(&custom);
         (secret, map)
@@ -135,6 +149,7 @@ mod tests {
             svix_headers: false,
             user_agent: "hookd/test",
             content_type: "application/json",
+            traceparent: None,
         }
         .build(&BTreeMap::new());
         let sig = get(&map, "webhook-signature");
@@ -198,5 +213,30 @@ mod tests {
         assert_eq!(get(&map, "user-agent"), "custom-agent");
         assert!(map.get("x-bad-value").is_none());
         assert_eq!(map.get_all("webhook-signature").iter().count(), 1);
+    }
+
+    #[test]
+    fn the_kept_traceparent_replaces_a_custom_one_and_is_absent_without_one() {
+        let tp = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let secret = EndpointSecret::generate();
+        let custom: BTreeMap<String, String> =
+            [("traceparent".to_string(), "custom".to_string())].into();
+        let headers = |traceparent: Option<&'static [u8]>| {
+            SignedHeaders {
+                msg_id: "msg_2abc",
+                timestamp_secs: 1_700_000_000,
+                body: b"{}",
+                secrets: &[&secret],
+                svix_headers: false,
+                user_agent: "hookd/test",
+                content_type: "application/json",
+                traceparent,
+            }
+            .build(&custom)
+        };
+        let with = headers(Some(tp));
+        assert_eq!(get(&with, "traceparent").as_bytes(), tp);
+        assert_eq!(with.get_all("traceparent").iter().count(), 1);
+        assert_eq!(get(&headers(None), "traceparent"), "custom");
     }
 }

@@ -16,6 +16,7 @@
 //!               metrics
 //! health      → cache, operational, metrics
 //! client      → ssrf, proxy
+//! otlp        → client, ssrf
 //! config      → operational, proxy
 //! leaves: lanes, pacing, signal, operational, cache, recorder, decision, headers, ssrf, proxy,
 //!         metrics
@@ -66,6 +67,8 @@
 //! - `config`: [`EngineConfig`]; only `engine` reads it.
 //! - [`ssrf`]: the address policy, applied after DNS resolution; the connection goes to the
 //!   address that was checked.
+//! - [`otlp`]: the OTLP/HTTP (JSON) exporter of the spans hookd records (API requests,
+//!   commits, delivery attempts, ingest requests), through the deliveries' HTTP client.
 //! - [`proxy`]: the optional outbound `CONNECT` proxy (static egress), tunnelling to the
 //!   checked address.
 //!
@@ -86,6 +89,7 @@ mod lease;
 mod metrics;
 mod op_sender;
 pub mod operational;
+pub mod otlp;
 mod pacing;
 mod poller;
 pub mod proxy;

@@ -115,6 +115,7 @@ async fn commit_one(sender: &Sender, event: &Event) -> StoreResult<()> {
         payload_expires_at: Some(
             now.plus_millis(DEFAULT_PAYLOAD_RETENTION_DAYS.saturating_mul(86_400_000)),
         ),
+        trace: None,
     };
     sender.publisher.publish(&msg, &[&*endpoint], None).await?;
     Ok(())

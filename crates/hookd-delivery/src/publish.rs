@@ -30,6 +30,7 @@ use hookd_core::ids::{EndpointId, TaskId};
 use hookd_core::model::{
     DeliveryStatus, Endpoint, IngestForward, Message, MessageDestination, TriggerType,
 };
+use hookd_core::trace::{SpanKind, Tracer};
 use hookd_core::Timestamp;
 use hookd_store::{
     ClaimedDelivery, Forward, IngestDedup, IngestWrite, RecoveryTask, Store, StoreResult,
@@ -62,6 +63,8 @@ pub(crate) struct Publisher {
     pub pacing: Arc<Pacing>,
     /// Once cancelled, nothing is admitted.
     pub shutdown: CancellationToken,
+    /// Records the commit span of a traced message.
+    pub tracer: Tracer,
 }
 
 impl Publisher {
@@ -99,17 +102,39 @@ impl Publisher {
             })
             .collect();
 
+        // The commit span: a child of the request that brought the message (none for a
+        // message no request brought, such as an operational webhook).
+        let mut span = msg.trace.as_ref().and_then(|parent| {
+            self.tracer
+                .start("commit", SpanKind::Internal, Some(parent))
+        });
         let written = match &ingest {
             Some(i) => {
                 self.store
                     .create_ingest_message(msg, &dests, &i.forward, i.dedup)
-                    .await?
+                    .await
             }
-            None => {
-                self.store.create_message(msg, &dests).await?;
-                IngestWrite::Created
-            }
+            None => self
+                .store
+                .create_message(msg, &dests)
+                .await
+                .map(|()| IngestWrite::Created),
         };
+        if let Some(span) = &mut span {
+            span.set("hookd.app.id", msg.app_id.to_string());
+            span.set("hookd.msg.id", msg.id.to_string());
+            span.set("hookd.deliveries", dests.len() as i64);
+            match &written {
+                Ok(IngestWrite::Created) => span.set_ok(),
+                Ok(IngestWrite::Duplicate(_)) => {
+                    span.set("hookd.ingest.duplicate", true);
+                    span.set_ok();
+                }
+                Err(e) => span.set_error(store_error_kind(e)),
+            }
+        }
+        drop(span);
+        let written = written?;
         if let duplicate @ IngestWrite::Duplicate(_) = written {
             // Nothing was written: the admission's room is given back as it drops.
             return Ok(duplicate);
@@ -129,6 +154,7 @@ impl Publisher {
                     payload: msg.payload.clone(),
                     forward: forward.clone(),
                     taken_over: false,
+                    trace: msg.trace,
                 })
                 .collect();
             self.hand_over(admission, work);
@@ -172,6 +198,7 @@ impl Publisher {
                 payload: msg.payload,
                 forward,
                 taken_over: false,
+                trace: msg.trace,
             }];
             self.hand_over(admission, work);
         } else {
@@ -227,6 +254,17 @@ impl Publisher {
     fn hand_over(&self, mut admission: Admission, work: Vec<ClaimedDelivery>) {
         let reserved = std::mem::take(&mut admission.reserved);
         self.dispatcher.enqueue(&reserved, work);
+    }
+}
+
+/// The span status message of a failed commit: the error's kind, never its text.
+fn store_error_kind(e: &hookd_store::StoreError) -> &'static str {
+    match e {
+        hookd_store::StoreError::NotFound => "not_found",
+        hookd_store::StoreError::Conflict(_) => "conflict",
+        hookd_store::StoreError::Unavailable(_) => "unavailable",
+        hookd_store::StoreError::StorageFull(_) => "storage_full",
+        _ => "store_error",
     }
 }
 

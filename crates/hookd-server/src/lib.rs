@@ -60,6 +60,8 @@ pub async fn run(
     admin_token::log_source(config.admin_token_source, &config.data_dir);
 
     let mut engine_cfg = engine_config(&config);
+    let (tracer, exporter) = start_tracing(&config, &engine_cfg.node_id)?;
+    engine_cfg.tracer = tracer.clone();
     if let Some(hook) = &config.operational_webhook() {
         engine_cfg.operational = Some(
             operational::ensure_target(store.as_ref(), hook)
@@ -102,6 +104,7 @@ pub async fn run(
             on_api: config.metrics_listen.is_none(),
             token: config.metrics_token.as_ref().map(|t| t.expose().into()),
         },
+        tracer,
     });
     let cleaner = cleaner::spawn(
         store.clone(),
@@ -141,10 +144,43 @@ pub async fn run(
     let _ = cleaner.await;
     let _ = watching.await;
     engine.closed().await;
+    if let Some((stop, exporting)) = exporter {
+        // Last, so the spans of the deliveries that finished during the grace go too.
+        drop(stop);
+        let _ = exporting.await;
+    }
     drop(engine);
     drop(store);
     tracing::info!("hookd stopped");
     Ok(())
+}
+
+/// With `otlp_endpoint` set: a tracer and its exporter, which flushes and stops when the
+/// guard is dropped (at the end of `run`, or when it returns early with an error); else a
+/// tracer that records nothing.
+#[allow(clippy::type_complexity)]
+fn start_tracing(
+    config: &Config,
+    node_id: &str,
+) -> anyhow::Result<(
+    hookd_core::trace::Tracer,
+    Option<(tokio_util::sync::DropGuard, tokio::task::JoinHandle<()>)>,
+)> {
+    use hookd_core::trace::{otlp::Resource, Tracer, DEFAULT_QUEUE_CAPACITY};
+    let Some(endpoint) = &config.otlp_endpoint else {
+        return Ok((Tracer::off(), None));
+    };
+    let tracer = Tracer::new(DEFAULT_QUEUE_CAPACITY);
+    let resource = Resource {
+        service_name: "hookd".into(),
+        service_version: env!("CARGO_PKG_VERSION").into(),
+        instance_id: Some(node_id.to_owned()),
+    };
+    let stop = CancellationToken::new();
+    let exporting = hookd_delivery::otlp::spawn(tracer.clone(), endpoint, resource, stop.clone())
+        .context("starting the OTLP exporter")?;
+    tracing::info!("exporting traces over OTLP/HTTP (JSON)");
+    Ok((tracer, Some((stop.drop_guard(), exporting))))
 }
 
 /// Runs the retention cleaner once against the configured database (`hookd prune`):

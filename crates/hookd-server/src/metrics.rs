@@ -183,6 +183,7 @@ impl ServerMetrics {
         }
         state.engine.encode_metrics(&mut out);
         state.watchdog.encode(&mut out);
+        state.tracer.encode_metrics(&mut out);
         state.store.metrics().encode(&mut out);
         self.encode_queue(&mut out, state).await;
         encode_process(&mut out, self.started);

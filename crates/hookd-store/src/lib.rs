@@ -210,6 +210,9 @@ pub struct ClaimedDelivery {
     pub forward: Option<Forward>,
     /// The claim took it over from another node whose lease had run out.
     pub taken_over: bool,
+    /// The trace context kept with the message ([`Message::trace`]): the parent of the
+    /// attempt, named in the delivery's `traceparent`.
+    pub trace: Option<hookd_core::trace::TraceContext>,
 }
 
 /// A database's schema version against this build's migrations.

@@ -111,6 +111,7 @@ backend_tests!(
         messages::check_event_id_conflict_writes_nothing,
         messages::check_concurrent_messages_keep_their_own_outcome,
         messages::check_message_list_filters,
+        messages::check_trace_context_is_kept_with_the_message_and_its_claims,
         messages::check_attempt_list_filters,
         queue::check_claim_returns_only_due_rows_oldest_first,
         queue::check_queue_stats_count_pending_rows_by_state,

@@ -103,6 +103,7 @@ pub fn message_at(app: &AppId, event_type: &str, at: Timestamp) -> Message {
         tags: None,
         created_at: at,
         payload_expires_at: None,
+        trace: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn message(app: &AppId) -> Message {
         tags: None,
         created_at: Timestamp::now(),
         payload_expires_at: None,
+        trace: None,
     }
 }
 

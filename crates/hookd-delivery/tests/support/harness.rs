@@ -185,6 +185,7 @@ impl Harness {
             tags: None,
             created_at: now,
             payload_expires_at: None,
+            trace: None,
         }
     }
 

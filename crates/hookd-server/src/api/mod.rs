@@ -103,6 +103,8 @@ pub struct ApiShared {
     pub watchdog: Arc<crate::watchdog::Watchdog>,
     /// Where `/metrics` is served, and the token it needs.
     pub metrics_access: MetricsAccess,
+    /// Records request spans (a no-op unless `otlp_endpoint` is set).
+    pub tracer: hookd_core::trace::Tracer,
 }
 
 /// The API's router, ready to serve.
@@ -278,6 +280,7 @@ pub fn router(state: ApiState) -> Router {
     let observe = http::observe::Observe {
         metrics: state.metrics.clone(),
         access_log: state.access_log,
+        tracer: state.tracer.clone(),
     };
     let mut router = Router::new().route("/docs", get(openapi::docs_page));
     if state.metrics_access.on_api {

@@ -224,6 +224,25 @@ pub(super) fn signing_secret(name: &str, secret: String) -> Result<EndpointSecre
     EndpointSecret::parse(&secret).map_err(|e| anyhow::anyhow!("{name}: {e}"))
 }
 
+/// A collector's base URL: `http` or `https`, with a host, without query or fragment.
+pub(super) fn otlp_endpoint(name: &str, url: String) -> Result<String> {
+    let url = url.trim();
+    match url::Url::parse(url) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty())
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            Ok(url.to_owned())
+        }
+        _ => bail!(
+            "{name} must be an http:// or https:// URL without query or fragment (a \
+             collector's OTLP/HTTP address, such as http://localhost:4318)"
+        ),
+    }
+}
+
 /// An absolute `http`/`https` URL without query or fragment; its trailing `/` is dropped.
 pub(super) fn public_url(name: &str, url: String) -> Result<String> {
     let url = url.trim().trim_end_matches('/').to_owned();

@@ -198,6 +198,13 @@ declare_settings! {
                   rule = optional(admin_token), secret)]
         metrics_token: Option<Secret>,
 
+        /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver
+        /// (`http://localhost:4318`): spans of API requests, commits, delivery attempts and
+        /// ingest requests are sent to `{otlp_endpoint}/v1/traces` as JSON.
+        #[setting(Serve, given = String, unset = "none: no traces are recorded",
+                  rule = optional(otlp_endpoint))]
+        otlp_endpoint: Option<String>,
+
         // --- The file only ---
 
         /// Fraction of each retry delay added or removed at random.

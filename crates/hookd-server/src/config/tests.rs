@@ -219,6 +219,30 @@ fn bad_values_are_refused_with_a_reason() {
     })
     .contains("retry schedule"));
     assert!(toml::from_str::<Layer>("unknown_key = 1").is_err());
+    for url in [
+        "localhost:4318",
+        "ftp://collector",
+        "http://",
+        "http://c:4318/?x=1",
+    ] {
+        let err = bad(Layer {
+            otlp_endpoint: Some(url.into()),
+            ..Default::default()
+        });
+        assert!(
+            err.contains("otlp_endpoint must be an http"),
+            "{url}: {err}"
+        );
+    }
+    let traced = with_flags(Layer {
+        otlp_endpoint: Some("https://otel.example:4318".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        traced.otlp_endpoint.as_deref(),
+        Some("https://otel.example:4318")
+    );
     assert!(bad(Layer {
         ingest_dedup_window: Some(0.0),
         ..Default::default()

@@ -33,3 +33,4 @@ mod metrics;
 mod openapi;
 mod retention;
 mod signing;
+mod traces;

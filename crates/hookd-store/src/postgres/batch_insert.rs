@@ -10,7 +10,7 @@ use deadpool_postgres::Client;
 use hookd_core::model::{DeliveryStatus, MessageDestination};
 use std::collections::HashMap;
 
-/// Messages from arrays (`$1`-`$8`, `$20`-`$24`); each message written comes back with a
+/// Messages from arrays (`$1`-`$8`, `$20`-`$25`); each message written comes back with a
 /// NULL holder, each ingest event refused as a duplicate with the id of the message holding
 /// its entry (as of the statement's snapshot). An ingest event with a de-duplication key
 /// (`$22`-`$24`, NULL without) is written only when `taken` inserts its entry or replaces
@@ -25,9 +25,10 @@ use std::collections::HashMap;
 const INSERT_SQL: &str = "WITH input AS (
         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
             $6::text[], $7::text[], $8::bigint[], $20::bigint[], $21::text[], $22::text[],
-            $23::text[], $24::bigint[])
+            $23::text[], $24::bigint[], $25::text[])
             AS i(id, app_id, event_id, event_type, payload, channels, tags, created_at,
-                payload_expires_at, forward, dedup_source, dedup_event, dedup_expires_at)
+                payload_expires_at, forward, dedup_source, dedup_event, dedup_expires_at,
+                traceparent)
     ), taken AS (
         INSERT INTO ingest_dedup (source_id, event_id, msg_id, expires_at)
         SELECT dedup_source, dedup_event, id, dedup_expires_at FROM input
@@ -45,9 +46,9 @@ const INSERT_SQL: &str = "WITH input AS (
             AND NOT EXISTS (SELECT 1 FROM taken WHERE taken.msg_id = i.id)
     ), msg AS (
         INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-            created_at, payload_expires_at, forward)
+            created_at, payload_expires_at, forward, traceparent)
         SELECT id, app_id, event_id, event_type, payload, channels, tags, created_at,
-            payload_expires_at, forward
+            payload_expires_at, forward, traceparent
         FROM input
         WHERE dedup_source IS NULL OR id IN (SELECT msg_id FROM taken)
         ON CONFLICT DO NOTHING
@@ -119,6 +120,7 @@ pub(super) async fn write(
             &m.dedup_source,
             &m.dedup_event,
             &m.dedup_expires_at,
+            &m.traceparent,
         ],
         "inserting messages",
     )
@@ -141,6 +143,7 @@ struct MessageColumns<'a> {
     dedup_source: Vec<Option<&'a str>>,
     dedup_event: Vec<Option<&'a str>>,
     dedup_expires_at: Vec<Option<i64>>,
+    traceparent: Vec<Option<String>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -161,6 +164,7 @@ impl<'a> MessageColumns<'a> {
         self.dedup_source.push(dedup.map(|d| d.source_id.as_str()));
         self.dedup_event.push(dedup.map(|d| d.event_id.as_str()));
         self.dedup_expires_at.push(dedup.map(|d| ms(d.expires_at)));
+        self.traceparent.push(msg.trace.map(|t| t.to_traceparent()));
         Ok(())
     }
 }

@@ -256,6 +256,7 @@ mod tests {
             tags: None,
             created_at: at,
             payload_expires_at: None,
+            trace: None,
         };
         let ingest = key.map(|k| Ingest {
             forward: "{}".into(),

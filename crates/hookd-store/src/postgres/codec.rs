@@ -156,6 +156,14 @@ pub(super) fn ts_col(row: &Row, idx: usize) -> Result<Timestamp, StoreError> {
     Ok(Timestamp::from_millis(col(row, idx)?))
 }
 
+/// A kept `traceparent`; one that no longer parses reads as none.
+pub(super) fn trace_col(
+    row: &Row,
+    idx: usize,
+) -> Result<Option<hookd_core::trace::TraceContext>, StoreError> {
+    Ok(col::<Option<&str>>(row, idx)?.and_then(hookd_core::trace::TraceContext::parse_traceparent))
+}
+
 pub(super) fn ts_col_opt(row: &Row, idx: usize) -> Result<Option<Timestamp>, StoreError> {
     Ok(col::<Option<i64>>(row, idx)?.map(Timestamp::from_millis))
 }

@@ -83,7 +83,7 @@ macro_rules! lease_sql {
             )
             SELECT l.msg_id, l.endpoint_id, l.app_id, l.status, l.attempt_count,
                 l.next_attempt_at, l.last_attempt_at, l.trigger, l.lease_owner,
-                m.event_type, m.payload, m.forward, l.prev_owner
+                m.event_type, m.payload, m.forward, l.prev_owner, m.traceparent
             FROM leased l LEFT JOIN messages m ON m.id = l.msg_id
             ORDER BY l.msg_id"
         )
@@ -153,6 +153,7 @@ fn claimed_from_row(row: &Row, owner: &str) -> StoreResult<ClaimedDelivery> {
         payload: col::<Option<&str>>(row, 10)?.map(Arc::from),
         forward: col::<Option<&str>>(row, 11)?.map(crate::forward::decode),
         taken_over: col::<Option<&str>>(row, 12)?.is_some_and(|prev| prev != owner),
+        trace: super::codec::trace_col(row, 13)?,
     })
 }
 

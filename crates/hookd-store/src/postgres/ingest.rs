@@ -20,7 +20,7 @@ use tokio_postgres::Row;
 
 /// The event's write. `taken` upserts the dedup entry (`$22`-`$24`, all NULL without
 /// one) unless an entry expiring after the message's creation (`$8`) holds it; the
-/// message (`$1`-`$10`) and its destinations (`$11`-`$19`) are written only when there is
+/// message (`$1`-`$10`, its `traceparent` `$25`) and its destinations (`$11`-`$19`) are written only when there is
 /// no entry or it was taken. `held` reads the holder as of the statement's snapshot;
 /// `$20`/`$21` are the notification channel and whether to raise it (see `batch_insert.rs`).
 /// Returns the message id when written, else the holder's.
@@ -36,9 +36,9 @@ const INSERT_SQL: &str = "WITH taken AS (
         WHERE source_id = $22::text AND event_id = $23::text AND expires_at > $8::bigint
     ), msg AS (
         INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-            created_at, payload_expires_at, forward)
+            created_at, payload_expires_at, forward, traceparent)
         SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,
-            $8::bigint, $9::bigint, $10::text
+            $8::bigint, $9::bigint, $10::text, $25::text
         WHERE $22::text IS NULL OR EXISTS (SELECT 1 FROM taken)
         RETURNING id
     ), dests AS (
@@ -90,6 +90,7 @@ pub(super) async fn insert_message(
     let source = dedup.map(|e| e.source_id.as_str());
     let event = dedup.map(|e| e.event_id.as_str());
     let expires_at = dedup.map(|e| ms(e.expires_at));
+    let traceparent = msg.trace.map(|t| t.to_traceparent());
     for _ in 0..TRIES {
         let row = query_opt(
             client,
@@ -119,6 +120,7 @@ pub(super) async fn insert_message(
                 &source,
                 &event,
                 &expires_at,
+                &traceparent,
             ],
             "inserting an ingest event",
         )

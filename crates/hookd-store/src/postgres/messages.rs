@@ -3,7 +3,7 @@
 //! given).
 
 use super::codec::{col, json_col_opt, ms};
-use super::codec::{ts_col, ts_col_opt};
+use super::codec::{trace_col, ts_col, ts_col_opt};
 use super::query::{fetch_one, query, ListQuery};
 use super::queue;
 use crate::{MessageFilter, Page, PageRequest, StoreResult};
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 const WITH_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, payload, channels, tags,
-    created_at, payload_expires_at FROM messages";
+    created_at, payload_expires_at, traceparent FROM messages";
 /// Leaves the payload unread (it is the bulk of the row).
 const WITHOUT_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, NULL::text, channels,
-    tags, created_at, payload_expires_at FROM messages";
+    tags, created_at, payload_expires_at, traceparent FROM messages";
 
 fn from_row(row: &Row) -> StoreResult<Message> {
     Ok(Message {
@@ -30,6 +30,7 @@ fn from_row(row: &Row) -> StoreResult<Message> {
         tags: json_col_opt(row, 6)?,
         created_at: ts_col(row, 7)?,
         payload_expires_at: ts_col_opt(row, 8)?,
+        trace: trace_col(row, 9)?,
     })
 }
 

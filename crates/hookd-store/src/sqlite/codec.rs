@@ -109,6 +109,17 @@ pub(super) fn ts_col_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T
     Ok(row.get::<_, Option<i64>>(idx)?.map(Timestamp::from_millis))
 }
 
+/// A kept `traceparent`; one that no longer parses reads as none.
+pub(super) fn trace_col(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<hookd_core::trace::TraceContext>> {
+    Ok(row
+        .get_ref(idx)?
+        .as_str_or_null()?
+        .and_then(hookd_core::trace::TraceContext::parse_traceparent))
+}
+
 pub(super) fn status_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<DeliveryStatus> {
     let v: i64 = row.get(idx)?;
     DeliveryStatus::from_i64(v).ok_or_else(|| corrupt(idx, Type::Integer, "unknown status"))

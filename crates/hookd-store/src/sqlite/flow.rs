@@ -60,7 +60,7 @@ macro_rules! flow_rows_sql {
         concat!(
             "SELECT d.msg_id, d.endpoint_id, d.app_id, d.status, d.attempt_count,
              d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner,
-             m.event_type, m.payload, m.forward
+             m.event_type, m.payload, m.forward, m.traceparent
              FROM message_destinations d LEFT JOIN messages m ON m.id = d.msg_id
              WHERE d.endpoint_id = ?1 AND d.status = 1 AND d.flow = 1",
             $rest

@@ -2,7 +2,8 @@
 //! (in the writer's job, so atomically); payloads are stored as the exact text given.
 
 use super::codec::{
-    json_col_opt, ms, ms_opt, to_json_opt, ts_col, ts_col_opt, unique_or_other, SqlContext,
+    json_col_opt, ms, ms_opt, to_json_opt, trace_col, ts_col, ts_col_opt, unique_or_other,
+    SqlContext,
 };
 use super::query::{json_list, ListQuery};
 use super::queue;
@@ -13,10 +14,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
 const WITH_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, payload, channels, tags,
-    created_at, payload_expires_at FROM messages";
+    created_at, payload_expires_at, traceparent FROM messages";
 /// Leaves the payload unread (it is the bulk of the row).
 const WITHOUT_PAYLOAD: &str = "SELECT id, app_id, event_id, event_type, NULL, channels, tags,
-    created_at, payload_expires_at FROM messages";
+    created_at, payload_expires_at, traceparent FROM messages";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -29,6 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         tags: json_col_opt(row, 6)?,
         created_at: ts_col(row, 7)?,
         payload_expires_at: ts_col_opt(row, 8)?,
+        trace: trace_col(row, 9)?,
     })
 }
 
@@ -44,8 +46,8 @@ pub(super) fn insert(
     let tags = to_json_opt(msg.tags.as_ref())?;
     conn.prepare_cached(
         "INSERT INTO messages (id, app_id, event_id, event_type, payload, channels, tags,
-         created_at, payload_expires_at, forward)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         created_at, payload_expires_at, forward, traceparent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -58,7 +60,8 @@ pub(super) fn insert(
             tags,
             ms(msg.created_at),
             ms_opt(msg.payload_expires_at),
-            forward
+            forward,
+            msg.trace.map(|t| t.to_traceparent())
         ])
     })
     .map_err(|e| unique_or_other(e, "messages.event_id", "eventId", "inserting a message"))?;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0008_ingest_sources.sql"),
     include_str!("sql/0009_ingest_events.sql"),
     include_str!("sql/0010_sealed_credentials.sql"),
+    include_str!("sql/0011_message_traceparent.sql"),
 ];
 
 /// The database's schema version and the newest this build knows.

@@ -43,7 +43,7 @@ pub(super) fn insert_destination(conn: &Connection, d: &MessageDestination) -> S
 /// spelled out so the planner picks the partial index `destinations_due`.
 pub(super) const CLAIM_SQL: &str = "SELECT d.msg_id, d.endpoint_id, d.app_id, d.status,
     d.attempt_count, d.next_attempt_at, d.last_attempt_at, d.trigger, d.lease_owner,
-    m.event_type, m.payload, m.forward
+    m.event_type, m.payload, m.forward, m.traceparent
     FROM message_destinations d LEFT JOIN messages m ON m.id = d.msg_id
     WHERE d.status = 1 AND d.flow = 0 AND d.next_attempt_at <= ?1
       AND d.endpoint_id NOT IN (SELECT value FROM json_each(?2))
@@ -72,8 +72,8 @@ pub(super) fn claim_due(
     lease(conn, rows, lease_until, owner)
 }
 
-/// A row of [`CLAIM_SQL`]'s shape: the destination, then the message's type, payload and
-/// forward metadata.
+/// A row of [`CLAIM_SQL`]'s shape: the destination, then the message's type, payload,
+/// forward metadata and kept trace context.
 pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDelivery> {
     Ok(ClaimedDelivery {
         dest: destination_from_row(row)?,
@@ -84,6 +84,7 @@ pub(super) fn claimed_from_row(row: &Row<'_>) -> rusqlite::Result<ClaimedDeliver
             .as_str_or_null()?
             .map(crate::forward::decode),
         taken_over: false,
+        trace: super::codec::trace_col(row, 12)?,
     })
 }
 

@@ -50,6 +50,59 @@ pub async fn check_message_is_stored_with_its_destinations(store: &dyn Store) {
         .is_empty());
 }
 
+/// The `traceparent` kept with a message (API or ingest) comes back with it, with every
+/// claim of its deliveries, and with none when there is none.
+pub async fn check_trace_context_is_kept_with_the_message_and_its_claims(store: &dyn Store) {
+    use hookd_core::model::IngestForward;
+    use hookd_core::trace::TraceContext;
+    let (app, eps) = app_with_endpoints(store, 1).await;
+    let ctx =
+        TraceContext::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    let mut traced = message_at(&app.id, "a", t(1));
+    traced.trace = ctx;
+    let plain = message_at(&app.id, "b", t(2));
+    let mut ingested = message_at(&app.id, "c", t(3));
+    ingested.trace = ctx;
+    store
+        .create_message(&traced, &[dest(&traced, &eps[0].id, t(0))])
+        .await
+        .unwrap();
+    store
+        .create_message(&plain, &[dest(&plain, &eps[0].id, t(0))])
+        .await
+        .unwrap();
+    let forward = IngestForward {
+        source_id: String::new(),
+        provider_event_id: None,
+        content_type: None,
+        headers: Vec::new(),
+        base64: false,
+    };
+    store
+        .create_ingest_message(
+            &ingested,
+            &[dest(&ingested, &eps[0].id, t(0))],
+            &forward,
+            None,
+        )
+        .await
+        .unwrap();
+
+    for (msg, want) in [(&traced, ctx), (&plain, None), (&ingested, ctx)] {
+        let got = store.get_message(&app.id, msg.id.as_str()).await.unwrap();
+        assert_eq!(got.trace, want);
+    }
+    let claims = store
+        .claim_due(t(10), 10, t(1_000), "node-a", &[])
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 3);
+    for c in &claims {
+        let want = if c.dest.msg_id == plain.id { None } else { ctx };
+        assert_eq!(c.trace, want, "{}", c.dest.msg_id);
+    }
+}
+
 pub async fn check_event_id_conflict_writes_nothing(store: &dyn Store) {
     let (app, eps) = app_with_endpoints(store, 1).await;
     let mut first = message(&app.id, "a");

@@ -60,6 +60,7 @@ pub async fn send_example(
         tags: None,
         created_at: now,
         payload_expires_at: payload_expiry(now, None),
+        trace: None,
     };
     state
         .engine

@@ -14,8 +14,10 @@
 //! - [`idempotency`]: `idempotency-key` on POSTs (stored responses, replayed on retry).
 //! - [`cache`]: the fan-out cache (an application and its endpoints), handed to handlers
 //!   as an `Extension`; every change to an application or endpoint drops its entry.
-//! - [`observe`]: every request's request id, metrics and optional access log line (route
-//!   templates, never raw paths).
+//! - [`observe`]: every request's request id, metrics, optional access log line (route
+//!   templates, never raw paths) and, when tracing is on, its span.
+//! - [`trace`]: the request's trace context as handlers read it ([`trace::RequestTrace`]),
+//!   and what the receive route tells its span.
 
 pub mod auth;
 pub mod cache;
@@ -28,3 +30,4 @@ pub mod pagination;
 pub mod paths;
 pub mod portal_token;
 pub mod schemas;
+pub mod trace;

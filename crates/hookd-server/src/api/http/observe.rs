@@ -1,5 +1,5 @@
-//! What every request goes through on its way out: a request id, the metrics, and the
-//! optional access log (`access_log = true`).
+//! What every request goes through on its way out: a request id, the metrics, the
+//! optional access log (`access_log = true`) and, with `otlp_endpoint` set, a span.
 //!
 //! - The request id: an incoming `x-request-id` is kept only when it is short printable
 //!   ASCII, so a client cannot write arbitrary text into the log; otherwise one is
@@ -9,14 +9,26 @@
 //! - The access log: one `info` line (target `hookd_server::access`) with the method, the
 //!   route template, the status, the duration and the request id.
 //!
+//! - The span (kind SERVER), named `{method} {route template}` (`POST
+//!   /api/v1/app/{app_id}/msg`; just the method when no route matched), a child of the
+//!   caller's `traceparent` when it sends a valid one (an invalid one is ignored: the span
+//!   starts a new trace, and the request is not refused). Attributes:
+//!   `http.request.method`, `http.route`, `http.response.status_code`, `hookd.request_id`,
+//!   and the receive route's [`IngestNote`]; status ERROR on a 5xx. Its context goes to
+//!   the handler in the request's extensions ([`super::trace`]). With tracing off, only a
+//!   caller's valid `traceparent` is passed on (so a message can keep it); nothing is
+//!   allocated for a request without one.
+//!
 //! The route template (`/api/v1/app/{app_id}/msg`), never the raw path: a path can carry
 //! a credential (`/ingest/{token}`) and a query can carry anything. A request that matched
 //! no route is `unmatched` in the metrics and `-` in the log.
 
+use super::trace::{IngestNote, Kept};
 use crate::metrics::{ServerMetrics, UNMATCHED};
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
+use hookd_core::trace::{SpanKind, TraceContext, Tracer};
 use rand::RngCore;
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +38,9 @@ use std::time::Instant;
 
 /// The request id header, read from the request and set on the response.
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// The W3C Trace Context header (a constant name: no parsing per request).
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Longest incoming request id kept.
 const MAX_ID_LEN: usize = 64;
@@ -37,6 +52,8 @@ const MAX_ID_LEN: usize = 64;
 pub struct Observe {
     pub metrics: Arc<ServerMetrics>,
     pub access_log: bool,
+    /// Records a span per request (a no-op when tracing is off).
+    pub tracer: Tracer,
 }
 
 impl<S> tower::Layer<S> for Observe {
@@ -70,7 +87,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let started = Instant::now();
         let id = req
             .headers()
@@ -80,6 +97,24 @@ where
             .unwrap_or_else(generate);
         let method = req.method().clone();
         let route = req.extensions().get::<MatchedPath>().cloned();
+        let caller = req
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceContext::parse_traceparent);
+        let tracer = &self.observe.tracer;
+        let span = if tracer.is_on() {
+            let name = match &route {
+                Some(r) => format!("{method} {}", r.as_str()),
+                None => method.to_string(),
+            };
+            tracer.start(name, SpanKind::Server, caller.as_ref())
+        } else {
+            None
+        };
+        if let Some(ctx) = span.as_ref().map(|s| s.context()).or(caller) {
+            req.extensions_mut().insert(Kept(ctx));
+        }
         let answer = self.inner.call(req);
         let observe = self.observe.clone();
         Box::pin(async move {
@@ -88,6 +123,22 @@ where
             let status = response.status().as_u16();
             let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
             observe.metrics.request(&method, route, status, took);
+            if let Some(mut span) = span {
+                span.set("http.request.method", method.to_string());
+                if route != UNMATCHED {
+                    span.set("http.route", route.to_owned());
+                }
+                span.set("http.response.status_code", i64::from(status));
+                if let Ok(request_id) = id.to_str() {
+                    span.set("hookd.request_id", request_id.to_owned());
+                }
+                if let Some(note) = response.extensions().get::<IngestNote>() {
+                    note.describe(&mut span);
+                }
+                if status >= 500 {
+                    span.set_error(format!("HTTP {status}"));
+                }
+            }
             if observe.access_log {
                 let request_id = id.to_str().unwrap_or_default();
                 tracing::info!(

@@ -29,6 +29,7 @@ use crate::api::http::error::HttpErrorOut;
 use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::ApiPath;
 use crate::api::http::paths::ReceivePath;
+use crate::api::http::trace::{IngestNote, RequestTrace};
 use crate::api::shared::fan_out::fan_out;
 use crate::api::shared::message::payload_expiry;
 use crate::api::ApiState;
@@ -171,30 +172,53 @@ impl Receiver {
         (status = 404, description = "No source has this receive URL", body = HttpErrorOut),
         (status = 413, description = "The body is larger than the server accepts; recorded in the rejection log", body = HttpErrorOut),
     ))]
+#[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn receive(
     State(state): State<ApiState>,
     Extension(cache): Extension<FanOutCache>,
     ApiPath(token): ApiPath<String>,
+    trace: RequestTrace,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match receive_inner(&state, &cache, &token, &method, &uri, &headers, body).await {
+    let request = Request {
+        token: &token,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        trace: trace.0,
+    };
+    match receive_inner(&state, &cache, request, body).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
+/// The parts of a receive request the route reads.
+struct Request<'a> {
+    token: &'a str,
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    /// Kept with the event's message ([`RequestTrace`]).
+    trace: Option<hookd_core::trace::TraceContext>,
+}
+
 async fn receive_inner(
     state: &ApiState,
     cache: &FanOutCache,
-    token: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+    request: Request<'_>,
     body_stream: Body,
 ) -> ApiResult<Response> {
+    let Request {
+        token,
+        method,
+        uri,
+        headers,
+        trace,
+    } = request;
     let now = Timestamp::now();
     let receiver = &state.receiver;
     let Some(source) = receiver.source(state, token, now).await? else {
@@ -253,7 +277,11 @@ async fn receive_inner(
     let checked = match &source.config {
         Ok(config) => match hookd_ingest::receive(config, &request, now.as_secs()) {
             Received::Event(verified) => Ok(verified),
-            Received::Answer(answer) => return Ok(handshake_response(answer)),
+            Received::Answer(answer) => {
+                let mut response = handshake_response(answer);
+                note(state, &source, "handshake", &mut response);
+                return Ok(response);
+            }
             Received::Refused(rejection) => Err((rejection.code(), rejection.detail())),
         },
         Err(why) => Err((
@@ -313,6 +341,7 @@ async fn receive_inner(
         tags: None,
         created_at: now,
         payload_expires_at: payload_expiry(now, None),
+        trace,
     };
     let targets: Vec<&Endpoint> = target
         .endpoints
@@ -349,7 +378,21 @@ async fn receive_inner(
     state
         .metrics
         .ingest_received(&source.source_type, duplicate);
+    let outcome = if duplicate { "duplicate" } else { "accepted" };
+    note(state, &source, outcome, &mut response);
     Ok(response)
+}
+
+/// Tells the request's span what came of it (when tracing is on).
+fn note(state: &ApiState, source: &Receiving, outcome: &'static str, response: &mut Response) {
+    if state.tracer.is_on() {
+        IngestNote {
+            provider: source.source_type.clone(),
+            source_id: source.source_id.to_string(),
+            outcome,
+        }
+        .attach(response);
+    }
 }
 
 fn handshake_response(answer: hookd_ingest::HandshakeResponse) -> Response {
@@ -406,7 +449,9 @@ async fn refuse(
             tracing::warn!(error = %e, "recording a refused ingest request failed");
         }
     }
-    (status, Json(json!({ "code": code, "detail": detail }))).into_response()
+    let mut response = (status, Json(json!({ "code": code, "detail": detail }))).into_response();
+    note(state, source, code, &mut response);
+    response
 }
 
 /// The provider label of a request whose receive URL names no source.

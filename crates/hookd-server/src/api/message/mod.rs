@@ -18,6 +18,7 @@ use crate::api::http::error::{ApiError, ApiResult};
 use crate::api::http::extract::{parse_time, split_list, ApiJson, ApiPath, ApiQuery};
 use crate::api::http::pagination::{ListResponse, PageParams};
 use crate::api::http::paths::{AppPath, MsgPath};
+use crate::api::http::trace::RequestTrace;
 use crate::api::shared::fan_out::fan_out;
 use crate::api::shared::message::{payload_expiry, MessageOut};
 use crate::api::ApiState;
@@ -145,6 +146,7 @@ pub async fn create(
     Extension(cache): Extension<FanOutCache>,
     ApiPath(app_id): ApiPath<String>,
     ApiQuery(params): ApiQuery<ContentParams>,
+    trace: RequestTrace,
     ApiJson(mut body): ApiJson<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     check_in(&body)?;
@@ -163,6 +165,7 @@ pub async fn create(
         tags: body.tags,
         created_at: now,
         payload_expires_at,
+        trace: trace.0,
     };
 
     let targets: Vec<&Endpoint> = target

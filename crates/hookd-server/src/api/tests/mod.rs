@@ -76,6 +76,7 @@ impl TestApi {
                 on_api: true,
                 token: None,
             },
+            tracer: hookd_core::trace::Tracer::off(),
         });
         (router(state), shutdown.drop_guard())
     }
