@@ -161,7 +161,8 @@ impl Receiver {
 #[utoipa::path(post, path = "/ingest/{token}", tag = "Ingest",
     operation_id = "hookd.ingest.receive", summary = "Where a provider sends its webhooks",
     description = "No bearer token: the unguessable token in the path names the source. The request is verified as the source's provider signs it, stored, and forwarded to the source's endpoints. `PUT` is accepted too.",
-    params(ReceivePath),
+    params(ReceivePath,
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: kept with the stored event, so its forwards join this trace")),
     request_body(content = String, content_type = "*/*", description = "The provider's request, as it sends it"),
     responses(
         (status = 204, description = "Verified and stored (or a duplicate of an event already stored)",

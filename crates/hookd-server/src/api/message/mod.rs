@@ -139,7 +139,9 @@ fn check_in(body: &MessageIn) -> ApiResult<()> {
 /// `POST /app/{app_id}/msg`: 202 once the message and its deliveries are committed.
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message",
     operation_id = "v1.message.create", summary = "Send a message to the endpoints subscribed to its event type",
-    params(AppPath, ContentParams), request_body = MessageIn,
+    params(AppPath, ContentParams,
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: kept with the message, so its deliveries join this trace (each carries a `traceparent`); an invalid one is ignored")),
+    request_body = MessageIn,
     responses((status = 202, description = "Accepted: the message and its deliveries are stored", body = MessageOut)))]
 pub async fn create(
     State(state): State<ApiState>,
