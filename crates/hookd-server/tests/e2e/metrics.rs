@@ -446,3 +446,33 @@ async fn the_cleaners_deletions_are_counted() {
         0.0
     );
 }
+
+/// A pool too small for the requests at hand makes them wait, and the waits are counted.
+#[tokio::test]
+async fn waits_for_a_pooled_connection_are_counted_on_postgres() {
+    let Some(app) = spawn_on(Backend::Postgres, |c| c.database_pool_size = 1).await else {
+        return;
+    };
+    let app_id = app.create_app().await;
+    const WAITS: &str = "hookd_db_pool_waits_total{backend=\"postgres\"}";
+    let before = app.scrape().await.get(WAITS);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let api = (*app).clone();
+        let path = format!("/app/{app_id}");
+        calls.spawn(async move { api.get(&path).await.0 });
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let after = app.scrape().await;
+    assert!(
+        after.get(WAITS) > before,
+        "32 requests at once on a pool of one connection, and no wait counted:\n{}",
+        after.text
+    );
+    assert_eq!(
+        after.get("hookd_db_pool_connections{backend=\"postgres\"}"),
+        1.0
+    );
+}
