@@ -20,37 +20,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-VENV="${HOOKD_COMPAT_VENV:-target/compat-venv}"
-case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
-REQS="$ROOT/tests/compat/requirements.txt"
-PY="$VENV/bin/python"
-
-# 1. The virtualenv with the pinned SDKs (reinstalled when requirements.txt changes).
-if [ ! -x "$PY" ]; then
-    echo "compat: creating virtualenv $VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
-if ! cmp -s "$REQS" "$VENV/.compat-requirements"; then
-    echo "compat: installing $(tr '\n' ' ' < "$REQS")"
-    "$PY" -m pip install --quiet --disable-pip-version-check -r "$REQS"
-    cp "$REQS" "$VENV/.compat-requirements"
-fi
-
-# 2. The binary.
-BIN="${HOOKD_BIN:-target/release/hookd}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "compat: $BIN not found; cargo build --release -p hookd"
-    cargo build --release -p hookd
-fi
-[ -x "$BIN" ] || { echo "compat: no hookd binary at $BIN" >&2; exit 1; }
-
-# 3. A fresh server (tests/lib/server.sh): temp data dir, free port, random token,
-#    loopback deliveries allowed, fast retries.
-SERVER_NAME=compat
+SUITE=compat
 HOOKD_SERVER_DATABASE_URL="${HOOKD_COMPAT_DATABASE_URL:-}"
-# shellcheck source=../lib/server.sh
-. "$ROOT/tests/lib/server.sh"
+# shellcheck source=../lib/suite.sh
+. "$ROOT/tests/lib/suite.sh"
+
+# 1. The virtualenv with the pinned SDKs, 2. the binary, 3. a fresh server: temp data
+#    dir, free port, random token, loopback deliveries allowed, fast retries.
+suite_venv "${HOOKD_COMPAT_VENV:-target/compat-venv}" "$ROOT/tests/compat/requirements.txt"
+suite_binary
 start_hookd
 
 # 4. The suite.

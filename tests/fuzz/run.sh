@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # API fuzzing from hookd's own OpenAPI document: starts a fresh hookd on SQLite
-# (tests/lib/server.sh), creates real resources for the path parameters to name
+# (tests/lib/suite.sh), creates real resources for the path parameters to name
 # (fixtures.py), then runs schemathesis over every operation of the served
 # /api/v1/openapi.json with the checks `not_a_server_error` and
 # `response_schema_conformance` (schemathesis.toml). Fails on any failure, or when fewer
@@ -18,34 +18,14 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
-VENV="${HOOKD_FUZZ_VENV:-target/fuzz-venv}"
-case "$VENV" in /*) ;; *) VENV="$ROOT/$VENV" ;; esac
-REQS="$ROOT/tests/fuzz/requirements.txt"
-PY="$VENV/bin/python"
+SUITE=fuzz
+# shellcheck source=../lib/suite.sh
+. "$ROOT/tests/lib/suite.sh"
 
-# 1. The virtualenv with the pinned schemathesis (reinstalled when requirements.txt changes).
-if [ ! -x "$PY" ]; then
-    echo "fuzz: creating virtualenv $VENV"
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
-if ! cmp -s "$REQS" "$VENV/.fuzz-requirements"; then
-    echo "fuzz: installing $(tr '\n' ' ' < "$REQS")"
-    "$PY" -m pip install --quiet --disable-pip-version-check -r "$REQS"
-    cp "$REQS" "$VENV/.fuzz-requirements"
-fi
-
-# 2. The binary.
-BIN="${HOOKD_BIN:-target/release/hookd}"
-case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
-if [ ! -x "$BIN" ]; then
-    echo "fuzz: $BIN not found; cargo build --release -p hookd"
-    cargo build --release -p hookd
-fi
-
-# 3. A fresh server on SQLite, and the resources the path parameters name.
-SERVER_NAME=fuzz
-# shellcheck source=../lib/server.sh
-. "$ROOT/tests/lib/server.sh"
+# 1. The virtualenv with the pinned schemathesis, 2. the binary, 3. a fresh server on
+#    SQLite, and the resources the path parameters name.
+suite_venv "${HOOKD_FUZZ_VENV:-target/fuzz-venv}" "$ROOT/tests/fuzz/requirements.txt"
+suite_binary
 start_hookd
 eval "$("$PY" "$ROOT/tests/fuzz/fixtures.py" "$URL" "$TOKEN")"
 export FUZZ_TOKEN="$TOKEN" FUZZ_APP FUZZ_ENDPOINT FUZZ_MSG FUZZ_ATTEMPT FUZZ_TASK \
@@ -60,7 +40,7 @@ run() {
     local out="$TMP/st-$1.out"
     shift
     set +e
-    "$VENV/bin/st" --config-file "$ROOT/tests/fuzz/schemathesis.toml" run \
+    "$(dirname "$PY")/st" --config-file "$ROOT/tests/fuzz/schemathesis.toml" run \
         "$URL/api/v1/openapi.json" --max-examples "$EXAMPLES" --seed "$SEED" \
         --phases examples,coverage,fuzzing --warnings off "$@" 2>&1 | tee "$out"
     local rc=${PIPESTATUS[0]}

@@ -144,6 +144,19 @@ impl Api {
         v["id"].as_str().expect("an endpoint id").to_owned()
     }
 
+    /// Creates an ingest source of `source_type` verifying with `secret`; its id and its
+    /// receive URL (`ingestUrl`).
+    pub async fn create_source(&self, source_type: &str, secret: &str) -> (String, String) {
+        let body = json!({"name": source_type, "type": source_type, "config": {"secret": secret}});
+        let (s, v) = self.post("/ingest/api/v1/source", body).await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_str().expect("a source id").to_owned();
+        (
+            id,
+            v["ingestUrl"].as_str().expect("a receive URL").to_owned(),
+        )
+    }
+
     /// Sends a message, which must be accepted (202); its id.
     pub async fn send(&self, app: &str, body: Value) -> String {
         let (s, v) = self.post(&format!("/app/{app}/msg"), body).await;

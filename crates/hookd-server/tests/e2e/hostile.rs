@@ -86,14 +86,7 @@ pub(crate) async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert!(s < 300, "{v}");
     let task_id = v["id"].as_str().unwrap().to_owned();
-    let (s, v) = app
-        .post(
-            "/ingest/api/v1/source",
-            json!({"name": "gh", "type": "github", "config": {"secret": "s3cret"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{v}");
-    let source_id = v["id"].as_str().unwrap().to_owned();
+    let (source_id, _) = app.create_source("github", "s3cret").await;
     let (s, v) = app
         .post(
             &format!("/ingest/api/v1/source/{source_id}/endpoint"),

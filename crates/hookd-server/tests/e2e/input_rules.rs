@@ -334,15 +334,8 @@ async fn a_signed_ingest_event_with_a_nul_in_its_id_or_type_is_stored_and_dedupl
     };
     let rx = Receiver::start().await;
     let secret = "whsec_stripe_rules_0123456789";
-    let (s, src) = app
-        .post(
-            "/ingest/api/v1/source",
-            json!({"name": "stripe", "type": "stripe", "config": {"secret": secret}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{src}");
-    let id = src["id"].as_str().unwrap();
-    let ingest_url = src["ingestUrl"].as_str().unwrap();
+    let (id, ingest_url) = app.create_source("stripe", secret).await;
+    let (id, ingest_url) = (id.as_str(), ingest_url.as_str());
     let (s, v) = app
         .post(
             &format!("/ingest/api/v1/source/{id}/endpoint"),
@@ -540,14 +533,8 @@ async fn endpoint_urls_need_a_written_host_and_a_port(backend: Backend) {
     };
     let rx = Receiver::start().await;
     let (a, ep, _) = setup(&app, &rx).await;
-    let (s, src) = app
-        .post(
-            "/ingest/api/v1/source",
-            json!({"name": "s", "type": "github", "config": {"secret": "x"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{src}");
-    let src = src["id"].as_str().unwrap();
+    let (src, _) = app.create_source("github", "x").await;
+    let src = src.as_str();
     for bad in [
         "http:///path",
         "https:///",

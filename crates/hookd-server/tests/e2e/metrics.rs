@@ -193,14 +193,7 @@ async fn a_receiver_that_stays_down_shows_in_the_queue_gauges(backend: Backend) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_requests_are_counted_by_provider_and_code() {
     let app = spawn_app_with(|_| {}).await;
-    let (s, src) = app
-        .post(
-            "/ingest/api/v1/source",
-            json!({"name": "gh", "type": "github", "config": {"secret": "gh-s3cret"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{src}");
-    let url = src["ingestUrl"].as_str().unwrap().to_owned();
+    let (_, url) = app.create_source("github", "gh-s3cret").await;
     let body = r#"{"zen":"ok"}"#;
     let sig: String = hmac_sha256(b"gh-s3cret", &[body.as_bytes()])
         .iter()
@@ -334,10 +327,26 @@ async fn ten_thousand_endpoints_keep_the_page_small() {
     let app_id = app.create_app().await;
     let ids: Vec<String> = create_endpoints(&app, &app_id, ENDPOINTS).await;
     assert_eq!(ids.len(), ENDPOINTS);
-    app.send(&app_id, json!({"eventType": "e", "payload": {}}))
-        .await;
-    // 10,000 first attempts (refused at once) on a machine that may be busy: a minute.
+    // One message to 10,000 endpoints is one large write: on a busy machine it may miss
+    // the store's call deadline (503, retry later). Retried with its eventId, so a first
+    // try that was written after all answers 409 instead of writing it twice.
     let limit = Duration::from_secs(90);
+    let body = json!({"eventType": "e", "eventId": "fan-out-10k", "payload": {}});
+    wait_for_value(
+        "the message to be accepted",
+        limit,
+        Recheck::poll(),
+        || async {
+            let (s, v) = app.post(&format!("/app/{app_id}/msg"), body.clone()).await;
+            match s {
+                202 | 409 => Some(()),
+                503 => None,
+                _ => panic!("sending the message: {s} {v}"),
+            }
+        },
+    )
+    .await;
+    // 10,000 first attempts (refused at once) on a machine that may be busy: a minute.
     let page = scrape_within(&app, "every delivery waiting for its retry", limit, |p| {
         p.get("hookd_queue_deliveries{state=\"scheduled\"}") == ENDPOINTS as f64
     })

@@ -353,15 +353,7 @@ async fn an_ingest_request_has_a_span_that_never_names_its_token(backend: Backen
         return;
     };
     let rx = Receiver::start().await;
-    let (s, src) = app
-        .post(
-            "/ingest/api/v1/source",
-            json!({"name": "gh", "type": "github", "config": {"secret": "gh-s3cret"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{src}");
-    let source_id = src["id"].as_str().unwrap().to_owned();
-    let ingest_url = src["ingestUrl"].as_str().unwrap().to_owned();
+    let (source_id, ingest_url) = app.create_source("github", "gh-s3cret").await;
     let token = ingest_url.rsplit('/').next().unwrap().to_owned();
     let (s, ep) = app
         .post(

@@ -1,15 +1,45 @@
 # Sourced by the suites that drive a real hookd from outside (tests/compat, tests/fuzz):
-# starts a fresh server on a free loopback port with its own temporary SQLite database
-# (or $HOOKD_SERVER_DATABASE_URL), a random admin token and main key, loopback deliveries
-# allowed and fast retries, and stops it when the calling script exits.
+# their Python virtualenv, the binary, and a fresh server on a free loopback port with its
+# own temporary SQLite database (or $HOOKD_SERVER_DATABASE_URL), a random admin token and
+# main key, loopback deliveries allowed and fast retries, stopped when the calling script
+# exits.
 #
-# Before sourcing, set: ROOT (the repository), BIN (the hookd binary), PY (a Python 3)
-# and SERVER_NAME (the log is kept at target/$SERVER_NAME-hookd.log).
-# Env: HOOKD_MAIN_KEY (default: random), HOOKD_LOG (default info).
-# After `start_hookd`: URL, TOKEN, MAIN_KEY, SERVER_PID, and the log at $TMP/server.log.
+# Before sourcing, set ROOT (the repository) and SUITE (its name: the log is kept at
+# target/$SUITE-hookd.log). Then:
+# - `suite_venv VENV REQS`: a virtualenv at VENV (relative to ROOT unless absolute) with the
+#   pinned requirements REQS, reinstalled when REQS changes; sets PY.
+# - `suite_binary`: BIN, from HOOKD_BIN (default target/release/hookd), built if missing.
+# - `start_hookd`: sets URL, TOKEN, MAIN_KEY, SERVER_PID; the log is $TMP/server.log.
+# Env: HOOKD_MAIN_KEY (default: random), HOOKD_LOG (default info), PYTHON (the
+# interpreter that creates the virtualenv, default python3).
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/hookd-$SERVER_NAME.XXXXXX")"
-LOG="$ROOT/target/$SERVER_NAME-hookd.log"
+suite_venv() {
+    local venv="$1" reqs="$2"
+    case "$venv" in /*) ;; *) venv="$ROOT/$venv" ;; esac
+    PY="$venv/bin/python"
+    if [ ! -x "$PY" ]; then
+        echo "$SUITE: creating virtualenv $venv"
+        "${PYTHON:-python3}" -m venv "$venv"
+    fi
+    if ! cmp -s "$reqs" "$venv/.suite-requirements"; then
+        echo "$SUITE: installing $(tr '\n' ' ' < "$reqs")"
+        "$PY" -m pip install --quiet --disable-pip-version-check -r "$reqs"
+        cp "$reqs" "$venv/.suite-requirements"
+    fi
+}
+
+suite_binary() {
+    BIN="${HOOKD_BIN:-target/release/hookd}"
+    case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+    if [ ! -x "$BIN" ]; then
+        echo "$SUITE: $BIN not found; cargo build --release -p hookd"
+        cargo build --release -p hookd
+    fi
+    [ -x "$BIN" ] || { echo "$SUITE: no hookd binary at $BIN" >&2; exit 1; }
+}
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/hookd-$SUITE.XXXXXX")"
+LOG="$ROOT/target/$SUITE-hookd.log"
 mkdir -p "$ROOT/target"
 SERVER_PID=""
 
@@ -34,7 +64,7 @@ trap 'exit 143' TERM
 
 start_hookd() {
     PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-    TOKEN="${SERVER_NAME}_$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
+    TOKEN="${SUITE}_$("$PY" -c 'import secrets; print(secrets.token_hex(16))')"
     URL="http://127.0.0.1:$PORT"
     MAIN_KEY="${HOOKD_MAIN_KEY:-$("$PY" -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')}"
 
@@ -54,7 +84,7 @@ start_hookd() {
     SERVER_PID=$!
 
     # Wait (up to 30 s) for GET /api/v1/health -> 200, giving up early if the server exits.
-    if ! "$PY" - "$URL/api/v1/health" "$SERVER_PID" "$SERVER_NAME" <<'PYEOF'
+    if ! "$PY" - "$URL/api/v1/health" "$SERVER_PID" "$SUITE" <<'PYEOF'
 import os, sys, time, urllib.request
 url, pid, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 deadline = time.monotonic() + 30
@@ -77,9 +107,9 @@ print(f"{name}: {url} not healthy after 30 s ({last})", file=sys.stderr)
 sys.exit(1)
 PYEOF
     then
-        echo "$SERVER_NAME: server log:" >&2
+        echo "$SUITE: server log:" >&2
         tail -n 50 "$TMP/server.log" >&2 || true
         exit 1
     fi
-    echo "$SERVER_NAME: hookd is up at $URL (pid $SERVER_PID)"
+    echo "$SUITE: hookd is up at $URL (pid $SERVER_PID)"
 }
