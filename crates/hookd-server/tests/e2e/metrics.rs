@@ -485,3 +485,53 @@ async fn waits_for_a_pooled_connection_are_counted_on_postgres() {
         1.0
     );
 }
+
+/// An endpoint whose place in the node is full (32 requests in flight, 2,000 queued: the
+/// engine's bounds) leaves its other deliveries due and unclaimed in the database: the
+/// queue shows them as due, and their oldest age grows until the receiver answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_left_due_show_their_age() {
+    const OLDEST_DUE: &str = "hookd_queue_oldest_due_age_seconds";
+    let app = spawn_app_with(|c| {
+        c.metrics_queue_interval = Duration::ZERO;
+        c.request_timeout = Duration::from_secs(120);
+    })
+    .await;
+    let rx = Receiver::start().await;
+    let mut held = Answer::ok();
+    held.held = true;
+    rx.set_default("/held", held);
+    let app_id = app.create_app().await;
+    app.create_endpoint_to(&app_id, &rx.url("/held")).await;
+    let n = 2_100;
+    let mut sends = tokio::task::JoinSet::new();
+    for chunk in 0..16 {
+        let api = (*app).clone();
+        let app_id = app_id.clone();
+        sends.spawn(async move {
+            for i in (chunk..n).step_by(16) {
+                api.send(&app_id, json!({"eventType": "e", "payload": {"i": i}}))
+                    .await;
+            }
+        });
+    }
+    while let Some(done) = sends.join_next().await {
+        done.unwrap();
+    }
+    let page = scrape_until(&app, "deliveries left due", |p| {
+        p.get("hookd_queue_deliveries{state=\"due\"}") > 0.0 && p.get(OLDEST_DUE) > 0.0
+    })
+    .await;
+    let first = page.get(OLDEST_DUE);
+    scrape_until(&app, "the oldest due age to grow", |p| {
+        p.get(OLDEST_DUE) > first + 0.2
+    })
+    .await;
+    rx.open_gate();
+    rx.wait_for("/held", n, Duration::from_secs(120)).await;
+    let page = scrape_until(&app, "nothing left due", |p| {
+        p.get("hookd_queue_deliveries{state=\"due\"}") == 0.0
+    })
+    .await;
+    assert_eq!(page.get(OLDEST_DUE), 0.0);
+}
