@@ -373,7 +373,7 @@ nav ul{columns:2}.muted{color:#5b6578}a{color:#1f5fa8}";
             if op.get("security").is_some() { ", bearer token" } else { ", no token" },
         );
         if let Some(description) = op["description"].as_str() {
-            let _ = write!(out, "<p>{}</p>", esc(description));
+            let _ = write!(out, "<p>{}</p>", prose(description));
         }
         if let Some(params) = op["parameters"].as_array().filter(|p| !p.is_empty()) {
             out.push_str(
@@ -428,7 +428,7 @@ nav ul{columns:2}.muted{color:#5b6578}a{color:#1f5fa8}";
     fn schema_section(out: &mut String, name: &str, schema: &Value) {
         let _ = write!(out, "<h3 id=\"schema-{}\">{}</h3>", anchor(name), esc(name));
         if let Some(description) = schema["description"].as_str() {
-            let _ = write!(out, "<p>{}</p>", esc(description));
+            let _ = write!(out, "<p>{}</p>", prose(description));
         }
         let mut objects = vec![schema];
         if let Some(all) = schema["allOf"].as_array() {
@@ -516,7 +516,24 @@ nav ul{columns:2}.muted{color:#5b6578}a{color:#1f5fa8}";
     }
 
     fn text(value: &Value) -> String {
-        esc(value.as_str().unwrap_or_default())
+        prose(value.as_str().unwrap_or_default())
+    }
+
+    /// Escaped text whose `backticked` spans become `<code>`.
+    pub fn prose(s: &str) -> String {
+        let mut out = String::with_capacity(s.len() + 16);
+        let ticks = s.matches('`').count();
+        for (i, part) in s.split('`').enumerate() {
+            if i % 2 == 0 {
+                out.push_str(&esc(part));
+            } else if i < ticks {
+                let _ = write!(out, "<code>{}</code>", esc(part));
+            } else {
+                // No closing backtick: the text as written.
+                let _ = write!(out, "`{}", esc(part));
+            }
+        }
+        out
     }
 
     fn anchor(name: &str) -> String {
@@ -835,6 +852,10 @@ mod tests {
         assert_eq!(
             reference::esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(
+            reference::prose("a `<b>` c `d"),
+            "a <code>&lt;b&gt;</code> c `d"
         );
     }
 }
