@@ -40,9 +40,10 @@ run() {
     local out="$TMP/st-$1.out"
     shift
     set +e
-    "$(dirname "$PY")/st" --config-file "$ROOT/tests/fuzz/schemathesis.toml" run \
-        "$URL/api/v1/openapi.json" --max-examples "$EXAMPLES" --seed "$SEED" \
-        --phases examples,coverage,fuzzing --warnings off "$@" 2>&1 | tee "$out"
+    # From the temporary directory, where schemathesis leaves its cache (.schemathesis/).
+    (cd "$TMP" && "$(dirname "$PY")/st" --config-file "$ROOT/tests/fuzz/schemathesis.toml" \
+        run "$URL/api/v1/openapi.json" --max-examples "$EXAMPLES" --seed "$SEED" \
+        --phases examples,coverage,fuzzing --warnings off "$@") 2>&1 | tee "$out"
     local rc=${PIPESTATUS[0]}
     set -e
     if [ "$rc" -ne 0 ]; then
