@@ -48,7 +48,7 @@ impl Api {
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         self.call_url(method, &self.url(path), body)
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no response: {e}"))
+            .unwrap_or_else(|e| panic!("{method} {path}: no response: {}", why(&e)))
     }
 
     /// Like [`Api::call`], for any path under the root (`/api/v1/...` in full, `/ingest/...`).
@@ -56,7 +56,7 @@ impl Api {
         let url = format!("{}{path}", self.root);
         self.call_url(method, &url, body)
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: no response: {e}"))
+            .unwrap_or_else(|e| panic!("{method} {path}: no response: {}", why(&e)))
     }
 
     /// Like [`Api::call`], but `None` when the request failed without a response (the
@@ -200,4 +200,20 @@ impl Api {
             panic!("timed out waiting on {path}: {last}")
         })
     }
+}
+
+/// A request error with its causes (reqwest's own text alone does not say whether the
+/// connection was refused, reset or timed out).
+fn why(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if err.is_timeout() {
+        text.push_str(" (timed out)");
+    }
+    text
 }
