@@ -105,6 +105,7 @@ pub async fn run(
             token: config.metrics_token.as_ref().map(|t| t.expose().into()),
         },
         tracer,
+        portal_frame_ancestors: api::web::FrameAncestors(config.portal_frame_ancestors.clone()),
     });
     let cleaner = cleaner::spawn(
         store.clone(),

@@ -36,7 +36,7 @@ impl Api {
     /// `path` under `/api/v1`, or under the root when it lives there (`/ingest/…`,
     /// `/metrics`, `/docs`).
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("/ingest/") || path == "/metrics" || path == "/docs" {
+        if is_root_path(path) {
             format!("{}{path}", self.root)
         } else {
             format!("{}{path}", self.base)
@@ -216,4 +216,17 @@ fn why(err: &reqwest::Error) -> String {
         text.push_str(" (timed out)");
     }
     text
+}
+
+/// Whether `path` is served from the root rather than under `/api/v1`: the ingest routes,
+/// `/metrics`, `/docs`, and the portal's and dashboard's pages.
+pub fn is_root_path(path: &str) -> bool {
+    path.starts_with("/ingest/")
+        || path == "/metrics"
+        || path == "/docs"
+        || path == "/portal"
+        || path.starts_with("/portal/")
+        || path == "/ui"
+        || path.starts_with("/ui/")
+        || path.starts_with("/assets/")
 }

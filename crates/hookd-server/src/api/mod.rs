@@ -13,6 +13,8 @@
 //!   authentication, and `/ingest/{token}`, where providers send (no bearer token).
 //! - [`portal`]: app-portal access (tokens limited to one application).
 //! - [`health`]: health and ping (no token).
+//! - [`web`]: the consumer portal (`/portal/{app_id}`) and the operator dashboard (`/ui`),
+//!   their embedded assets, and the dashboard's sign-in.
 //! - [`openapi`]: the OpenAPI document generated from the handlers and their types,
 //!   `GET /api/v1/openapi.json` and the `/docs` page (no token).
 //! - [`scrape`]: `GET /metrics` (its own token, if any; see [`crate::metrics`]).
@@ -43,6 +45,7 @@ pub mod openapi;
 pub mod portal;
 pub mod scrape;
 pub mod shared;
+pub mod web;
 
 #[cfg(test)]
 mod tests;
@@ -105,6 +108,8 @@ pub struct ApiShared {
     pub metrics_access: MetricsAccess,
     /// Records request spans (a no-op unless `otlp_endpoint` is set).
     pub tracer: hookd_core::trace::Tracer,
+    /// Who may frame the consumer portal.
+    pub portal_frame_ancestors: web::FrameAncestors,
 }
 
 /// The API's router, ready to serve.
@@ -282,7 +287,9 @@ pub fn router(state: ApiState) -> Router {
         access_log: state.access_log,
         tracer: state.tracer.clone(),
     };
-    let mut router = Router::new().route("/docs", get(openapi::docs_page));
+    let mut router = Router::new()
+        .route("/docs", get(openapi::docs_page))
+        .merge(web::router(state.clone()));
     if state.metrics_access.on_api {
         router = router.route("/metrics", get(scrape::metrics));
     }

@@ -48,7 +48,8 @@ pub struct AppPortalAccessIn {
 /// `AppPortalAccessOut`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppPortalAccessOut {
-    /// This server's API base for the application, with the token in the fragment.
+    /// This server's consumer portal for the application (`/portal/{app_id}`), with the
+    /// token in the fragment.
     url: String,
     token: String,
 }
@@ -83,11 +84,8 @@ pub async fn app_portal_access(
         no_secrets,
     };
     let token = mint(&state.admin_token, &claims);
-    let url = format!(
-        "{}/api/v1/app/{}#key={token}",
-        origin(&headers),
-        claims.app_id
-    );
+    // The portal page; the token rides in the fragment, which browsers never send.
+    let url = format!("{}/portal/{}#key={token}", origin(&headers), claims.app_id);
     Ok(Json(AppPortalAccessOut { url, token }))
 }
 

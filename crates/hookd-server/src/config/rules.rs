@@ -254,3 +254,44 @@ pub(super) fn public_url(name: &str, url: String) -> Result<String> {
         _ => bail!("{name} must be an http:// or https:// URL without query or fragment"),
     }
 }
+
+/// A CSP `frame-ancestors` source list: `*`, `'self'`, `'none'` (alone), scheme sources
+/// (`https:`) and host sources (`https://app.example.com:8443`, `https://*.example.com`).
+/// Anything that could end the directive or add another (`;`, `,`, quotes) is refused.
+pub(super) fn frame_ancestors(name: &str, value: String) -> Result<String> {
+    let sources: Vec<&str> = value.split_ascii_whitespace().collect();
+    if sources.is_empty() {
+        bail!("{name} must name at least one source (`*`, `'self'`, `'none'` or an origin)");
+    }
+    if sources.contains(&"'none'") && sources.len() > 1 {
+        bail!("{name}: `'none'` must be the only source");
+    }
+    for source in &sources {
+        if matches!(*source, "*" | "'self'" | "'none'") {
+            continue;
+        }
+        let host_like = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.*:[]/_~%".contains(&b))
+        };
+        let ok = match source.split_once("://") {
+            Some((scheme, rest)) => {
+                scheme.bytes().all(|b| b.is_ascii_alphabetic())
+                    && !scheme.is_empty()
+                    && host_like(rest)
+            }
+            None => source
+                .strip_suffix(':')
+                .map(|scheme| !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphabetic()))
+                .unwrap_or_else(|| host_like(source)),
+        };
+        if !ok {
+            bail!(
+                "{name}: {source:?} is not a frame-ancestors source (`*`, `'self'`, `'none'`, \
+                 `https:` or an origin such as `https://app.example.com`)"
+            );
+        }
+    }
+    Ok(sources.join(" "))
+}

@@ -198,6 +198,12 @@ declare_settings! {
                   rule = optional(admin_token), secret)]
         metrics_token: Option<Secret>,
 
+        /// The pages that may show the consumer portal in a frame, as the CSP
+        /// `frame-ancestors` sources (space-separated: `*`, `'self'`, `'none'`, `https:`,
+        /// `https://app.example.com`, `https://*.example.com`).
+        #[setting(Serve, given = String, default = "*", rule = frame_ancestors)]
+        portal_frame_ancestors: String,
+
         /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver
         /// (`http://localhost:4318`): spans of API requests, commits, delivery attempts and
         /// ingest requests are sent to `{otlp_endpoint}/v1/traces` as JSON.

@@ -243,6 +243,35 @@ fn bad_values_are_refused_with_a_reason() {
         traced.otlp_endpoint.as_deref(),
         Some("https://otel.example:4318")
     );
+    for list in [
+        "",
+        "'self'; script-src *",
+        "https://a.example,https://b",
+        "'none' 'self'",
+        "'unsafe-inline'",
+        "javascript:alert(1)x",
+    ] {
+        let err = bad(Layer {
+            portal_frame_ancestors: Some(list.into()),
+            ..Default::default()
+        });
+        assert!(err.contains("portal_frame_ancestors"), "{list}: {err}");
+    }
+    let framed = with_flags(Layer {
+        portal_frame_ancestors: Some(
+            "'self'  https://app.example.com:8443 https://*.example.org https:".into(),
+        ),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        framed.portal_frame_ancestors,
+        "'self' https://app.example.com:8443 https://*.example.org https:"
+    );
+    assert_eq!(
+        with_flags(Layer::default()).unwrap().portal_frame_ancestors,
+        "*"
+    );
     assert!(bad(Layer {
         ingest_dedup_window: Some(0.0),
         ..Default::default()

@@ -29,6 +29,12 @@ pub(crate) enum Access {
     /// A provider's receive URL: no bearer token, the path's unguessable token names an
     /// ingest source; a portal token grants nothing (an unknown receive token: 404).
     Receive,
+    /// A background task of its own application only (a recovery its portal started);
+    /// `task_own_to_the_portal_that_started_it` checks both sides.
+    OwnTask,
+    /// The portal's and dashboard's pages, assets and sign-in: no API token; they hold no
+    /// data, and a bearer token grants nothing there.
+    Page,
 }
 use Access::*;
 
@@ -52,6 +58,20 @@ pub(crate) const ROUTES: &[Route] = &[
     Route("GET", "/docs", Public, ""),
     // At the root, like the receive URL (no `/api/v1`).
     Route("GET", "/metrics", Public, ""),
+    // The web pages (src/api/web/mod.rs), relative to the root like /docs.
+    Route("GET", "/portal", Page, ""),
+    Route("GET", "/portal/{app_id}", Page, ""),
+    Route("GET", "/ui", Page, ""),
+    Route("GET", "/assets/{name}", Page, ""),
+    Route("GET", "/ui/session", Page, ""),
+    Route(
+        "POST",
+        "/ui/session",
+        Page,
+        r#"{"token":"not-the-admin-token"}"#,
+    ),
+    Route("DELETE", "/ui/session", Page, ""),
+    Route("GET", "/ui/metrics", AdminOnly, ""),
     Route("GET", "/app", AdminOnly, ""),
     Route("POST", "/app", AdminOnly, r#"{"name":"made by portal"}"#),
     Route("GET", "/app/{app_id}", OwnApp, ""),
@@ -178,7 +198,7 @@ pub(crate) const ROUTES: &[Route] = &[
         r#"{"since":"2020-01-01T00:00:00Z"}"#,
     ),
     Route("GET", "/background-task", AdminOnly, ""),
-    Route("GET", "/background-task/{task_id}", AdminOnly, ""),
+    Route("GET", "/background-task/{task_id}", OwnTask, ""),
     Route(
         "DELETE",
         "/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content",
@@ -277,30 +297,42 @@ pub(crate) const ROUTES: &[Route] = &[
     ),
 ];
 
-/// Every `(METHOD, pattern)` the router registers, read from its source: each
-/// `.route("pattern", get(..).post(..))` call.
+/// Every `(METHOD, pattern)` the router registers, read from its sources: each
+/// `.route("pattern", get(..).post(..))` call of `src/api/mod.rs` and of the web pages'
+/// router it merges (`src/api/web/mod.rs`).
 fn router_routes() -> BTreeSet<(String, String)> {
     let src = include_str!("../../src/api/mod.rs");
+    let web = include_str!("../../src/api/web/mod.rs");
     // Routes registered elsewhere (a sub-router merged or nested in) would escape this
-    // parser: only the two known compositions are expected.
+    // parser: only the known compositions are expected.
     assert_eq!(
         (
             src.matches(".merge(").count(),
-            src.matches(".nest(").count()
+            src.matches(".nest(").count(),
+            web.matches(".merge(").count() + web.matches(".nest(").count(),
         ),
-        (1, 2),
-        "mod.rs composes routers in a new way; teach router_routes() to read the new routes"
+        (2, 2, 1),
+        "the routers are composed in a new way; teach router_routes() to read the new routes"
     );
+    assert!(src.contains(".merge(web::router(state.clone()))"));
     // The ingest router (`let ingest = Router::new()…;`) is nested under `/ingest/api/v1`.
     let ingest_start = src
         .find("let ingest = Router::new()")
         .expect("the ingest router");
     let ingest_end = ingest_start + src[ingest_start..].find(";\n").unwrap();
+    let mut out = routes_in(src, ingest_start..ingest_end);
+    out.extend(routes_in(web, 0..0));
+    assert!(out.len() > 10, "the route parser found too few routes");
+    out
+}
+
+/// The routes of one source file; those at offsets in `ingest` are under `/ingest/api/v1`.
+fn routes_in(src: &str, ingest: std::ops::Range<usize>) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     let mut rest = src;
     while let Some(at) = rest.find(".route(") {
         let offset = src.len() - rest.len() + at;
-        let prefix = if (ingest_start..ingest_end).contains(&offset) {
+        let prefix = if ingest.contains(&offset) {
             "/ingest/api/v1"
         } else {
             ""
@@ -327,7 +359,6 @@ fn router_routes() -> BTreeSet<(String, String)> {
         }
         assert!(methods > 0, "no method found for route {pattern}");
     }
-    assert!(out.len() > 10, "the route parser found too few routes");
     out
 }
 
@@ -526,7 +557,7 @@ async fn portal_token_is_confined_to_its_app(app: TestApp) {
                 path_for(route.1, &b.app_id, &b),
                 path_for(route.1, &b.app_uid, &b),
             ],
-            AdminOnly | Shared | Public | Receive => vec![
+            AdminOnly | Shared | Public | Receive | OwnTask | Page => vec![
                 path_for(route.1, &a.app_id, &a),
                 path_for(route.1, &b.app_id, &b),
             ],
@@ -537,6 +568,8 @@ async fn portal_token_is_confined_to_its_app(app: TestApp) {
                 let what = format!("{} {path}", route.0);
                 assert!(!body.contains(B_MARKER), "{what} leaked B's data: {body}");
                 match route.2 {
+                    // Nothing to reach there: the page itself, or not signed in.
+                    Page => assert!(s < 500, "{what}: {s} {body}"),
                     Shared | Public if route.0 == "GET" => {
                         assert!((200..300).contains(&s), "{what}: {s} {body}")
                     }
@@ -736,4 +769,83 @@ async fn a_view_only_token_reads_endpoints_but_not_their_secrets() {
         )
         .await;
     assert_eq!((s, v["code"].as_str()), (422, Some("validation")), "{v}");
+}
+
+/// A portal follows the recovery it started (`GET /background-task/{id}`), and no other
+/// application's task, nor the list of tasks.
+async fn task_own_to_the_portal_that_started_it(app: TestApp) {
+    let since = "2020-01-01T00:00:00Z";
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let id = app.create_app().await;
+        let (ep, _) = app
+            .create_endpoint(&id, json!({"url": "http://127.0.0.1:9/x"}))
+            .await;
+        tasks.push((id, ep));
+    }
+    let (a, a_ep) = &tasks[0];
+    let (b, b_ep) = &tasks[1];
+    let token = portal_token(&app, a, json!({})).await;
+    let call = |method: &str, path: String, body: Option<Value>| {
+        let mut req = app
+            .client
+            .request(method.parse().unwrap(), app.url(&path))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send()
+    };
+    let resp = call(
+        "POST",
+        format!("/app/{a}/endpoint/{a_ep}/recover"),
+        Some(json!({ "since": since })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 202);
+    let own: Value = resp.json().await.unwrap();
+    let (s, other) = app
+        .post(
+            &format!("/app/{b}/endpoint/{b_ep}/recover"),
+            json!({ "since": since }),
+        )
+        .await;
+    assert_eq!(s, 202, "{other}");
+    let resp = call(
+        "GET",
+        format!("/background-task/{}", own["id"].as_str().unwrap()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(got["data"]["appId"].as_str(), Some(a.as_str()), "{got}");
+    for path in [
+        format!("/background-task/{}", other["id"].as_str().unwrap()),
+        "/background-task/qtask_0000000000000000000000".to_owned(),
+        "/background-task".to_owned(),
+    ] {
+        let resp = call("GET", path.clone(), None).await.unwrap();
+        assert_eq!(resp.status(), 403, "{path}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["code"], "forbidden", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn task_own_to_the_portal_that_started_it_on_sqlite() {
+    task_own_to_the_portal_that_started_it(spawn_app_with(|_| {}).await).await;
+}
+
+#[tokio::test]
+async fn task_own_to_the_portal_that_started_it_on_postgres() {
+    let Some(schema) = PgSchema::create().await else {
+        return;
+    };
+    let url = schema.url().to_owned();
+    let app = spawn_app_with(|c| c.database_url = Some(Database::Postgres(url))).await;
+    task_own_to_the_portal_that_started_it(app).await;
+    drop(schema);
 }

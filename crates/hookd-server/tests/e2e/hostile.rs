@@ -207,7 +207,7 @@ pub(crate) async fn run(app: &TestApp, probes: Vec<Probe>) -> Vec<String> {
                 let Some(p) = queue.lock().unwrap().pop_front() else {
                     return;
                 };
-                let url = if p.path.starts_with("/ingest/") {
+                let url = if hookd_testkit::api::is_root_path(&p.path) {
                     format!("{root}{}", p.path)
                 } else {
                     format!("{base}{}", p.path)

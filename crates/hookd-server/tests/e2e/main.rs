@@ -34,3 +34,4 @@ mod openapi;
 mod retention;
 mod signing;
 mod traces;
+mod web;

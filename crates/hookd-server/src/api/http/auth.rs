@@ -1,6 +1,7 @@
 //! Authentication and authorization of every `/api/v1` route except health, in one place.
 //!
-//! Two kinds of bearer token are accepted:
+//! Two kinds of bearer token are accepted, and, without one, the operator dashboard's
+//! session cookie with its CSRF header ([`session`]), which counts as the admin token:
 //! - the admin token (compared in constant time): every route;
 //! - an app-portal token (`appsk_…`, see [`portal_token`]), limited to one application.
 //!   What it may reach is decided here, by the matched route pattern, and is denied by
@@ -8,6 +9,8 @@
 //!   - every route under `/app/{app_id}/…`, and `GET /app/{app_id}`, when `{app_id}` (an id
 //!     or a uid) names its own application;
 //!   - `GET` of the event-type list and of one event type (a portal shows them);
+//!   - `GET /background-task/{task_id}` of a task of its own application (a recovery it
+//!     started);
 //!   - with a read-only token, only `GET`/`HEAD` of those;
 //!   - with a token issued without secret capabilities, no `…/secret` route.
 //!
@@ -24,6 +27,7 @@
 
 use super::error::ApiError;
 use super::portal_token::{self, PortalClaims};
+use crate::api::web::session::{self, Presented};
 use crate::api::ApiState;
 use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
@@ -50,6 +54,9 @@ pub enum PortalScope {
     OwnApp,
     /// Allowed for any portal token (read-only shared data: event types).
     Shared,
+    /// Allowed when the background task named by `{task_id}` belongs to the token's
+    /// application (a portal follows the recovery it started).
+    OwnTask,
     /// Admin only.
     Denied,
 }
@@ -61,6 +68,8 @@ pub fn portal_scope(pattern: &str, method: &Method) -> PortalScope {
         PortalScope::OwnApp
     } else if read && (pattern == "/event-type" || pattern == "/event-type/{event_type_name}") {
         PortalScope::Shared
+    } else if read && pattern == "/background-task/{task_id}" {
+        PortalScope::OwnTask
     } else {
         PortalScope::Denied
     }
@@ -116,7 +125,12 @@ fn log_refusal(req: &Request, e: &ApiError) {
 /// Who `req`'s bearer token says is calling, if it may make this request.
 async fn authenticate(state: &ApiState, req: &mut Request) -> Result<Caller, ApiError> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
-        return Err(ApiError::Unauthorized("missing Authorization header"));
+        // The dashboard's requests: its session cookie and CSRF header.
+        return match session::check(&state.admin_token, req.headers()) {
+            Presented::Valid => Ok(Caller::Admin),
+            Presented::Refused(e) => Err(e),
+            Presented::None => Err(ApiError::Unauthorized("missing Authorization header")),
+        };
     };
     let given = bearer(header);
     if !given.is_empty() && token_matches(given, &state.admin_token) {
@@ -159,18 +173,19 @@ async fn check_portal(
     match portal_scope(pattern, &method) {
         PortalScope::Denied => Err(forbidden()),
         PortalScope::Shared => Ok(()),
+        PortalScope::OwnTask => {
+            let Some(task_id) = path_param(state, req, "task_id").await else {
+                return Err(forbidden());
+            };
+            // Another application's task, or none: 403 alike.
+            match state.store.get_recovery(&task_id).await {
+                Ok(task) if task.app_id.to_string() == claims.app_id => Ok(()),
+                Ok(_) | Err(StoreError::NotFound) => Err(forbidden()),
+                Err(e) => Err(e.into()),
+            }
+        }
         PortalScope::OwnApp => {
-            let (mut parts, body) = std::mem::take(req).into_parts();
-            let params = RawPathParams::from_request_parts(&mut parts, state)
-                .await
-                .ok()
-                .and_then(|p| {
-                    p.iter()
-                        .find(|(name, _)| *name == "app_id")
-                        .map(|(_, v)| v.to_owned())
-                });
-            *req = Request::from_parts(parts, body);
-            let Some(addressed) = params else {
+            let Some(addressed) = path_param(state, req, "app_id").await else {
                 return Err(forbidden());
             };
             if addressed == claims.app_id {
@@ -184,6 +199,21 @@ async fn check_portal(
             }
         }
     }
+}
+
+/// The path parameter `name` of `req`'s matched route.
+async fn path_param(state: &ApiState, req: &mut Request, name: &str) -> Option<String> {
+    let (mut parts, body) = std::mem::take(req).into_parts();
+    let value = RawPathParams::from_request_parts(&mut parts, state)
+        .await
+        .ok()
+        .and_then(|p| {
+            p.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_owned())
+        });
+    *req = Request::from_parts(parts, body);
+    value
 }
 
 /// The token of an `Authorization: Bearer <token>` header; empty for any other header.
@@ -231,6 +261,9 @@ mod tests {
             ("/event-type", Method::POST, Denied),
             ("/event-type/{event_type_name}", Method::PATCH, Denied),
             ("/auth/app-portal-access/{app_id}", Method::POST, Denied),
+            ("/background-task/{task_id}", Method::GET, OwnTask),
+            ("/background-task", Method::GET, Denied),
+            ("/ui/metrics", Method::GET, Denied),
             ("/some/future/route", Method::GET, Denied),
             ("/app/{app}/endpoint", Method::GET, Denied),
         ];

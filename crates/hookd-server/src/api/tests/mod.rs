@@ -77,6 +77,7 @@ impl TestApi {
                 token: None,
             },
             tracer: hookd_core::trace::Tracer::off(),
+            portal_frame_ancestors: Default::default(),
         });
         (router(state), shutdown.drop_guard())
     }
