@@ -90,8 +90,12 @@ pub struct Endpoint {
     /// First in, first out: message n+1 is sent only after message n succeeded or
     /// exhausted its retries.
     pub fifo: bool,
-    /// Disabled endpoints get no new deliveries (set by the user, or by hookd on `410 Gone`).
+    /// Disabled endpoints get no new deliveries (set by the user, or by hookd on `410 Gone`
+    /// or after failing for the auto-disable period).
     pub disabled: bool,
+    /// Why it is disabled, when it is and the reason was recorded (endpoints disabled
+    /// before hookd recorded reasons have none).
+    pub disabled_reason: Option<DisabledReason>,
     /// Event types this endpoint subscribes to; `None` means every type.
     pub event_types: Option<Vec<String>>,
     /// Channels this endpoint listens on; `None` means messages regardless of channel.
@@ -129,6 +133,7 @@ impl Endpoint {
             max_concurrency: None,
             fifo: false,
             disabled: false,
+            disabled_reason: None,
             event_types: None,
             channels: None,
             metadata: Metadata::new(),
@@ -138,6 +143,15 @@ impl Endpoint {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// Disables (as a user asked) or enables the endpoint. A reason already recorded stays
+    /// while it stays disabled.
+    pub fn set_disabled_by_user(&mut self, disabled: bool) {
+        if disabled != self.disabled {
+            self.disabled_reason = disabled.then_some(DisabledReason::Manual);
+        }
+        self.disabled = disabled;
     }
 
     /// Whether deliveries to this endpoint are paced or ordered (throttle, concurrency cap
@@ -220,6 +234,34 @@ pub struct Message {
 }
 
 /// Delivery state of one message to one endpoint (also the attempt's status).
+/// Why an endpoint is disabled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DisabledReason {
+    /// A user disabled it (the API, the portal).
+    Manual,
+    /// It answered `410 Gone`.
+    Gone,
+    /// Every attempt failed for the auto-disable period.
+    Failing,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Manual => "manual",
+            DisabledReason::Gone => "gone",
+            DisabledReason::Failing => "failing",
+        }
+    }
+
+    /// The reason a stored name stands for (`None` for a name this build does not know).
+    pub fn parse(name: &str) -> Option<DisabledReason> {
+        [Self::Manual, Self::Gone, Self::Failing]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DeliveryStatus {
     Success = 0,

@@ -20,7 +20,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hookd_core::ids::AttemptId;
 use hookd_core::model::{
-    Attempt, DeliveryStatus, Endpoint, IngestForward, MessageDestination, TriggerType,
+    Attempt, DeliveryStatus, DisabledReason, Endpoint, IngestForward, MessageDestination,
+    TriggerType,
 };
 use hookd_core::retry::RetrySchedule;
 use hookd_core::trace::{SpanKind, Tracer};
@@ -557,7 +558,7 @@ async fn disable_gone_endpoint(
     );
     match cx
         .store
-        .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, true)
+        .set_endpoint_disabled(&dest.app_id, &dest.endpoint_id, Some(DisabledReason::Gone))
         .await
     {
         Ok(()) => {

@@ -13,6 +13,13 @@
 const Portal = (() => {
   const { el, put, notice, badge, time, pretty, link, table } = H;
 
+  /** Why an endpoint is disabled (`disabledReason`), in words. */
+  const DISABLED = {
+    manual: 'Disabled by a user.',
+    gone: 'Disabled because it answered 410 Gone.',
+    failing: 'Disabled because every attempt failed for too long.',
+  };
+
   const STATUS_FILTERS = [['', 'Any status'], ['0', 'Succeeded'], ['2', 'Failed'], ['1', 'Pending'], ['3', 'Sending']];
 
   /** The event-type catalog, loaded once per mount. */
@@ -179,7 +186,8 @@ const Portal = (() => {
       el('p', {}, el('a', { href: v.to('endpoints'), text: '← Endpoints' })),
       el('h1', { class: 'wrap', text: ep.url }),
       el('dl', { class: 'kv' },
-        el('dt', { text: 'Status' }), el('dd', {}, badge(ep.disabled ? 'disabled' : 'enabled')),
+        el('dt', { text: 'Status' }), el('dd', {}, badge(ep.disabled ? 'disabled' : 'enabled'),
+          ep.disabled && el('span', { id: 'disabled-reason', text: ' ' + (DISABLED[ep.disabledReason] || 'No reason was recorded.') })),
         el('dt', { text: 'Id' }), el('dd', { class: 'mono', text: ep.id }),
         el('dt', { text: 'Description' }), el('dd', { text: ep.description || '—' }),
         el('dt', { text: 'Event types' }), el('dd', { text: ep.filterTypes && ep.filterTypes.length ? ep.filterTypes.join(', ') : 'all' }),
@@ -192,31 +200,32 @@ const Portal = (() => {
       !ro && recoverPanel(v, path),
       el('h2', { text: 'Delivery attempts' }), attemptsPanel(v, ep.id));
     healthPanel(v, path, health);
-    lastFailure(v, ep.id, lastError, ep.disabled);
+    lastFailure(v, ep.id, lastError);
   }
 
   function mountAgain(v) {
     window.dispatchEvent(new HashChangeEvent('hashchange'));
   }
 
-  /** Counts by status over 24 hours, and one bar an hour (each hour is one stats call). */
+  /** Counts by status over 24 hours, in 12 bars of 2 hours (one stats call each). */
   async function healthPanel(v, path, box) {
     put(box, el('p', { class: 'muted', text: 'Loading…' }));
-    const hour = 3600 * 1000;
-    const end = Math.ceil(Date.now() / hour) * hour;
-    const hours = [...Array(24).keys()].map((i) => end - (24 - i) * hour);
+    const span = 2 * 3600 * 1000;
+    const end = Math.ceil(Date.now() / span) * span;
+    const starts = [...Array(12).keys()].map((i) => end - (12 - i) * span);
     try {
-      const [total, ...bars] = await Promise.all([
-        v.ctx.api.get(path + '/stats', { since: new Date(end - 24 * hour).toISOString() }),
-        ...hours.map((h) => v.ctx.api.get(path + '/stats', { since: new Date(h).toISOString(), until: new Date(h + hour).toISOString() })),
-      ]);
+      const bars = await Promise.all(starts.map((t) => v.ctx.api.get(path + '/stats', {
+        since: new Date(t).toISOString(), until: new Date(t + span).toISOString(),
+      })));
+      const total = { success: 0, fail: 0, pending: 0, sending: 0 };
+      for (const b of bars) for (const k of Object.keys(total)) total[k] += b[k];
       const done = total.success + total.fail;
       const rate = done ? ((100 * total.success) / done).toFixed(1) + ' %' : '—';
       put(box,
         el('div', { class: 'grid' },
           stat('Success rate', rate), stat('Succeeded', total.success), stat('Failed', total.fail),
           stat('Pending', total.pending + total.sending)),
-        chart(hours, bars));
+        chart(starts, span, bars));
     } catch (e) {
       put(box, notice('error', e.message));
     }
@@ -226,41 +235,41 @@ const Portal = (() => {
     return el('div', { class: 'stat', id }, el('div', { class: 'value', text: value }), el('div', { class: 'label', text: label }));
   }
 
-  function chart(hours, bars) {
+  /** Bars of succeeded (below) and failed (above) deliveries, one per period, labelled. */
+  function chart(starts, span, bars) {
     const max = Math.max(1, ...bars.map((b) => b.success + b.fail));
-    const w = 24 * 20;
+    const step = 40;
+    const w = bars.length * step;
     const h = 100;
-    const svg = el('svg:svg', { class: 'chart', viewBox: `0 0 ${w} ${h + 12}`, preserveAspectRatio: 'none', role: 'img',
-      'aria-label': 'Deliveries per hour: succeeded and failed' });
+    const hour = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const svg = el('svg:svg', { class: 'chart', viewBox: `0 0 ${w} ${h + 16}`, role: 'img',
+      'aria-label': 'Deliveries per two hours over the last day: succeeded and failed' });
     bars.forEach((b, i) => {
       const ok = (b.success / max) * h;
       const bad = (b.fail / max) * h;
-      const x = i * 20 + 3;
-      const title = new Date(hours[i]).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) +
-        `: ${b.success} succeeded, ${b.fail} failed`;
+      const x = i * step + 6;
+      const title = `${hour(starts[i])}–${hour(starts[i] + span)}: ${b.success} succeeded, ${b.fail} failed`;
       svg.append(el('svg:g', {}, el('svg:title', { text: title }),
-        el('svg:rect', { class: 'ok', x, y: h - ok, width: 14, height: ok }),
-        el('svg:rect', { class: 'bad', x, y: h - ok - bad, width: 14, height: bad })));
+        el('svg:rect', { class: 'ok', x, y: h - ok, width: step - 12, height: ok }),
+        el('svg:rect', { class: 'bad', x, y: h - ok - bad, width: step - 12, height: bad })));
+      if (i % 3 === 0) svg.append(el('svg:text', { class: 'tick', x: i * step + 2, y: h + 13, text: hour(starts[i]) }));
     });
     svg.append(el('svg:line', { class: 'axis', x1: 0, y1: h + 0.5, x2: w, y2: h + 0.5 }));
     return svg;
   }
 
-  async function lastFailure(v, epId, box, disabled) {
+  async function lastFailure(v, epId, box) {
     try {
       const page = await v.ctx.api.get(v.app + '/attempt/endpoint/' + encodeURIComponent(epId), { status: 2, limit: 1 });
       const a = page.data[0];
       if (!a) {
-        put(box, el('p', { class: 'muted', text: disabled ? 'Disabled; no failed attempt on record.' : 'No failed attempt on record.' }));
+        put(box, el('p', { class: 'muted', text: 'No failed attempt on record.' }));
         return;
       }
       put(box, el('div', { class: 'panel' },
         el('h3', { text: 'Last failure' }),
         el('p', {}, time(a.timestamp), ' — ', a.responseStatusCode ? 'HTTP ' + a.responseStatusCode : 'no response',
           ' — ', el('a', { href: v.to('messages', a.msgId), text: a.msgId })),
-        disabled && el('p', { text: a.responseStatusCode === 410
-          ? 'The endpoint answered 410 Gone, so it was disabled.'
-          : 'The endpoint is disabled. Enable it to receive messages again.' }),
         el('pre', { text: a.response || '' })));
     } catch (e) {
       put(box, notice('error', e.message));

@@ -10,8 +10,8 @@ use crate::*;
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
-    Message, MessageDestination,
+    Application, Attempt, DisabledReason, Endpoint, EventType, IngestForward, IngestRejection,
+    IngestSource, Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -71,12 +71,13 @@ pub trait EndpointStore: Send + Sync {
     /// Replaces every mutable field (matched by app and id). `Conflict("uid")` if taken.
     async fn update_endpoint(&self, ep: &Endpoint) -> StoreResult<()>;
 
-    /// Sets only the disabled flag (used by the delivery engine, e.g. on `410 Gone`).
+    /// Sets only the disabled flag and its reason: `Some(reason)` disables, `None`
+    /// enables (used by the delivery engine, e.g. on `410 Gone`).
     async fn set_endpoint_disabled(
         &self,
         app: &AppId,
         id: &EndpointId,
-        disabled: bool,
+        disabled: Option<DisabledReason>,
     ) -> StoreResult<()>;
 
     /// Deletes the endpoint; its pending destinations are dropped.

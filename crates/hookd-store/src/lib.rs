@@ -37,6 +37,27 @@ use std::sync::Arc;
 
 mod areas;
 mod deadline;
+
+/// The `disabled_reason` column, as both backends write and read it.
+pub(crate) mod disabled_reason {
+    use hookd_core::model::{DisabledReason, Endpoint};
+
+    /// The `disabled_reason` column of `ep`: its reason while disabled, else NULL.
+    pub(crate) fn stored(ep: &Endpoint) -> Option<&'static str> {
+        ep.disabled
+            .then_some(ep.disabled_reason)
+            .flatten()
+            .map(DisabledReason::as_str)
+    }
+
+    /// The reason read back: only for a disabled endpoint, and only a known name.
+    pub(crate) fn read(disabled: bool, stored: Option<String>) -> Option<DisabledReason> {
+        stored
+            .filter(|_| disabled)
+            .and_then(|name| DisabledReason::parse(&name))
+    }
+}
+
 mod forward;
 mod log_limit;
 mod metrics;
@@ -178,24 +199,40 @@ impl EndpointStats {
     }
 }
 
+/// The lowest id with `prefix` created at or after `at` (ids start with their creation
+/// time, so every id created earlier sorts before it).
+fn id_floor(prefix: &str, at: Timestamp) -> String {
+    let ms = u64::try_from(at.as_millis()).unwrap_or(0);
+    format!("{prefix}_{}", hookd_core::ids::id_body_floor(ms))
+}
+
 /// The id range `[lo, hi)` of messages created in `[since, until)`: ids start with their
 /// creation time, so a time window is an id range (`~` sorts after every id character).
 pub fn msg_id_range(since: Option<Timestamp>, until: Option<Timestamp>) -> (String, String) {
-    let floor = |t: Timestamp| {
-        let ms = u64::try_from(t.as_millis()).unwrap_or(0);
-        format!("msg_{}", hookd_core::ids::id_body_floor(ms))
-    };
     (
-        since.map_or_else(|| "msg_".to_owned(), floor),
-        until.map_or_else(|| "msg_~".to_owned(), floor),
+        since.map_or_else(|| "msg_".to_owned(), |t| id_floor("msg", t)),
+        until.map_or_else(|| "msg_~".to_owned(), |t| id_floor("msg", t)),
+    )
+}
+
+/// Id bounds that stand for `created_at < before` (`id < upper`) and `created_at > after`
+/// (`id >= lower`) for ids with `prefix` (ids start with their creation time), so a time
+/// filter walks an index on ids instead of scanning: `(upper, lower)`.
+pub fn created_id_bounds(
+    prefix: &str,
+    before: Option<Timestamp>,
+    after: Option<Timestamp>,
+) -> (Option<String>, Option<String>) {
+    (
+        before.map(|t| id_floor(prefix, t)),
+        after.map(|t| id_floor(prefix, t.plus_millis(1))),
     )
 }
 
 /// The lowest attempt id created at or after `at`: attempts older than `at` have smaller
 /// ids (attempt ids start with their creation time).
 pub fn attempt_id_floor(at: Timestamp) -> String {
-    let ms = u64::try_from(at.as_millis()).unwrap_or(0);
-    format!("atmpt_{}", hookd_core::ids::id_body_floor(ms))
+    id_floor("atmpt", at)
 }
 
 /// A due delivery handed to a node, with what it needs to send it.

@@ -8,6 +8,11 @@
 //! read and hand it to [`TtlCache::insert`]. Memory is bounded: when full, expired
 //! entries are swept, and if none expired the map is emptied (cheap, and rare).
 //!
+//! [`TtlCache::get_or_load`] reads through the cache with at most one read of a key in
+//! flight on this node: when an entry expires under load, the requests that miss together
+//! wait for one read instead of each making its own (an application with 10,000 endpoints
+//! would otherwise be read, and its secrets opened, once per waiting request).
+//!
 //! It lives in hookd-store because both the delivery engine and the server use it and this
 //! is the lowest crate they share that may read a clock.
 
@@ -15,7 +20,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// A bounded map whose entries expire `ttl` after the read that filled them began.
@@ -25,6 +30,8 @@ pub struct TtlCache<K, V> {
     /// Bumped by every invalidation; a read started before one is not stored.
     generation: AtomicU64,
     map: Mutex<HashMap<K, (Instant, V)>>,
+    /// One gate per key being read by [`TtlCache::get_or_load`], while anyone holds it.
+    gates: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Taken before a read by [`TtlCache::ticket`]: when it started, and what had been
@@ -42,6 +49,7 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
             max_entries: max_entries.max(1),
             generation: AtomicU64::new(0),
             map: Mutex::new(HashMap::new()),
+            gates: Mutex::new(HashMap::new()),
         }
     }
 
@@ -99,9 +107,65 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
         map.retain(|k, (_, v)| !matches(k, v));
     }
 
+    /// The value for `key`, fresh from the cache or read by `load` (and stored). Callers
+    /// that miss while a read of the same key runs wait for it and take what it stored;
+    /// if it stored nothing (it failed, raced an invalidation, or took longer than the
+    /// TTL), the next in line reads.
+    pub async fn get_or_load<E, Fut>(&self, key: &K, load: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        K: Clone,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let gate = Gate::enter(self, key);
+        let _turn = gate.gate.lock().await;
+        if let Some(v) = self.get(key) {
+            return Ok(v);
+        }
+        let ticket = self.ticket();
+        let value = load().await?;
+        self.insert(key.clone(), ticket, value.clone());
+        Ok(value)
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<K, (Instant, V)>> {
         // A panic while holding the lock cannot leave the map inconsistent.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A caller's hold on a key's gate; the gate is forgotten when its last holder leaves
+/// (also when the caller is cancelled mid-read).
+struct Gate<'a, K: Hash + Eq, V> {
+    cache: &'a TtlCache<K, V>,
+    key: K,
+    gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a, K: Hash + Eq + Clone, V> Gate<'a, K, V> {
+    fn enter(cache: &'a TtlCache<K, V>, key: &K) -> Self {
+        let mut gates = cache.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let gate = gates.entry(key.clone()).or_default().clone();
+        Gate {
+            cache,
+            key: key.clone(),
+            gate,
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Drop for Gate<'_, K, V> {
+    fn drop(&mut self) {
+        let mut gates = self.cache.gates.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and this one: nobody else waits.
+        if gates
+            .get(&self.key)
+            .is_some_and(|g| Arc::strong_count(g) == 2)
+        {
+            gates.remove(&self.key);
+        }
     }
 }
 
@@ -146,5 +210,54 @@ mod tests {
             assert!(cache.lock().len() <= 4);
         }
         assert_eq!(cache.get(&99), Some(99));
+    }
+
+    #[tokio::test]
+    async fn misses_at_the_same_time_make_one_read() {
+        let cache: Arc<TtlCache<String, u32>> = Arc::new(TtlCache::new(Duration::from_secs(60), 8));
+        let reads = Arc::new(AtomicU64::new(0));
+        let (release, wait) = tokio::sync::watch::channel(false);
+        let mut callers = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (cache, reads, mut wait) = (cache.clone(), reads.clone(), wait.clone());
+            callers.spawn(async move {
+                cache
+                    .get_or_load(&"app".to_owned(), || async move {
+                        reads.fetch_add(1, Ordering::SeqCst);
+                        let _ = wait.wait_for(|go| *go).await;
+                        Ok::<_, ()>(7)
+                    })
+                    .await
+            });
+        }
+        // Every caller is waiting on the first one's read.
+        while reads.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        release.send(true).unwrap();
+        while let Some(got) = callers.join_next().await {
+            assert_eq!(got.unwrap(), Ok(7));
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert!(
+            cache.gates.lock().unwrap().is_empty(),
+            "the gate outlived its callers"
+        );
+        drop(wait);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_lets_the_next_caller_read() {
+        let cache: TtlCache<&str, u32> = TtlCache::new(Duration::from_secs(60), 8);
+        let got = cache
+            .get_or_load(&"k", || async { Err::<u32, &str>("down") })
+            .await;
+        assert_eq!(got, Err("down"));
+        let got = cache
+            .get_or_load(&"k", || async { Ok::<u32, &str>(3) })
+            .await;
+        assert_eq!(got, Ok(3));
+        assert_eq!(cache.get("k"), Some(3));
+        assert!(cache.gates.lock().unwrap().is_empty());
     }
 }

@@ -72,6 +72,7 @@ pub fn endpoint_at(app: &AppId, at: Timestamp, uid: Option<&str>) -> Endpoint {
         max_concurrency: None,
         fifo: false,
         disabled: false,
+        disabled_reason: None,
         event_types: Some(strings(&["invoice.paid"])),
         channels: None,
         metadata: Metadata::new(),

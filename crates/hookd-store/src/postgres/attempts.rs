@@ -78,8 +78,15 @@ pub(super) async fn list(
     if let Some(channel) = &f.channel {
         query.and("m.channels::jsonb ? $", channel.clone());
     }
+    let (upper, lower) = crate::created_id_bounds("atmpt", f.before, f.after);
     if let Some(before) = f.before {
         query.and("a.created_at < $", before.as_millis());
+    }
+    if let Some(upper) = upper {
+        query.and("a.id < $", upper);
+    }
+    if let Some(lower) = lower {
+        query.and("a.id >= $", lower);
     }
     if let Some(after) = f.after {
         query.and("a.created_at > $", after.as_millis());

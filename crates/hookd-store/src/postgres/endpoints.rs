@@ -17,12 +17,12 @@ use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use deadpool_postgres::Client;
 use hookd_core::ids::{AppId, EndpointId};
-use hookd_core::model::Endpoint;
+use hookd_core::model::{DisabledReason, Endpoint};
 use tokio_postgres::Row;
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
     event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
-    max_concurrency, fifo, sealed_headers
+    max_concurrency, fifo, sealed_headers, disabled_reason
     FROM endpoints";
 
 /// Reads a row, opening its sealed secrets with `codec`.
@@ -52,6 +52,7 @@ fn decode_row(codec: &SecretCodec, row: &Row) -> StoreResult<Endpoint> {
         max_concurrency: int_col_opt(row, 16)?,
         fifo: col(row, 17)?,
         disabled: col(row, 7)?,
+        disabled_reason: crate::disabled_reason::read(col(row, 7)?, col(row, 19)?),
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,
         metadata: json_col(row, 10)?,
@@ -90,9 +91,9 @@ impl JsonFields {
 const INSERT_SQL: &str = "WITH ep AS (
         INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
             disabled, event_types, channels, metadata, secret, headers, created_at,
-            updated_at, previous_secrets, max_concurrency, fifo, sealed_headers)
+            updated_at, previous_secrets, max_concurrency, fifo, sealed_headers, disabled_reason)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $20)
+            $18, $20, $21)
         RETURNING id, app_id
     ), flow AS (
         INSERT INTO flow_endpoints (endpoint_id, app_id)
@@ -126,6 +127,7 @@ pub(super) async fn insert(client: &Client, codec: &SecretCodec, ep: &Endpoint) 
             &ep.fifo,
             &ep.is_flow_controlled(),
             &json.headers.sealed,
+            &crate::disabled_reason::stored(ep),
         ],
         "inserting an endpoint",
     )
@@ -182,7 +184,7 @@ const UPDATE_SQL: &str = "WITH ep AS (
         UPDATE endpoints SET uid = $3, url = $4, description = $5, version = $6,
             rate_limit = $7, disabled = $8, event_types = $9, channels = $10, metadata = $11,
             secret = $12, headers = $13, updated_at = $14, previous_secrets = $15,
-            max_concurrency = $16, fifo = $17, sealed_headers = $19
+            max_concurrency = $16, fifo = $17, sealed_headers = $19, disabled_reason = $20
         WHERE app_id = $1 AND id = $2
         RETURNING id, app_id
     ), added AS (
@@ -240,6 +242,7 @@ pub(super) async fn update(
                 &ep.fifo,
                 &flow,
                 &json.headers.sealed,
+                &crate::disabled_reason::stored(ep),
             ],
         )
         .await
@@ -265,12 +268,17 @@ pub(super) async fn set_disabled(
     client: &Client,
     app: &AppId,
     id: &EndpointId,
-    disabled: bool,
+    disabled: Option<DisabledReason>,
 ) -> StoreResult<()> {
     let changed = execute(
         client,
-        "UPDATE endpoints SET disabled = $3 WHERE app_id = $1 AND id = $2",
-        &[&app.as_str(), &id.as_str(), &disabled],
+        "UPDATE endpoints SET disabled = $3, disabled_reason = $4 WHERE app_id = $1 AND id = $2",
+        &[
+            &app.as_str(),
+            &id.as_str(),
+            &disabled.is_some(),
+            &disabled.map(DisabledReason::as_str),
+        ],
         "setting an endpoint's disabled flag",
     )
     .await?;

@@ -17,7 +17,10 @@ use tokio_postgres::Row;
 /// statement disabled.
 const NOTE_SQL: &str = "UPDATE endpoints e SET
         failing_since = CASE WHEN r.ok THEN NULL ELSE coalesce(e.failing_since, r.at) END,
-        disabled = e.disabled OR (NOT r.ok AND coalesce(e.failing_since, r.at) <= $5)
+        disabled = e.disabled OR (NOT r.ok AND coalesce(e.failing_since, r.at) <= $5),
+        disabled_reason = CASE
+            WHEN NOT e.disabled AND NOT r.ok AND coalesce(e.failing_since, r.at) <= $5
+            THEN 'failing' ELSE e.disabled_reason END
     FROM (SELECT r.id, r.app_id, r.ok, r.at, x.disabled AS was_disabled
           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[]) AS r(id, app_id, ok, at)
           JOIN endpoints x ON x.id = r.id AND x.app_id = r.app_id) r

@@ -66,15 +66,25 @@ pub(super) async fn list(
         WITHOUT_PAYLOAD
     });
     query.and("app_id = $", app.as_str().to_owned());
-    if !filter.event_types.is_empty() {
+    if let [one] = filter.event_types.as_slice() {
+        // One type walks `messages_by_event_type` in id order, however rare the type.
+        query.and("event_type = $", one.clone());
+    } else if !filter.event_types.is_empty() {
         query.and("event_type = ANY($)", filter.event_types.clone());
     }
     if let Some(channel) = &filter.channel {
         // `channels` is a JSON array of strings; `?` tests for a top-level element.
         query.and("channels::jsonb ? $", channel.clone());
     }
+    let (upper, lower) = crate::created_id_bounds("msg", filter.before, filter.after);
     if let Some(before) = filter.before {
         query.and("created_at < $", ms(before));
+    }
+    if let Some(upper) = upper {
+        query.and("id < $", upper);
+    }
+    if let Some(lower) = lower {
+        query.and("id >= $", lower);
     }
     if let Some(after) = filter.after {
         query.and("created_at > $", ms(after));

@@ -21,8 +21,8 @@ use crate::{SchemaVersion, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
-    Message, MessageDestination,
+    Application, Attempt, DisabledReason, Endpoint, EventType, IngestForward, IngestRejection,
+    IngestSource, Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 use std::sync::Arc;
@@ -126,7 +126,7 @@ impl EndpointStore for PostgresStore {
         &self,
         app: &AppId,
         id: &EndpointId,
-        disabled: bool,
+        disabled: Option<DisabledReason>,
     ) -> StoreResult<()> {
         self.conns
             .call(async |c| endpoints::set_disabled(c, app, id, disabled).await)

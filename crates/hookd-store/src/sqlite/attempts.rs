@@ -108,8 +108,15 @@ pub(super) fn list(
             channel.clone(),
         );
     }
+    let (upper, lower) = crate::created_id_bounds("atmpt", f.before, f.after);
     if let Some(before) = f.before {
         query.and("a.created_at < ?", ms(before));
+    }
+    if let Some(upper) = upper {
+        query.and("a.id < ?", upper);
+    }
+    if let Some(lower) = lower {
+        query.and("a.id >= ?", lower);
     }
     if let Some(after) = f.after {
         query.and("a.created_at > ?", ms(after));

@@ -10,13 +10,13 @@ use crate::secrets::credentials::HeaderCells;
 use crate::secrets::SecretCodec;
 use crate::{Page, PageRequest, StoreError, StoreResult};
 use hookd_core::ids::{AppId, EndpointId};
-use hookd_core::model::Endpoint;
+use hookd_core::model::{DisabledReason, Endpoint};
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 const SELECT: &str = "SELECT id, app_id, uid, url, description, version, rate_limit, disabled,
     event_types, channels, metadata, secret, headers, created_at, updated_at, previous_secrets,
-    max_concurrency, fifo, sealed_headers
+    max_concurrency, fifo, sealed_headers, disabled_reason
     FROM endpoints";
 
 /// Reads a row, opening its sealed secrets with `codec`.
@@ -50,6 +50,7 @@ fn decode_row(codec: &SecretCodec, row: &Row<'_>) -> rusqlite::Result<Endpoint> 
         max_concurrency: row.get(16)?,
         fifo: row.get(17)?,
         disabled: row.get(7)?,
+        disabled_reason: crate::disabled_reason::read(row.get::<_, bool>(7)?, row.get(19)?),
         event_types: json_col_opt(row, 8)?,
         channels: json_col_opt(row, 9)?,
         metadata: json_col(row, 10)?,
@@ -66,9 +67,9 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
     conn.prepare_cached(
         "INSERT INTO endpoints (id, app_id, uid, url, description, version, rate_limit,
          disabled, event_types, channels, metadata, secret, headers, created_at, updated_at,
-         previous_secrets, max_concurrency, fifo, sealed_headers)
+         previous_secrets, max_concurrency, fifo, sealed_headers, disabled_reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-         ?18, ?19)",
+         ?18, ?19, ?20)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -90,7 +91,8 @@ pub(super) fn insert(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
             json.previous_secrets,
             ep.max_concurrency,
             ep.fifo,
-            json.headers.sealed
+            json.headers.sealed,
+            crate::disabled_reason::stored(ep)
         ])
     })
     .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "inserting an endpoint"))?;
@@ -200,7 +202,7 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
             "UPDATE endpoints SET uid = ?3, url = ?4, description = ?5, version = ?6,
              rate_limit = ?7, disabled = ?8, event_types = ?9, channels = ?10, metadata = ?11,
              secret = ?12, headers = ?13, updated_at = ?14, previous_secrets = ?15,
-             max_concurrency = ?16, fifo = ?17, sealed_headers = ?18
+             max_concurrency = ?16, fifo = ?17, sealed_headers = ?18, disabled_reason = ?19
              WHERE app_id = ?1 AND id = ?2",
         )
         .and_then(|mut s| {
@@ -222,7 +224,8 @@ pub(super) fn update(conn: &Connection, ep: &Endpoint, json: &JsonFields) -> Sto
                 json.previous_secrets,
                 ep.max_concurrency,
                 ep.fifo,
-                json.headers.sealed
+                json.headers.sealed,
+                crate::disabled_reason::stored(ep)
             ])
         })
         .map_err(|e| unique_or_other(e, "endpoints.uid", "uid", "updating an endpoint"))?;
@@ -236,11 +239,20 @@ pub(super) fn set_disabled(
     conn: &Connection,
     app: &AppId,
     id: &EndpointId,
-    disabled: bool,
+    disabled: Option<DisabledReason>,
 ) -> StoreResult<()> {
     let changed = conn
-        .prepare_cached("UPDATE endpoints SET disabled = ?3 WHERE app_id = ?1 AND id = ?2")
-        .and_then(|mut s| s.execute(params![app.as_str(), id.as_str(), disabled]))
+        .prepare_cached(
+            "UPDATE endpoints SET disabled = ?3, disabled_reason = ?4 WHERE app_id = ?1 AND id = ?2",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                app.as_str(),
+                id.as_str(),
+                disabled.is_some(),
+                disabled.map(DisabledReason::as_str)
+            ])
+        })
         .ctx("setting an endpoint's disabled flag")?;
     if changed == 0 {
         return Err(StoreError::NotFound);

@@ -34,7 +34,10 @@ pub(super) fn note_results(
         )
         .ctx("preparing the streak update")?;
     let mut disable = conn
-        .prepare_cached("UPDATE endpoints SET disabled = 1 WHERE id = ?1 AND app_id = ?2")
+        .prepare_cached(
+            "UPDATE endpoints SET disabled = 1, disabled_reason = 'failing'
+             WHERE id = ?1 AND app_id = ?2",
+        )
         .ctx("preparing the auto-disable")?;
     let mut disabled = Vec::new();
     for r in results {

@@ -110,9 +110,14 @@ pub(super) fn list(
         WITHOUT_PAYLOAD
     });
     query.and("app_id = ?", app.as_str().to_owned());
-    if !filter.event_types.is_empty() {
+    if let [one] = filter.event_types.as_slice() {
+        // One type walks `messages_by_event_type` in id order, however rare the type.
+        query.and("event_type = ?", one.clone());
+    } else if !filter.event_types.is_empty() {
+        // Several: the app's messages in id order, each checked (`+` keeps SQLite from
+        // collecting every match through the index and sorting them).
         query.and(
-            "event_type IN (SELECT value FROM json_each(?))",
+            "+event_type IN (SELECT value FROM json_each(?))",
             json_list(&filter.event_types),
         );
     }
@@ -122,8 +127,15 @@ pub(super) fn list(
             channel.clone(),
         );
     }
+    let (upper, lower) = crate::created_id_bounds("msg", filter.before, filter.after);
     if let Some(before) = filter.before {
         query.and("created_at < ?", ms(before));
+    }
+    if let Some(upper) = upper {
+        query.and("id < ?", upper);
+    }
+    if let Some(lower) = lower {
+        query.and("id >= ?", lower);
     }
     if let Some(after) = filter.after {
         query.and("created_at > ?", ms(after));

@@ -17,6 +17,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/0009_ingest_events.sql"),
     include_str!("sql/0010_sealed_credentials.sql"),
     include_str!("sql/0011_message_traceparent.sql"),
+    include_str!("sql/0012_endpoint_disabled_reason.sql"),
+    include_str!("sql/0013_messages_by_event_type.sql"),
 ];
 
 /// The database's schema version and the newest this build knows.

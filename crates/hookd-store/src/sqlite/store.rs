@@ -19,8 +19,8 @@ use crate::{SchemaVersion, StoreMetrics};
 use async_trait::async_trait;
 use hookd_core::ids::{AppId, AttemptId, EndpointId, MsgId, SourceId, TaskId};
 use hookd_core::model::{
-    Application, Attempt, Endpoint, EventType, IngestForward, IngestRejection, IngestSource,
-    Message, MessageDestination,
+    Application, Attempt, DisabledReason, Endpoint, EventType, IngestForward, IngestRejection,
+    IngestSource, Message, MessageDestination,
 };
 use hookd_core::Timestamp;
 
@@ -135,7 +135,7 @@ impl EndpointStore for SqliteStore {
         &self,
         app: &AppId,
         id: &EndpointId,
-        disabled: bool,
+        disabled: Option<DisabledReason>,
     ) -> StoreResult<()> {
         let (app, id) = (app.clone(), id.clone());
         self.writer

@@ -1,6 +1,7 @@
 //! Endpoints: CRUD scoped to their app, uid lookup and conflicts, paging.
 
 use crate::fixtures::*;
+use hookd_core::model::DisabledReason;
 use hookd_core::signing::EndpointSecret;
 use hookd_store::{Store, StoreError};
 
@@ -40,19 +41,38 @@ pub async fn check_endpoint_crud_is_scoped_to_its_app(store: &dyn Store) {
         ep
     );
 
+    // The reason is kept while disabled, and only then.
     store
-        .set_endpoint_disabled(&app1.id, &ep.id, true)
+        .set_endpoint_disabled(&app1.id, &ep.id, Some(DisabledReason::Gone))
         .await
         .unwrap();
-    assert!(
-        store
-            .get_endpoint(&app1.id, ep.id.as_str())
-            .await
-            .unwrap()
-            .disabled
+    let got = store.get_endpoint(&app1.id, ep.id.as_str()).await.unwrap();
+    assert!(got.disabled);
+    assert_eq!(got.disabled_reason, Some(DisabledReason::Gone));
+    store
+        .set_endpoint_disabled(&app1.id, &ep.id, None)
+        .await
+        .unwrap();
+    let mut got = store.get_endpoint(&app1.id, ep.id.as_str()).await.unwrap();
+    assert_eq!((got.disabled, got.disabled_reason), (false, None));
+    got.set_disabled_by_user(true);
+    store.update_endpoint(&got).await.unwrap();
+    let mut got = store.get_endpoint(&app1.id, ep.id.as_str()).await.unwrap();
+    assert_eq!(got.disabled_reason, Some(DisabledReason::Manual));
+    got.disabled = false;
+    store.update_endpoint(&got).await.unwrap();
+    let got = store.get_endpoint(&app1.id, ep.id.as_str()).await.unwrap();
+    assert_eq!(
+        (got.disabled, got.disabled_reason),
+        (false, None),
+        "a reason without the flag"
     );
+    store
+        .set_endpoint_disabled(&app1.id, &ep.id, Some(DisabledReason::Manual))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.set_endpoint_disabled(&app2.id, &ep.id, false).await,
+        store.set_endpoint_disabled(&app2.id, &ep.id, None).await,
         Err(StoreError::NotFound)
     ));
 

@@ -1,7 +1,7 @@
 //! Failure handling: endpoint failure streaks (auto-disable) and endpoint recoveries.
 
 use crate::fixtures::*;
-use hookd_core::model::{DeliveryStatus, MessageDestination, TriggerType};
+use hookd_core::model::{DeliveryStatus, DisabledReason, MessageDestination, TriggerType};
 use hookd_store::{EndpointResult, RecoveryTask, Store, TaskStatus};
 
 fn result(ep: &hookd_core::model::Endpoint, ok: bool, at: hookd_core::Timestamp) -> EndpointResult {
@@ -53,13 +53,9 @@ pub async fn check_failure_streak_disables_an_endpoint_once_and_success_clears_i
     assert_eq!(disabled.len(), 1);
     assert_eq!(disabled[0].endpoint_id, ep.id);
     assert_eq!(disabled[0].failing_since, t(100));
-    assert!(
-        store
-            .get_endpoint(&app.id, ep.id.as_str())
-            .await
-            .unwrap()
-            .disabled
-    );
+    let got = store.get_endpoint(&app.id, ep.id.as_str()).await.unwrap();
+    assert!(got.disabled);
+    assert_eq!(got.disabled_reason, Some(DisabledReason::Failing));
     assert!(
         !store
             .get_endpoint(&app.id, other.id.as_str())

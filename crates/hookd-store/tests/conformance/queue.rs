@@ -3,7 +3,9 @@
 use crate::fixtures::*;
 use crate::messages::outcome;
 use hookd_core::ids::EndpointId;
-use hookd_core::model::{Application, DeliveryStatus, Endpoint, Message, TriggerType};
+use hookd_core::model::{
+    Application, DeliveryStatus, DisabledReason, Endpoint, Message, TriggerType,
+};
 use hookd_store::{AttemptFilter, DeliveryOutcome, Store};
 
 /// An app with `n` endpoints and one message per endpoint, each due at `t(i * 10)`.
@@ -491,7 +493,7 @@ pub async fn check_queue_stats_count_pending_rows_by_state(store: &dyn Store) {
     };
     store.record_outcome(&done).await.unwrap();
     store
-        .set_endpoint_disabled(&app.id, &eps[2].id, true)
+        .set_endpoint_disabled(&app.id, &eps[2].id, Some(DisabledReason::Manual))
         .await
         .unwrap();
 

@@ -277,7 +277,7 @@ pub async fn apply_in(state: &ApiState, ep: &mut Endpoint, body: EndpointIn) -> 
     ep.rate_limit = check_rate(body.rate_limit)?;
     ep.max_concurrency = check_concurrency(body.max_concurrency)?;
     ep.fifo = body.fifo;
-    ep.disabled = body.disabled;
+    ep.set_disabled_by_user(body.disabled);
     ep.metadata = body.metadata.unwrap_or_default();
     ep.updated_at = Timestamp::now();
     Ok(())
@@ -318,7 +318,7 @@ pub async fn apply_patch(
         ep.channels = check_channels(channels)?;
     }
     if let Some(d) = body.disabled {
-        ep.disabled = d;
+        ep.set_disabled_by_user(d);
     }
     if let Some(m) = body.metadata {
         ep.metadata = m;

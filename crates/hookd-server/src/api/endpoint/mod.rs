@@ -58,6 +58,12 @@ pub struct EndpointOut {
     event_types: Option<Vec<String>>,
     channels: Option<Vec<String>>,
     disabled: bool,
+    /// hookd's own: why the endpoint is disabled (`manual`, `gone`: it answered 410,
+    /// `failing`: every attempt failed for the auto-disable period); absent while enabled
+    /// or when not recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    disabled_reason: Option<&'static str>,
     #[schema(value_type = BTreeMap<String, String>)]
     metadata: Metadata,
     created_at: Timestamp,
@@ -80,6 +86,7 @@ impl From<Endpoint> for EndpointOut {
             event_types: ep.event_types,
             channels: ep.channels,
             disabled: ep.disabled,
+            disabled_reason: ep.disabled_reason.map(|r| r.as_str()),
             metadata: ep.metadata,
             created_at: ep.created_at,
             updated_at: ep.updated_at,

@@ -8,7 +8,7 @@
 
 use hookd_core::ids::AppId;
 use hookd_core::model::{Application, Endpoint};
-use hookd_store::{Ticket, TtlCache};
+use hookd_store::TtlCache;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,9 +25,6 @@ pub struct FanOut {
     pub endpoints: Vec<Endpoint>,
 }
 
-/// Taken before a store read by [`FanOutCache::ticket`].
-pub type ReadTicket = Ticket;
-
 /// Shared handle; cheap to clone.
 #[derive(Clone)]
 pub struct FanOutCache {
@@ -43,19 +40,17 @@ impl Default for FanOutCache {
 }
 
 impl FanOutCache {
-    /// The entry for `key` (an app id or uid) if cached and fresh.
-    pub fn get(&self, key: &str) -> Option<Arc<FanOut>> {
-        self.entries.get(key)
-    }
-
-    /// Call before reading from the store; pass the value to [`FanOutCache::insert`].
-    pub fn ticket(&self) -> ReadTicket {
-        self.entries.ticket()
-    }
-
-    /// Caches what was read, unless something was invalidated since the ticket was taken.
-    pub fn insert(&self, key: &str, ticket: ReadTicket, entry: Arc<FanOut>) {
-        self.entries.insert(key.to_owned(), ticket, entry);
+    /// The entry for `key` (an app id or uid), from the cache or read by `load`, with one
+    /// read of a key at a time ([`TtlCache::get_or_load`]).
+    pub async fn get_or_load<E, Fut>(
+        &self,
+        key: &str,
+        load: impl FnOnce() -> Fut,
+    ) -> Result<Arc<FanOut>, E>
+    where
+        Fut: std::future::Future<Output = Result<Arc<FanOut>, E>>,
+    {
+        self.entries.get_or_load(&key.to_owned(), load).await
     }
 
     /// Forgets an app after it or any of its endpoints changed (under every key).

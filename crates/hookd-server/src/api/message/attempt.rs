@@ -18,9 +18,8 @@ use axum::Json;
 use hookd_core::ids::{AttemptId, EndpointId, MsgId};
 use hookd_core::model::{Attempt, DeliveryStatus};
 use hookd_core::Timestamp;
-use hookd_store::AttemptFilter;
+use hookd_store::{AttemptFilter, Page, StoreError};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 
 fn status_text(s: DeliveryStatus) -> &'static str {
@@ -252,19 +251,26 @@ pub async fn list_destinations(
     let app = load_app(&state, &app_id).await?;
     let msg = load_message(&state, &app.id, &msg_id).await?;
     let mut dests = state.store.list_destinations(&app.id, &msg.id).await?;
-    let mut endpoints: HashMap<EndpointId, _> = state
-        .store
-        .all_endpoints(&app.id)
-        .await?
-        .into_iter()
-        .map(|ep| (ep.id.clone(), ep))
-        .collect();
     dests.sort_by(|a, b| a.endpoint_id.cmp(&b.endpoint_id));
-    let joined: Vec<_> = dests
-        .into_iter()
-        .filter_map(|d| endpoints.remove(&d.endpoint_id).map(|ep| (d, ep)))
-        .collect();
-    let page = page_in_memory(joined, &cursor, |(d, _)| d.endpoint_id.to_string());
+    // Only the page's endpoints are read (an application may have thousands).
+    let dests = page_in_memory(dests, &cursor, |d| d.endpoint_id.to_string());
+    let mut joined = Vec::with_capacity(dests.items.len());
+    for d in dests.items {
+        match state
+            .store
+            .get_endpoint(&app.id, d.endpoint_id.as_str())
+            .await
+        {
+            Ok(ep) => joined.push((d, ep)),
+            // Deleted since (its destinations go with it).
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let page = Page {
+        items: joined,
+        has_more: dests.has_more,
+    };
     Ok(Json(cursor.respond(
         page,
         |(d, _)| d.endpoint_id.to_string(),

@@ -16,13 +16,11 @@ pub(crate) async fn fan_out(
     id_or_uid: &str,
     create: Option<AppIn>,
 ) -> ApiResult<Arc<FanOut>> {
-    if let Some(entry) = cache.get(id_or_uid) {
-        return Ok(entry);
-    }
-    let ticket = cache.ticket();
-    let app = load_or_create_app(state, id_or_uid, create).await?;
-    let endpoints = state.store.all_endpoints(&app.id).await?;
-    let entry = Arc::new(FanOut { app, endpoints });
-    cache.insert(id_or_uid, ticket, entry.clone());
-    Ok(entry)
+    cache
+        .get_or_load(id_or_uid, || async {
+            let app = load_or_create_app(state, id_or_uid, create).await?;
+            let endpoints = state.store.all_endpoints(&app.id).await?;
+            Ok(Arc::new(FanOut { app, endpoints }))
+        })
+        .await
 }

@@ -62,6 +62,11 @@ const ASSETS: &[Asset] = &[
     asset!("ui.js", "text/javascript; charset=utf-8"),
 ];
 
+/// Most bytes a first visit of the portal may load (page, stylesheet, scripts).
+pub const PORTAL_BUDGET: usize = 56 * 1024;
+/// The same for the dashboard, which loads the portal's views too.
+pub const DASHBOARD_BUDGET: usize = 80 * 1024;
+
 const PORTAL_PAGE: &[u8] = include_bytes!("../../../web/portal.html");
 const UI_PAGE: &[u8] = include_bytes!("../../../web/ui.html");
 
@@ -211,6 +216,22 @@ mod tests {
             .collect();
         let served: std::collections::BTreeSet<&str> = ASSETS.iter().map(|a| a.name).collect();
         assert_eq!(named, served);
+    }
+
+    /// The weight budget (docs/portal-and-dashboard.md): what a first visit loads, as
+    /// served (uncompressed).
+    #[test]
+    fn the_pages_stay_within_their_weight_budget() {
+        let size = |names: &[&str]| -> usize {
+            names
+                .iter()
+                .map(|n| ASSETS.iter().find(|a| a.name == *n).unwrap().body.len())
+                .sum()
+        };
+        let portal = PORTAL_PAGE.len() + size(&["hookd.css", "common.js", "portal.js"]);
+        let ui = UI_PAGE.len() + size(&["hookd.css", "common.js", "portal.js", "ui.js"]);
+        assert!(portal <= PORTAL_BUDGET, "the portal weighs {portal} bytes");
+        assert!(ui <= DASHBOARD_BUDGET, "the dashboard weighs {ui} bytes");
     }
 
     #[test]
