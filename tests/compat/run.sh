@@ -38,8 +38,7 @@ HOOKD_URL="$URL" HOOKD_TOKEN="$TOKEN" PYTHONUNBUFFERED=1 \
 rc=$?
 set -e
 if [ "$rc" -ne 0 ]; then
-    echo "compat: last lines of the server log (full log: $LOG):" >&2
-    tail -n 40 "$TMP/server.log" >&2 || true
+    server_log_tail
 fi
 
 # 5. The log check: nothing the suite sent as a secret or a payload is in the server log,

@@ -47,8 +47,8 @@ run() {
     local rc=${PIPESTATUS[0]}
     set -e
     if [ "$rc" -ne 0 ]; then
-        echo "fuzz: schemathesis failed (exit $rc); last lines of the server log:" >&2
-        tail -n 40 "$TMP/server.log" >&2 || true
+        echo "fuzz: schemathesis failed (exit $rc)" >&2
+        server_log_tail
         exit 1
     fi
     local cases

@@ -10,6 +10,7 @@
 #   pinned requirements REQS, reinstalled when REQS changes; sets PY.
 # - `suite_binary`: BIN, from HOOKD_BIN (default target/release/hookd), built if missing.
 # - `start_hookd`: sets URL, TOKEN, MAIN_KEY, SERVER_PID; the log is $TMP/server.log.
+# - `server_log_tail`: prints the server log's last lines to stderr (after a failure).
 # Env: HOOKD_MAIN_KEY (default: random), HOOKD_LOG (default info), PYTHON (the
 # interpreter that creates the virtualenv, default python3).
 
@@ -112,4 +113,9 @@ PYEOF
         exit 1
     fi
     echo "$SUITE: hookd is up at $URL (pid $SERVER_PID)"
+}
+
+server_log_tail() {
+    echo "$SUITE: last lines of the server log (full log: $LOG):" >&2
+    tail -n 40 "$TMP/server.log" >&2 || true
 }

@@ -37,7 +37,6 @@ HOOKD_URL="$URL" HOOKD_TOKEN="$TOKEN" HOOKD_UI_CHROMIUM="$CHROMIUM" \
 rc=$?
 set -e
 if [ "$rc" -ne 0 ]; then
-    echo "ui: last lines of the server log (full log: $LOG):" >&2
-    tail -n 40 "$TMP/server.log" >&2 || true
+    server_log_tail
 fi
 exit "$rc"

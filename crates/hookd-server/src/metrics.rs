@@ -355,29 +355,25 @@ impl ServerMetrics {
             "Endpoints that are disabled now (410 Gone, auto-disable or by a user).",
             stats.disabled_endpoints as f64,
         );
-        out.family(
-            "hookd_node_leased_deliveries",
-            "Pending deliveries each node holds under a live lease (every node of the database).",
-            Kind::Gauge,
-        );
-        for n in &stats.nodes {
-            out.sample(
+        type Held = fn(&hookd_store::NodeLeases) -> u64;
+        let per_node: [(&str, &str, Held); 2] = [
+            (
                 "hookd_node_leased_deliveries",
-                &[("node", n.node.as_str())],
-                n.deliveries as f64,
-            );
-        }
-        out.family(
-            "hookd_node_flow_endpoints",
-            "Flow-controlled endpoints each node paces under a live lease.",
-            Kind::Gauge,
-        );
-        for n in &stats.nodes {
-            out.sample(
+                "Pending deliveries each node holds under a live lease (every node of the \
+                 database).",
+                |n| n.deliveries,
+            ),
+            (
                 "hookd_node_flow_endpoints",
-                &[("node", n.node.as_str())],
-                n.flow_endpoints as f64,
-            );
+                "Flow-controlled endpoints each node paces under a live lease.",
+                |n| n.flow_endpoints,
+            ),
+        ];
+        for (name, help, held) in per_node {
+            out.family(name, help, Kind::Gauge);
+            for n in &stats.nodes {
+                out.sample(name, &[("node", n.node.as_str())], held(n) as f64);
+            }
         }
     }
 }

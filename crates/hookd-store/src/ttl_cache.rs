@@ -11,7 +11,9 @@
 //! [`TtlCache::get_or_load`] reads through the cache with at most one read of a key in
 //! flight on this node: when an entry expires under load, the requests that miss together
 //! wait for one read instead of each making its own (an application with 10,000 endpoints
-//! would otherwise be read, and its secrets opened, once per waiting request).
+//! would otherwise be read, and its secrets opened, once per waiting request). When that
+//! read fails, the requests that waited for it get its error at once rather than reading
+//! in turn: during a database outage, waiting must not add one deadline per request.
 //!
 //! It lives in hookd-store because both the delivery engine and the server use it and this
 //! is the lowest crate they share that may read a clock.
@@ -31,7 +33,7 @@ pub struct TtlCache<K, V> {
     generation: AtomicU64,
     map: Mutex<HashMap<K, (Instant, V)>>,
     /// One gate per key being read by [`TtlCache::get_or_load`], while anyone holds it.
-    gates: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+    gates: Mutex<HashMap<K, Arc<GateState>>>,
 }
 
 /// Taken before a read by [`TtlCache::ticket`]: when it started, and what had been
@@ -108,26 +110,43 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     }
 
     /// The value for `key`, fresh from the cache or read by `load` (and stored). Callers
-    /// that miss while a read of the same key runs wait for it and take what it stored;
-    /// if it stored nothing (it failed, raced an invalidation, or took longer than the
-    /// TTL), the next in line reads.
+    /// that miss while a read of the same key runs wait for it and take what it stored,
+    /// or the error it failed with; if it stored nothing (it raced an invalidation, or
+    /// took longer than the TTL), the next in line reads.
     pub async fn get_or_load<E, Fut>(&self, key: &K, load: impl FnOnce() -> Fut) -> Result<V, E>
     where
         K: Clone,
+        E: Clone + Send + 'static,
         Fut: std::future::Future<Output = Result<V, E>>,
     {
         if let Some(v) = self.get(key) {
             return Ok(v);
         }
+        let waiting_since = Instant::now();
         let gate = Gate::enter(self, key);
-        let _turn = gate.gate.lock().await;
+        let mut last_failure = gate.state.lock().await;
         if let Some(v) = self.get(key) {
             return Ok(v);
         }
+        if let Some((at, error)) = last_failure.as_ref() {
+            if *at >= waiting_since {
+                if let Some(e) = error.downcast_ref::<E>() {
+                    return Err(e.clone());
+                }
+            }
+        }
         let ticket = self.ticket();
-        let value = load().await?;
-        self.insert(key.clone(), ticket, value.clone());
-        Ok(value)
+        match load().await {
+            Ok(value) => {
+                *last_failure = None;
+                self.insert(key.clone(), ticket, value.clone());
+                Ok(value)
+            }
+            Err(e) => {
+                *last_failure = Some((Instant::now(), Box::new(e.clone())));
+                Err(e)
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<K, (Instant, V)>> {
@@ -136,22 +155,26 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     }
 }
 
+/// A key's gate: held by the one caller reading the key, with when the last read failed
+/// and its error (for the callers that waited for it).
+type GateState = tokio::sync::Mutex<Option<(Instant, Box<dyn std::any::Any + Send>)>>;
+
 /// A caller's hold on a key's gate; the gate is forgotten when its last holder leaves
 /// (also when the caller is cancelled mid-read).
 struct Gate<'a, K: Hash + Eq, V> {
     cache: &'a TtlCache<K, V>,
     key: K,
-    gate: Arc<tokio::sync::Mutex<()>>,
+    state: Arc<GateState>,
 }
 
 impl<'a, K: Hash + Eq + Clone, V> Gate<'a, K, V> {
     fn enter(cache: &'a TtlCache<K, V>, key: &K) -> Self {
         let mut gates = cache.gates.lock().unwrap_or_else(|p| p.into_inner());
-        let gate = gates.entry(key.clone()).or_default().clone();
+        let state = gates.entry(key.clone()).or_default().clone();
         Gate {
             cache,
             key: key.clone(),
-            gate,
+            state,
         }
     }
 }
@@ -243,6 +266,39 @@ mod tests {
             cache.gates.lock().unwrap().is_empty(),
             "the gate outlived its callers"
         );
+        drop(wait);
+    }
+
+    #[tokio::test]
+    async fn the_callers_that_waited_for_a_failed_read_get_its_error_without_reading() {
+        let cache: Arc<TtlCache<String, u32>> = Arc::new(TtlCache::new(Duration::from_secs(60), 8));
+        let reads = Arc::new(AtomicU64::new(0));
+        let (release, wait) = tokio::sync::watch::channel(false);
+        let mut callers = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (cache, reads, mut wait) = (cache.clone(), reads.clone(), wait.clone());
+            callers.spawn(async move {
+                cache
+                    .get_or_load(&"app".to_owned(), || async move {
+                        reads.fetch_add(1, Ordering::SeqCst);
+                        let _ = wait.wait_for(|go| *go).await;
+                        Err::<u32, String>("database down".into())
+                    })
+                    .await
+            });
+        }
+        while reads.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Let every caller queue behind the first read before it fails.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        release.send(true).unwrap();
+        while let Some(got) = callers.join_next().await {
+            assert_eq!(got.unwrap(), Err("database down".to_owned()));
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "a waiter read again");
         drop(wait);
     }
 

@@ -6,7 +6,7 @@
 //! cover it exactly: a route added to the router without a line here fails the test. The
 //! hostile-input suite (`hostile.rs`) walks the same table.
 
-use crate::support::{spawn_app_with, TestApp, TOKEN};
+use crate::support::{spawn_app_with, spawn_on, Backend, TestApp, TOKEN};
 use hookd_server::api::http::portal_token::{self as portal, PortalClaims};
 use hookd_server::config::Database;
 use hookd_testkit::PgSchema;
@@ -773,7 +773,10 @@ async fn a_view_only_token_reads_endpoints_but_not_their_secrets() {
 
 /// A portal follows the recovery it started (`GET /background-task/{id}`), and no other
 /// application's task, nor the list of tasks.
-async fn task_own_to_the_portal_that_started_it(app: TestApp) {
+async fn task_own_to_the_portal_that_started_it(backend: Backend) {
+    let Some(app) = spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let since = "2020-01-01T00:00:00Z";
     let mut tasks = Vec::new();
     for _ in 0..2 {
@@ -834,18 +837,4 @@ async fn task_own_to_the_portal_that_started_it(app: TestApp) {
     }
 }
 
-#[tokio::test]
-async fn task_own_to_the_portal_that_started_it_on_sqlite() {
-    task_own_to_the_portal_that_started_it(spawn_app_with(|_| {}).await).await;
-}
-
-#[tokio::test]
-async fn task_own_to_the_portal_that_started_it_on_postgres() {
-    let Some(schema) = PgSchema::create().await else {
-        return;
-    };
-    let url = schema.url().to_owned();
-    let app = spawn_app_with(|c| c.database_url = Some(Database::Postgres(url))).await;
-    task_own_to_the_portal_that_started_it(app).await;
-    drop(schema);
-}
+on_both_backends!(task_own_to_the_portal_that_started_it);

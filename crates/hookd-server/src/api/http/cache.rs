@@ -6,6 +6,7 @@
 //! changes, so only changes made through *other* nodes can be seen late, by at most the
 //! TTL; a read that raced with an invalidation does not re-insert what it read.
 
+use super::error::ApiResult;
 use hookd_core::ids::AppId;
 use hookd_core::model::{Application, Endpoint};
 use hookd_store::TtlCache;
@@ -42,13 +43,13 @@ impl Default for FanOutCache {
 impl FanOutCache {
     /// The entry for `key` (an app id or uid), from the cache or read by `load`, with one
     /// read of a key at a time ([`TtlCache::get_or_load`]).
-    pub async fn get_or_load<E, Fut>(
+    pub async fn get_or_load<Fut>(
         &self,
         key: &str,
         load: impl FnOnce() -> Fut,
-    ) -> Result<Arc<FanOut>, E>
+    ) -> ApiResult<Arc<FanOut>>
     where
-        Fut: std::future::Future<Output = Result<Arc<FanOut>, E>>,
+        Fut: std::future::Future<Output = ApiResult<Arc<FanOut>>>,
     {
         self.entries.get_or_load(&key.to_owned(), load).await
     }

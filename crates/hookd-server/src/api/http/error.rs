@@ -47,6 +47,33 @@ pub enum ApiError {
     Forbidden(&'static str),
 }
 
+/// A copy of an error, for the other requests that waited on the same read (the fan-out
+/// cache hands one read's failure to every request that waited for it). An internal
+/// error's copy keeps its message and causes as text.
+impl Clone for ApiError {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Validation { loc, msg } => Self::Validation {
+                loc: loc.clone(),
+                msg: msg.clone(),
+            },
+            Self::InvalidJson(s) => Self::InvalidJson(s.clone()),
+            Self::UnreadableBody(s) => Self::UnreadableBody(s.clone()),
+            Self::Unauthorized(s) => Self::Unauthorized(s),
+            Self::NotFound(s) => Self::NotFound(s.clone()),
+            Self::MethodNotAllowed => Self::MethodNotAllowed,
+            Self::Conflict(s) => Self::Conflict(s.clone()),
+            Self::IdempotencyKeyReused => Self::IdempotencyKeyReused,
+            Self::IdempotencyKeyInProgress => Self::IdempotencyKeyInProgress,
+            Self::PayloadTooLarge => Self::PayloadTooLarge,
+            Self::Unavailable(s) => Self::Unavailable(s.clone()),
+            Self::StorageFull(s) => Self::StorageFull(s.clone()),
+            Self::Internal(e) => Self::Internal(anyhow::anyhow!("{e:#}")),
+            Self::Forbidden(s) => Self::Forbidden(s),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The body of every error but validation: a stable `code` and a sentence for people.
