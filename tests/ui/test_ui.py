@@ -579,6 +579,15 @@ def check_white_label_and_keyboard(b):
     color = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--primary').trim()")
     ensure(color == "#ff5500", color)
     shot(page, "portal-dark")
+    # The other options: no navigation, no gutters, a local font.
+    other = b.browser.new_context().new_page()
+    other.goto(base + "?hideNavigation=true&noGutters=true&fontFamily=DejaVu%20Serif#" + frag)
+    expect(other.get_by_role("heading", name="Endpoints")).to_be_visible()
+    expect(other.get_by_role("navigation", name="Portal")).to_be_hidden()
+    ensure(other.evaluate("document.getElementById('root').classList.contains('no-gutters')"), "no gutters")
+    font = other.evaluate("getComputedStyle(document.body).fontFamily")
+    ensure(font.lstrip("\"").startswith("DejaVu Serif"), font)
+    other.context.close()
     # Keyboard only: Tab reaches the navigation and "Add endpoint", Enter follows it.
     for _ in range(10):
         page.keyboard.press("Tab")
