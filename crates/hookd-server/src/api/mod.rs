@@ -158,6 +158,10 @@ pub fn router(state: ApiState) -> Router {
             get(endpoint::stats::stats),
         )
         .route(
+            "/app/{app_id}/endpoint/{endpoint_id}/stats/series",
+            get(endpoint::stats::series),
+        )
+        .route(
             "/app/{app_id}/endpoint/{endpoint_id}/send-example",
             post(endpoint::send_example::send_example),
         )

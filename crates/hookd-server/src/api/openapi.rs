@@ -47,7 +47,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         event_type::patch, event_type::delete,
         endpoint::list, endpoint::create, endpoint::get, endpoint::upsert, endpoint::patch,
         endpoint::delete,
-        endpoint::secret::get, endpoint::secret::rotate, endpoint::stats::stats,
+        endpoint::secret::get, endpoint::secret::rotate, endpoint::stats::stats, endpoint::stats::series,
         endpoint::send_example::send_example,
         endpoint::headers::get, endpoint::headers::update, endpoint::headers::patch,
         endpoint::recovery::recover, endpoint::recovery::list, endpoint::recovery::get,

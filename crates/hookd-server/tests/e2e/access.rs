@@ -139,6 +139,12 @@ pub(crate) const ROUTES: &[Route] = &[
         "",
     ),
     Route(
+        "GET",
+        "/app/{app_id}/endpoint/{endpoint_id}/stats/series",
+        OwnApp,
+        "",
+    ),
+    Route(
         "POST",
         "/app/{app_id}/endpoint/{endpoint_id}/send-example",
         OwnApp,

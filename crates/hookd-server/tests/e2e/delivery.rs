@@ -603,6 +603,57 @@ async fn send_example_reaches_one_endpoint_and_stats_count_it() {
     assert_eq!(later["success"], 0);
     let (s, bad) = app.get(&format!("{stats}?since=yesterday")).await;
     assert_eq!(s, 422, "{bad}");
+    // The series: the same counts, split in equal periods, oldest first.
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let (since, until) = (
+        fmt(now - time::Duration::hours(2)),
+        fmt(now + time::Duration::hours(2)),
+    );
+    let (s, series) = app
+        .get(&format!(
+            "{stats}/series?since={since}&until={until}&buckets=4"
+        ))
+        .await;
+    assert_eq!(s, 200, "{series}");
+    let periods = series["data"].as_array().unwrap();
+    assert_eq!(periods.len(), 4);
+    let successes: Vec<u64> = periods
+        .iter()
+        .map(|p| p["success"].as_u64().unwrap())
+        .collect();
+    assert_eq!(successes, vec![0, 2, 0, 0], "{series}");
+    assert_eq!(periods[0]["since"].as_str().unwrap()[..16], since[..16]);
+    for w in periods.windows(2) {
+        assert_eq!(w[0]["until"], w[1]["since"], "periods must touch");
+    }
+    let (s, default) = app.get(&format!("{stats}/series")).await;
+    assert_eq!(s, 200, "{default}");
+    assert_eq!(default["data"].as_array().unwrap().len(), 12);
+    let total: u64 = default["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["success"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2, "the last 24 hours hold both messages");
+    for bad in [
+        format!("buckets=0&since={since}"),
+        format!("buckets=49&since={since}"),
+        format!("since={until}&until={since}"),
+        "since=2020-01-01T00:00:00Z&until=2020-03-01T00:00:00Z".to_owned(),
+        "until=soon".to_owned(),
+    ] {
+        let (s, v) = app.get(&format!("{stats}/series?{bad}")).await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (422, Some("validation")),
+            "{bad}: {v}"
+        );
+    }
     assert!(
         rx.received("/other").is_empty(),
         "send-example reached another endpoint"
