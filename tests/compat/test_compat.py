@@ -51,6 +51,7 @@ from svix.api import (
     MessageCreateOptions,
     MessageGetOptions,
     MessageIn,
+    MessagePrecheckIn,
     MessageListOptions,
     MessageStatus,
     RecoverIn,
@@ -901,6 +902,22 @@ def _():
     eq(s["sent"][0][0].event_type, s["ta"], "event type")
     ids = [m.id for m, _, _ in s["sent"]]
     eq(len(set(ids)), len(ids), "distinct message ids")
+
+
+@check("message: precheck says whether an enabled endpoint listens")
+def _():
+    ta, tb = endpoint_types()
+    app = make_app("precheck")
+    active = lambda et, ch=None: svix.message.precheck(  # noqa: E731
+        app.id, MessagePrecheckIn(event_type=et, channels=ch)
+    ).active
+    eq(active(ta), False, "no endpoint yet")
+    ep = make_endpoint(app.id, f"/precheck-{RUN}", event_types=[ta], channels=["eu"])
+    eq(active(ta, ["eu"]), True, "the endpoint's type and channel")
+    eq(active(ta, ["us"]), False, "another channel")
+    eq(active(tb, ["eu"]), False, "another type")
+    svix.endpoint.patch(app.id, ep.id, EndpointPatch(disabled=True))
+    eq(active(ta, ["eu"]), False, "the endpoint is disabled")
 
 
 @check("message: event_id is unique per app (second create -> 409)")

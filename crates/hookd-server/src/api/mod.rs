@@ -182,6 +182,7 @@ pub fn router(state: ApiState) -> Router {
             get(message::list).post(message::create),
         )
         .route("/app/{app_id}/msg/{msg_id}", get(message::get))
+        .route("/app/{app_id}/msg/precheck/active", post(message::precheck))
         .route(
             "/app/{app_id}/msg/{msg_id}/content",
             delete(message::expunge_content),

@@ -51,7 +51,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         endpoint::send_example::send_example,
         endpoint::headers::get, endpoint::headers::update, endpoint::headers::patch,
         endpoint::recovery::recover, endpoint::recovery::list, endpoint::recovery::get,
-        message::create, message::list, message::get, message::expunge_content,
+        message::create, message::list, message::get, message::expunge_content, message::precheck,
         message::attempt::list_by_endpoint, message::attempt::list_by_msg,
         message::attempt::get, message::attempt::expunge_content,
         message::attempt::list_destinations, message::attempt::resend,

@@ -176,6 +176,12 @@ pub(crate) const ROUTES: &[Route] = &[
         r#"{"eventType":"{event}","payload":{"from":"portal"}}"#,
     ),
     Route("GET", "/app/{app_id}/msg/{msg_id}", OwnApp, ""),
+    Route(
+        "POST",
+        "/app/{app_id}/msg/precheck/active",
+        OwnApp,
+        r#"{"eventType":"{event}"}"#,
+    ),
     Route("GET", "/app/{app_id}/msg/{msg_id}/endpoint", OwnApp, ""),
     Route(
         "POST",

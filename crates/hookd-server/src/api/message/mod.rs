@@ -29,7 +29,7 @@ use hookd_core::ids::{AppId, MsgId};
 use hookd_core::model::{Endpoint, Message};
 use hookd_core::{validate, Timestamp};
 use hookd_store::MessageFilter;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -185,6 +185,45 @@ pub async fn create(
         StatusCode::ACCEPTED,
         Json(MessageOut::new(msg, params.with_content)),
     ))
+}
+
+/// `MessagePrecheckIn`: the message a producer is about to send.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrecheckIn {
+    event_type: String,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+}
+
+/// `MessagePrecheckOut`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrecheckOut {
+    /// Whether an enabled endpoint would get such a message.
+    active: bool,
+}
+
+/// `POST /app/{app_id}/msg/precheck/active`: whether a message of this event type (and
+/// channels) would reach any endpoint, by the same rule and the same cached endpoints as
+/// `POST …/msg`. Nothing is stored.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/precheck/active", tag = "Message",
+    operation_id = "v1.message.precheck", summary = "Whether a message would reach any endpoint",
+    params(AppPath), request_body = PrecheckIn,
+    responses((status = 200, description = "Whether an enabled endpoint listens", body = PrecheckOut)))]
+pub async fn precheck(
+    State(state): State<ApiState>,
+    Extension(cache): Extension<FanOutCache>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiJson(body): ApiJson<PrecheckIn>,
+) -> ApiResult<Json<PrecheckOut>> {
+    validate::event_type_name(&body.event_type).map_err(|m| ApiError::field("eventType", m))?;
+    let channels = check_channels(body.channels)?;
+    let target = fan_out(&state, &cache, &app_id, None).await?;
+    let active = target
+        .endpoints
+        .iter()
+        .any(|ep| ep.matches(&body.event_type, channels.as_deref()));
+    Ok(Json(PrecheckOut { active }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
