@@ -235,71 +235,61 @@ mod tests {
         assert_eq!(cache.get(&99), Some(99));
     }
 
-    #[tokio::test]
-    async fn misses_at_the_same_time_make_one_read() {
+    /// `n` callers miss the same key together; the first read is held until they all
+    /// wait, then ends with `outcome`. What each caller got, and how many reads ran.
+    async fn burst(n: usize, outcome: Result<u32, String>) -> (Vec<Result<u32, String>>, u64) {
         let cache: Arc<TtlCache<String, u32>> = Arc::new(TtlCache::new(Duration::from_secs(60), 8));
         let reads = Arc::new(AtomicU64::new(0));
         let (release, wait) = tokio::sync::watch::channel(false);
         let mut callers = tokio::task::JoinSet::new();
-        for _ in 0..32 {
+        for _ in 0..n {
             let (cache, reads, mut wait) = (cache.clone(), reads.clone(), wait.clone());
+            let outcome = outcome.clone();
             callers.spawn(async move {
                 cache
                     .get_or_load(&"app".to_owned(), || async move {
                         reads.fetch_add(1, Ordering::SeqCst);
                         let _ = wait.wait_for(|go| *go).await;
-                        Ok::<_, ()>(7)
+                        outcome
                     })
                     .await
             });
         }
-        // Every caller is waiting on the first one's read.
         while reads.load(Ordering::SeqCst) == 0 {
             tokio::task::yield_now().await;
         }
-        release.send(true).unwrap();
-        while let Some(got) = callers.join_next().await {
-            assert_eq!(got.unwrap(), Ok(7));
+        // Let every caller queue behind the first read before it ends.
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
         }
-        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        release.send(true).unwrap();
+        let mut got = Vec::new();
+        while let Some(one) = callers.join_next().await {
+            got.push(one.unwrap());
+        }
         assert!(
             cache.gates.lock().unwrap().is_empty(),
             "the gate outlived its callers"
         );
         drop(wait);
+        (got, reads.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn misses_at_the_same_time_make_one_read() {
+        let (got, reads) = burst(32, Ok(7)).await;
+        assert!(got.iter().all(|g| *g == Ok(7)), "{got:?}");
+        assert_eq!(reads, 1);
     }
 
     #[tokio::test]
     async fn the_callers_that_waited_for_a_failed_read_get_its_error_without_reading() {
-        let cache: Arc<TtlCache<String, u32>> = Arc::new(TtlCache::new(Duration::from_secs(60), 8));
-        let reads = Arc::new(AtomicU64::new(0));
-        let (release, wait) = tokio::sync::watch::channel(false);
-        let mut callers = tokio::task::JoinSet::new();
-        for _ in 0..8 {
-            let (cache, reads, mut wait) = (cache.clone(), reads.clone(), wait.clone());
-            callers.spawn(async move {
-                cache
-                    .get_or_load(&"app".to_owned(), || async move {
-                        reads.fetch_add(1, Ordering::SeqCst);
-                        let _ = wait.wait_for(|go| *go).await;
-                        Err::<u32, String>("database down".into())
-                    })
-                    .await
-            });
-        }
-        while reads.load(Ordering::SeqCst) == 0 {
-            tokio::task::yield_now().await;
-        }
-        // Let every caller queue behind the first read before it fails.
-        for _ in 0..100 {
-            tokio::task::yield_now().await;
-        }
-        release.send(true).unwrap();
-        while let Some(got) = callers.join_next().await {
-            assert_eq!(got.unwrap(), Err("database down".to_owned()));
-        }
-        assert_eq!(reads.load(Ordering::SeqCst), 1, "a waiter read again");
-        drop(wait);
+        let (got, reads) = burst(8, Err("database down".into())).await;
+        assert!(
+            got.iter().all(|g| *g == Err("database down".to_owned())),
+            "{got:?}"
+        );
+        assert_eq!(reads, 1, "a waiter read again");
     }
 
     #[tokio::test]
